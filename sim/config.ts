@@ -1,0 +1,58 @@
+/**
+ * The simulator's configuration: every field, its default, and the checks
+ * that turn a wrong value into an error naming the setting.
+ */
+import { badConfig } from '../common/errors.js';
+import { resolvePolicyOptions } from './policies/index.js';
+
+/** What happens to an invocation that finds no memory for a new sandbox. */
+export type QueueMode = 'wait' | 'drop';
+
+export interface SimConfig {
+  /** Policy name from the registry (`ol-sim policies`). */
+  policy: string;
+  /** Policy options (see each policy's `options`); defaults filled in. */
+  policyOptions: Record<string, number>;
+  /** The memory pool, MB. */
+  memoryMb: number;
+  /** CPU cores shared by running handlers; Infinity for no contention. */
+  cores: number;
+  /** `wait`: FIFO queue until memory frees; `drop`: count and discard. */
+  queue: QueueMode;
+  /** Requests one sandbox serves at once (OpenLambda's Python runtime: 1). */
+  sandboxConcurrency: number;
+  /**
+   * Footprint of a paused sandbox, MB (OpenLambda's `downsize_paused_mem`
+   * shrinks a paused sandbox's memory limit); null keeps the full size.
+   */
+  pausedMemMb: number | null;
+  /** Use the trace's own cold-start times where it gives them (FaasCache mode). */
+  coldFromTrace: boolean;
+  /** The run's one seed. */
+  seed: number;
+}
+
+export const simDefaults: SimConfig = {
+  policy: 'lru',
+  policyOptions: {},
+  memoryMb: 32_000,
+  cores: 2,
+  queue: 'wait',
+  sandboxConcurrency: 1,
+  pausedMemMb: null,
+  coldFromTrace: false,
+  seed: 1,
+};
+
+/** Fills defaults and validates; every error names the setting. */
+export function resolveSimConfig(given: Partial<SimConfig>): SimConfig {
+  const c: SimConfig = { ...simDefaults, ...given };
+  if (!(typeof c.memoryMb === 'number' && c.memoryMb > 0 && Number.isFinite(c.memoryMb))) badConfig('memory', `must be a number of MB > 0, got ${c.memoryMb}`);
+  if (!(typeof c.cores === 'number' && c.cores > 0)) badConfig('cores', `must be a number > 0 or "infinite", got ${c.cores}`);
+  if (c.queue !== 'wait' && c.queue !== 'drop') badConfig('queue', `must be wait or drop, got ${c.queue}`);
+  if (!(Number.isInteger(c.sandboxConcurrency) && c.sandboxConcurrency >= 1)) badConfig('sandbox-concurrency', `must be a whole number >= 1, got ${c.sandboxConcurrency}`);
+  if (c.pausedMemMb !== null && !(c.pausedMemMb >= 0 && Number.isFinite(c.pausedMemMb))) badConfig('paused-mem', `must be a number of MB >= 0, got ${c.pausedMemMb}`);
+  if (!Number.isInteger(c.seed)) badConfig('seed', `must be a whole number, got ${c.seed}`);
+  c.policyOptions = resolvePolicyOptions(c.policy, c.policyOptions);
+  return c;
+}

@@ -1,0 +1,56 @@
+/**
+ * The policy registry: one line per policy. The CLI's choices, the worker's
+ * config check and `ol-sim policies` all come from this table, so adding a
+ * policy is one file plus one line here.
+ */
+import { badConfig, unknownName } from '../../common/errors.js';
+import type { Policy, PolicyContext, PolicyFactory } from '../policy.js';
+import type { Rng } from '../rng.js';
+import { freq } from './freq.js';
+import { gdsf } from './gdsf.js';
+import { hist } from './hist.js';
+import { lnd } from './lnd.js';
+import { lru } from './lru.js';
+import { openlambda } from './openlambda.js';
+import { rand } from './rand.js';
+import { size } from './size.js';
+import { ttl } from './ttl.js';
+
+export const evictionPolicies = { ttl, lru, gdsf, hist, openlambda, lnd, freq, size, rand } satisfies Record<string, PolicyFactory>;
+
+export type PolicyName = keyof typeof evictionPolicies;
+
+/** The registry row for `name`, or an OL_ERR_UNKNOWN_NAME error listing the valid names. */
+export function policyFactory(name: string): PolicyFactory {
+  if (!Object.hasOwn(evictionPolicies, name)) unknownName('policy', name, Object.keys(evictionPolicies));
+  return evictionPolicies[name as PolicyName];
+}
+
+/**
+ * Applies defaults to `given` options and validates them against the
+ * policy's declared options (unknown keys and out-of-range values are errors).
+ */
+export function resolvePolicyOptions(name: string, given: Record<string, number> = {}): Record<string, number> {
+  const f = policyFactory(name);
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(given)) {
+    const spec = f.options[k];
+    if (!spec) {
+      const known = Object.keys(f.options);
+      badConfig(`policy option ${k}`, `policy ${name} has ${known.length ? `options ${known.join(', ')}` : 'no options'}`);
+    }
+    if (typeof v !== 'number' || Number.isNaN(v)) badConfig(`policy option ${k}`, `must be a number, got ${JSON.stringify(v)}`);
+    if (spec.min !== undefined && v < spec.min) badConfig(`policy option ${k}`, `must be >= ${spec.min}, got ${v}`);
+    if (spec.max !== undefined && v > spec.max) badConfig(`policy option ${k}`, `must be <= ${spec.max}, got ${v}`);
+    out[k] = v;
+  }
+  for (const [k, spec] of Object.entries(f.options)) if (!(k in out)) out[k] = spec.default;
+  return out;
+}
+
+/** Builds a policy instance by name. */
+export function createPolicy(name: string, ctx: { capacityMb: number; rng: Rng; options?: Record<string, number> }): Policy {
+  const options = resolvePolicyOptions(name, ctx.options);
+  const c: PolicyContext = { capacityMb: ctx.capacityMb, rng: ctx.rng, options };
+  return policyFactory(name).create(c);
+}

@@ -1,0 +1,697 @@
+/**
+ * The discrete-event model of one OpenLambda-style worker. Invocations
+ * arrive from a trace; each takes an available sandbox of its function
+ * (warm, or paused and unpaused) or a new one (cold), whose memory comes
+ * from a pool of `memoryMb`, evicting idle and paused sandboxes chosen by
+ * the policy. With no memory to be had, the invocation waits in a FIFO queue
+ * (or is dropped). Handlers share `cores` CPUs (processor sharing, cpu.ts).
+ * All costs are sampled from the cost profile with the seeded RNG.
+ *
+ * Ordering at equal times, fixed so runs are reproducible: handler
+ * completions first, then sandbox-ready and dispatch events, then arrivals
+ * (in trace order), then keep-alive expiries and pre-warms. So a sandbox that
+ * frees up at the moment a request arrives serves it, and a keep-alive
+ * window includes its last instant.
+ *
+ * The rules this model follows, and what it leaves out, are in
+ * docs/SIMULATOR.md.
+ */
+import { OlError } from '../common/errors.js';
+import type { FunctionInfo, InvocationBatch } from '../traces/types.js';
+import { VirtualClock } from './clock.js';
+import type { SimConfig } from './config.js';
+import { ProcessorSharing } from './cpu.js';
+import { LatencyHistogram } from './histogram.js';
+import type { DestroyReason, IdleCause, Policy, SandboxState, SandboxView } from './policy.js';
+import { createPolicy } from './policies/index.js';
+import type { CostModel } from './profile.js';
+import { InvocationQueue } from './queue.js';
+import { makeRng, type Rng } from './rng.js';
+
+const P_DISPATCH = 0;
+const P_ARRIVAL = 1;
+const P_HOUSEKEEPING = 2;
+
+/** How an invocation got its sandbox. */
+export type StartKind = 'warm' | 'unpaused' | 'cold' | 'dropped';
+
+/** One line of the event log (tests and `--log`). */
+export interface SimEvent {
+  t: number;
+  kind:
+    | 'arrive' | 'warm' | 'unpause' | 'cold' | 'queue' | 'drop' | 'exec' | 'done'
+    | 'idle' | 'pause' | 'evict' | 'expire' | 'prewarm' | 'prewarm-skip' | 'unload';
+  fn: string;
+  /** Invocation number (0-based, trace order), where the event concerns one. */
+  inv?: number;
+  /** Sandbox id, where the event concerns one. */
+  sb?: number;
+}
+
+/** What is recorded of each invocation (`--invocations` CSV, the harness). */
+export interface InvocationRecord {
+  inv: number;
+  fn: string;
+  arrival: number;
+  start: StartKind;
+  /** Time spent waiting for memory. */
+  queueMs: number;
+  /** Cold start / unpause / dispatch before the handler ran (incl. evictions on the path). */
+  startupMs: number;
+  /** Handler time as stretched by CPU sharing. */
+  execMs: number;
+  /** Arrival to response. */
+  latencyMs: number;
+  sandbox: number;
+}
+
+/** The pool's state at one instant (memory-over-time series). */
+export interface MemorySample {
+  t: number;
+  usedMb: number;
+  idleMb: number;
+  sandboxes: number;
+  busy: number;
+  queued: number;
+}
+
+/** Optional observers; none of them changes the run. */
+export interface SimHooks {
+  log?: (e: SimEvent) => void;
+  onInvocation?: (r: InvocationRecord) => void;
+  /** Called with a sample every `seriesIntervalMs` of simulated time. */
+  onSample?: (s: MemorySample) => void;
+  seriesIntervalMs?: number;
+}
+
+/** Per-function results. */
+export interface FunctionStats {
+  invocations: number;
+  cold: number;
+  warm: number;
+  unpaused: number;
+  queued: number;
+  dropped: number;
+  latency: LatencyHistogram;
+}
+
+/** Everything a run produced, before formatting. */
+export interface SimResult {
+  invocations: number;
+  completed: number;
+  cold: number;
+  warm: number;
+  unpaused: number;
+  queued: number;
+  dropped: number;
+  droppedOversize: number;
+  evictions: number;
+  expirations: number;
+  pauses: number;
+  prewarms: number;
+  prewarmsSkipped: number;
+  prewarmUnloads: number;
+  sandboxesCreated: number;
+  latency: LatencyHistogram;
+  queueWaitMsTotal: number;
+  queueWaitMsMax: number;
+  /** First arrival to the end of the last invocation, ms. */
+  startMs: number;
+  endMs: number;
+  /** Integral of memory in use (MB·ms) and of idle + paused memory ("wasted"). */
+  memUsedMbMs: number;
+  memIdleMbMs: number;
+  peakUsedMb: number;
+  cpuBusyCoreMs: number;
+  perFunction: FunctionStats[];
+  policyStats: Record<string, number>;
+}
+
+class SimSandbox implements SandboxView {
+  state: SandboxState = 'creating';
+  lastUsedAt: number;
+  uses = 0;
+  coldStartMs = 0;
+  policySlot: unknown = undefined;
+  footprint: number;
+  active = 0;
+  availIdx = -1;
+  expiresAt = Infinity;
+  constructor(
+    readonly id: number,
+    readonly fnId: number,
+    readonly fn: string,
+    readonly memMb: number,
+    readonly createdAt: number,
+  ) {
+    this.lastUsedAt = createdAt;
+    this.footprint = memMb;
+  }
+}
+
+class Request {
+  sb: SimSandbox | undefined = undefined;
+  kind: StartKind = 'cold';
+  queueMs = 0;
+  startupMs = 0;
+  execStart = 0;
+  constructor(
+    readonly seq: number,
+    readonly fnId: number,
+    readonly arrival: number,
+    readonly dur: number,
+    readonly mem: number,
+    readonly init: number,
+  ) {}
+}
+
+function newFnStats(): FunctionStats {
+  return { invocations: 0, cold: 0, warm: 0, unpaused: 0, queued: 0, dropped: 0, latency: new LatencyHistogram(7) };
+}
+
+/** One simulated worker. Use once: construct, `run`, read the result. */
+export class Simulator {
+  readonly config: SimConfig;
+  readonly policy: Policy;
+  readonly clock = new VirtualClock();
+  readonly #costs: CostModel;
+  readonly #costRng: Rng;
+  readonly #functions: FunctionInfo[];
+  readonly #cpu: ProcessorSharing<Request>;
+  readonly #hooks: SimHooks;
+  readonly #log: ((e: SimEvent) => void) | undefined;
+  readonly #capacity: number;
+  readonly #conc: number;
+  #avail: SimSandbox[][] = [];
+  #lastMem: number[] = [];
+  #fnStats: FunctionStats[] = [];
+  readonly #queue = new InvocationQueue();
+  #used = 0;
+  #evictable = 0;
+  #live = 0;
+  #busySandboxes = 0;
+  #inFlight = 0;
+  #nextId = 0;
+  #seq = 0;
+  #lastT = 0;
+  #nextSample = 0;
+  #sampleEvery = 0;
+  #started = false;
+  readonly #r: Omit<SimResult, 'perFunction' | 'policyStats'>;
+
+  constructor(config: SimConfig, costs: CostModel, functions: FunctionInfo[], hooks: SimHooks = {}) {
+    this.config = config;
+    this.#costs = costs;
+    this.#functions = functions;
+    this.#hooks = hooks;
+    this.#log = hooks.log;
+    this.#capacity = config.memoryMb;
+    this.#conc = config.sandboxConcurrency;
+    this.#costRng = makeRng(config.seed, 'sim/costs');
+    this.#cpu = new ProcessorSharing(config.cores);
+    this.policy = createPolicy(config.policy, {
+      capacityMb: config.memoryMb, rng: makeRng(config.seed, 'sim/policy'), options: config.policyOptions,
+    });
+    if (hooks.onSample) {
+      this.#sampleEvery = hooks.seriesIntervalMs ?? 60_000;
+      if (!(this.#sampleEvery > 0)) throw new OlError('OL_ERR_CONFIG', `series interval must be > 0 ms, got ${this.#sampleEvery}`);
+    }
+    this.#r = {
+      invocations: 0, completed: 0, cold: 0, warm: 0, unpaused: 0, queued: 0, dropped: 0, droppedOversize: 0,
+      evictions: 0, expirations: 0, pauses: 0, prewarms: 0, prewarmsSkipped: 0, prewarmUnloads: 0, sandboxesCreated: 0,
+      latency: new LatencyHistogram(10), queueWaitMsTotal: 0, queueWaitMsMax: 0, startMs: 0, endMs: 0,
+      memUsedMbMs: 0, memIdleMbMs: 0, peakUsedMb: 0, cpuBusyCoreMs: 0,
+    };
+  }
+
+  /** Memory in use now, MB. */
+  get usedMb(): number {
+    return this.#used;
+  }
+
+  /** Simulates every invocation of `batches`, then runs until all are done. */
+  run(batches: Iterable<InvocationBatch>, onBatch?: () => void): SimResult {
+    for (const b of batches) {
+      const { t, fn, dur, mem, init } = b;
+      for (let i = 0; i < b.length; i++) {
+        const at = t[i]!;
+        if (!this.#started) {
+          this.#started = true;
+          this.#lastT = at;
+          this.#r.startMs = at;
+          this.#nextSample = at;
+          this.clock.advanceTo(at);
+        }
+        this.#runUntil(at);
+        this.#advance(at);
+        this.clock.advanceTo(at);
+        this.#arrive(fn[i]!, at, dur[i]!, mem[i]!, init[i]!);
+      }
+      onBatch?.();
+    }
+    // finish what is in flight; expiries and pre-warms after that do not matter
+    while (this.#inFlight > 0) {
+      if (!this.#step()) {
+        throw new OlError('OL_ERR_INVARIANT', `${this.#inFlight} invocation(s) can never finish: nothing is running and nothing can be evicted`);
+      }
+    }
+    this.#advance(this.clock.now());
+    this.#r.endMs = this.clock.now();
+    this.#r.cpuBusyCoreMs = this.#cpu.busyCoreMs;
+    this.#checkInvariants();
+    return { ...this.#r, perFunction: this.#fnStats, policyStats: this.policy.stats() };
+  }
+
+  // --- event loop -------------------------------------------------------
+
+  /** Runs every event due before an arrival at `t`. */
+  #runUntil(t: number): void {
+    const cpu = this.#cpu, clock = this.clock;
+    for (;;) {
+      const ct = cpu.nextTime();
+      const ht = clock.peekTime();
+      if (ct <= ht) {
+        if (ct > t) return;
+        this.#completeNext(ct);
+      } else {
+        if (ht > t || (ht === t && clock.peekPriority() >= P_ARRIVAL)) return;
+        this.#advance(ht);
+        clock.step();
+      }
+    }
+  }
+
+  /** Runs the next event of any kind; false when there is none. */
+  #step(): boolean {
+    const ct = this.#cpu.nextTime();
+    const ht = this.clock.peekTime();
+    if (ct === Infinity && ht === Infinity) return false;
+    if (ct <= ht) this.#completeNext(ct);
+    else {
+      this.#advance(ht);
+      this.clock.step();
+    }
+    return true;
+  }
+
+  #completeNext(ct: number): void {
+    const now = Math.max(ct, this.clock.now());
+    this.#advance(now);
+    this.clock.advanceTo(now);
+    this.#complete(this.#cpu.pop(now));
+  }
+
+  /** Integrates memory over [last, t) and emits due samples. */
+  #advance(t: number): void {
+    const dt = t - this.#lastT;
+    if (dt > 0) {
+      if (this.#sampleEvery > 0) {
+        while (this.#nextSample < t) {
+          this.#hooks.onSample!({
+            t: this.#nextSample, usedMb: this.#used, idleMb: this.#evictable, sandboxes: this.#live,
+            busy: this.#busySandboxes, queued: this.#queue.size,
+          });
+          this.#nextSample += this.#sampleEvery;
+        }
+      }
+      this.#r.memUsedMbMs += this.#used * dt;
+      this.#r.memIdleMbMs += this.#evictable * dt;
+      this.#lastT = t;
+    }
+  }
+
+  #emit(kind: SimEvent['kind'], fnId: number, inv?: number, sb?: number): void {
+    const e: SimEvent = { t: this.clock.now(), kind, fn: this.#functions[fnId]!.name };
+    if (inv !== undefined) e.inv = inv;
+    if (sb !== undefined) e.sb = sb;
+    this.#log!(e);
+  }
+
+  // --- invocations --------------------------------------------------------
+
+  #ensureFn(fnId: number): void {
+    while (this.#avail.length <= fnId) {
+      this.#avail.push([]);
+      this.#lastMem.push(0);
+      this.#fnStats.push(newFnStats());
+    }
+  }
+
+  #arrive(fnId: number, now: number, dur: number, mem: number, init: number): void {
+    this.#ensureFn(fnId);
+    const seq = this.#seq++;
+    this.#r.invocations++;
+    this.#fnStats[fnId]!.invocations++;
+    this.#lastMem[fnId] = mem;
+    if (this.#log) this.#emit('arrive', fnId, seq);
+    this.policy.onInvoke(fnId, now);
+    if (mem > this.#capacity) {
+      this.#r.droppedOversize++;
+      this.#drop(seq, fnId, now);
+      return;
+    }
+    this.#inFlight++;
+    const sb = this.#takeAvailable(fnId);
+    if (sb) {
+      this.#startOn(new Request(seq, fnId, now, dur, mem, init), sb);
+      return;
+    }
+    if (this.#queue.size === 0) {
+      const req = new Request(seq, fnId, now, dur, mem, init);
+      if (this.#tryCold(req)) return;
+    }
+    if (this.config.queue === 'drop') {
+      this.#inFlight--;
+      this.#drop(seq, fnId, now);
+      return;
+    }
+    this.#r.queued++;
+    this.#fnStats[fnId]!.queued++;
+    this.#queue.push(seq, fnId, now, dur, mem, init);
+    if (this.#log) this.#emit('queue', fnId, seq);
+  }
+
+  #drop(seq: number, fnId: number, arrival: number): void {
+    this.#r.dropped++;
+    this.#fnStats[fnId]!.dropped++;
+    if (this.#log) this.#emit('drop', fnId, seq);
+    this.#hooks.onInvocation?.({
+      inv: seq, fn: this.#functions[fnId]!.name, arrival, start: 'dropped',
+      queueMs: this.clock.now() - arrival, startupMs: 0, execMs: 0, latencyMs: NaN, sandbox: -1,
+    });
+  }
+
+  /** Serves queued invocations, in order, while memory or sandboxes allow. */
+  #drainQueue(): void {
+    const q = this.#queue;
+    while (q.size > 0) {
+      const fnId = q.headFn;
+      const sb = this.#takeAvailable(fnId);
+      if (sb) {
+        this.#startOn(new Request(q.headSeq, fnId, q.headArrival, q.headDur, q.headMem, q.headInit), sb);
+      } else {
+        // POLICY: strict FIFO for memory: the head waits, and so does everyone behind it
+        if (this.#capacity - this.#used + this.#evictable < q.headMem) break;
+        const req = new Request(q.headSeq, fnId, q.headArrival, q.headDur, q.headMem, q.headInit);
+        if (!this.#tryCold(req)) break;
+      }
+      q.shift();
+    }
+  }
+
+  /** An available sandbox of the function (most recently idle first), taken. */
+  #takeAvailable(fnId: number): SimSandbox | undefined {
+    const list = this.#avail[fnId]!;
+    const n = list.length;
+    if (n === 0) return undefined;
+    const sb = list[n - 1]!;
+    if (sb.state === 'paused' && sb.footprint < sb.memMb) {
+      // a downsized paused sandbox needs its memory back before it can run
+      const extra = sb.memMb - sb.footprint;
+      if (this.#capacity - this.#used + this.#evictable - sb.footprint < extra) return undefined;
+    }
+    list.pop();
+    sb.availIdx = -1;
+    return sb;
+  }
+
+  #addAvailable(sb: SimSandbox): void {
+    const list = this.#avail[sb.fnId]!;
+    sb.availIdx = list.length;
+    list.push(sb);
+  }
+
+  #removeAvailable(sb: SimSandbox): void {
+    const list = this.#avail[sb.fnId]!;
+    const i = sb.availIdx;
+    const last = list.pop()!;
+    if (last !== sb) {
+      list[i] = last;
+      last.availIdx = i;
+    }
+    sb.availIdx = -1;
+  }
+
+  #startOn(req: Request, sb: SimSandbox): void {
+    const now = this.clock.now();
+    const fs = this.#fnStats[req.fnId]!;
+    let delay = 0;
+    if (sb.state === 'busy') {
+      req.kind = 'warm';
+    } else {
+      this.#evictable -= sb.footprint;
+      const paused = sb.state === 'paused';
+      sb.state = 'busy';
+      sb.expiresAt = Infinity;
+      this.#busySandboxes++;
+      this.policy.onBusy(sb, now);
+      if (paused) {
+        req.kind = 'unpaused';
+        delay += this.#costs.sample.unpause(this.#costRng);
+        if (sb.footprint < sb.memMb) {
+          const cost = this.#ensureFree(sb.memMb - sb.footprint);
+          if (cost < 0) throw new OlError('OL_ERR_INVARIANT', `no memory to unpause sandbox ${sb.id} after checking there was`);
+          delay += cost;
+          this.#used += sb.memMb - sb.footprint;
+          sb.footprint = sb.memMb;
+          this.#checkCapacity();
+        }
+        if (this.#log) this.#emit('unpause', req.fnId, req.seq, sb.id);
+      } else {
+        req.kind = 'warm';
+      }
+    }
+    if (req.kind === 'warm') {
+      this.#r.warm++;
+      fs.warm++;
+      if (this.#log) this.#emit('warm', req.fnId, req.seq, sb.id);
+    } else {
+      this.#r.unpaused++;
+      fs.unpaused++;
+    }
+    sb.active++;
+    if (sb.active < this.#conc && sb.availIdx < 0) this.#addAvailable(sb);
+    req.sb = sb;
+    this.#begin(req, delay);
+  }
+
+  /** Starts a new sandbox for `req` if memory can be had; false if not. */
+  #tryCold(req: Request): boolean {
+    const destroyCost = this.#ensureFree(req.mem);
+    if (destroyCost < 0) return false;
+    const now = this.clock.now();
+    const fn = this.#functions[req.fnId]!.name;
+    const sb = new SimSandbox(this.#nextId++, req.fnId, fn, req.mem, now);
+    this.#used += req.mem;
+    this.#live++;
+    this.#busySandboxes++;
+    this.#checkCapacity();
+    const c = this.#costs.sample;
+    sb.coldStartMs = this.config.coldFromTrace && !Number.isNaN(req.init)
+      ? req.init
+      : c.create(this.#costRng) + c.runtimeStart(this.#costRng);
+    sb.active = 1;
+    this.#r.cold++;
+    this.#r.sandboxesCreated++;
+    this.#fnStats[req.fnId]!.cold++;
+    req.kind = 'cold';
+    req.sb = sb;
+    if (this.#log) this.#emit('cold', req.fnId, req.seq, sb.id);
+    this.policy.onCreate(sb, now);
+    this.policy.onBusy(sb, now);
+    if (this.#conc > 1) this.#addAvailable(sb);
+    this.#begin(req, destroyCost + sb.coldStartMs);
+    this.#keepFreeTarget();
+    return true;
+  }
+
+  #begin(req: Request, startupMs: number): void {
+    const now = this.clock.now();
+    req.queueMs = now - req.arrival;
+    if (req.queueMs > 0) {
+      this.#r.queueWaitMsTotal += req.queueMs;
+      if (req.queueMs > this.#r.queueWaitMsMax) this.#r.queueWaitMsMax = req.queueMs;
+    }
+    // the worker's dispatch overhead comes on every path (not in FaasCache mode)
+    if (!(this.config.coldFromTrace && req.kind === 'cold' && !Number.isNaN(req.init))) {
+      startupMs += this.#costs.sample.warmDispatch(this.#costRng);
+    }
+    req.startupMs = startupMs;
+    if (startupMs > 0) this.clock.schedule(now + startupMs, this.#execStart, req, P_DISPATCH);
+    else this.#execStart(req);
+  }
+
+  readonly #execStart = (req: Request): void => {
+    const now = this.clock.now();
+    const sb = req.sb!;
+    if (sb.state === 'creating') sb.state = 'busy';
+    req.execStart = now;
+    if (this.#log) this.#emit('exec', req.fnId, req.seq, sb.id);
+    this.#cpu.add(now, req.dur, req);
+  };
+
+  #complete(req: Request): void {
+    const now = this.clock.now();
+    const sb = req.sb!;
+    const latency = now - req.arrival;
+    this.#inFlight--;
+    this.#r.completed++;
+    this.#r.latency.record(latency);
+    this.#fnStats[req.fnId]!.latency.record(latency);
+    if (this.#log) this.#emit('done', req.fnId, req.seq, sb.id);
+    this.#hooks.onInvocation?.({
+      inv: req.seq, fn: sb.fn, arrival: req.arrival, start: req.kind, queueMs: req.queueMs,
+      startupMs: req.startupMs, execMs: now - req.execStart, latencyMs: latency, sandbox: sb.id,
+    });
+    sb.active--;
+    sb.uses++;
+    if (sb.active === 0) {
+      if (sb.availIdx >= 0) this.#removeAvailable(sb);
+      this.#busySandboxes--;
+      this.#becomeIdle(sb, 'finished');
+    } else if (sb.availIdx < 0) {
+      this.#addAvailable(sb);
+    }
+    if (this.#queue.size > 0) this.#drainQueue();
+  }
+
+  // --- sandbox lifecycle --------------------------------------------------
+
+  #becomeIdle(sb: SimSandbox, cause: IdleCause): void {
+    const now = this.clock.now();
+    sb.lastUsedAt = now;
+    sb.state = 'idle';
+    const d = this.policy.onIdle(sb, now, cause);
+    this.#evictable += sb.footprint;
+    if (cause === 'finished' && d.prewarmAfterMs !== undefined && d.prewarmAfterMs > 0) {
+      // unload now, load again just before the next call is expected
+      this.#r.prewarmUnloads++;
+      if (this.#log) this.#emit('unload', sb.fnId, undefined, sb.id);
+      this.#destroy(sb, 'prewarm-unload');
+      this.clock.schedule(now + d.prewarmAfterMs, this.#prewarm, sb.fnId, P_HOUSEKEEPING);
+      return;
+    }
+    if (this.#log) this.#emit('idle', sb.fnId, undefined, sb.id);
+    if (d.pause) {
+      sb.state = 'paused';
+      this.#r.pauses++;
+      const p = this.config.pausedMemMb;
+      if (p !== null && p < sb.footprint) {
+        this.#used -= sb.footprint - p;
+        this.#evictable -= sb.footprint - p;
+        sb.footprint = p;
+      }
+      if (this.#log) this.#emit('pause', sb.fnId, undefined, sb.id);
+    }
+    this.#addAvailable(sb);
+    if (d.keepAliveMs !== Infinity) {
+      sb.expiresAt = now + d.keepAliveMs;
+      this.clock.schedule(sb.expiresAt, this.#expire, sb, P_HOUSEKEEPING);
+    }
+  }
+
+  readonly #expire = (sb: SimSandbox): void => {
+    // stale if the sandbox was used (or destroyed) since this was scheduled
+    if (sb.expiresAt !== this.clock.now() || (sb.state !== 'idle' && sb.state !== 'paused')) return;
+    this.#r.expirations++;
+    if (this.#log) this.#emit('expire', sb.fnId, undefined, sb.id);
+    this.#destroy(sb, 'expired');
+    if (this.#queue.size > 0) this.#drainQueue();
+  };
+
+  readonly #prewarm = (fnId: number): void => {
+    const mem = this.#lastMem[fnId]!;
+    // POLICY: pre-warming uses free memory only; it never evicts
+    if (this.#capacity - this.#used < mem) {
+      this.#r.prewarmsSkipped++;
+      if (this.#log) this.#emit('prewarm-skip', fnId);
+      return;
+    }
+    const now = this.clock.now();
+    const sb = new SimSandbox(this.#nextId++, fnId, this.#functions[fnId]!.name, mem, now);
+    this.#used += mem;
+    this.#live++;
+    this.#checkCapacity();
+    const c = this.#costs.sample;
+    sb.coldStartMs = c.create(this.#costRng) + c.runtimeStart(this.#costRng);
+    this.#r.prewarms++;
+    this.#r.sandboxesCreated++;
+    if (this.#log) this.#emit('prewarm', fnId, undefined, sb.id);
+    this.policy.onCreate(sb, now);
+    this.clock.schedule(now + sb.coldStartMs, this.#prewarmReady, sb, P_DISPATCH);
+  };
+
+  readonly #prewarmReady = (sb: SimSandbox): void => {
+    this.#becomeIdle(sb, 'prewarmed');
+    if (this.#queue.size > 0) this.#drainQueue();
+  };
+
+  /**
+   * Makes `needMb` free by evicting the policy's victims. Returns the summed
+   * destroy cost (the new sandbox waits for it), or -1 (evicting nothing)
+   * when even evicting every idle and paused sandbox would not be enough.
+   */
+  #ensureFree(needMb: number): number {
+    if (this.#capacity - this.#used >= needMb) return 0;
+    if (this.#capacity - this.#used + this.#evictable < needMb) return -1;
+    let cost = 0;
+    const now = this.clock.now();
+    while (this.#capacity - this.#used < needMb) {
+      const v = this.policy.victim(now) as SimSandbox | undefined;
+      if (!v) return -1; // the policy holds fewer victims than the books say
+      this.#evict(v);
+      cost += this.#costs.sample.destroy(this.#costRng);
+    }
+    return cost;
+  }
+
+  #evict(v: SimSandbox): void {
+    if (v.state !== 'idle' && v.state !== 'paused') {
+      throw new OlError('OL_ERR_INVARIANT', `policy ${this.policy.name} chose sandbox ${v.id}, which is ${v.state}, as a victim`);
+    }
+    this.#r.evictions++;
+    if (this.#log) this.#emit('evict', v.fnId, undefined, v.id);
+    this.#destroy(v, 'evicted');
+  }
+
+  /** Evicts ahead of need while the policy wants more memory free. */
+  #keepFreeTarget(): void {
+    const target = this.policy.freeTargetMb;
+    if (target <= 0) return;
+    const now = this.clock.now();
+    while (this.#capacity - this.#used < target) {
+      const v = this.policy.victim(now) as SimSandbox | undefined;
+      if (!v) return;
+      this.#evict(v);
+    }
+  }
+
+  #destroy(sb: SimSandbox, reason: DestroyReason): void {
+    if (sb.availIdx >= 0) this.#removeAvailable(sb);
+    if (sb.state === 'idle' || sb.state === 'paused') this.#evictable -= sb.footprint;
+    this.#used -= sb.footprint;
+    this.#live--;
+    sb.state = 'destroyed';
+    sb.expiresAt = Infinity;
+    this.policy.onDestroy(sb, this.clock.now(), reason);
+  }
+
+  #checkCapacity(): void {
+    if (this.#used > this.#capacity + 1e-6) {
+      throw new OlError('OL_ERR_INVARIANT', `memory in use ${this.#used} MB exceeds the pool's ${this.#capacity} MB at t=${this.clock.now()}`);
+    }
+    if (this.#used > this.#r.peakUsedMb) this.#r.peakUsedMb = this.#used;
+  }
+
+  #checkInvariants(): void {
+    const r = this.#r;
+    const fail = (what: string) => { throw new OlError('OL_ERR_INVARIANT', `after the run: ${what}`); };
+    if (r.completed + r.dropped !== r.invocations) fail(`${r.completed} completed + ${r.dropped} dropped != ${r.invocations} invocations`);
+    if (r.cold + r.warm + r.unpaused !== r.completed) fail(`cold ${r.cold} + warm ${r.warm} + unpaused ${r.unpaused} != completed ${r.completed}`);
+    if (r.peakUsedMb > this.#capacity + 1e-6) fail(`peak memory ${r.peakUsedMb} MB above the pool's ${this.#capacity} MB`);
+    let idle = 0;
+    for (const list of this.#avail) for (const sb of list) if (sb.state === 'idle' || sb.state === 'paused') idle += sb.footprint;
+    if (Math.abs(idle - this.#evictable) > 1e-6) fail(`idle memory books ${this.#evictable} MB but idle sandboxes hold ${idle} MB`);
+    if (this.#used < -1e-6) fail(`memory in use is negative (${this.#used} MB)`);
+  }
+}

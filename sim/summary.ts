@@ -1,0 +1,217 @@
+/**
+ * Turning a {@link SimResult} into the run's summary: a JSON object whose
+ * bytes depend only on the trace, config, profile, seed, ol-lab version and
+ * machine (no wall-clock times: those go in timing.json), and a text table.
+ */
+import type { MachineInfo } from '../common/machine.js';
+import type { SimConfig } from './config.js';
+import type { LatencyHistogram } from './histogram.js';
+import type { CostProfile } from './profile.js';
+import type { SimResult } from './simulator.js';
+import type { TraceSource } from '../traces/types.js';
+
+/** Latency figures, ms. */
+export interface LatencyFigures {
+  mean: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  p999: number;
+  max: number;
+}
+
+export interface FunctionSummary {
+  fn: string;
+  invocations: number;
+  cold: number;
+  warm: number;
+  unpaused: number;
+  queued: number;
+  dropped: number;
+  coldStartPct: number;
+  latencyMs: { mean: number; p50: number; p99: number; max: number };
+}
+
+/** The run's summary (summary.json). */
+export interface SimSummary {
+  tool: 'ol-sim';
+  olLabVersion: string;
+  seed: number;
+  config: SimConfig;
+  profile: { name: string; source: string; costs: CostProfile['costs'] };
+  trace: {
+    format: string;
+    location: string;
+    sha256: string;
+    options: Record<string, unknown>;
+    functions: number;
+    notes: string[];
+  };
+  machine: MachineInfo | null;
+  results: {
+    invocations: number;
+    completed: number;
+    coldStarts: number;
+    warmHits: number;
+    warm: number;
+    unpaused: number;
+    queued: number;
+    dropped: number;
+    droppedOversize: number;
+    coldStartPct: number;
+    droppedPct: number;
+    evictions: number;
+    expirations: number;
+    pauses: number;
+    prewarms: number;
+    prewarmsSkipped: number;
+    prewarmUnloads: number;
+    sandboxesCreated: number;
+    latencyMs: LatencyFigures;
+    queueWaitMs: { mean: number; max: number };
+    simulatedMs: number;
+    memory: {
+      capacityMb: number;
+      peakUsedMb: number;
+      avgUsedMb: number;
+      avgIdleMb: number;
+      usedMbSeconds: number;
+      idleMbSeconds: number;
+    };
+    cpuUtilisation: number | null;
+    policy: Record<string, number>;
+  };
+  perFunction: FunctionSummary[];
+}
+
+const r6 = (x: number) => (Number.isFinite(x) ? Math.round(x * 1e6) / 1e6 : x);
+
+/** Latency figures from a histogram (NaN-free: 0 when it is empty). */
+export function latencyFigures(h: LatencyHistogram): LatencyFigures {
+  if (h.count === 0) return { mean: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0 };
+  return {
+    mean: r6(h.mean), p50: r6(h.percentile(50)), p90: r6(h.percentile(90)),
+    p99: r6(h.percentile(99)), p999: r6(h.percentile(99.9)), max: r6(h.max),
+  };
+}
+
+/** Builds the summary object. */
+export function summarise(
+  res: SimResult,
+  ctx: { config: SimConfig; profile: CostProfile; source: TraceSource; machine: MachineInfo | null; version: string },
+): SimSummary {
+  const span = Math.max(0, res.endMs - res.startMs);
+  const perFunction: FunctionSummary[] = res.perFunction.map((f, i) => ({
+    fn: ctx.source.functions[i]!.name,
+    invocations: f.invocations,
+    cold: f.cold,
+    warm: f.warm,
+    unpaused: f.unpaused,
+    queued: f.queued,
+    dropped: f.dropped,
+    coldStartPct: f.invocations ? r6((100 * f.cold) / f.invocations) : 0,
+    latencyMs: f.latency.count
+      ? { mean: r6(f.latency.mean), p50: r6(f.latency.percentile(50)), p99: r6(f.latency.percentile(99)), max: r6(f.latency.max) }
+      : { mean: 0, p50: 0, p99: 0, max: 0 },
+  }));
+  return {
+    tool: 'ol-sim',
+    olLabVersion: ctx.version,
+    seed: ctx.config.seed,
+    config: { ...ctx.config, cores: ctx.config.cores === Infinity ? ('infinite' as unknown as number) : ctx.config.cores },
+    profile: { name: ctx.profile.name, source: ctx.profile.source, costs: ctx.profile.costs },
+    trace: {
+      format: ctx.source.format,
+      location: ctx.source.location,
+      sha256: ctx.source.hash(),
+      options: ctx.source.options,
+      functions: ctx.source.functions.length,
+      notes: ctx.source.notes(),
+    },
+    machine: ctx.machine,
+    results: {
+      invocations: res.invocations,
+      completed: res.completed,
+      coldStarts: res.cold,
+      warmHits: res.warm + res.unpaused,
+      warm: res.warm,
+      unpaused: res.unpaused,
+      queued: res.queued,
+      dropped: res.dropped,
+      droppedOversize: res.droppedOversize,
+      coldStartPct: res.invocations ? r6((100 * res.cold) / res.invocations) : 0,
+      droppedPct: res.invocations ? r6((100 * res.dropped) / res.invocations) : 0,
+      evictions: res.evictions,
+      expirations: res.expirations,
+      pauses: res.pauses,
+      prewarms: res.prewarms,
+      prewarmsSkipped: res.prewarmsSkipped,
+      prewarmUnloads: res.prewarmUnloads,
+      sandboxesCreated: res.sandboxesCreated,
+      latencyMs: latencyFigures(res.latency),
+      queueWaitMs: { mean: res.queued ? r6(res.queueWaitMsTotal / res.queued) : 0, max: r6(res.queueWaitMsMax) },
+      simulatedMs: r6(span),
+      memory: {
+        capacityMb: ctx.config.memoryMb,
+        peakUsedMb: r6(res.peakUsedMb),
+        avgUsedMb: span > 0 ? r6(res.memUsedMbMs / span) : 0,
+        avgIdleMb: span > 0 ? r6(res.memIdleMbMs / span) : 0,
+        usedMbSeconds: r6(res.memUsedMbMs / 1000),
+        idleMbSeconds: r6(res.memIdleMbMs / 1000),
+      },
+      cpuUtilisation: ctx.config.cores === Infinity || span === 0 ? null : r6(res.cpuBusyCoreMs / (ctx.config.cores * span)),
+      policy: res.policyStats,
+    },
+    perFunction,
+  };
+}
+
+function fmt(x: number, digits = 2): string {
+  if (!Number.isFinite(x)) return String(x);
+  return x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: 0 });
+}
+
+/** Renders rows as an aligned text table (first column left, others right). */
+export function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
+  return rows
+    .map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ').trimEnd())
+    .join('\n');
+}
+
+/** The summary table `ol-sim run` prints. */
+export function formatSummary(s: SimSummary, topFunctions = 10): string {
+  const r = s.results;
+  const l = r.latencyMs;
+  const cores = s.config.cores as unknown;
+  const lines: string[] = [];
+  lines.push(`ol-sim ${s.olLabVersion}  policy=${s.config.policy}  memory=${fmt(s.config.memoryMb)} MB  cores=${cores}  queue=${s.config.queue}  seed=${s.seed}`);
+  lines.push(`trace ${s.trace.format}:${s.trace.location}  (${fmt(s.trace.functions, 0)} functions, sha256 ${s.trace.sha256.slice(0, 12)}…)  profile=${s.profile.name}`);
+  for (const n of s.trace.notes) lines.push(`  note: ${n}`);
+  lines.push('');
+  lines.push(table([
+    ['invocations', 'completed', 'cold', 'cold %', 'warm hits', 'unpaused', 'queued', 'dropped', 'evictions'],
+    [fmt(r.invocations, 0), fmt(r.completed, 0), fmt(r.coldStarts, 0), fmt(r.coldStartPct, 3), fmt(r.warmHits, 0), fmt(r.unpaused, 0), fmt(r.queued, 0), fmt(r.dropped, 0), fmt(r.evictions, 0)],
+  ]));
+  lines.push('');
+  lines.push(table([
+    ['latency ms', 'mean', 'p50', 'p90', 'p99', 'p99.9', 'max'],
+    ['', fmt(l.mean, 3), fmt(l.p50, 3), fmt(l.p90, 3), fmt(l.p99, 3), fmt(l.p999, 3), fmt(l.max, 3)],
+  ]));
+  lines.push('');
+  const m = r.memory;
+  lines.push(table([
+    ['memory MB', 'capacity', 'peak used', 'avg used', 'avg idle (wasted)', 'used MB·s', 'idle MB·s'],
+    ['', fmt(m.capacityMb, 0), fmt(m.peakUsedMb, 0), fmt(m.avgUsedMb, 1), fmt(m.avgIdleMb, 1), fmt(m.usedMbSeconds, 0), fmt(m.idleMbSeconds, 0)],
+  ]));
+  lines.push(`simulated ${fmt(r.simulatedMs / 1000, 1)} s; queue wait mean ${fmt(r.queueWaitMs.mean, 1)} ms, max ${fmt(r.queueWaitMs.max, 1)} ms; CPU utilisation ${r.cpuUtilisation === null ? 'n/a (infinite cores)' : fmt(100 * r.cpuUtilisation, 1) + '%'}`);
+  if (s.perFunction.length > 0 && topFunctions > 0) {
+    lines.push('');
+    const top = [...s.perFunction].sort((a, b) => b.invocations - a.invocations).slice(0, topFunctions);
+    lines.push(table([
+      [`top ${top.length} of ${s.perFunction.length} functions`, 'invocations', 'cold', 'cold %', 'dropped', 'p50 ms', 'p99 ms'],
+      ...top.map((f) => [f.fn.length > 24 ? f.fn.slice(0, 23) + '…' : f.fn, fmt(f.invocations, 0), fmt(f.cold, 0), fmt(f.coldStartPct, 2), fmt(f.dropped, 0), fmt(f.latencyMs.p50, 2), fmt(f.latencyMs.p99, 2)]),
+    ]));
+  }
+  return lines.join('\n');
+}
