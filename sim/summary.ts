@@ -172,10 +172,10 @@ function fmt(x: number, digits = 2): string {
 }
 
 /** Renders rows as an aligned text table (first column left, others right). */
-export function table(rows: string[][]): string {
+export function table(rows: string[][], leftColumns = 1): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
   return rows
-    .map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ').trimEnd())
+    .map((r) => r.map((cell, c) => (c < leftColumns ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ').trimEnd())
     .join('\n');
 }
 

@@ -1,0 +1,116 @@
+/** Options shared by `run` and `sweep`, and their conversion to a config. */
+import type { Argv } from 'yargs';
+import { badConfig } from '../../common/errors.js';
+import type { OpenTraceOptions } from '../../traces/index.js';
+import type { SimConfig } from '../config.js';
+
+export function simOptions<T>(y: Argv<T>) {
+  return y
+    .option('trace', { type: 'string', demandOption: true, describe: 'trace: format:path or a path (formats: csv, jsonl, azure2019, azure2021, gen)' })
+    .option('cores', { type: 'string', default: '2', describe: 'CPU cores, or "infinite" (no contention, as FaasCache)' })
+    .option('profile', { type: 'string', describe: 'cost profile JSON (default: the bundled sim/profiles/default.json)' })
+    .option('seed', { type: 'number', default: 1, describe: 'the run\'s one seed' })
+    .option('queue', { choices: ['wait', 'drop'] as const, default: 'wait' as const, describe: 'an invocation with no memory waits (FIFO) or is dropped' })
+    .option('sandbox-concurrency', { type: 'number', default: 1, describe: 'requests one sandbox serves at once' })
+    .option('paused-mem', { type: 'number', describe: 'footprint of a paused sandbox, MB (OpenLambda downsize_paused_mem)' })
+    .option('cold-from-trace', { type: 'boolean', default: false, describe: 'cold start = trace Maximum - Average (azure2019) or init_ms, as FaasCache' })
+    .option('policy-opt', { type: 'string', array: true, default: [] as string[], describe: 'policy option key=value (see ol-sim policies)' })
+    .option('arrivals', { choices: ['uniform', 'poisson'] as const, default: 'uniform' as const, describe: 'azure2019: spread of a minute\'s invocations' })
+    .option('duration', { choices: ['average', 'sample'] as const, default: 'average' as const, describe: 'azure2019: execution time = Average, or sampled from percentiles' })
+    .option('functions', { type: 'number', describe: 'azure2019: keep the N most-invoked functions' })
+    .option('minutes', { type: 'string', describe: 'azure2019: minutes A:B of the day (1-based), or N for 1:N' })
+    .option('mem-mb', { type: 'number', default: 256, describe: 'azure2021: memory of every function, MB' })
+    .option('skip-bad', { type: 'boolean', default: false, describe: 'count and skip malformed trace lines instead of stopping' })
+    .option('json', { type: 'boolean', default: false, describe: 'print JSON instead of the table' });
+}
+
+export interface SimArgs {
+  trace: string;
+  cores: string;
+  profile?: string;
+  seed: number;
+  queue: 'wait' | 'drop';
+  sandboxConcurrency: number;
+  pausedMem?: number;
+  coldFromTrace: boolean;
+  policyOpt: string[];
+  arrivals: 'uniform' | 'poisson';
+  duration: 'average' | 'sample';
+  functions?: number;
+  minutes?: string;
+  memMb: number;
+  skipBad: boolean;
+  json: boolean;
+}
+
+export function parseCores(s: string): number {
+  if (/^(inf|infinite|infinity)$/i.test(s)) return Infinity;
+  const n = Number(s);
+  if (!(n > 0) || !Number.isFinite(n)) badConfig('cores', `must be a number > 0 or "infinite", got ${JSON.stringify(s)}`);
+  return n;
+}
+
+export function parsePolicyOpts(items: string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const it of items) {
+    const m = /^([A-Za-z][A-Za-z0-9]*)=(.+)$/.exec(it);
+    if (!m) badConfig('policy-opt', `expected key=value, got ${JSON.stringify(it)}`);
+    const v = Number(m[2]);
+    if (!Number.isFinite(v)) badConfig(`policy-opt ${m[1]}`, `needs a number, got ${JSON.stringify(m[2])}`);
+    out[m[1]!] = v;
+  }
+  return out;
+}
+
+function parseMinutes(s: string | undefined): [number, number] | undefined {
+  if (s === undefined) return undefined;
+  const m = /^(\d+)(?::(\d+))?$/.exec(s.trim());
+  if (!m) badConfig('minutes', `expected A:B or N, got ${JSON.stringify(s)}`);
+  return m[2] === undefined ? [1, Number(m[1])] : [Number(m[1]), Number(m[2])];
+}
+
+export function toConfig(a: SimArgs, policy: string, memoryMb: number): Partial<SimConfig> {
+  return {
+    policy,
+    memoryMb,
+    cores: parseCores(a.cores),
+    queue: a.queue,
+    sandboxConcurrency: a.sandboxConcurrency,
+    pausedMemMb: a.pausedMem ?? null,
+    coldFromTrace: a.coldFromTrace,
+    seed: a.seed,
+    policyOptions: parsePolicyOpts(a.policyOpt),
+  };
+}
+
+export function toTraceOptions(a: SimArgs): OpenTraceOptions {
+  const o: OpenTraceOptions = {
+    arrivals: a.arrivals, duration: a.duration, skipBad: a.skipBad, memMb: a.memMb, seed: a.seed, coldFromTrace: a.coldFromTrace,
+  };
+  if (a.functions !== undefined) o.functions = a.functions;
+  const minutes = parseMinutes(a.minutes);
+  if (minutes) o.minutes = minutes;
+  return o;
+}
+
+/** A progress line on stderr when it is a terminal; a no-op otherwise. */
+export function progress(enabled: boolean): { update(done: number, total: number, label: string): void; end(): void } {
+  if (!enabled || !process.stderr.isTTY) return { update() {}, end() {} };
+  let last = 0;
+  const t0 = performance.now();
+  return {
+    update(done, total, label) {
+      const now = performance.now();
+      if (now - last < 100) return;
+      last = now;
+      const frac = total > 0 ? Math.min(1, done / total) : 0;
+      const width = 30;
+      const bar = '#'.repeat(Math.round(frac * width)).padEnd(width, '.');
+      const secs = (now - t0) / 1000;
+      process.stderr.write(`\r[${bar}] ${(100 * frac).toFixed(0).padStart(3)}% ${label} ${secs.toFixed(1)} s `);
+    },
+    end() {
+      process.stderr.write('\r' + ' '.repeat(80) + '\r');
+    },
+  };
+}

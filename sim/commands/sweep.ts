@@ -1,0 +1,63 @@
+/** `ol-sim sweep`: policies × memory sizes, one table of cold-start %. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { machineInfo } from '../../common/machine.js';
+import { olLabVersion } from '../../common/version.js';
+import { resolveSimConfig } from '../config.js';
+import { table } from '../summary.js';
+import { parseMemoryList, sweep } from '../sweep.js';
+import { progress, toConfig, toTraceOptions, type SimArgs } from './common.js';
+
+interface SweepArgs extends SimArgs {
+  policies: string;
+  memory: string;
+  jobs?: number;
+  out?: string;
+}
+
+export async function sweepCommand(a: SweepArgs): Promise<void> {
+  const policies = a.policies.split(',').map((s) => s.trim()).filter(Boolean);
+  const memories = parseMemoryList(a.memory);
+  // validate the shared part of the config once, before starting threads
+  for (const p of policies) resolveSimConfig({ ...toConfig(a, p, memories[0]!), policyOptions: {} });
+  const config = toConfig(a, policies[0]!, memories[0]!);
+  const bar = progress(!a.json);
+  const t0 = performance.now();
+  let rows;
+  try {
+    rows = await sweep(
+      { trace: a.trace, traceOptions: toTraceOptions(a), config, ...(a.profile ? { profile: a.profile } : {}) },
+      policies, memories, a.jobs, (d, t) => bar.update(d, t, `${d}/${t} simulations`),
+    );
+  } finally {
+    bar.end();
+  }
+  const wallMs = performance.now() - t0;
+  const record = {
+    tool: 'ol-sim sweep', olLabVersion: olLabVersion(), seed: a.seed, trace: a.trace, traceSha256: rows[0]?.traceSha256,
+    policies, memoriesMb: memories, config: { ...config, policy: undefined, memoryMb: undefined, cores: a.cores },
+    machine: await machineInfo(), rows: rows.map(({ wallMs: _w, traceSha256: _h, ...r }) => r),
+  };
+  if (a.out) {
+    mkdirSync(a.out, { recursive: true });
+    writeFileSync(join(a.out, 'sweep.json'), JSON.stringify(record, null, 2) + '\n');
+    const cols = ['policy', 'memoryMb', 'invocations', 'coldStarts', 'coldStartPct', 'dropped', 'droppedPct', 'queued', 'evictions', 'p50Ms', 'p99Ms', 'usedMbSeconds', 'idleMbSeconds'] as const;
+    writeFileSync(join(a.out, 'sweep.csv'), [cols.join(','), ...rows.map((r) => cols.map((c) => r[c]).join(','))].join('\n') + '\n');
+  }
+  if (a.json) {
+    process.stdout.write(JSON.stringify(record, null, 2) + '\n');
+    return;
+  }
+  const byCell = new Map(rows.map((r) => [`${r.policy}@${r.memoryMb}`, r]));
+  process.stdout.write(`cold-start % (dropped % where any) by memory and policy; trace ${a.trace}, cores ${a.cores}, queue ${a.queue}, seed ${a.seed}\n\n`);
+  process.stdout.write(table([
+    ['memory MB', ...policies],
+    ...memories.map((m) => [String(m), ...policies.map((p) => {
+      const r = byCell.get(`${p}@${m}`)!;
+      return r.coldStartPct.toFixed(2) + (r.dropped > 0 ? ` (${r.droppedPct.toFixed(1)})` : '');
+    })]),
+  ]) + '\n');
+  const sims = rows.length;
+  const inv = rows.reduce((s, r) => s + r.invocations, 0);
+  process.stdout.write(`\n${sims} simulations, ${inv.toLocaleString('en-US')} invocations in ${(wallMs / 1000).toFixed(1)} s${a.out ? `; results in ${a.out}` : ''}\n`);
+}

@@ -1,0 +1,126 @@
+/**
+ * Hand-worked runs of a few invocations, their event logs asserted step by
+ * step. Costs are constants: create 10 ms, runtime start 0, unpause 2 ms,
+ * destroy 1 ms, dispatch 0, so every time below can be checked by hand.
+ */
+import { describe, expect, it } from 'vitest';
+import { runRows } from './helpers.js';
+
+const costs = { create: 10, runtimeStart: 0, unpause: 2, destroy: 1, warmDispatch: 0, pause: 0 };
+
+describe('hand-worked scenarios', () => {
+  it('a cold start, then a warm hit on the same sandbox', () => {
+    const { text, result } = runRows(
+      [{ t: 0, fn: 'a', dur: 100, mem: 100 }, { t: 200, fn: 'a', dur: 50, mem: 100 }],
+      { policy: 'lru', memoryMb: 1000, cores: 2 }, costs,
+    );
+    expect(text).toEqual([
+      '0 arrive a #0', '0 cold a #0 sb0', '10 exec a #0 sb0', '110 done a #0 sb0', '110 idle a sb0',
+      '200 arrive a #1', '200 warm a #1 sb0', '200 exec a #1 sb0', '250 done a #1 sb0', '250 idle a sb0',
+    ]);
+    expect([result.cold, result.warm]).toEqual([1, 1]);
+    expect(result.latency.max).toBe(110);
+    expect(result.latency.min).toBe(50);
+  });
+
+  it('an eviction: the idle sandbox makes room, and the new one waits for its destroy', () => {
+    const { text, result } = runRows(
+      [{ t: 0, fn: 'a', dur: 10, mem: 100 }, { t: 100, fn: 'b', dur: 10, mem: 100 }],
+      { policy: 'lru', memoryMb: 150, cores: 2 }, costs,
+    );
+    expect(text.slice(5)).toEqual([
+      '100 arrive b #1', '100 evict a sb0', '100 cold b #1 sb1', '111 exec b #1 sb1', '121 done b #1 sb1', '121 idle b sb1',
+    ]);
+    expect(result.evictions).toBe(1);
+    expect(result.latency.max).toBe(21);
+  });
+
+  it('a queue wait: no memory until the running sandbox finishes', () => {
+    const { text, result } = runRows(
+      [{ t: 0, fn: 'a', dur: 50, mem: 100 }, { t: 10, fn: 'b', dur: 10, mem: 100 }],
+      { policy: 'lru', memoryMb: 100, cores: 2 }, costs,
+    );
+    expect(text).toEqual([
+      '0 arrive a #0', '0 cold a #0 sb0', '10 exec a #0 sb0',
+      '10 arrive b #1', '10 queue b #1',
+      '60 done a #0 sb0', '60 idle a sb0', '60 evict a sb0', '60 cold b #1 sb1', '71 exec b #1 sb1', '81 done b #1 sb1', '81 idle b sb1',
+    ]);
+    expect(result.queued).toBe(1);
+    expect(result.queueWaitMsMax).toBe(50);
+    expect(result.latency.max).toBe(71);
+  });
+
+  it('with --queue drop the same invocation is dropped and counted', () => {
+    const { text, result } = runRows(
+      [{ t: 0, fn: 'a', dur: 50, mem: 100 }, { t: 10, fn: 'b', dur: 10, mem: 100 }],
+      { policy: 'lru', memoryMb: 100, cores: 2, queue: 'drop' }, costs,
+    );
+    expect(text.slice(3, 5)).toEqual(['10 arrive b #1', '10 drop b #1']);
+    expect([result.dropped, result.completed, result.invocations]).toEqual([1, 1, 2]);
+  });
+
+  it('CPU sharing: two 100 ms handlers on one core both end at 200 ms', () => {
+    const { text, result } = runRows(
+      [{ t: 0, fn: 'a', dur: 100, mem: 10 }, { t: 0, fn: 'b', dur: 100, mem: 10 }],
+      { policy: 'lru', memoryMb: 1000, cores: 1 }, { ...costs, create: 0 },
+    );
+    expect(text.filter((l) => l.includes('done'))).toEqual(['200 done a #0 sb0', '200 done b #1 sb1']);
+    expect(result.cpuBusyCoreMs).toBeCloseTo(200, 9);
+  });
+
+  it('openlambda pauses an idle sandbox and the next call pays the unpause', () => {
+    const { text, result } = runRows(
+      [{ t: 0, fn: 'a', dur: 10, mem: 100 }, { t: 100, fn: 'a', dur: 10, mem: 100 }],
+      { policy: 'openlambda', memoryMb: 1000, cores: 2 }, costs,
+    );
+    expect(text).toEqual([
+      '0 arrive a #0', '0 cold a #0 sb0', '10 exec a #0 sb0', '20 done a #0 sb0', '20 idle a sb0', '20 pause a sb0',
+      '100 arrive a #1', '100 unpause a #1 sb0', '102 exec a #1 sb0', '112 done a #1 sb0', '112 idle a sb0', '112 pause a sb0',
+    ]);
+    expect([result.cold, result.unpaused, result.pauses]).toEqual([1, 1, 2]);
+  });
+
+  it('openlambda evicts ahead of need to keep 20% of the pool free', () => {
+    // pool 500 MB, 100 MB sandboxes: after a, b, c, d (400 MB) the 5th cold start leaves 0 free;
+    // the evictor then destroys the oldest paused sandbox(es) until 100 MB (20%) is free.
+    const rows = ['a', 'b', 'c', 'd', 'e'].map((fn, i) => ({ t: i * 100, fn, dur: 10, mem: 100 }));
+    const { text, result } = runRows(rows, { policy: 'openlambda', memoryMb: 500, cores: 2 }, costs);
+    expect(text.filter((l) => l.includes('evict'))).toEqual(['400 evict a sb0']);
+    expect(result.evictions).toBe(1);
+  });
+
+  it('ttl: an arrival at the expiry instant is still warm; one after it is cold', () => {
+    const { text, result } = runRows(
+      [{ t: 0, fn: 'a', dur: 10, mem: 100 }, { t: 70, fn: 'a', dur: 10, mem: 100 }, { t: 200, fn: 'a', dur: 10, mem: 100 }],
+      { policy: 'ttl', memoryMb: 1000, cores: 2, policyOptions: { keepAliveMs: 50 } }, costs,
+    );
+    expect(text).toContain('70 warm a #1 sb0');
+    expect(text).toContain('130 expire a sb0');
+    expect(text).toContain('200 cold a #2 sb1');
+    expect([result.cold, result.warm, result.expirations]).toEqual([2, 1, 1]);
+  });
+
+  it('a sandbox with concurrency 2 serves two requests at once', () => {
+    const { text, result } = runRows(
+      [{ t: 0, fn: 'a', dur: 100, mem: 100 }, { t: 20, fn: 'a', dur: 100, mem: 100 }],
+      { policy: 'lru', memoryMb: 1000, cores: 4, sandboxConcurrency: 2 }, costs,
+    );
+    expect(text).toContain('20 warm a #1 sb0');
+    expect(result.sandboxesCreated).toBe(1);
+  });
+
+  it('a paused, downsized sandbox gets its memory back when unpaused', () => {
+    const { result } = runRows(
+      [{ t: 0, fn: 'a', dur: 10, mem: 100 }, { t: 100, fn: 'a', dur: 10, mem: 100 }],
+      { policy: 'openlambda', memoryMb: 1000, cores: 2, pausedMemMb: 20 }, costs,
+    );
+    expect(result.unpaused).toBe(1);
+    // 100 MB for 0..20, 20 MB paused 20..100, 100 MB 100..112
+    expect(result.memUsedMbMs).toBeCloseTo(100 * 20 + 20 * 80 + 100 * 12, 6);
+  });
+
+  it('an invocation larger than the whole pool is dropped, not queued forever', () => {
+    const { result } = runRows([{ t: 0, fn: 'big', dur: 10, mem: 5000 }], { policy: 'lru', memoryMb: 1000 }, costs);
+    expect([result.dropped, result.droppedOversize]).toEqual([1, 1]);
+  });
+});
