@@ -29,8 +29,13 @@ export class LatencyHistogram {
   #index(us: number): number {
     const sb = this.subBits;
     if (us < 1 << sb) return us;
-    const log2 = us < 4294967296 ? 31 - Math.clz32(us) : 63 - Math.clz32(Math.floor(us / 4294967296));
-    const e = log2 - sb + 1; // bucket width is 2^e
+    if (us < 2147483648) {
+      // the common case, in 32-bit integer arithmetic
+      const e = 32 - Math.clz32(us) - sb; // bucket width is 2^e
+      return (1 << sb) + (e - 1) * (1 << (sb - 1)) + (us >>> e) - (1 << (sb - 1));
+    }
+    const log2 = us < 4294967296 ? 31 : 63 - Math.clz32(Math.floor(us / 4294967296));
+    const e = log2 - sb + 1;
     return (1 << sb) + (e - 1) * (1 << (sb - 1)) + Math.floor(us / 2 ** e) - (1 << (sb - 1));
   }
 

@@ -54,6 +54,12 @@ describe('ol-lab CSV', () => {
     expect(src.notes()[0]).toMatch(/skipped 2 malformed line\(s\); first: .*skip\.csv:3: field "t_ms"/);
   });
 
+  it('reads unusual but valid numbers through the slow path, like the fast one', () => {
+    const plain = drain(openTrace(file('plain.csv', 't_ms,fn,dur_ms,mem_mb,init_ms\n0,a,1000,128,\n1.5,b,20,256,30\n')));
+    const odd = drain(openTrace(file('odd.csv', 't_ms,fn,dur_ms,mem_mb,init_ms\r\n0,a,1e3,128,\r\n\r\n1.5, b ,2e1,256.0,3e1')));
+    expect(odd).toEqual(plain);
+  });
+
   it('streams across chunk boundaries (3 MB file)', () => {
     let text = 't_ms,fn,dur_ms,mem_mb\n';
     for (let i = 0; i < 120_000; i++) text += `${i},fn${i % 97},${(i % 13) + 0.25},128\n`;

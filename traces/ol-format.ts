@@ -11,6 +11,7 @@
  * naming file, line and field, or, with `skipBad`, is counted and skipped.
  */
 import { createHash } from 'node:crypto';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { OlError } from '../common/errors.js';
 import { LineReader, parseNumber, splitHeader } from './line-reader.js';
 import {
@@ -59,8 +60,7 @@ abstract class LineTraceSource implements TraceSource {
   protected abstract parse(line: string, b: InvocationBatch, i: number): void;
 
   *batches(): Generator<InvocationBatch, void, undefined> {
-    if (this.#used) throw new Error('a trace source can be read only once');
-    this.#used = true;
+    this.claim();
     const first = this.readHeader();
     const b = newBatch(this.#batchSize);
     const cap = this.#batchSize;
@@ -69,17 +69,9 @@ abstract class LineTraceSource implements TraceSource {
       if (line.length === 0) continue;
       try {
         this.parse(line, b, n);
-        const t = b.t[n]!;
-        if (t < this.lastT) {
-          throw new LineError('t_ms', `t_ms ${t} is before the previous invocation's ${this.lastT}; traces must be sorted by arrival`);
-        }
-        this.lastT = t;
+        this.checkOrder(b.t[n]!);
       } catch (e) {
-        if (!(e instanceof LineError)) throw e;
-        const msg = `${this.location}:${this.reader.lineNo}: field "${e.field}": ${e.message}`;
-        if (!this.#skipBad) throw new OlError('OL_ERR_TRACE_LINE', `${msg} (use --skip-bad to skip such lines)`);
-        this.stats.skipped++;
-        if (this.stats.skippedExamples.length < 5) this.stats.skippedExamples.push(msg);
+        this.reject(e, this.reader.lineNo);
         b.init[n] = NaN;
         continue;
       }
@@ -100,6 +92,32 @@ abstract class LineTraceSource implements TraceSource {
     }
     this.stats.bytesRead = this.reader.bytesRead;
     this.#digest = this.#hash.digest('hex');
+  }
+
+  /** Throws the error a bad line deserves, or counts it when skipping. */
+  protected reject(e: unknown, lineNo: number): void {
+    if (!(e instanceof LineError)) throw e;
+    const msg = `${this.location}:${lineNo}: field "${e.field}": ${e.message}`;
+    if (!this.#skipBad) throw new OlError('OL_ERR_TRACE_LINE', `${msg} (use --skip-bad to skip such lines)`);
+    this.stats.skipped++;
+    if (this.stats.skippedExamples.length < 5) this.stats.skippedExamples.push(msg);
+  }
+
+  /** Checks arrival order; throws LineError. */
+  protected checkOrder(t: number): void {
+    if (t < this.lastT) {
+      throw new LineError('t_ms', `t_ms ${t} is before the previous invocation's ${this.lastT}; traces must be sorted by arrival`);
+    }
+    this.lastT = t;
+  }
+
+  protected get batchSize(): number {
+    return this.#batchSize;
+  }
+
+  protected claim(): void {
+    if (this.#used) throw new Error('a trace source can be read only once');
+    this.#used = true;
   }
 
   hash(): string {
@@ -132,15 +150,162 @@ function splitPkgs(s: string): string[] {
   return s.split(/[;\s]+/).map((p) => p.trim()).filter((p) => p.length > 0);
 }
 
-/** Our CSV format. */
+/**
+ * Our CSV format. Well-formed lines take a byte-level path (no string per
+ * line, function names found by hashing their bytes); any line that path
+ * does not accept as it stands is re-read by the string parser, which either
+ * reads it (exponents, spaces) or reports exactly what is wrong with it.
+ */
 export class OlCsvTraceSource extends LineTraceSource {
   readonly format = 'csv';
   #nCols = 0;
   #iT = 0; #iFn = 0; #iDur = 0; #iMem = 0; #iPkgs = -1; #iInit = -1;
   #starts = new Int32Array(16);
   #ends = new Int32Array(16);
+  #headerDone = false;
+  #fastDigest: string | undefined;
+
+  constructor(path: string, opts: ReaderOptions) {
+    super(path, opts);
+    this.readHeader();
+    this.#headerDone = true;
+  }
+
+  override *batches(): Generator<InvocationBatch, void, undefined> {
+    if (this.#iPkgs >= 0) {
+      yield* super.batches();
+      return;
+    }
+    this.claim();
+    this.reader.close();
+    yield* this.#fastBatches();
+  }
+
+  override hash(): string {
+    return this.#fastDigest ?? super.hash();
+  }
+
+  *#fastBatches(): Generator<InvocationBatch, void, undefined> {
+    const hash = createHash('sha256');
+    const fd = openSync(this.location, 'r');
+    const cap = this.batchSize;
+    const b = newBatch(cap);
+    const nCols = this.#nCols, iT = this.#iT, iFn = this.#iFn, iDur = this.#iDur, iMem = this.#iMem, iInit = this.#iInit;
+    const vals = new Float64Array(nCols);
+    const names = new ByteNameTable(this.table);
+    let buf = Buffer.allocUnsafe(2 << 20);
+    let carry = 0;
+    let lineNo = 0;
+    let n = 0;
+    let eof = false;
+    let bytes = 0;
+    try {
+      while (!eof) {
+        if (buf.length - carry < 1 << 20) {
+          const bigger = Buffer.allocUnsafe(buf.length * 2);
+          buf.copy(bigger, 0, 0, carry);
+          buf = bigger;
+        }
+        const got = readSync(fd, buf, carry, buf.length - carry, null);
+        if (got === 0) eof = true;
+        hash.update(buf.subarray(carry, carry + got));
+        bytes += got;
+        let end = carry + got;
+        if (eof && end > 0 && buf[end - 1] !== 10) buf[end++] = 10; // a last line without newline
+        let pos = 0;
+        for (;;) {
+          const nl = buf.indexOf(10, pos);
+          if (nl < 0 || nl >= end) break;
+          lineNo++;
+          const lineStart = pos;
+          let lineEnd = nl;
+          pos = nl + 1;
+          if (lineNo === 1) continue; // the header, read in the constructor
+          if (lineEnd > lineStart && buf[lineEnd - 1] === 13) lineEnd--;
+          if (lineEnd === lineStart) continue;
+          // fast path: plain decimals, one unquoted name
+          let p = lineStart;
+          let ok = true;
+          let fnId = -1;
+          for (let c = 0; c < nCols; c++) {
+            if (c === iFn) {
+              const s0 = p;
+              let h = 0x811c9dc5;
+              while (p < lineEnd && buf[p] !== 44) { h = Math.imul(h ^ buf[p]!, 0x01000193); p++; }
+              if (p === s0 || buf[s0] === 32 || buf[p - 1] === 32) { ok = false; break; }
+              fnId = names.id(buf, s0, p, h >>> 0);
+            } else {
+              let v = 0, digits = 0;
+              while (p < lineEnd) {
+                const d = buf[p]! - 48;
+                if (d < 0 || d > 9) break;
+                v = v * 10 + d; digits++; p++;
+              }
+              if (p < lineEnd && buf[p] === 46) {
+                p++;
+                let scale = 1;
+                while (p < lineEnd) {
+                  const d = buf[p]! - 48;
+                  if (d < 0 || d > 9) break;
+                  v += d / (scale *= 10); digits++; p++;
+                }
+              }
+              if (digits === 0) {
+                if (c !== iInit || (p < lineEnd && buf[p] !== 44)) { ok = false; break; }
+                v = NaN;
+              } else if (digits > 15) { ok = false; break; }
+              vals[c] = v;
+            }
+            if (c < nCols - 1) {
+              if (p >= lineEnd || buf[p] !== 44) { ok = false; break; }
+              p++;
+            } else if (p !== lineEnd) { ok = false; break; }
+          }
+          if (ok) {
+            const t = vals[iT]!, mem = vals[iMem]!;
+            if (t < this.lastT || !(mem > 0)) ok = false;
+            else {
+              this.lastT = t;
+              b.t[n] = t; b.fn[n] = fnId; b.dur[n] = vals[iDur]!; b.mem[n] = mem;
+              b.init[n] = iInit >= 0 ? vals[iInit]! : NaN;
+            }
+          }
+          if (!ok) {
+            // slow path: the string parser reads it or says what is wrong
+            try {
+              b.init[n] = NaN;
+              this.parse(buf.toString('utf8', lineStart, lineEnd), b, n);
+              this.checkOrder(b.t[n]!);
+            } catch (e) {
+              this.reject(e, lineNo);
+              continue;
+            }
+          }
+          if (++n === cap) {
+            b.length = n;
+            this.stats.invocations += n;
+            this.stats.bytesRead = bytes;
+            yield b;
+            n = 0;
+          }
+        }
+        carry = end - pos;
+        buf.copy(buf, 0, pos, end);
+      }
+    } finally {
+      closeSync(fd);
+    }
+    if (n > 0) {
+      b.length = n;
+      this.stats.invocations += n;
+      yield b;
+    }
+    this.stats.bytesRead = bytes;
+    this.#fastDigest = hash.digest('hex');
+  }
 
   protected readHeader(): string | null {
+    if (this.#headerDone) return null;
     const header = this.reader.next();
     if (header === null) throw new OlError('OL_ERR_TRACE_FORMAT', `${this.location}: empty file, expected a header line ${REQUIRED.join(',')}`);
     const names = splitHeader(header);
@@ -245,5 +410,59 @@ export class OlJsonlTraceSource extends LineTraceSource {
       else throw new LineError('pkgs', 'must be a string or an array of strings');
       this.setPkgs(id, pkgs);
     }
+  }
+}
+
+/**
+ * Function names by their bytes: an open-addressing table from an FNV-1a
+ * hash of the name's bytes to its id, so the fast path makes a string only
+ * the first time it meets a name.
+ */
+class ByteNameTable {
+  #slots = new Int32Array(4096).fill(-1);
+  #hashes = new Uint32Array(4096);
+  #names: Buffer[] = [];
+  #count = 0;
+  readonly #table: FunctionTable;
+
+  constructor(table: FunctionTable) {
+    this.#table = table;
+  }
+
+  id(buf: Buffer, s: number, e: number, h: number): number {
+    const mask = this.#slots.length - 1;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const k = this.#slots[i]!;
+      if (k < 0) break;
+      if (this.#hashes[i] === h) {
+        const name = this.#names[k]!;
+        if (name.length === e - s) {
+          // names are short: a JS loop beats a native call
+          let j = 0;
+          while (j < name.length && name[j] === buf[s + j]) j++;
+          if (j === name.length) return k;
+        }
+      }
+    }
+    const id = this.#table.id(buf.toString('utf8', s, e));
+    this.#names[id] = Buffer.from(buf.subarray(s, e));
+    this.#insert(id, h);
+    if (++this.#count * 2 > this.#slots.length) this.#rehash();
+    return id;
+  }
+
+  #insert(id: number, h: number): void {
+    const mask = this.#slots.length - 1;
+    let i = h & mask;
+    while (this.#slots[i]! >= 0) i = (i + 1) & mask;
+    this.#slots[i] = id;
+    this.#hashes[i] = h;
+  }
+
+  #rehash(): void {
+    const old = this.#slots, oldH = this.#hashes;
+    this.#slots = new Int32Array(old.length * 2).fill(-1);
+    this.#hashes = new Uint32Array(old.length * 2);
+    for (let i = 0; i < old.length; i++) if (old[i]! >= 0) this.#insert(old[i]!, oldH[i]!);
   }
 }

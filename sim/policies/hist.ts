@@ -31,6 +31,10 @@ export class HistogramPolicy extends BasePolicy {
   #lastEnd = new Float64Array(64).fill(NaN);
   #busy = new Int32Array(64);
   #keepAfterPrewarm = new Float64Array(64);
+  // sum of squared bin counts, kept up to date so the CV costs O(1)
+  #sumSq = new Float64Array(64);
+  // windows are recomputed only after the histogram changed
+  #cached: ({ prewarmMs: number; keepAliveMs: number; kind: 'histogram' | 'few' | 'oob' | 'flat' } | undefined)[] = [];
   readonly #count = { histogram: 0, fallbackFewSamples: 0, fallbackOutOfRange: 0, fallbackFlat: 0, prewarmDecisions: 0 };
 
   constructor(options: Readonly<Record<string, number>>) {
@@ -54,6 +58,7 @@ export class HistogramPolicy extends BasePolicy {
     this.#lastEnd = grow(this.#lastEnd, NaN);
     this.#busy = grow(this.#busy);
     this.#keepAfterPrewarm = grow(this.#keepAfterPrewarm);
+    this.#sumSq = grow(this.#sumSq);
   }
 
   override onInvoke(fnId: number, now: number): void {
@@ -65,12 +70,14 @@ export class HistogramPolicy extends BasePolicy {
     const it = Math.max(0, now - last);
     const bin = Math.floor(it / this.#o.binMs!);
     this.#samples[fnId]!++;
+    this.#cached[fnId] = undefined;
     if (bin >= this.#bins) {
       this.#oob[fnId]!++;
       return;
     }
     let h = this.#hist[fnId];
     if (!h) this.#hist[fnId] = h = new Uint32Array(this.#bins);
+    this.#sumSq[fnId]! += 2 * h[bin]! + 1;
     h[bin]!++;
   }
 
@@ -82,6 +89,10 @@ export class HistogramPolicy extends BasePolicy {
 
   /** The (pre-warm, keep-alive) windows for a function, from its histogram. */
   windows(fnId: number): { prewarmMs: number; keepAliveMs: number; kind: 'histogram' | 'few' | 'oob' | 'flat' } {
+    return (this.#cached[fnId] ??= this.#computeWindows(fnId));
+  }
+
+  #computeWindows(fnId: number): { prewarmMs: number; keepAliveMs: number; kind: 'histogram' | 'few' | 'oob' | 'flat' } {
     const o = this.#o;
     const fallback = o.fallbackKeepAliveMs!;
     const n = this.#samples[fnId] ?? 0;
@@ -92,9 +103,8 @@ export class HistogramPolicy extends BasePolicy {
     const inRange = n - oob;
     // coefficient of variation of the bin counts
     const mean = inRange / this.#bins;
-    let sq = 0;
-    for (let i = 0; i < this.#bins; i++) sq += (h[i]! - mean) ** 2;
-    const cv = mean > 0 ? Math.sqrt(sq / this.#bins) / mean : 0;
+    const variance = Math.max(0, this.#sumSq[fnId]! / this.#bins - mean * mean);
+    const cv = mean > 0 ? Math.sqrt(variance) / mean : 0;
     if (cv <= o.cvThreshold!) return { prewarmMs: 0, keepAliveMs: fallback, kind: 'flat' };
     // percentiles over all idle times, the out-of-range ones counted above the top bin
     const headRank = Math.max(1, Math.ceil((o.headPercentile! / 100) * n));
