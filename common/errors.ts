@@ -17,6 +17,26 @@ export const errorCodes = {
   OL_ERR_CONFIG: 400,
   /** A cost profile JSON that does not validate. */
   OL_ERR_PROFILE: 400,
+  /** A sandbox could not be created, paused, resumed or destroyed. */
+  OL_ERR_SANDBOX: 500,
+  /** The request names a lambda the registry does not have. */
+  OL_ERR_NO_LAMBDA: 404,
+  /** A lambda name, archive, ol.yaml or request that is not acceptable. */
+  OL_ERR_BAD_REQUEST: 400,
+  /** The HTTP method is not allowed by the lambda's ol.yaml. */
+  OL_ERR_METHOD: 405,
+  /** The lambda's queue is full. */
+  OL_ERR_QUEUE_FULL: 429,
+  /** The handler raised an exception (the body is its traceback). */
+  OL_ERR_HANDLER: 500,
+  /** The handler ran past its time limit and its sandbox was killed. */
+  OL_ERR_TIMEOUT: 504,
+  /** The sandbox ran out of memory and the kernel killed it. */
+  OL_ERR_OOM: 507,
+  /** The sandbox died or broke the connection without a reply. */
+  OL_ERR_CRASH: 502,
+  /** An archive or request body over the size limit. */
+  OL_ERR_TOO_LARGE: 413,
   /** An invariant of the model was broken: always a bug in ol-lab. */
   OL_ERR_INVARIANT: 500,
 } as const;

@@ -1,0 +1,76 @@
+/**
+ * The sandbox contract, after OpenLambda's `sandbox/api.go`. A sandbox runs
+ * one lambda's Python runtime, which serves HTTP on a Unix socket in the
+ * sandbox's scratch directory; the worker never talks to it over IP.
+ *
+ * Lifecycle events, in the order every pool emits them for one sandbox:
+ * `create` first, then any number of `pause` / `unpause`, then `destroy`
+ * last, exactly once. Destroying leaves no process, mount, cgroup or
+ * container behind.
+ */
+import type { OlError } from '../../common/errors.js';
+
+export type SandboxEventType = 'create' | 'pause' | 'unpause' | 'destroy';
+
+/** What a sandbox is made from. */
+export interface SandboxSpec {
+  /** Unique id, also its directory and cgroup name. */
+  id: string;
+  lambda: string;
+  /** Host directory with the lambda's code (f.py), mounted read-only at /handler. */
+  codeDir: string;
+  /** Environment variables for the handler (ol.yaml). */
+  env: Record<string, string>;
+  memoryMb: number;
+  pids: number;
+  cpuPercent: number;
+  tmpMb: number;
+}
+
+/** A reply from the runtime. */
+export interface RuntimeReply {
+  status: number;
+  contentType: string;
+  body: Buffer;
+}
+
+/** Why a sandbox stopped answering. */
+export type Diagnosis = 'oom' | 'exited' | 'alive';
+
+export interface Sandbox {
+  readonly id: string;
+  readonly lambda: string;
+  /** Host path of the runtime's Unix socket. */
+  readonly socketPath: string;
+  /** Wall time creation took, ms (the cold-start cost before dispatch). */
+  readonly createMs: number;
+  /** Sends one request; rejects with OL_ERR_TIMEOUT after `timeoutMs`. */
+  invoke(method: string, path: string, body: Buffer, timeoutMs: number): Promise<RuntimeReply>;
+  pause(): Promise<void>;
+  unpause(): Promise<void>;
+  /** After a failed call: was it the OOM killer, or did the runtime exit? */
+  diagnose(): Promise<Diagnosis>;
+  destroy(reason: string): Promise<void>;
+}
+
+/** What cleanup found and removed. */
+export interface CleanupReport {
+  processes: number;
+  cgroups: number;
+  containers: number;
+  dirs: number;
+}
+
+/** A backend: makes sandboxes, and removes what a crashed worker left. */
+export interface SandboxPool {
+  readonly name: 'sock' | 'docker';
+  create(spec: SandboxSpec): Promise<Sandbox>;
+  /** Everything this worker's earlier runs left behind is removed. */
+  cleanup(): Promise<CleanupReport>;
+  /** Counts what exists now (leak checks in tests and `ol-worker status`). */
+  census(): Promise<CleanupReport>;
+  on(listener: (type: SandboxEventType, sb: Sandbox) => void): void;
+}
+
+/** An error from a sandbox operation, with the OL code to report it by. */
+export type SandboxError = OlError;

@@ -1,0 +1,254 @@
+/**
+ * Cgroups for sandboxes, on cgroup v1 (one hierarchy per controller, as on
+ * this project's machines) and v2 (one unified hierarchy). A sandbox gets one
+ * cgroup with memory, pids and CPU limits and the freezer for pause and
+ * unpause; everything lives under one root group per worker (`ol-lab` by
+ * default) so a restarted worker can find and remove what a crashed one
+ * left.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { OlError } from '../../common/errors.js';
+
+/** Limits of one sandbox. */
+export interface CgroupLimits {
+  memoryMb: number;
+  pids: number;
+  /** CPU share in percent of one core (100 = one core). */
+  cpuPercent: number;
+}
+
+/** One sandbox's cgroup (in every hierarchy it needs). */
+export interface Cgroup {
+  readonly name: string;
+  /** The `cgroup.procs` files a process must write its pid to, to join. */
+  readonly procsFiles: string[];
+  freeze(): Promise<void>;
+  thaw(): void;
+  /** Pids of every process in the group. */
+  pids(): number[];
+  /** How many times the kernel's OOM killer struck in this group. */
+  oomKills(): number;
+  /** Peak memory use, bytes (0 where the kernel does not say). */
+  memoryPeak(): number;
+  /** Kills every process, waits until they are gone, removes the group. */
+  destroy(): Promise<void>;
+}
+
+const V1_CONTROLLERS = ['memory', 'pids', 'cpu', 'freezer'] as const;
+
+function write(path: string, value: string): void {
+  try {
+    writeFileSync(path, value);
+  } catch (e) {
+    throw new OlError('OL_ERR_SANDBOX', `cannot write ${value.trim()} to ${path}: ${(e as Error).message}`);
+  }
+}
+
+function readInts(path: string): number[] {
+  try {
+    return readFileSync(path, 'utf8').split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+function keyed(path: string, key: string): number {
+  try {
+    const m = new RegExp(`^${key} (\\d+)$`, 'm').exec(readFileSync(path, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Kills and waits; shared by both versions. */
+async function killAll(list: () => number[], freeze: () => Promise<void>, thaw: () => void): Promise<void> {
+  for (let round = 0; round < 2000; round++) {
+    const pids = list();
+    if (pids.length === 0) return;
+    // frozen processes cannot fork while we kill them (fork bombs)
+    if (round === 0) await freeze().catch(() => {});
+    for (const pid of pids) {
+      try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+    }
+    thaw();
+    await sleep(round < 20 ? 1 : 5);
+  }
+  throw new OlError('OL_ERR_SANDBOX', `processes ${list().join(', ')} survived SIGKILL for 10 s`);
+}
+
+async function rmdirRetry(dir: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      rmdirSync(dir);
+      return;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return;
+      if (code !== 'EBUSY') throw e;
+      await sleep(5);
+    }
+  }
+  rmdirSync(dir);
+}
+
+/** Creates and finds sandbox cgroups. */
+export interface CgroupDriver {
+  readonly version: 1 | 2;
+  readonly root: string;
+  create(name: string, limits: CgroupLimits): Cgroup;
+  /** Names of the groups under the root (left by this or an earlier worker). */
+  list(): string[];
+  /** Kills what is in a group found by {@link list} and removes it. */
+  remove(name: string): Promise<void>;
+}
+
+class V1Driver implements CgroupDriver {
+  readonly version = 1 as const;
+  constructor(readonly mount: string, readonly root: string) {
+    for (const c of V1_CONTROLLERS) {
+      if (!existsSync(join(mount, c))) throw new OlError('OL_ERR_SANDBOX', `cgroup v1 controller ${c} is not mounted at ${join(mount, c)}`);
+      mkdirSync(join(mount, c, root), { recursive: true });
+    }
+  }
+
+  #dir(c: string, name: string): string {
+    return join(this.mount, c, this.root, name);
+  }
+
+  create(name: string, limits: CgroupLimits): Cgroup {
+    for (const c of V1_CONTROLLERS) mkdirSync(this.#dir(c, name), { recursive: true });
+    const mem = this.#dir('memory', name);
+    const bytes = String(Math.round(limits.memoryMb * 2 ** 20));
+    write(join(mem, 'memory.limit_in_bytes'), bytes);
+    // no swap beyond the limit, where the kernel accounts swap
+    if (existsSync(join(mem, 'memory.memsw.limit_in_bytes'))) write(join(mem, 'memory.memsw.limit_in_bytes'), bytes);
+    write(join(this.#dir('pids', name), 'pids.max'), String(limits.pids));
+    write(join(this.#dir('cpu', name), 'cpu.cfs_period_us'), '100000');
+    write(join(this.#dir('cpu', name), 'cpu.cfs_quota_us'), String(Math.round(limits.cpuPercent * 1000)));
+    return this.#handle(name);
+  }
+
+  #handle(name: string): Cgroup {
+    const freezer = join(this.#dir('freezer', name), 'freezer.state');
+    const procs = join(this.#dir('pids', name), 'cgroup.procs');
+    const freeze = async () => {
+      write(freezer, 'FROZEN');
+      for (let i = 0; i < 1000; i++) {
+        if (readFileSync(freezer, 'utf8').trim() === 'FROZEN') return;
+        await sleep(i < 50 ? 0 : 1);
+      }
+      throw new OlError('OL_ERR_SANDBOX', `cgroup ${name} did not freeze`);
+    };
+    const thaw = () => write(freezer, 'THAWED');
+    const pids = () => readInts(procs);
+    return {
+      name,
+      procsFiles: V1_CONTROLLERS.map((c) => join(this.#dir(c, name), 'cgroup.procs')),
+      freeze,
+      thaw,
+      pids,
+      oomKills: () => keyed(join(this.#dir('memory', name), 'memory.oom_control'), 'oom_kill'),
+      memoryPeak: () => readInts(join(this.#dir('memory', name), 'memory.max_usage_in_bytes'))[0] ?? 0,
+      destroy: async () => {
+        await killAll(pids, freeze, thaw);
+        for (const c of V1_CONTROLLERS) await rmdirRetry(this.#dir(c, name));
+      },
+    };
+  }
+
+  list(): string[] {
+    const names = new Set<string>();
+    for (const c of V1_CONTROLLERS) {
+      const d = join(this.mount, c, this.root);
+      if (!existsSync(d)) continue;
+      for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) names.add(e.name);
+    }
+    return [...names].sort();
+  }
+
+  async remove(name: string): Promise<void> {
+    // a group may exist in some controllers only (a crash mid-create)
+    for (const c of V1_CONTROLLERS) mkdirSync(this.#dir(c, name), { recursive: true });
+    await this.#handle(name).destroy();
+  }
+}
+
+class V2Driver implements CgroupDriver {
+  readonly version = 2 as const;
+  constructor(readonly mount: string, readonly root: string) {
+    const top = join(mount, root);
+    mkdirSync(top, { recursive: true });
+    const want = ['memory', 'pids', 'cpu'];
+    const have = readFileSync(join(mount, 'cgroup.controllers'), 'utf8').trim().split(/\s+/);
+    const missing = want.filter((c) => !have.includes(c));
+    if (missing.length) throw new OlError('OL_ERR_SANDBOX', `cgroup v2 at ${mount} lacks controller(s) ${missing.join(', ')}`);
+    for (const d of [mount, top]) write(join(d, 'cgroup.subtree_control'), want.map((c) => `+${c}`).join(' '));
+  }
+
+  create(name: string, limits: CgroupLimits): Cgroup {
+    const dir = join(this.mount, this.root, name);
+    mkdirSync(dir, { recursive: true });
+    write(join(dir, 'memory.max'), String(Math.round(limits.memoryMb * 2 ** 20)));
+    if (existsSync(join(dir, 'memory.swap.max'))) write(join(dir, 'memory.swap.max'), '0');
+    write(join(dir, 'pids.max'), String(limits.pids));
+    write(join(dir, 'cpu.max'), `${Math.round(limits.cpuPercent * 1000)} 100000`);
+    return this.#handle(name);
+  }
+
+  #handle(name: string): Cgroup {
+    const dir = join(this.mount, this.root, name);
+    const procs = join(dir, 'cgroup.procs');
+    const freeze = async () => {
+      write(join(dir, 'cgroup.freeze'), '1');
+      for (let i = 0; i < 1000; i++) {
+        if (keyed(join(dir, 'cgroup.events'), 'frozen') === 1) return;
+        await sleep(i < 50 ? 0 : 1);
+      }
+      throw new OlError('OL_ERR_SANDBOX', `cgroup ${name} did not freeze`);
+    };
+    const thaw = () => write(join(dir, 'cgroup.freeze'), '0');
+    const pids = () => readInts(procs);
+    return {
+      name,
+      procsFiles: [procs],
+      freeze,
+      thaw,
+      pids,
+      oomKills: () => keyed(join(dir, 'memory.events'), 'oom_kill'),
+      memoryPeak: () => readInts(join(dir, 'memory.peak'))[0] ?? 0,
+      destroy: async () => {
+        if (existsSync(join(dir, 'cgroup.kill'))) write(join(dir, 'cgroup.kill'), '1');
+        await killAll(pids, freeze, thaw);
+        await rmdirRetry(dir);
+      },
+    };
+  }
+
+  list(): string[] {
+    const d = join(this.mount, this.root);
+    if (!existsSync(d)) return [];
+    return readdirSync(d, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+  }
+
+  async remove(name: string): Promise<void> {
+    await this.#handle(name).destroy();
+  }
+}
+
+/**
+ * The driver for this machine: v2 when /sys/fs/cgroup is a unified
+ * hierarchy, v1 when the controllers are mounted separately (hybrid systems
+ * whose v2 hierarchy has no controllers count as v1). `prefer` forces one.
+ */
+export function cgroupDriver(root: string, prefer: 'auto' | 'v1' | 'v2' = 'auto', mount = '/sys/fs/cgroup'): CgroupDriver {
+  const isV2 = existsSync(join(mount, 'cgroup.controllers'));
+  if (prefer === 'v2' || (prefer === 'auto' && isV2)) {
+    if (!isV2) throw new OlError('OL_ERR_SANDBOX', `cgroup v2 was asked for, but ${mount} is not a unified hierarchy`);
+    return new V2Driver(mount, root);
+  }
+  return new V1Driver(mount, root);
+}

@@ -1,0 +1,205 @@
+/**
+ * The `docker` backend, through dockerode: a container from the `ol-min`
+ * image with no network (`--network none`), the code read-only at /handler,
+ * the scratch directory at /host, a read-only root, a private /tmp, the
+ * same memory, pids and CPU limits, an unprivileged user; pause and unpause
+ * through Docker (the cgroup freezer underneath). The same runtime serves on
+ * the same Unix socket in the scratch directory. Docker sandboxes do not
+ * fork from zygotes. Containers carry a label naming the worker, so a
+ * restarted worker removes what a crashed one left.
+ */
+import { chownSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import Docker from 'dockerode';
+import { OlError } from '../../common/errors.js';
+import { projectPath } from '../../common/paths.js';
+import type { CleanupReport, Diagnosis, RuntimeReply, Sandbox, SandboxEventType, SandboxPool, SandboxSpec } from './api.js';
+import { RuntimeClient } from './runtime-client.js';
+
+export interface DockerOptions {
+  dir: string;
+  image: string;
+  /** Label value that marks this worker's containers. */
+  owner: string;
+  uid: number;
+  gid: number;
+  socketPath?: string;
+}
+
+const LABEL = 'ol-lab.worker';
+
+class DockerSandbox implements Sandbox {
+  readonly socketPath: string;
+  #client: RuntimeClient;
+  #destroyed = false;
+
+  constructor(
+    readonly id: string,
+    readonly lambda: string,
+    readonly createMs: number,
+    readonly dir: string,
+    readonly container: Docker.Container,
+    readonly pool: DockerPool,
+  ) {
+    this.socketPath = join(dir, 'ol.sock');
+    this.#client = new RuntimeClient(this.socketPath);
+  }
+
+  invoke(method: string, path: string, body: Buffer, timeoutMs: number): Promise<RuntimeReply> {
+    return this.#client.invoke(method, path, body, timeoutMs);
+  }
+
+  async pause(): Promise<void> {
+    await this.container.pause();
+    this.pool.emit('pause', this);
+  }
+
+  async unpause(): Promise<void> {
+    await this.container.unpause();
+    this.pool.emit('unpause', this);
+  }
+
+  async diagnose(): Promise<Diagnosis> {
+    try {
+      const s = (await this.container.inspect()).State;
+      if (s.OOMKilled) return 'oom';
+      return s.Running ? 'alive' : 'exited';
+    } catch {
+      return 'exited';
+    }
+  }
+
+  async destroy(_reason: string): Promise<void> {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    this.#client.close();
+    await this.container.remove({ force: true }).catch((e: { statusCode?: number }) => {
+      if (e.statusCode !== 404) throw e;
+    });
+    rmSync(this.dir, { recursive: true, force: true });
+    this.pool.emit('destroy', this);
+  }
+}
+
+export class DockerPool implements SandboxPool {
+  readonly name = 'docker' as const;
+  readonly #o: DockerOptions;
+  readonly #docker: Docker;
+  readonly #listeners: ((t: SandboxEventType, sb: Sandbox) => void)[] = [];
+
+  constructor(o: DockerOptions) {
+    this.#o = o;
+    this.#docker = new Docker({ socketPath: o.socketPath ?? '/var/run/docker.sock' });
+    mkdirSync(o.dir, { recursive: true });
+  }
+
+  /** Fails clearly when the engine or the image is missing. */
+  async check(): Promise<void> {
+    try {
+      await this.#docker.ping();
+    } catch (e) {
+      throw new OlError('OL_ERR_SANDBOX', `no Docker engine answers at ${this.#o.socketPath ?? '/var/run/docker.sock'} (${(e as Error).message}); start dockerd`);
+    }
+    try {
+      await this.#docker.getImage(this.#o.image).inspect();
+    } catch {
+      throw new OlError('OL_ERR_SANDBOX', `docker image ${this.#o.image} is missing; run "ol-worker init"`);
+    }
+  }
+
+  on(listener: (type: SandboxEventType, sb: Sandbox) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  emit(type: SandboxEventType, sb: Sandbox): void {
+    for (const l of this.#listeners) l(type, sb);
+  }
+
+  async create(spec: SandboxSpec): Promise<Sandbox> {
+    const t0 = performance.now();
+    const dir = join(this.#o.dir, spec.id);
+    mkdirSync(dir, { recursive: true });
+    chownSync(dir, this.#o.uid, this.#o.gid);
+    const cfg = { mode: 'plain', env: spec.env, socket: '/host/ol.sock' };
+    const bytes = Math.round(spec.memoryMb * 2 ** 20);
+    let container: Docker.Container | undefined;
+    try {
+      container = await this.#docker.createContainer({
+        name: `ol-${spec.id}`,
+        Image: this.#o.image,
+        Cmd: ['/usr/bin/python3', '-I', '-S', '/runtime/init.py', JSON.stringify(cfg)],
+        User: `${this.#o.uid}:${this.#o.gid}`,
+        Hostname: spec.lambda.slice(0, 63),
+        Labels: { [LABEL]: this.#o.owner, 'ol-lab.lambda': spec.lambda },
+        NetworkDisabled: true,
+        AttachStdout: true,
+        AttachStderr: true,
+        HostConfig: {
+          NetworkMode: 'none',
+          Binds: [`${spec.codeDir}:/handler:ro`, `${dir}:/host`, `${projectPath('worker', 'runtime')}:/runtime:ro`],
+          ReadonlyRootfs: true,
+          Tmpfs: { '/tmp': `rw,nosuid,nodev,size=${spec.tmpMb}m` },
+          Memory: bytes,
+          MemorySwap: bytes,
+          PidsLimit: spec.pids,
+          NanoCpus: Math.round(spec.cpuPercent * 1e7),
+          SecurityOpt: ['no-new-privileges'],
+          CapDrop: ['ALL'],
+        },
+      });
+      const stream = await container.attach({ stream: true, stdout: true, stderr: true });
+      const out = new PassThrough();
+      const err = new PassThrough();
+      container.modem.demuxStream(stream, out, err);
+      const ready = new Promise<void>((resolve, reject) => {
+        let text = '';
+        let errText = '';
+        err.on('data', (d: Buffer) => { if (errText.length < 4096) errText += d.toString(); });
+        out.on('data', (d: Buffer) => {
+          text += d.toString();
+          const nl = text.indexOf('\n');
+          if (nl < 0) return;
+          const line = text.slice(0, nl);
+          if (line === 'ready') return resolve();
+          let msg = line.replace(/^error /, '').replace(/\\n/g, '\n');
+          try { msg = JSON.parse(msg); } catch { /* plain */ }
+          reject(new OlError(line.startsWith('error ') ? 'OL_ERR_HANDLER' : 'OL_ERR_SANDBOX', `sandbox ${spec.id} of lambda ${spec.lambda} failed to start:\n${msg}`));
+        });
+        stream.on('end', () => reject(new OlError('OL_ERR_SANDBOX', `container of sandbox ${spec.id} exited before it was ready${errText ? `: ${errText.trim()}` : ''}`)));
+      });
+      await container.start();
+      await ready;
+      (stream as unknown as { destroy?: () => void }).destroy?.();
+    } catch (e) {
+      await container?.remove({ force: true }).catch(() => {});
+      rmSync(dir, { recursive: true, force: true });
+      if (e instanceof OlError) throw e;
+      throw new OlError('OL_ERR_SANDBOX', `docker could not start sandbox ${spec.id}: ${(e as Error).message}`);
+    }
+    const sb = new DockerSandbox(spec.id, spec.lambda, performance.now() - t0, dir, container, this);
+    this.emit('create', sb);
+    return sb;
+  }
+
+  async #mine(): Promise<Docker.ContainerInfo[]> {
+    return this.#docker.listContainers({ all: true, filters: { label: [`${LABEL}=${this.#o.owner}`] } });
+  }
+
+  async census(): Promise<CleanupReport> {
+    const cs = await this.#mine();
+    return {
+      processes: cs.filter((c) => c.State === 'running' || c.State === 'paused').length,
+      cgroups: 0,
+      containers: cs.length,
+      dirs: existsSync(this.#o.dir) ? readdirSync(this.#o.dir).length : 0,
+    };
+  }
+
+  async cleanup(): Promise<CleanupReport> {
+    const before = await this.census();
+    for (const c of await this.#mine()) await this.#docker.getContainer(c.Id).remove({ force: true }).catch(() => {});
+    if (existsSync(this.#o.dir)) for (const d of readdirSync(this.#o.dir)) rmSync(join(this.#o.dir, d), { recursive: true, force: true });
+    return before;
+  }
+}

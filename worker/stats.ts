@@ -1,0 +1,51 @@
+/**
+ * The worker's counters and per-stage latencies, served as JSON (`/stats`)
+ * and in Prometheus text format (`/metrics`). Stages: queue (waiting for
+ * memory or a sandbox), create (a cold start's sandbox creation), unpause,
+ * handler (the round trip to the runtime), total (arrival to reply).
+ */
+import { LatencyHistogram } from '../sim/histogram.js';
+
+export const STAGES = ['queue', 'create', 'unpause', 'evict', 'handler', 'total'] as const;
+export type Stage = (typeof STAGES)[number];
+
+export class WorkerStats {
+  readonly counters: Record<string, number> = {
+    requests: 0, cold: 0, warm: 0, unpaused: 0, queued: 0, rejected_queue_full: 0,
+    handler_errors: 0, timeouts: 0, oom_kills: 0, crashes: 0, start_failures: 0,
+    sandboxes_created: 0, sandboxes_destroyed: 0, evictions: 0, expirations: 0, pauses: 0, prewarms: 0,
+  };
+  readonly #stages = new Map<Stage, LatencyHistogram>(STAGES.map((s) => [s, new LatencyHistogram(10)]));
+
+  count(name: string, n = 1): void {
+    this.counters[name] = (this.counters[name] ?? 0) + n;
+  }
+
+  time(stage: Stage, ms: number): void {
+    this.#stages.get(stage)!.record(Math.max(0, ms));
+  }
+
+  /** JSON for `/stats`. */
+  toJSON(gauges: Record<string, number>): Record<string, unknown> {
+    const stages: Record<string, unknown> = {};
+    for (const [k, h] of this.#stages) {
+      stages[k] = { count: h.count, mean_ms: h.count ? h.mean : 0, p50_ms: h.count ? h.percentile(50) : 0, p99_ms: h.count ? h.percentile(99) : 0 };
+    }
+    return { counters: { ...this.counters }, gauges, stages };
+  }
+
+  /** Prometheus text exposition for `/metrics`. */
+  prometheus(gauges: Record<string, number>): string {
+    const out: string[] = [];
+    for (const [k, v] of Object.entries(this.counters)) {
+      out.push(`# TYPE ol_${k}_total counter`, `ol_${k}_total ${v}`);
+    }
+    for (const [k, v] of Object.entries(gauges)) out.push(`# TYPE ol_${k} gauge`, `ol_${k} ${v}`);
+    out.push('# HELP ol_stage_ms Latency of each request stage, milliseconds', '# TYPE ol_stage_ms summary');
+    for (const [k, h] of this.#stages) {
+      for (const q of [0.5, 0.9, 0.99]) out.push(`ol_stage_ms{stage="${k}",quantile="${q}"} ${h.count ? h.percentile(q * 100) : 0}`);
+      out.push(`ol_stage_ms_sum{stage="${k}"} ${h.sum}`, `ol_stage_ms_count{stage="${k}"} ${h.count}`);
+    }
+    return out.join('\n') + '\n';
+  }
+}
