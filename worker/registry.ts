@@ -66,7 +66,7 @@ export function checkArchive(gz: Buffer, maxBytes: number, what: string): string
   const problems: string[] = [];
   const parser = new tar.Parser({
     strict: true,
-    onentry: (e) => {
+    onReadEntry: (e) => {
       const p = e.path;
       const norm = posix.normalize(p.replace(/^\.\//, ''));
       if (p.startsWith('/') || /^[A-Za-z]:/.test(p)) problems.push(`entry ${JSON.stringify(p)} has an absolute path`);
@@ -219,6 +219,11 @@ export class Registry {
     rmSync(archive, { force: true });
     this.#cache.delete(name);
     return had;
+  }
+
+  /** The version last loaded for `name`, without touching the disk. */
+  peekVersion(name: string): string | undefined {
+    return this.#cache.get(name)?.code.version;
   }
 
   /** Drops cached versions (tests, and after a registry change on disk). */

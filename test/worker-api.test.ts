@@ -1,0 +1,189 @@
+/** Routes and the lambda manager, through app.inject() with a fake sandbox backend. */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { defaultConfig, type WorkerConfig } from '../worker/config.js';
+import { buildApp, type Worker } from '../worker/server.js';
+import { FakePool } from './fake-pool.js';
+
+let open: Worker[] = [];
+afterEach(async () => {
+  for (const w of open) await w.app.close();
+  open = [];
+});
+
+function setup(over: Partial<WorkerConfig> = {}, lambdas: Record<string, string> = {}, yamls: Record<string, string> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'ol-wapi-'));
+  const c = { ...defaultConfig(dir), registry_cache_ms: 0, ...over };
+  for (const [name, src] of Object.entries(lambdas)) {
+    mkdirSync(join(c.registry, name), { recursive: true });
+    writeFileSync(join(c.registry, name, 'f.py'), src);
+    if (yamls[name]) writeFileSync(join(c.registry, name, 'ol.yaml'), yamls[name]!);
+  }
+  const pool = new FakePool();
+  const w = buildApp({ config: c, pool });
+  open.push(w);
+  return { w, pool, c, dir };
+}
+
+function tgz(files: Record<string, string>, extra: string[] = []): Buffer {
+  const d = mkdtempSync(join(tmpdir(), 'ol-tgz-'));
+  for (const [n, t] of Object.entries(files)) {
+    mkdirSync(join(d, n, '..'), { recursive: true });
+    writeFileSync(join(d, n), t);
+  }
+  return execFileSync('tar', ['-czf', '-', '-C', d, ...extra, ...Object.keys(files)]);
+}
+
+describe('worker HTTP API (fake sandboxes)', () => {
+  it('status, run cold then warm (paused and unpaused by openlambda), stats and metrics', async () => {
+    const { w, pool } = setup({}, { echo: '# fake: echo\n' });
+    expect((await w.app.inject({ method: 'GET', url: '/status' })).body).toBe('ready\n');
+    const r1 = await w.app.inject({ method: 'POST', url: '/run/echo', payload: '{"x":1}', headers: { 'content-type': 'application/json' } });
+    expect(r1.statusCode).toBe(200);
+    expect(r1.json()).toEqual({ x: 1 });
+    expect(r1.headers['x-ol-start']).toBe('cold');
+    await new Promise((r) => setTimeout(r, 20));
+    const r2 = await w.app.inject({ method: 'POST', url: '/run/echo', payload: '[2]' });
+    expect(r2.headers['x-ol-start']).toBe('unpaused');
+    const stats = (await w.app.inject({ method: 'GET', url: '/stats' })).json();
+    expect(stats.counters).toMatchObject({ requests: 2, cold: 1, unpaused: 1 });
+    expect(stats.stages.total.count).toBe(2);
+    const metrics = (await w.app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(metrics).toMatch(/^ol_requests_total 2$/m);
+    expect(metrics).toMatch(/ol_stage_ms\{stage="handler",quantile="0.5"\}/);
+    await w.app.close();
+    open = [];
+    // lifecycle order: create first, destroy last
+    const id = pool.events[0]!.split(' ')[1];
+    const mine = pool.events.filter((e) => e.endsWith(` ${id}`)).map((e) => e.split(' ')[0]);
+    expect(mine[0]).toBe('create');
+    expect(mine.at(-1)).toBe('destroy');
+    expect(mine.filter((e) => e === 'destroy')).toHaveLength(1);
+    expect(pool.live).toBe(0);
+  });
+
+  it('handler exceptions give 500 with the traceback; the lambda keeps working', async () => {
+    const { w } = setup({}, { bad: '# fake: error\n' });
+    const r = await w.app.inject({ method: 'POST', url: '/run/bad', payload: '{}' });
+    expect(r.statusCode).toBe(500);
+    expect(r.body).toMatch(/Traceback[\s\S]*ValueError: boom/);
+  });
+
+  it('a time limit kills the sandbox with 504; a crash is 502; OOM is 507; the next call gets a fresh sandbox', async () => {
+    const { w, pool } = setup({ limits: { ...defaultConfig('/x').limits, time_limit_ms: 30 } }, { slow: '# fake: sleep 200\n', dies: '# fake: crash\n', hog: '# fake: oom\n', ok: '# fake: echo\n' });
+    const t = await w.app.inject({ method: 'POST', url: '/run/slow', payload: '{}' });
+    expect(t.statusCode).toBe(504);
+    expect(t.body).toMatch(/lambda slow ran past its time limit of 30 ms; its sandbox was killed/);
+    const c = await w.app.inject({ method: 'POST', url: '/run/dies', payload: '{}' });
+    expect(c.statusCode).toBe(502);
+    expect(c.body).toMatch(/the sandbox of lambda dies died/);
+    const o = await w.app.inject({ method: 'POST', url: '/run/hog', payload: '{}' });
+    expect(o.statusCode).toBe(507);
+    expect(o.body).toMatch(/lambda hog ran out of memory \(limit 256 MB\)/);
+    const again = await w.app.inject({ method: 'POST', url: '/run/dies', payload: '{}' });
+    expect(again.statusCode).toBe(502);
+    expect((await w.app.inject({ method: 'POST', url: '/run/ok', payload: '1' })).statusCode).toBe(200);
+    expect(pool.created).toBe(5);
+    expect(pool.live).toBe(1);
+  });
+
+  it('bad requests: names, JSON, unknown lambdas, methods, broken lambdas', async () => {
+    const { w } = setup({}, { echo: '# fake: echo\n', getonly: '# fake: echo\n', broken: '# fake: badimport\n' }, { getonly: 'triggers:\n  http:\n    - method: GET\n' });
+    expect((await w.app.inject({ method: 'POST', url: '/run/bad%20name', payload: '{}' })).statusCode).toBe(400);
+    const j = await w.app.inject({ method: 'POST', url: '/run/echo', payload: '{"x":' });
+    expect(j.statusCode).toBe(400);
+    expect(j.body).toMatch(/not valid JSON/);
+    const u = await w.app.inject({ method: 'POST', url: '/run/nope', payload: '{}' });
+    expect(u.statusCode).toBe(404);
+    expect(u.body).toMatch(/no lambda named nope/);
+    const m = await w.app.inject({ method: 'POST', url: '/run/getonly', payload: '{}' });
+    expect(m.statusCode).toBe(405);
+    expect(m.body).toMatch(/does not accept POST \(ol.yaml allows GET\)/);
+    expect((await w.app.inject({ method: 'GET', url: '/run/getonly' })).statusCode).toBe(200);
+    const b = await w.app.inject({ method: 'POST', url: '/run/broken', payload: '{}' });
+    expect(b.statusCode).toBe(500);
+    expect(b.body).toMatch(/failed to start:\nTraceback: SyntaxError/);
+  });
+
+  it('memory pool: evicts idle sandboxes for new ones; queues when all are busy; 429 past queue_limit', async () => {
+    const { w, pool } = setup({ mem_pool_mb: 512, queue_limit: 1, policy: 'lru' }, { a: '# fake: sleep 60\n', b: '# fake: sleep 60\n', c: '# fake: echo\n' });
+    // two busy 256 MB sandboxes fill the pool; a third waits; a fourth of the same lambda is refused
+    const ra = w.app.inject({ method: 'POST', url: '/run/a', payload: '{}' });
+    const rb = w.app.inject({ method: 'POST', url: '/run/b', payload: '{}' });
+    await new Promise((r) => setTimeout(r, 20));
+    const rc = w.app.inject({ method: 'POST', url: '/run/c', payload: '{}' });
+    await new Promise((r) => setTimeout(r, 5));
+    const rc2 = await w.app.inject({ method: 'POST', url: '/run/c', payload: '{}' });
+    expect(rc2.statusCode).toBe(429);
+    expect(rc2.body).toMatch(/lambda c has 1 requests waiting \(queue_limit 1\)/);
+    const [a, b, c] = await Promise.all([ra, rb, rc]);
+    expect([a.statusCode, b.statusCode, c.statusCode]).toEqual([200, 200, 200]);
+    expect(c.headers['x-ol-start']).toBe('cold');
+    const s = (await w.app.inject({ method: 'GET', url: '/stats' })).json();
+    expect(s.counters.evictions).toBe(1);
+    expect(s.counters.queued).toBe(1);
+    expect(s.gauges.mem_used_mb).toBeLessThanOrEqual(512);
+    expect(pool.live).toBe(2);
+  });
+
+  it('ttl policy expires idle sandboxes on the wall clock', async () => {
+    const { w, pool } = setup({ policy: 'ttl', policy_options: { keepAliveMs: 50 } }, { e: '# fake: echo\n' });
+    await w.app.inject({ method: 'POST', url: '/run/e', payload: '{}' });
+    expect(pool.live).toBe(1);
+    await new Promise((r) => setTimeout(r, 150));
+    expect(pool.live).toBe(0);
+    expect((await w.app.inject({ method: 'GET', url: '/stats' })).json().counters.expirations).toBe(1);
+  });
+
+  it('registry: upload (201), list, config, run, re-upload picks up new code, delete', async () => {
+    const { w } = setup({});
+    const up = await w.app.inject({ method: 'POST', url: '/registry/hello', payload: tgz({ 'f.py': '# fake: echo\n', 'ol.yaml': 'environment:\n  A: "1"\nlimits:\n  mem_mb: 64\n' }) });
+    expect(up.statusCode).toBe(201);
+    expect((await w.app.inject({ method: 'GET', url: '/registry/' })).json()).toEqual(['hello']);
+    const cfg = (await w.app.inject({ method: 'GET', url: '/registry/hello/config' })).json();
+    expect(cfg).toMatchObject({ name: 'hello', methods: ['*'], environment: { A: '1' }, limits: { mem_mb: 64 } });
+    expect((await w.app.inject({ method: 'POST', url: '/run/hello', payload: '5' })).json()).toBe(5);
+    const up2 = await w.app.inject({ method: 'POST', url: '/registry/hello', payload: tgz({ 'f.py': '# fake: error\n' }) });
+    expect(up2.json().version).not.toBe(up.json().version);
+    expect((await w.app.inject({ method: 'POST', url: '/run/hello', payload: '5' })).statusCode).toBe(500);
+    expect((await w.app.inject({ method: 'DELETE', url: '/registry/hello' })).statusCode).toBe(200);
+    expect((await w.app.inject({ method: 'DELETE', url: '/registry/hello' })).statusCode).toBe(404);
+    expect((await w.app.inject({ method: 'POST', url: '/run/hello', payload: '5' })).statusCode).toBe(404);
+  });
+
+  it('registry: bad uploads get 4xx with the reason and change nothing', async () => {
+    const { w, c } = setup({ registry_max_mb: 0.05 }, { keep: '# fake: echo\n' });
+    const cases: [Buffer, RegExp, number][] = [
+      [tgz({ 'g.py': 'x' }), /no f\.py at its top level/, 400],
+      [Buffer.from('not a tarball'), /not a gzip file/, 400],
+      [tgz({ 'f.py': 'x', 'ol.yaml': 'limits:\n  mem_mb: -1\n' }), /ol\.yaml: field "limits\.mem_mb" must be a number >= 8/, 400],
+      [tgz({ 'f.py': 'x'.repeat(200_000) }), /unpacks to more than/, 413],
+    ];
+    for (const [body, re, code] of cases) {
+      const r = await w.app.inject({ method: 'POST', url: '/registry/keep', payload: body });
+      expect(r.statusCode, String(re)).toBe(code);
+      expect(r.body, String(re)).toMatch(re);
+    }
+    // absolute paths and links out of the archive
+    const d = mkdtempSync(join(tmpdir(), 'ol-evil-'));
+    writeFileSync(join(d, 'f.py'), 'x');
+    execFileSync('ln', ['-s', '/etc/passwd', join(d, 'pw')]);
+    const evil = execFileSync('tar', ['-czf', '-', '-C', d, 'f.py', 'pw']);
+    const r = await w.app.inject({ method: 'POST', url: '/registry/keep', payload: evil });
+    expect(r.statusCode).toBe(400);
+    expect(r.body).toMatch(/link "pw" points outside the archive/);
+    const abs = execFileSync('tar', ['-czPf', '-', join(d, 'f.py')]);
+    const r2 = await w.app.inject({ method: 'POST', url: '/registry/keep', payload: abs });
+    expect(r2.statusCode).toBe(400);
+    expect(r2.body).toMatch(/absolute path/);
+    for (const bad of ['%2E%2E', 'a%20b', 'a%2Fb', '..']) {
+      const code = (await w.app.inject({ method: 'POST', url: `/registry/${bad}`, payload: tgz({ 'f.py': 'x' }) })).statusCode;
+      expect(code >= 400 && code < 500, `${bad}: ${code}`).toBe(true);
+    }
+    expect((await w.app.inject({ method: 'POST', url: '/run/keep', payload: '1' })).statusCode).toBe(200);
+    expect(execFileSync('ls', [c.registry]).toString().trim()).toBe('keep');
+  });
+});

@@ -1,0 +1,116 @@
+/**
+ * The worker's HTTP API, compatible with OpenLambda's so its clients work:
+ * `/run/<name>[/…]`, `/status`, `/stats`, `/metrics` and the registry
+ * routes. `buildApp` returns the fastify app without listening (tests use
+ * `app.inject()`); `ol-worker up` calls `listen`.
+ */
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import { join } from 'node:path';
+import { OlError, isOlError } from '../common/errors.js';
+import type { WorkerConfig } from './config.js';
+import { LambdaManager } from './manager.js';
+import { Registry, checkName } from './registry.js';
+import type { SandboxPool } from './sandbox/api.js';
+import { WorkerStats } from './stats.js';
+
+export interface BuildOptions {
+  config: WorkerConfig;
+  pool: SandboxPool;
+  /** fastify logger option (pino); false in tests. */
+  logger?: boolean | object;
+}
+
+export interface Worker {
+  app: FastifyInstance;
+  manager: LambdaManager;
+  registry: Registry;
+  stats: WorkerStats;
+}
+
+function sendError(reply: FastifyReply, e: unknown): FastifyReply {
+  if (isOlError(e)) return reply.code(e.statusCode).type('text/plain; charset=utf-8').send(`${e.message}\n`);
+  const fe = e as { statusCode?: number; code?: string; message?: string };
+  if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
+    return reply.code(fe.statusCode).type('text/plain; charset=utf-8').send(`${fe.message ?? 'bad request'}\n`);
+  }
+  reply.log.error({ err: e }, 'unexpected error');
+  return reply.code(500).type('text/plain; charset=utf-8').send(`internal error: ${(e as Error)?.message ?? String(e)}\n`);
+}
+
+export function buildApp(o: BuildOptions): Worker {
+  const c = o.config;
+  const app = Fastify({ logger: o.logger ?? false, bodyLimit: Math.round(c.body_limit_mb * 2 ** 20) });
+  const stats = new WorkerStats();
+  const registry = new Registry({
+    dir: c.registry, codeDir: join(c.worker_dir, 'code'), cacheMs: c.registry_cache_ms,
+    maxBytes: Math.round(c.registry_max_mb * 2 ** 20), poolMb: c.mem_pool_mb,
+  });
+  const manager = new LambdaManager({ config: c, pool: o.pool, registry, stats, log: app.log });
+
+  // every body arrives raw; /run checks it is JSON, /registry that it is a tar.gz
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  app.setErrorHandler((e, _req, reply) => sendError(reply, e));
+  app.setNotFoundHandler((req, reply) => reply.code(404).type('text/plain').send(`no route ${req.method} ${req.url}\n`));
+
+  app.get('/status', async (_req, reply) => reply.type('text/plain').send('ready\n'));
+  app.get('/stats', async () => stats.toJSON(manager.gauges()));
+  app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4').send(stats.prometheus(manager.gauges())));
+
+  const run = async (req: { params: unknown; method: string; url: string; body: unknown }, reply: FastifyReply) => {
+    const name = (req.params as { name: string }).name;
+    try {
+      checkName(name);
+      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      if (body.length > 0) {
+        try {
+          JSON.parse(body.toString('utf8'));
+        } catch (e) {
+          throw new OlError('OL_ERR_BAD_REQUEST', `the request body is not valid JSON: ${(e as Error).message}`);
+        }
+      }
+      const path = req.url.replace(/\?.*$/, '');
+      const r = await manager.invoke(name, req.method, path, body);
+      return reply.code(r.status).header('x-ol-start', r.start).type(r.contentType).send(r.body);
+    } catch (e) {
+      return sendError(reply, e);
+    }
+  };
+  for (const url of ['/run/:name', '/run/:name/*']) {
+    app.route({ method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'], url, handler: run });
+  }
+
+  app.get('/registry', async () => registry.list());
+  app.get('/registry/', async () => registry.list());
+  app.post('/registry/:name', { bodyLimit: Math.round(c.registry_max_mb * 2 ** 20) + 1 }, async (req, reply) => {
+    try {
+      const name = (req.params as { name: string }).name;
+      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      if (body.length === 0) throw new OlError('OL_ERR_BAD_REQUEST', 'the body must be a .tar.gz with f.py (and optionally ol.yaml, requirements.txt)');
+      const code = await registry.put(name, body);
+      return reply.code(201).send({ name: code.name, version: code.version });
+    } catch (e) {
+      return sendError(reply, e);
+    }
+  });
+  app.delete('/registry/:name', async (req, reply) => {
+    try {
+      const name = (req.params as { name: string }).name;
+      if (!registry.delete(name)) throw new OlError('OL_ERR_NO_LAMBDA', `no lambda named ${name} in the registry`);
+      return reply.send({ deleted: name });
+    } catch (e) {
+      return sendError(reply, e);
+    }
+  });
+  app.get('/registry/:name/config', async (req, reply) => {
+    try {
+      const code = await registry.get((req.params as { name: string }).name);
+      return reply.send({ name: code.name, version: code.version, ...code.config, requirements: code.requirements });
+    } catch (e) {
+      return sendError(reply, e);
+    }
+  });
+
+  app.addHook('onClose', async () => manager.close());
+  return { app, manager, registry, stats };
+}
