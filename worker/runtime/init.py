@@ -71,13 +71,13 @@ def setup_sock(cfg):
         mount('/dev/' + dev, root + '/dev/' + dev, None, MS_BIND)
 
     # loopback only: bring lo up in the new network namespace
+    import _socket
     import fcntl
-    import socket
     import struct
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
     ifr = struct.pack('16sH14x', b'lo', 0)
-    flags = struct.unpack('16sH14x', fcntl.ioctl(s, 0x8913, ifr))[1]
-    fcntl.ioctl(s, 0x8914, struct.pack('16sH14x', b'lo', flags | 0x1 | 0x40))
+    flags = struct.unpack('16sH14x', fcntl.ioctl(s.fileno(), 0x8913, ifr))[1]
+    fcntl.ioctl(s.fileno(), 0x8914, struct.pack('16sH14x', b'lo', flags | 0x1 | 0x40))
     s.close()
 
     host = cfg.get('hostname', 'sandbox').encode()
@@ -101,25 +101,23 @@ def main():
     for p in reversed(cfg.get('pythonPath', [])):
         sys.path.insert(0, p)
     sys.path.insert(0, '/handler')
-    import socket
-    import traceback
+    import _socket
     sock_path = cfg['socket']
     try:
         os.unlink(sock_path)
     except FileNotFoundError:
         pass
-    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     srv.bind(sock_path)
     srv.listen(64)
     try:
-        import importlib
-        f = importlib.import_module('f')
-        handler = f.f
+        handler = __import__('f').f
     except BaseException:
+        import traceback
         fail(json.dumps(traceback.format_exc()))
     sys.stdout.write('ready\n')
     sys.stdout.flush()
-    serve(srv, handler, json, traceback)
+    serve(srv, handler, json)
 
 
 def reply(conn, status, reason, body, ctype):
@@ -127,9 +125,11 @@ def reply(conn, status, reason, body, ctype):
     conn.sendall(head.encode() + body)
 
 
-def serve(srv, handler, json, traceback):
+def serve(srv, handler, json):
+    import _socket
     while True:
-        conn, _ = srv.accept()
+        fd, _ = srv._accept()
+        conn = _socket.socket(fileno=fd)
         buf = b''
         try:
             while True:
@@ -160,10 +160,11 @@ def serve(srv, handler, json, traceback):
                     result = handler(event)
                     out = json.dumps(result).encode()
                 except BaseException:
+                    import traceback
                     reply(conn, 500, 'Internal Server Error', traceback.format_exc().encode(), 'text/plain')
                     continue
                 reply(conn, 200, 'OK', out, 'application/json')
-        except (EOFError, ConnectionError):
+        except (EOFError, OSError):
             pass
         finally:
             conn.close()

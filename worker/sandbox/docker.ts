@@ -61,13 +61,19 @@ class DockerSandbox implements Sandbox {
   }
 
   async diagnose(): Promise<Diagnosis> {
-    try {
-      const s = (await this.container.inspect()).State;
+    // Docker records the exit a moment after the connection breaks: wait for it
+    for (let i = 0; i < 40; i++) {
+      let s;
+      try {
+        s = (await this.container.inspect()).State;
+      } catch {
+        return 'exited';
+      }
       if (s.OOMKilled) return 'oom';
-      return s.Running ? 'alive' : 'exited';
-    } catch {
-      return 'exited';
+      if (!s.Running && !s.Paused) return 'exited';
+      await new Promise((r) => setTimeout(r, 25));
     }
+    return 'alive';
   }
 
   async destroy(_reason: string): Promise<void> {
