@@ -100,7 +100,7 @@ def main():
     os.environ.setdefault('HOME', '/tmp')
     for p in reversed(cfg.get('pythonPath', [])):
         sys.path.insert(0, p)
-    sys.path.insert(0, '/handler')
+    sys.path.insert(0, cfg.get('handlerDir', '/handler'))
     import _socket
     sock_path = cfg['socket']
     try:
