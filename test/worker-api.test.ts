@@ -1,6 +1,6 @@
 /** Routes and the lambda manager, through app.inject() with a fake sandbox backend. */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -127,6 +127,21 @@ describe('worker HTTP API (fake sandboxes)', () => {
     expect(s.counters.queued).toBe(1);
     expect(s.gauges.mem_used_mb).toBeLessThanOrEqual(512);
     expect(pool.live).toBe(2);
+  });
+
+  it('with record on, every invocation appends one JSON line', async () => {
+    const { w, c } = setup({ record: true }, { e: '# fake: echo\n', bad: '# fake: error\n' });
+    await w.app.inject({ method: 'POST', url: '/run/e', payload: '{}' });
+    await w.app.inject({ method: 'POST', url: '/run/e', payload: '{}' });
+    await w.app.inject({ method: 'POST', url: '/run/bad', payload: '{}' });
+    await w.app.inject({ method: 'POST', url: '/run/nope', payload: '{}' });
+    const lines = readFileSync(c.record_path, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => [l.lambda, l.start, l.status])).toEqual([['e', 'cold', 200], ['e', 'unpaused', 200], ['bad', 'cold', 500], ['nope', 'failed', 404]]);
+    for (const l of lines) {
+      expect(Object.keys(l).sort()).toEqual(['arrival_ms', 'create_ms', 'handler_ms', 'lambda', 'queue_ms', 'start', 'status', 'total_ms', 'unpause_ms']);
+      expect(l.total_ms).toBeGreaterThanOrEqual(l.handler_ms);
+    }
+    expect(lines[0].create_ms).toBeGreaterThan(0);
   });
 
   it('ttl policy expires idle sandboxes on the wall clock', async () => {

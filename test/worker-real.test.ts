@@ -202,12 +202,12 @@ for (const backend of ['sock', 'docker'] as const) {
   });
 }
 
-describe('recovery after SIGKILL (sock backend)', () => {
-  it('up after a killed worker removes its processes, cgroups and sandbox dirs', async () => {
-    const missing = prerequisites('sock');
+describe.each(['sock', 'docker'] as const)('recovery after SIGKILL (%s backend)', (backend) => {
+  it('up after a killed worker removes its processes, cgroups, containers and sandbox dirs', async () => {
+    const missing = prerequisites(backend);
     if (missing) throw new Error(missing);
     const port = 20000 + Math.floor(Math.random() * 20000);
-    const c = workerDir({ port, log_level: 'warn' });
+    const c = workerDir({ port, log_level: 'warn', sandbox: backend });
     const cli = projectPath('dist', 'worker', 'cli.js');
     const start = async (): Promise<ChildProcess> => {
       const p = spawn(process.execPath, [cli, 'up', '--path', c.worker_dir], { stdio: 'ignore' });
@@ -221,12 +221,13 @@ describe('recovery after SIGKILL (sock backend)', () => {
     const first = await start();
     for (const l of ['echo', 'env', 'raises']) expect((await post(`http://127.0.0.1:${port}`, l, 1)).status).toBeLessThan(501);
     const running = await pool.census();
-    expect(running.cgroups).toBe(3);
+    expect(backend === 'sock' ? running.cgroups : running.containers).toBe(3);
     expect(running.processes).toBeGreaterThanOrEqual(3);
+    expect(running.dirs).toBe(3);
     first.kill('SIGKILL');
     await new Promise((r) => first.once('exit', r));
     const leaked = await pool.census();
-    expect(leaked.cgroups).toBe(3); // the sandboxes outlive their worker...
+    expect(leaked).toEqual(running); // the sandboxes outlive their worker...
     const second = await start();
     expect(await pool.census()).toEqual({ processes: 0, cgroups: 0, containers: 0, dirs: 0 }); // ...until up cleans them
     expect((await post(`http://127.0.0.1:${port}`, 'echo', 'back')).status).toBe(200);

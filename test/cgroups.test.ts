@@ -1,0 +1,64 @@
+/**
+ * The cgroup drivers against fake hierarchies in a temporary directory:
+ * which files they write for each limit, on v1 and on v2 (this project's
+ * machines are v1, so v2 is checked here and v1 also for real in
+ * worker-real.test.ts).
+ */
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { cgroupDriver } from '../worker/sandbox/cgroups.js';
+
+const limits = { memoryMb: 128, pids: 32, cpuPercent: 50 };
+
+describe('cgroup drivers', () => {
+  it('v2: one group with memory.max, swap off, pids.max, cpu.max; freeze via cgroup.freeze', async () => {
+    const m = mkdtempSync(join(tmpdir(), 'cg2-'));
+    writeFileSync(join(m, 'cgroup.controllers'), 'cpuset cpu io memory hugetlb pids rdma misc\n');
+    const d = cgroupDriver('ol-lab/w1', 'auto', m);
+    expect(d.version).toBe(2);
+    expect(readFileSync(join(m, 'cgroup.subtree_control'), 'utf8')).toBe('+memory +pids +cpu');
+    const g = d.create('sb1', limits);
+    const dir = join(m, 'ol-lab', 'w1', 'sb1');
+    writeFileSync(join(dir, 'memory.swap.max'), 'max');
+    const g2 = d.create('sb1', limits); // memory.swap.max now exists
+    expect(readFileSync(join(dir, 'memory.max'), 'utf8')).toBe(String(128 * 2 ** 20));
+    expect(readFileSync(join(dir, 'memory.swap.max'), 'utf8')).toBe('0');
+    expect(readFileSync(join(dir, 'pids.max'), 'utf8')).toBe('32');
+    expect(readFileSync(join(dir, 'cpu.max'), 'utf8')).toBe('50000 100000');
+    expect(g.procsFiles).toEqual([join(dir, 'cgroup.procs')]);
+    writeFileSync(join(dir, 'cgroup.events'), 'populated 1\nfrozen 1\n');
+    await g2.freeze();
+    expect(readFileSync(join(dir, 'cgroup.freeze'), 'utf8')).toBe('1');
+    g2.thaw();
+    expect(readFileSync(join(dir, 'cgroup.freeze'), 'utf8')).toBe('0');
+    writeFileSync(join(dir, 'memory.events'), 'low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n');
+    expect(g2.oomKills()).toBe(1);
+    expect(d.list()).toEqual(['sb1']);
+  });
+
+  it('v1: a group per controller, with the v1 limit files', async () => {
+    const m = mkdtempSync(join(tmpdir(), 'cg1-'));
+    for (const c of ['memory', 'pids', 'cpu', 'freezer']) mkdirSync(join(m, c));
+    const d = cgroupDriver('ol-lab/w1', 'auto', m);
+    expect(d.version).toBe(1);
+    const g = d.create('sb1', limits);
+    const p = (c: string, f: string) => readFileSync(join(m, c, 'ol-lab', 'w1', 'sb1', f), 'utf8');
+    expect(p('memory', 'memory.limit_in_bytes')).toBe(String(128 * 2 ** 20));
+    expect(p('pids', 'pids.max')).toBe('32');
+    expect(p('cpu', 'cpu.cfs_quota_us')).toBe('50000');
+    expect(p('cpu', 'cpu.cfs_period_us')).toBe('100000');
+    expect(g.procsFiles).toHaveLength(4);
+    writeFileSync(join(m, 'freezer', 'ol-lab', 'w1', 'sb1', 'freezer.state'), 'FROZEN\n');
+    await g.freeze();
+    writeFileSync(join(m, 'memory', 'ol-lab', 'w1', 'sb1', 'memory.oom_control'), 'oom_kill_disable 0\nunder_oom 0\noom_kill 2\n');
+    expect(g.oomKills()).toBe(2);
+  });
+
+  it('asking for v2 on a v1 machine is a clear error', () => {
+    const m = mkdtempSync(join(tmpdir(), 'cg1-'));
+    expect(() => cgroupDriver('x', 'v2', m)).toThrow(/cgroup v2 was asked for, but .* is not a unified hierarchy/);
+    expect(() => cgroupDriver('x', 'v1', m)).toThrow(/cgroup v1 controller memory is not mounted/);
+  });
+});
