@@ -6,9 +6,7 @@
 # table and writing results to out/quickstart/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-npm ci --no-audit --no-fund
-npm run build
-# the real worker: Debian packages, dockerd, base root filesystem, ol-min image
+# Debian packages, npm ci, build, dockerd, base root filesystem, ol-min image
 bash scripts/setup-host.sh
 node dist/sim/cli.js run openlambda \
   --trace azure2019:traces/data/azure2019/10 \

@@ -1,24 +1,30 @@
 #!/usr/bin/env bash
-# Installs and starts what the real worker and its tests need on a Debian
-# machine, as root: debootstrap and Docker (docker.io) from Debian's
-# packages, the Docker engine (dockerd, started here if it is not running),
-# and, through `ol-worker init`, the base root filesystem (Debian minbase +
-# python3, from the mirror apt uses) imported into Docker as ol-min.
-# Safe to rerun. Expects `npm ci && npm run build` to have run.
+# Sets a Debian machine up for ol-lab, as root. Safe to rerun.
+# - Debian packages: debootstrap and docker.io (the worker's sandboxes),
+#   iproute2, and the cairo/pango/jpeg/gif/rsvg/pixman headers that the
+#   npm package canvas (charts in reports) is built against;
+# - npm packages (npm ci, which builds canvas from source) and the build;
+# - the Docker engine: dockerd, started here if it is not running;
+# - `ol-worker init`: the base root filesystem (Debian minbase + python3,
+#   from the mirror apt uses) and the ol-min Docker image.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" != 0 ]; then
   echo "setup-host.sh: must run as root (it installs packages and builds a root filesystem)" >&2
   exit 2
 fi
-need=()
-command -v debootstrap >/dev/null || need+=(debootstrap)
-command -v dockerd >/dev/null || need+=(docker.io)
-command -v ip >/dev/null || need+=(iproute2)
-if [ ${#need[@]} -gt 0 ]; then
+pkgs=(debootstrap docker.io iproute2 build-essential libcairo2-dev libpango1.0-dev libjpeg-dev libgif-dev librsvg2-dev libpixman-1-dev)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${missing[*]}"
   apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
+npm ci --no-audit --no-fund
+npm run build
 if ! docker info >/dev/null 2>&1; then
   mkdir -p /var/log/ol-lab
   nohup dockerd >/var/log/ol-lab/dockerd.log 2>&1 &
