@@ -1,0 +1,135 @@
+/**
+ * `ol-exp calibrate`: measures what the simulator's cost profile prices, on
+ * this machine's real worker, and writes it as a profile JSON (empirical
+ * distributions: every sample kept) with the machine's description.
+ *
+ * - warmDispatch: client-observed latency of a noop call on an idle,
+ *   unpaused sandbox (policy lru): everything the worker adds around a
+ *   handler, HTTP hops included;
+ * - create: client-observed latency of the first call to a new noop lambda,
+ *   minus the median warm call (sandbox creation, interpreter start and
+ *   handler import; `runtimeStart` is folded into it and set to 0);
+ * - unpause: latency of a call that finds its sandbox paused (policy
+ *   openlambda), minus the median warm call;
+ * - pause and destroy: timed on the sandbox backend directly;
+ * - CPU: k concurrent handlers each burning W ms of CPU (k = 1..4); the
+ *   stretch of their wall time gives the cores handlers effectively share,
+ *   stored as `extra.cores` (what `ol-exp sim` uses by default).
+ */
+import { chmodSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { join } from 'node:path';
+import { machineInfo } from '../common/machine.js';
+import { defaultConfig } from '../worker/config.js';
+import { makePoolFor } from '../worker/pools.js';
+import type { CostProfile } from '../sim/profile.js';
+import { SYNTHETIC_LAMBDA } from './real.js';
+import { spawnWorker } from './worker-process.js';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+
+const NOOP = 'def f(event):\n    return event\n';
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+function call(base: URL, name: string, body = '1'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t = performance.now();
+    const req = http.request({ agent, host: base.hostname, port: base.port, method: 'POST', path: `/run/${name}`, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      res.resume();
+      res.on('end', () => (res.statusCode === 200 ? resolve(performance.now() - t) : reject(new Error(`${name}: status ${res.statusCode}`))));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const round = (x: number) => Math.round(x * 1000) / 1000;
+
+export async function calibrate(o: { backend: 'sock' | 'docker'; n: number; out: string; log: (s: string) => void }): Promise<CostProfile> {
+  const n = o.n;
+  const lambdas = Array.from({ length: n }, (_, i) => ({ name: `noop${i}`, src: NOOP }));
+  const burn = Array.from({ length: 4 }, (_, i) => ({ name: `burn${i}`, src: SYNTHETIC_LAMBDA }));
+  // 1. cold, warm (lru keeps idle sandboxes unpaused)
+  o.log(`cold and warm calls (${n} each) on a ${o.backend} worker`);
+  let w = await spawnWorker({ sandbox: o.backend, policy: 'lru', mem_pool_mb: 16_000, limits: { mem_mb: 64 } }, [...lambdas, ...burn]);
+  const cold: number[] = [], warm: number[] = [];
+  let cpu: { k: number; wallMs: number; workMs: number }[] = [];
+  try {
+    for (let i = 0; i < n; i++) cold.push(await call(w.base, `noop${i}`));
+    for (let i = 0; i < Math.max(n, 200); i++) warm.push(await call(w.base, 'noop0'));
+    // 2. CPU sharing: k handlers burning W ms at once, sandboxes created beforehand
+    o.log('CPU sharing: 1 to 4 handlers at once');
+    const W = 300;
+    for (let k = 0; k < 4; k++) await call(w.base, `burn${k}`, JSON.stringify({ dur_ms: 1 }));
+    for (let k = 1; k <= 4; k++) {
+      for (let rep = 0; rep < 3; rep++) {
+        const t = performance.now();
+        await Promise.all(Array.from({ length: k }, (_, j) => call(w.base, `burn${j}`, JSON.stringify({ dur_ms: W }))));
+        cpu.push({ k, wallMs: round(performance.now() - t), workMs: W });
+      }
+    }
+  } finally {
+    await w.stop();
+  }
+  const warmMed = median(warm);
+  // 3. unpause (openlambda pauses every idle sandbox)
+  o.log(`calls that find their sandbox paused (${n})`);
+  w = await spawnWorker({ sandbox: o.backend, policy: 'openlambda', mem_pool_mb: 16_000, limits: { mem_mb: 64 } }, [lambdas[0]!]);
+  const unpaused: number[] = [];
+  try {
+    await call(w.base, 'noop0');
+    for (let i = 0; i < n; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      unpaused.push(await call(w.base, 'noop0'));
+    }
+  } finally {
+    await w.stop();
+  }
+  // 4. pause and destroy, on the backend directly
+  o.log('pause and destroy on the backend directly');
+  const dir = mkdtempSync(join(tmpdir(), 'ol-calib-'));
+  const c = { ...defaultConfig(dir), sandbox: o.backend };
+  const pool = await makePoolFor(c);
+  const code = mkdtempSync(join(tmpdir(), 'ol-calib-code-'));
+  writeFileSync(join(code, 'f.py'), NOOP);
+  chmodSync(code, 0o755); // the sandbox user must read it
+  const pause: number[] = [], destroy: number[] = [];
+  for (let i = 0; i < Math.min(n, 30); i++) {
+    const sb = await pool.create({ id: `calib${i}`, lambda: 'calib', codeDir: code, env: {}, memoryMb: 64, pids: 32, cpuPercent: 100, tmpMb: 16 });
+    let t = performance.now();
+    await sb.pause();
+    pause.push(performance.now() - t);
+    await sb.unpause();
+    t = performance.now();
+    await sb.destroy('calibration');
+    destroy.push(performance.now() - t);
+  }
+  await pool.cleanup();
+  // effective cores: work done per unit of wall time once handlers outnumber cores
+  const m = await machineInfo();
+  const byK = (k: number) => median(cpu.filter((x) => x.k === k).map((x) => x.wallMs));
+  const effective = [2, 3, 4].map((k) => (k * 300) / byK(k));
+  const cores = round(Math.min(m.cores, Math.max(...effective)));
+  const profile: CostProfile = {
+    format: 'ol-lab-profile/1',
+    name: `calibrated-${o.backend}`,
+    source: `ol-exp calibrate --backend ${o.backend} --n ${n}, ${new Date().toISOString()}`,
+    costs: {
+      create: { kind: 'empirical', samples: cold.map((x) => round(Math.max(0, x - warmMed))) },
+      runtimeStart: { kind: 'constant', ms: 0 },
+      unpause: { kind: 'empirical', samples: unpaused.map((x) => round(Math.max(0, x - warmMed))) },
+      pause: { kind: 'empirical', samples: pause.map(round) },
+      destroy: { kind: 'empirical', samples: destroy.map(round) },
+      warmDispatch: { kind: 'empirical', samples: warm.map(round) },
+    },
+    machine: m,
+    extra: {
+      cores,
+      cpu: { samples: cpu, effectiveCores: effective.map(round), note: 'k handlers each burning workMs of CPU at once; effective cores = k × work / wall' },
+      medians: { coldMs: round(median(cold)), warmMs: round(warmMed), unpausedMs: round(median(unpaused)), pauseMs: round(median(pause)), destroyMs: round(median(destroy)) },
+    },
+  };
+  writeFileSync(o.out, JSON.stringify(profile, null, 2) + '\n');
+  return profile;
+}

@@ -1,0 +1,181 @@
+#!/usr/bin/env node
+/**
+ * `ol-exp`: the validation harness. calibrate, real, sim, compare, sweep,
+ * and validate (all of it end to end on an embedded default). Errors
+ * ol-lab raises on purpose become one line and exit code 2.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import yargs, { type Argv } from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { OlError, isOlError } from '../common/errors.js';
+import { projectPath } from '../common/paths.js';
+import { progress } from '../sim/commands/common.js';
+import { evictionPolicies } from '../sim/policies/index.js';
+import { loadProfile, type CostProfile } from '../sim/profile.js';
+import type { Plan } from './plan.js';
+
+function fail(e: unknown): never {
+  if (isOlError(e)) {
+    process.stderr.write(`ol-exp: error: ${e.message}\n`);
+    process.exit(2);
+  }
+  throw e;
+}
+
+const say = (s: string) => process.stdout.write(s + '\n');
+const DEFAULT_TRACE = `azure2019:${projectPath('traces', 'data', 'azure2019', '10')}`;
+
+function planOptions<T>(y: Argv<T>) {
+  return y
+    .option('trace', { type: 'string', default: DEFAULT_TRACE, describe: 'trace (format:path), as for ol-sim' })
+    .option('policy', { choices: Object.keys(evictionPolicies), default: 'openlambda', describe: 'keep-alive / eviction policy' })
+    .option('memory', { type: 'number', default: 4096, describe: 'memory pool, MB' })
+    .option('time-scale', { type: 'number', default: 60, describe: 'compress trace time by this factor (60: a trace hour in a minute)' })
+    .option('duration-scale', { type: 'number', default: 0.1, describe: 'multiply execution times by this' })
+    .option('functions', { type: 'number', describe: 'keep the N most-invoked functions' })
+    .option('minutes', { type: 'string', default: '1:120', describe: 'azure2019: minutes A:B of the day' })
+    .option('arrivals', { choices: ['uniform', 'poisson'] as const, default: 'poisson' as const, describe: 'azure2019: arrivals within a minute' })
+    .option('seed', { type: 'number', default: 1 })
+    .option('min-mem', { type: 'number', default: 64, describe: 'smallest sandbox memory, MB' });
+}
+
+interface PlanArgs { trace: string; policy: string; memory: number; timeScale: number; durationScale: number; functions?: number; minutes: string; arrivals: 'uniform' | 'poisson'; seed: number; minMem: number }
+
+async function plan(a: PlanArgs): Promise<Plan> {
+  const { buildPlan } = await import('./plan.js');
+  const m = /^(\d+)(?::(\d+))?$/.exec(a.minutes);
+  if (!m) throw new OlError('OL_ERR_CONFIG', `minutes: expected A:B or N, got ${JSON.stringify(a.minutes)}`);
+  const minutes: [number, number] = m[2] === undefined ? [1, Number(m[1])] : [Number(m[1]), Number(m[2])];
+  const isAzure19 = a.trace.startsWith('azure2019:') || (existsSync(a.trace) && (await import('../traces/index.js')).detectFormat(a.trace) === 'azure2019');
+  return buildPlan({
+    trace: a.trace,
+    traceOptions: { arrivals: a.arrivals, ...(a.functions !== undefined ? { functions: a.functions } : {}), ...(isAzure19 ? { minutes } : {}) },
+    timeScale: a.timeScale, durationScale: a.durationScale, seed: a.seed, minMemMb: a.minMem,
+  });
+}
+
+function profileFor(path: string | undefined): { profile: CostProfile; path?: string } {
+  return path ? { profile: loadProfile(path), path } : { profile: loadProfile() };
+}
+
+function coresFor(arg: string | undefined, profile: CostProfile): number {
+  if (arg !== undefined) return /^inf/i.test(arg) ? Infinity : Number(arg);
+  const c = (profile.extra as { cores?: number } | undefined)?.cores;
+  return typeof c === 'number' && c > 0 ? c : availableParallelism();
+}
+
+async function real(a: PlanArgs & { out: string; backend: 'sock' | 'docker'; worker?: string; force: boolean; maxRate: number }): Promise<void> {
+  const p = await plan(a);
+  const { checkFeasible, runReal } = await import('./real.js');
+  if (!a.force) checkFeasible(p, a.memory, availableParallelism(), a.maxRate);
+  say(`replaying ${p.n} invocations of ${p.functions.length} functions over ${(p.spanMs / 1000).toFixed(1)} s on the real worker (Ctrl-C stops and keeps what was recorded)`);
+  const bar = progress(true);
+  let complete: boolean;
+  try {
+    complete = await runReal({ plan: p, out: a.out, policy: a.policy, memoryMb: a.memory, backend: a.backend, worker: a.worker, force: a.force, onProgress: (d, t) => bar.update(d, t, `${d}/${t} answered`), log: say });
+  } finally {
+    bar.end();
+  }
+  say(`${complete ? 'done' : 'stopped early'}: ${a.out}`);
+}
+
+async function sim(a: PlanArgs & { out: string; profile?: string; cores?: string }): Promise<void> {
+  const p = await plan(a);
+  const { runSim } = await import('./sim.js');
+  const pr = profileFor(a.profile);
+  const cores = coresFor(a.cores, pr.profile);
+  await runSim({ plan: p, out: a.out, policy: a.policy, memoryMb: a.memory, cores, profile: pr.profile, ...(pr.path ? { profilePath: pr.path } : {}) });
+  say(`simulated ${p.n} invocations (cores ${cores}, profile ${pr.profile.name}): ${a.out}`);
+}
+
+async function compare(realDir: string, simDir: string, out: string): Promise<void> {
+  const { readRun } = await import('./run-files.js');
+  const { compareRuns } = await import('./compare.js');
+  const { writeComparisonReport } = await import('../reports/comparison.js');
+  const r = readRun(realDir), s = readRun(simDir);
+  if (r.info.kind !== 'real' || s.info.kind !== 'sim') throw new OlError('OL_ERR_CONFIG', `compare takes a real run then a simulated one; got ${r.info.kind} (${realDir}) and ${s.info.kind} (${simDir})`);
+  const a = compareRuns(r, s);
+  const files = await writeComparisonReport(out, a, r, s);
+  const e = a.errorPct;
+  say(`cold starts: real ${a.real.coldStarts}, sim ${a.sim.coldStarts} (${e.coldStarts.toFixed(1)}%, target ±${a.targets.coldStartsPct}%: ${a.met.coldStarts ? 'met' : 'not met'})`);
+  say(`p50: real ${a.real.p50.toFixed(2)} ms, sim ${a.sim.p50.toFixed(2)} ms (${e.p50.toFixed(1)}%, target ±${a.targets.p50Pct}%: ${a.met.p50 ? 'met' : 'not met'})`);
+  say(`p90: real ${a.real.p90.toFixed(2)} ms, sim ${a.sim.p90.toFixed(2)} ms (${e.p90.toFixed(1)}%)`);
+  say(`p99: real ${a.real.p99.toFixed(2)} ms, sim ${a.sim.p99.toFixed(2)} ms (${e.p99.toFixed(1)}%, target ±${a.targets.p99Pct}%: ${a.met.p99 ? 'met' : 'not met'})`);
+  say(`KS distance ${a.ksDistance.toFixed(3)}; report: ${files.map((f) => join(out, f)).join(', ')}`);
+}
+
+await yargs(hideBin(process.argv))
+  .scriptName('ol-exp')
+  .usage('$0 <command> [options]\n\nThe validation harness: one trace on the real worker and on the simulator, compared.')
+  .command('calibrate', 'measure sandbox costs on the real worker and write a simulator profile', (y) => y
+    .option('backend', { choices: ['sock', 'docker'] as const, default: 'sock' as const })
+    .option('n', { type: 'number', default: 50, describe: 'samples per cost' })
+    .option('out', { type: 'string', default: 'profile.json' }),
+  async (a) => {
+    const { calibrate } = await import('./calibrate.js');
+    const p = await calibrate({ backend: a.backend, n: a.n, out: a.out, log: say });
+    say(`wrote ${a.out}: ${JSON.stringify((p.extra as { medians: unknown }).medians)}, effective cores ${(p.extra as { cores: number }).cores}`);
+  })
+  .command('real', 'replay a trace on the real worker, open loop', (y) => planOptions(y)
+    .option('out', { type: 'string', default: 'out/real' })
+    .option('backend', { choices: ['sock', 'docker'] as const, default: 'sock' as const })
+    .option('worker', { type: 'string', describe: 'URL of a running worker to use instead of starting one' })
+    .option('max-rate', { type: 'number', default: 1500, describe: 'requests/s the worker is taken to sustain (feasibility check)' })
+    .option('force', { type: 'boolean', default: false, describe: 'replay even when the feasibility check says the machine cannot keep up' }),
+  (a) => real(a as never))
+  .command('sim', 'simulate exactly the invocations ol-exp real replays', (y) => planOptions(y)
+    .option('out', { type: 'string', default: 'out/sim' })
+    .option('profile', { type: 'string', describe: 'cost profile (ol-exp calibrate); default: the bundled one' })
+    .option('cores', { type: 'string', describe: 'cores (default: the profile\'s effective cores, else this machine\'s)' }),
+  (a) => sim(a as never))
+  .command('compare <real> <sim>', 'agreement figures and the report (PDF, HTML, PNG)', (y) => y
+    .positional('real', { type: 'string', demandOption: true })
+    .positional('sim', { type: 'string', demandOption: true })
+    .option('out', { type: 'string', default: 'out/report' }),
+  (a) => compare(a.real as string, a.sim as string, a.out))
+  .command('sweep', 'policies x memory sizes on the simulator, with FaasCache\'s and Serverless in the Wild\'s charts', (y) => y
+    .option('trace', { type: 'string', default: DEFAULT_TRACE })
+    .option('policies', { type: 'string', default: 'lru,gdsf,ttl,hist,openlambda' })
+    .option('memory', { type: 'string', default: '500:8000:500' })
+    .option('cores', { type: 'string', default: 'infinite' })
+    .option('queue', { choices: ['wait', 'drop'] as const, default: 'drop' as const })
+    .option('seed', { type: 'number', default: 1 })
+    .option('out', { type: 'string', default: 'out/sweep' }),
+  async (a) => {
+    const { runSweepReport } = await import('./sweep.js');
+    const files = await runSweepReport({ trace: a.trace, policies: a.policies.split(','), memory: a.memory, cores: a.cores, queue: a.queue, seed: a.seed, out: a.out, log: say });
+    say(`report: ${files.map((f) => join(a.out, f)).join(', ')}`);
+  })
+  .command('validate', 'the main job: calibrate, replay on the real worker, simulate, compare (embedded default trace)', (y) => planOptions(y)
+    .option('out', { type: 'string', default: 'out/validate' })
+    .option('backend', { choices: ['sock', 'docker'] as const, default: 'sock' as const })
+    .option('calibrate-n', { type: 'number', default: 30 }),
+  async (a) => {
+    const out = a.out;
+    mkdirSync(out, { recursive: true });
+    const { calibrate } = await import('./calibrate.js');
+    say('1/4 calibrating the simulator on this machine');
+    await calibrate({ backend: a.backend as 'sock', n: a.calibrateN, out: join(out, 'profile.json'), log: (s) => say(`    ${s}`) });
+    say('2/4 replaying the trace on the real worker');
+    await real({ ...(a as unknown as PlanArgs), out: join(out, 'real'), backend: a.backend as 'sock', force: false, maxRate: 1500 });
+    say('3/4 simulating the same invocations');
+    await sim({ ...(a as unknown as PlanArgs), out: join(out, 'sim'), profile: join(out, 'profile.json') });
+    say('4/4 comparing');
+    await compare(join(out, 'real'), join(out, 'sim'), join(out, 'report'));
+    say(`open ${join(out, 'report', 'report.html')} (or report.pdf) to see how well the simulator predicts the real worker`);
+  })
+  .demandCommand(1, 'name a command: calibrate, real, sim, compare, sweep or validate')
+  .strict()
+  .help()
+  .version(false)
+  .fail((msg, err) => {
+    if (err) fail(err);
+    process.stderr.write(`ol-exp: error: ${msg}\n(see ol-exp --help)\n`);
+    process.exit(2);
+  })
+  .parseAsync()
+  .catch(fail);
+
+

@@ -1,0 +1,127 @@
+/**
+ * `ol-exp compare`: how well a simulated run predicts a real one. Pure
+ * figures here (the report is reports/report.ts): cold starts, latency
+ * percentiles, per-function errors, the Kolmogorov–Smirnov distance
+ * between the two latency distributions, and the series the charts plot.
+ */
+import { OlError } from '../common/errors.js';
+import type { InvocationRow, RunInfo } from './run-files.js';
+
+/** The fidelity targets of issue #4. */
+export const TARGETS = { coldStartsPct: 5, p50Pct: 10, p99Pct: 25 };
+
+export interface Side {
+  invocations: number;
+  failed: number;
+  coldStarts: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  mean: number;
+}
+
+export interface Agreement {
+  real: Side;
+  sim: Side;
+  /** (sim − real) / real, percent. */
+  errorPct: { coldStarts: number; p50: number; p90: number; p99: number; mean: number };
+  ksDistance: number;
+  targets: typeof TARGETS;
+  met: { coldStarts: boolean; p50: boolean; p99: boolean };
+  perFunction: { fn: string; invocations: number; realP50: number; simP50: number; p50ErrorPct: number; realCold: number; simCold: number }[];
+  coldPerMinute: { minute: number; real: number; sim: number }[];
+  cdf: { real: [number, number][]; sim: [number, number][] };
+}
+
+/** Why two runs may not be compared, or undefined when they may. */
+export function incompatibility(a: RunInfo, b: RunInfo): string | undefined {
+  if (a.traceSha256 !== b.traceSha256) return `they replay different traces (sha256 ${a.traceSha256.slice(0, 12)}… vs ${b.traceSha256.slice(0, 12)}…)`;
+  if (a.seed !== b.seed) return `they use different seeds (${a.seed} vs ${b.seed})`;
+  if (a.planSha256 !== b.planSha256) return `their replay plans differ (time scale, duration scale, functions or minutes): ${JSON.stringify(a.plan)} vs ${JSON.stringify(b.plan)}`;
+  if (a.policy !== b.policy) return `they use different policies (${a.policy} vs ${b.policy})`;
+  if (a.memoryMb !== b.memoryMb) return `they use different memory pools (${a.memoryMb} vs ${b.memoryMb} MB)`;
+  return undefined;
+}
+
+function pct(sorted: Float64Array, q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((q / 100) * sorted.length) - 1))]!;
+}
+
+function side(rows: InvocationRow[]): { s: Side; lat: Float64Array } {
+  const ok = rows.filter((r) => r.start !== 'failed' && Number.isFinite(r.latencyMs));
+  const lat = Float64Array.from(ok.map((r) => r.latencyMs)).sort();
+  return {
+    s: {
+      invocations: rows.length, failed: rows.length - ok.length, coldStarts: ok.filter((r) => r.start === 'cold').length,
+      p50: pct(lat, 50), p90: pct(lat, 90), p99: pct(lat, 99), mean: lat.reduce((a, b) => a + b, 0) / Math.max(1, lat.length),
+    },
+    lat,
+  };
+}
+
+/** Two-sample Kolmogorov–Smirnov statistic: the largest gap between the empirical CDFs. */
+export function ksDistance(a: Float64Array, b: Float64Array): number {
+  let i = 0, j = 0, d = 0;
+  while (i < a.length && j < b.length) {
+    const x = Math.min(a[i]!, b[j]!);
+    while (i < a.length && a[i]! <= x) i++;
+    while (j < b.length && b[j]! <= x) j++;
+    d = Math.max(d, Math.abs(i / a.length - j / b.length));
+  }
+  return d;
+}
+
+const err = (sim: number, real: number) => (real === 0 ? (sim === 0 ? 0 : Infinity) : ((sim - real) / real) * 100);
+
+function cdfPoints(lat: Float64Array, max = 400): [number, number][] {
+  const out: [number, number][] = [];
+  const n = lat.length;
+  if (n === 0) return out;
+  const step = Math.max(1, Math.floor(n / max));
+  for (let i = 0; i < n; i += step) out.push([lat[i]!, (i + 1) / n]);
+  out.push([lat[n - 1]!, 1]);
+  return out;
+}
+
+export function compareRuns(real: { info: RunInfo; rows: InvocationRow[] }, sim: { info: RunInfo; rows: InvocationRow[] }): Agreement {
+  const why = incompatibility(real.info, sim.info);
+  if (why) throw new OlError('OL_ERR_CONFIG', `these runs cannot be compared: ${why}`);
+  const r = side(real.rows), s = side(sim.rows);
+  // compare only invocations both runs have (a real run stopped early has fewer)
+  const fns = real.info.functions;
+  const timeScale = Number((real.info.plan as { timeScale?: number }).timeScale ?? 1);
+  const perFunction = fns.map((f) => {
+    const rl = Float64Array.from(real.rows.filter((x) => x.fn === f.name && x.start !== 'failed').map((x) => x.latencyMs)).sort();
+    const sl = Float64Array.from(sim.rows.filter((x) => x.fn === f.name && x.start !== 'failed').map((x) => x.latencyMs)).sort();
+    return {
+      fn: f.name, invocations: f.invocations, realP50: pct(rl, 50), simP50: pct(sl, 50), p50ErrorPct: err(pct(sl, 50), pct(rl, 50)),
+      realCold: real.rows.filter((x) => x.fn === f.name && x.start === 'cold').length,
+      simCold: sim.rows.filter((x) => x.fn === f.name && x.start === 'cold').length,
+    };
+  });
+  const minuteOf = (ms: number) => Math.floor((ms * timeScale) / 60_000);
+  const minutes = new Map<number, { real: number; sim: number }>();
+  const bump = (rows: InvocationRow[], k: 'real' | 'sim') => {
+    for (const x of rows) {
+      if (x.start !== 'cold') continue;
+      const m = minuteOf(x.arrivalMs);
+      const e = minutes.get(m) ?? { real: 0, sim: 0 };
+      e[k]++;
+      minutes.set(m, e);
+    }
+  };
+  bump(real.rows, 'real');
+  bump(sim.rows, 'sim');
+  const last = Math.max(0, ...real.rows.map((x) => minuteOf(x.arrivalMs)), ...sim.rows.map((x) => minuteOf(x.arrivalMs)));
+  const coldPerMinute = Array.from({ length: last + 1 }, (_, m) => ({ minute: m + 1, ...(minutes.get(m) ?? { real: 0, sim: 0 }) }));
+  const errorPct = {
+    coldStarts: err(s.s.coldStarts, r.s.coldStarts), p50: err(s.s.p50, r.s.p50), p90: err(s.s.p90, r.s.p90),
+    p99: err(s.s.p99, r.s.p99), mean: err(s.s.mean, r.s.mean),
+  };
+  return {
+    real: r.s, sim: s.s, errorPct, ksDistance: ksDistance(r.lat, s.lat), targets: TARGETS,
+    met: { coldStarts: Math.abs(errorPct.coldStarts) <= TARGETS.coldStartsPct, p50: Math.abs(errorPct.p50) <= TARGETS.p50Pct, p99: Math.abs(errorPct.p99) <= TARGETS.p99Pct },
+    perFunction, coldPerMinute, cdf: { real: cdfPoints(r.lat), sim: cdfPoints(s.lat) },
+  };
+}

@@ -1,0 +1,108 @@
+/**
+ * A replay plan: one trace expanded into concrete invocations (arrival,
+ * function, execution time, memory), compressed in time by `timeScale` and
+ * in work by `durationScale`. `ol-exp real` and `ol-exp sim` both run from
+ * the same plan, so they see exactly the same invocations; its hash is what
+ * `ol-exp compare` checks before it compares two runs.
+ */
+import { createHash } from 'node:crypto';
+import { OlError, badConfig } from '../common/errors.js';
+import { openTrace, type OpenTraceOptions } from '../traces/index.js';
+
+export interface PlanOptions {
+  trace: string;
+  traceOptions: OpenTraceOptions;
+  /** Wall time = trace time / timeScale. */
+  timeScale: number;
+  /** Execution time = trace execution time × durationScale. */
+  durationScale: number;
+  seed: number;
+  /** Smallest sandbox memory, MB (a Python runtime needs some). */
+  minMemMb: number;
+}
+
+export interface PlanFunction {
+  name: string;
+  /** Lambda name in the worker's registry. */
+  lambda: string;
+  memMb: number;
+  invocations: number;
+}
+
+export interface Plan {
+  options: PlanOptions;
+  functions: PlanFunction[];
+  n: number;
+  /** Arrival, ms after the replay starts (scaled). */
+  t: Float64Array;
+  fn: Int32Array;
+  /** Work, ms of one core (scaled). */
+  dur: Float64Array;
+  mem: Float64Array;
+  spanMs: number;
+  traceSha256: string;
+  planSha256: string;
+  notes: string[];
+}
+
+export const MAX_PLAN = 5_000_000;
+
+export function buildPlan(o: PlanOptions): Plan {
+  if (!(o.timeScale > 0)) badConfig('time-scale', `must be > 0, got ${o.timeScale}`);
+  if (!(o.durationScale > 0)) badConfig('duration-scale', `must be > 0, got ${o.durationScale}`);
+  const src = openTrace(o.trace, { ...o.traceOptions, seed: o.seed });
+  let t = new Float64Array(1 << 16), fn = new Int32Array(1 << 16), dur = new Float64Array(1 << 16), mem = new Float64Array(1 << 16);
+  let n = 0;
+  let t0 = NaN;
+  for (const b of src.batches()) {
+    if (n + b.length > MAX_PLAN) throw new OlError('OL_ERR_CONFIG', `the trace has more than ${MAX_PLAN.toLocaleString('en-US')} invocations; a replay plan is held in memory: choose fewer functions or minutes`);
+    if (n + b.length > t.length) {
+      const cap = Math.max(t.length * 2, n + b.length);
+      const g = <T extends Float64Array | Int32Array>(a: T): T => { const x = new (a.constructor as new (k: number) => T)(cap); x.set(a); return x; };
+      t = g(t); fn = g(fn); dur = g(dur); mem = g(mem);
+    }
+    for (let i = 0; i < b.length; i++) {
+      if (Number.isNaN(t0)) t0 = b.t[i]!;
+      t[n] = (b.t[i]! - t0) / o.timeScale;
+      fn[n] = b.fn[i]!;
+      dur[n] = b.dur[i]! * o.durationScale;
+      mem[n] = Math.max(o.minMemMb, Math.ceil(b.mem[i]!));
+      n++;
+    }
+  }
+  if (n === 0) throw new OlError('OL_ERR_TRACE_FORMAT', `${o.trace}: no invocations to replay`);
+  const counts = new Array(src.functions.length).fill(0);
+  const memOf = new Array(src.functions.length).fill(0);
+  for (let i = 0; i < n; i++) { counts[fn[i]!]++; memOf[fn[i]!] = Math.max(memOf[fn[i]!], mem[i]!); }
+  const functions: PlanFunction[] = src.functions.map((f, i) => ({
+    name: f.name,
+    lambda: `f${i}-${f.name.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 12)}`,
+    memMb: memOf[i],
+    invocations: counts[i],
+  }));
+  // every invocation of a function gets the function's one memory size
+  for (let i = 0; i < n; i++) mem[i] = functions[fn[i]!]!.memMb;
+  const h = createHash('sha256');
+  h.update(JSON.stringify({ o: { ...o, traceOptions: { ...o.traceOptions } }, trace: src.hash(), functions }));
+  h.update(new Uint8Array(t.buffer, 0, n * 8));
+  h.update(new Uint8Array(fn.buffer, 0, n * 4));
+  h.update(new Uint8Array(dur.buffer, 0, n * 8));
+  return {
+    options: o, functions, n, t: t.subarray(0, n), fn: fn.subarray(0, n), dur: dur.subarray(0, n), mem: mem.subarray(0, n),
+    spanMs: t[n - 1]!, traceSha256: src.hash(), planSha256: h.digest('hex'), notes: src.notes(),
+  };
+}
+
+/** Load figures the real worker must sustain, for the feasibility check. */
+export function planLoad(p: Plan): { ratePerS: number; cpuCores: number; peakRatePerS: number; maxMemMb: number } {
+  let work = 0;
+  for (let i = 0; i < p.n; i++) work += p.dur[i]!;
+  const span = Math.max(1, p.spanMs);
+  // the busiest second
+  let peak = 0;
+  for (let i = 0, j = 0; i < p.n; i++) {
+    while (p.t[i]! - p.t[j]! > 1000) j++;
+    peak = Math.max(peak, i - j + 1);
+  }
+  return { ratePerS: (p.n / span) * 1000, cpuCores: work / span, peakRatePerS: peak, maxMemMb: Math.max(...p.functions.map((f) => f.memMb)) };
+}

@@ -1,0 +1,192 @@
+/**
+ * `ol-exp real`: replays a plan on the real worker, open loop. One
+ * synthetic Python lambda per trace function burns CPU for each
+ * invocation's execution time (CPU time, so contention stretches it as on
+ * any machine) and holds part of the function's memory (half of it, less
+ * 48 MB of runtime, touched page by page on the sandbox's first call and
+ * kept), as invitro's trace function does. Requests leave at their planned
+ * arrival times whether or not earlier ones have answered. Every invocation
+ * is recorded from the client (latency, how it started, status) and, when
+ * this command started the worker, from the worker's own records.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { spawnWorker } from './worker-process.js';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CsvWriter, us } from '../common/csv-writer.js';
+import { OlError } from '../common/errors.js';
+import { machineInfo } from '../common/machine.js';
+import { olLabVersion } from '../common/version.js';
+import { INVOCATION_HEADER, type RunInfo } from './run-files.js';
+import { planLoad, type Plan } from './plan.js';
+
+export const SYNTHETIC_LAMBDA = `# ol-lab synthetic trace function: burn CPU, hold memory
+import time
+_held = None
+
+def f(event):
+    global _held
+    mb = event.get("touch_mb", 0)
+    if _held is None and mb > 0:
+        _held = bytearray(int(mb * 1048576))
+        for i in range(0, len(_held), 4096):
+            _held[i] = 1
+    end = time.process_time() + event["dur_ms"] / 1000.0
+    x = 0
+    while time.process_time() < end:
+        for _ in range(200):
+            x += 1
+    return {"inv": event.get("inv")}
+`;
+
+export function touchMb(memMb: number): number {
+  return Math.max(0, Math.min(memMb / 2, memMb - 48));
+}
+
+export interface RealOptions {
+  plan: Plan;
+  out: string;
+  policy: string;
+  memoryMb: number;
+  backend: 'sock' | 'docker';
+  /** Connect to this worker instead of starting one. */
+  worker?: string;
+  force: boolean;
+  /** Highest sustainable request rate and CPU load, for the feasibility check. */
+  maxRatePerS?: number;
+  onProgress?: (done: number, total: number) => void;
+  log?: (s: string) => void;
+}
+
+/** Refuses a replay this machine cannot keep up with, with the numbers. */
+export function checkFeasible(p: Plan, memoryMb: number, cores: number, maxRate: number): void {
+  const l = planLoad(p);
+  const problems: string[] = [];
+  if (l.cpuCores > 0.85 * cores) problems.push(`the handlers need ${l.cpuCores.toFixed(2)} cores on average, this machine has ${cores}: raise --duration-scale's divisor (use a smaller --duration-scale) or lower --time-scale`);
+  if (l.peakRatePerS > maxRate) problems.push(`the busiest second sends ${l.peakRatePerS} requests, more than the ${maxRate}/s this worker sustains here: lower --time-scale or choose fewer --functions`);
+  if (l.maxMemMb > memoryMb) problems.push(`a function needs ${l.maxMemMb} MB, more than the whole pool (--memory ${memoryMb})`);
+  if (problems.length) throw new OlError('OL_ERR_CONFIG', `this replay cannot run faithfully at this scale (${p.n} invocations over ${(p.spanMs / 1000).toFixed(1)} s, ${l.ratePerS.toFixed(1)} req/s on average): ${problems.join('; ')}. Use --force to run it anyway.`);
+}
+
+function request(agent: http.Agent, base: URL, path: string, body: string): Promise<{ status: number; start: string; text: string }> {
+  return new Promise((resolve) => {
+    const req = http.request({ agent, host: base.hostname, port: base.port, method: 'POST', path, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      let text = '';
+      res.on('data', (d) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, start: String(res.headers['x-ol-start'] ?? ''), text }));
+    });
+    req.on('error', (e) => resolve({ status: 0, start: '', text: e.message }));
+    req.end(body);
+  });
+}
+
+async function register(base: URL, p: Plan): Promise<void> {
+  const { execFileSync } = await import('node:child_process');
+  const d = mkdtempSync(join(tmpdir(), 'ol-lambda-'));
+  writeFileSync(join(d, 'f.py'), SYNTHETIC_LAMBDA);
+  for (const f of p.functions) {
+    writeFileSync(join(d, 'ol.yaml'), `limits:\n  mem_mb: ${f.memMb}\n`);
+    const tgz = execFileSync('tar', ['-czf', '-', '-C', d, 'f.py', 'ol.yaml']);
+    const r = await fetch(new URL(`/registry/${f.lambda}`, base), { method: 'POST', body: tgz });
+    if (r.status !== 201) throw new OlError('OL_ERR_CONFIG', `registering ${f.lambda} on ${base.origin} failed: ${r.status} ${await r.text()}`);
+  }
+}
+
+/** Runs the replay; returns whether it completed (false after Ctrl-C). */
+export async function runReal(o: RealOptions): Promise<boolean> {
+  const p = o.plan;
+  const log = o.log ?? (() => {});
+  mkdirSync(o.out, { recursive: true });
+  let worker: ChildProcess | undefined;
+  let workerDir: string | undefined;
+  let base: URL;
+  if (o.worker) {
+    base = new URL(o.worker);
+    try {
+      const r = await fetch(new URL('/status', base));
+      if (!r.ok) throw new Error(`status ${r.status}`);
+    } catch (e) {
+      throw new OlError('OL_ERR_CONFIG', `the worker at ${base.origin} is not reachable (${(e as Error).message}); start it with "ol-worker up" or leave out --worker`);
+    }
+    await register(base, p);
+  } else {
+    const limitMs = Math.max(30_000, ...Array.from(p.dur, (d) => d * 20));
+    const wp = await spawnWorker(
+      { sandbox: o.backend, policy: o.policy, mem_pool_mb: o.memoryMb, queue_limit: 100_000, record: true, limits: { time_limit_ms: Math.ceil(limitMs) } },
+      p.functions.map((f) => ({ name: f.lambda, src: SYNTHETIC_LAMBDA, yaml: `limits:\n  mem_mb: ${f.memMb}\n` })),
+    );
+    log(`started a ${o.backend} worker (policy ${o.policy}, ${o.memoryMb} MB) in ${wp.dir}`);
+    worker = wp.child;
+    workerDir = wp.dir;
+    base = wp.base;
+  }
+  const info: RunInfo = {
+    tool: 'ol-exp', kind: 'real', olLabVersion: olLabVersion(), planSha256: p.planSha256, traceSha256: p.traceSha256,
+    trace: p.options.trace, plan: { ...p.options }, seed: p.options.seed, policy: o.policy, memoryMb: o.memoryMb, backend: o.backend,
+    machine: await machineInfo(), complete: false, invocations: p.n, functions: p.functions, notes: p.notes,
+  };
+  writeFileSync(join(o.out, 'run.json'), JSON.stringify(info, null, 2) + '\n');
+  const inv = new CsvWriter(join(o.out, 'invocations.csv'), INVOCATION_HEADER.split(','));
+  const memCsv = new CsvWriter(join(o.out, 'memory.csv'), ['t_ms', 'used_mb']);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+  let stopped = false;
+  const onSigint = () => { stopped = true; log('Ctrl-C: no new requests; waiting for the ones in flight'); };
+  process.once('SIGINT', onSigint);
+  const t0 = performance.now() + 300;
+  let inFlight = 0, done = 0;
+  const lateness: number[] = [];
+  let allSent!: () => void;
+  const finished = new Promise<void>((r) => (allSent = r));
+  const sampler = setInterval(async () => {
+    try {
+      const s = await (await fetch(new URL('/stats', base))).json() as { gauges: { mem_used_mb: number } };
+      memCsv.row([us(performance.now() - t0), s.gauges.mem_used_mb]);
+    } catch { /* the worker is busy or gone; the next sample will tell */ }
+  }, 1000);
+  let i = 0;
+  const fire = (k: number) => {
+    const f = p.functions[p.fn[k]!]!;
+    const sent = performance.now() - t0;
+    lateness.push(sent - p.t[k]!);
+    inFlight++;
+    const body = JSON.stringify({ inv: k, dur_ms: p.dur[k], touch_mb: touchMb(f.memMb) });
+    void request(agent, base, `/run/${f.lambda}`, body).then((r) => {
+      const end = performance.now() - t0;
+      inv.row([k, f.name, us(p.t[k]!), us(sent), us(end), us(end - sent), r.status === 200 ? (r.start || 'unknown') : 'failed', r.status]);
+      inFlight--;
+      done++;
+      o.onProgress?.(done, p.n);
+      if (inFlight === 0 && (i >= p.n || stopped)) allSent();
+    });
+  };
+  const pump = () => {
+    if (stopped) { if (inFlight === 0) allSent(); return; }
+    const now = performance.now() - t0;
+    while (i < p.n && p.t[i]! <= now) fire(i++);
+    if (i < p.n) setTimeout(pump, Math.max(0, Math.min(50, p.t[i]! - (performance.now() - t0) - 0.5)));
+    else if (inFlight === 0) allSent();
+  };
+  setTimeout(pump, 300);
+  await finished;
+  clearInterval(sampler);
+  process.off('SIGINT', onSigint);
+  inv.close();
+  memCsv.close();
+  agent.destroy();
+  lateness.sort((a, b) => a - b);
+  const lateP99 = lateness[Math.floor(lateness.length * 0.99)] ?? 0;
+  if (lateP99 > 20) info.notes.push(`the client sent 1% of requests more than ${lateP99.toFixed(0)} ms late: the machine was too busy to keep the schedule`);
+  info.complete = !stopped;
+  if (stopped) info.notes.push(`stopped by Ctrl-C after ${done} of ${p.n} invocations`);
+  if (worker && workerDir) {
+    worker.kill('SIGTERM');
+    await new Promise((r) => worker!.once('exit', r));
+    const rec = join(workerDir, 'records.jsonl');
+    if (existsSync(rec)) copyFileSync(rec, join(o.out, 'worker-records.jsonl'));
+  }
+  info.invocations = done;
+  writeFileSync(join(o.out, 'run.json'), JSON.stringify(info, null, 2) + '\n');
+  return !stopped;
+}

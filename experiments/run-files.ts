@@ -1,0 +1,84 @@
+/**
+ * A run directory, as `ol-exp real` and `ol-exp sim` write it and
+ * `ol-exp compare` reads it: `run.json` (what was run), `invocations.csv`
+ * (one row per invocation) and `memory.csv` (memory in use over time).
+ * Readers check every row and name the file and line of a bad one; a run
+ * stopped early (Ctrl-C) is marked incomplete and still readable.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { OlError } from '../common/errors.js';
+
+export interface RunInfo {
+  tool: 'ol-exp';
+  kind: 'real' | 'sim';
+  olLabVersion: string;
+  planSha256: string;
+  traceSha256: string;
+  trace: string;
+  plan: Record<string, unknown>;
+  seed: number;
+  policy: string;
+  memoryMb: number;
+  backend?: string;
+  profile?: unknown;
+  cores?: number | string;
+  machine: unknown;
+  complete: boolean;
+  invocations: number;
+  functions: { name: string; lambda: string; memMb: number; invocations: number }[];
+  notes: string[];
+}
+
+export interface InvocationRow {
+  inv: number;
+  fn: string;
+  arrivalMs: number;
+  latencyMs: number;
+  start: string;
+  status: number;
+}
+
+export const INVOCATION_HEADER = 'inv,fn,arrival_ms,sent_ms,done_ms,latency_ms,start,status';
+
+export function readRun(dir: string): { info: RunInfo; rows: InvocationRow[]; memory: { t: number; mb: number }[] } {
+  const infoPath = join(dir, 'run.json');
+  if (!existsSync(infoPath)) throw new OlError('OL_ERR_CONFIG', `${dir} is not a run directory (no run.json)`);
+  let info: RunInfo;
+  try {
+    info = JSON.parse(readFileSync(infoPath, 'utf8'));
+  } catch (e) {
+    throw new OlError('OL_ERR_CONFIG', `${infoPath} is not valid JSON (${(e as Error).message}); the run may have been cut short`);
+  }
+  if (info.tool !== 'ol-exp' || !info.planSha256) throw new OlError('OL_ERR_CONFIG', `${infoPath} is not an ol-exp run record`);
+  const known = new Set(info.functions.map((f) => f.name));
+  const invPath = join(dir, 'invocations.csv');
+  if (!existsSync(invPath)) throw new OlError('OL_ERR_CONFIG', `${dir} has no invocations.csv`);
+  const lines = readFileSync(invPath, 'utf8').split('\n');
+  if (lines[0] !== INVOCATION_HEADER) throw new OlError('OL_ERR_TRACE_FORMAT', `${invPath}:1: expected header ${INVOCATION_HEADER}`);
+  const rows: InvocationRow[] = [];
+  for (let i = 1; i < lines.length; i++) {
+    const l = lines[i]!;
+    if (l === '') continue;
+    const f = l.split(',');
+    const bad = (field: string, why: string) => new OlError('OL_ERR_TRACE_LINE', `${invPath}:${i + 1}: field "${field}": ${why}${i === lines.length - 1 ? ' (the last line: the file may be truncated)' : ''}`);
+    if (f.length !== 8) throw bad('(line)', `has ${f.length} of 8 columns`);
+    if (!known.has(f[1]!)) throw bad('fn', `function ${JSON.stringify(f[1])} is not in the run's run.json`);
+    const num = (k: number, name: string) => {
+      const v = f[k] === '' ? NaN : Number(f[k]);
+      if (f[k] !== '' && !Number.isFinite(v)) throw bad(name, `${JSON.stringify(f[k])} is not a number`);
+      return v;
+    };
+    rows.push({ inv: num(0, 'inv'), fn: f[1]!, arrivalMs: num(2, 'arrival_ms'), latencyMs: num(5, 'latency_ms'), start: f[6]!, status: num(7, 'status') });
+  }
+  const memPath = join(dir, 'memory.csv');
+  const memory: { t: number; mb: number }[] = [];
+  if (existsSync(memPath)) {
+    for (const l of readFileSync(memPath, 'utf8').split('\n').slice(1)) {
+      if (!l) continue;
+      const [t, mb] = l.split(',').map(Number);
+      if (Number.isFinite(t) && Number.isFinite(mb)) memory.push({ t: t!, mb: mb! });
+    }
+  }
+  return { info, rows, memory };
+}

@@ -1,0 +1,101 @@
+/** The comparison report of `ol-exp compare`: PNG charts, report.pdf and report.html. */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Agreement } from '../experiments/compare.js';
+import type { RunInfo } from '../experiments/run-files.js';
+import { barChart, lineChart } from './charts.js';
+import { writeHtml, writePdf, type ReportChart, type ReportDoc } from './document.js';
+
+const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : String(x));
+const sign = (x: number) => (Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${x.toFixed(1)}%` : String(x));
+
+export async function writeComparisonReport(
+  out: string,
+  a: Agreement,
+  real: { info: RunInfo; memory: { t: number; mb: number }[] },
+  sim: { info: RunInfo; memory: { t: number; mb: number }[] },
+): Promise<string[]> {
+  mkdirSync(out, { recursive: true });
+  const charts: ReportChart[] = [];
+  charts.push({
+    file: 'latency-cdf.png', title: 'Latency CDF, real worker vs simulator',
+    png: await lineChart({
+      title: 'Latency CDF: real worker vs simulator', x: 'latency (ms, log scale)', y: 'fraction of invocations', logX: true, yMin: 0, yMax: 1,
+      series: [{ label: `real (${real.info.backend ?? ''} worker)`, points: a.cdf.real }, { label: 'simulator', points: a.cdf.sim, dashed: true }],
+    }),
+  });
+  charts.push({
+    file: 'cold-starts.png', title: 'Cold starts per trace minute',
+    png: await lineChart({
+      title: 'Cold starts per minute of the trace', x: 'trace minute', y: 'cold starts', stepped: true, yMin: 0,
+      series: [{ label: 'real', points: a.coldPerMinute.map((m) => [m.minute, m.real]) }, { label: 'simulator', points: a.coldPerMinute.map((m) => [m.minute, m.sim]), dashed: true }],
+    }),
+  });
+  charts.push({
+    file: 'memory.png', title: 'Memory in use over time',
+    png: await lineChart({
+      title: 'Sandbox memory in use', x: 'replay time (s)', y: 'memory in use (MB)', yMin: 0, stepped: true,
+      series: [
+        { label: 'real (worker\'s pool, sampled each second)', points: real.memory.map((m) => [m.t / 1000, m.mb]) },
+        { label: 'simulator', points: sim.memory.map((m) => [m.t / 1000, m.mb]), dashed: true },
+      ],
+    }),
+  });
+  const pf = a.perFunction.filter((f) => Number.isFinite(f.p50ErrorPct));
+  charts.push({
+    file: 'per-function.png', title: 'Per-function p50 latency, real vs simulator',
+    png: await barChart({
+      title: 'Per-function p50 latency', x: 'function (by invocations, most first)', y: 'p50 latency (ms)',
+      labels: pf.map((f) => `${f.fn.slice(0, 8)} (${f.invocations})`),
+      series: [{ label: 'real', values: pf.map((f) => f.realP50) }, { label: 'simulator', values: pf.map((f) => f.simP50) }],
+    }),
+  });
+  for (const c of charts) writeFileSync(join(out, c.file), c.png);
+  const met = (b: boolean) => (b ? 'met' : 'NOT met');
+  const plan = real.info.plan as Record<string, unknown>;
+  const doc: ReportDoc = {
+    title: `ol-lab: simulator vs real worker (${real.info.policy}, ${real.info.memoryMb} MB)`,
+    summary:
+      `The simulator predicted ${a.sim.coldStarts} cold starts where the real ${real.info.backend ?? ''} worker had ${a.real.coldStarts} (${sign(a.errorPct.coldStarts)}); ` +
+      `p50 latency ${f2(a.sim.p50)} ms vs ${f2(a.real.p50)} ms (${sign(a.errorPct.p50)}), p99 ${f2(a.sim.p99)} ms vs ${f2(a.real.p99)} ms (${sign(a.errorPct.p99)}); ` +
+      `Kolmogorov–Smirnov distance ${a.ksDistance.toFixed(3)}. Targets (cold starts ±${a.targets.coldStartsPct}%, p50 ±${a.targets.p50Pct}%, p99 ±${a.targets.p99Pct}%): ` +
+      `${met(a.met.coldStarts)}, ${met(a.met.p50)}, ${met(a.met.p99)}.`,
+    sections: [
+      {
+        heading: 'Agreement',
+        rows: [
+          ['invocations', `real ${a.real.invocations} (${a.real.failed} failed), sim ${a.sim.invocations} (${a.sim.failed} dropped)`],
+          ['cold starts', `real ${a.real.coldStarts}, sim ${a.sim.coldStarts}: ${sign(a.errorPct.coldStarts)} (target ±${a.targets.coldStartsPct}%: ${met(a.met.coldStarts)})`],
+          ['p50 latency', `real ${f2(a.real.p50)} ms, sim ${f2(a.sim.p50)} ms: ${sign(a.errorPct.p50)} (target ±${a.targets.p50Pct}%: ${met(a.met.p50)})`],
+          ['p90 latency', `real ${f2(a.real.p90)} ms, sim ${f2(a.sim.p90)} ms: ${sign(a.errorPct.p90)}`],
+          ['p99 latency', `real ${f2(a.real.p99)} ms, sim ${f2(a.sim.p99)} ms: ${sign(a.errorPct.p99)} (target ±${a.targets.p99Pct}%: ${met(a.met.p99)})`],
+          ['mean latency', `real ${f2(a.real.mean)} ms, sim ${f2(a.sim.mean)} ms: ${sign(a.errorPct.mean)}`],
+          ['KS distance', a.ksDistance.toFixed(4)],
+        ],
+      },
+      {
+        heading: 'What was run',
+        rows: [
+          ['trace', `${real.info.trace} (sha256 ${real.info.traceSha256})`],
+          ['replay plan', `${JSON.stringify(plan)} (plan sha256 ${real.info.planSha256.slice(0, 16)}…)`],
+          ['seed', String(real.info.seed)],
+          ['policy, memory', `${real.info.policy}, ${real.info.memoryMb} MB`],
+          ['real worker', `${real.info.backend} backend${real.info.complete ? '' : ' (run stopped early)'}`],
+          ['simulator', `cores ${String(sim.info.cores)}, profile ${JSON.stringify((sim.info.profile as { name?: string; source?: string })?.name ?? '')}: ${(sim.info.profile as { source?: string })?.source ?? ''}`],
+          ['machine', JSON.stringify(real.info.machine)],
+          ['ol-lab', real.info.olLabVersion],
+          ...real.info.notes.map((n, i): [string, string] => [`note ${i + 1}`, n]),
+        ],
+      },
+      {
+        heading: 'Per function',
+        rows: a.perFunction.map((f): [string, string] => [f.fn.slice(0, 24), `${f.invocations} invocations; p50 real ${f2(f.realP50)} ms, sim ${f2(f.simP50)} ms (${sign(f.p50ErrorPct)}); cold starts real ${f.realCold}, sim ${f.simCold}`]),
+      },
+    ],
+    charts,
+  };
+  await writePdf(doc, join(out, 'report.pdf'));
+  writeHtml(doc, join(out, 'report.html'));
+  writeFileSync(join(out, 'agreement.json'), JSON.stringify({ ...a, cdf: undefined }, null, 2) + '\n');
+  return ['report.pdf', 'report.html', 'agreement.json', ...charts.map((c) => c.file)];
+}
