@@ -33,7 +33,7 @@ function planOptions<T>(y: Argv<T>) {
     .option('policy', { choices: Object.keys(evictionPolicies), default: 'openlambda', describe: 'keep-alive / eviction policy' })
     .option('memory', { type: 'number', default: 4096, describe: 'memory pool, MB' })
     .option('time-scale', { type: 'number', default: 60, describe: 'compress trace time by this factor (60: a trace hour in a minute)' })
-    .option('duration-scale', { type: 'number', default: 0.1, describe: 'multiply execution times by this' })
+    .option('duration-scale', { type: 'number', default: 0.02, describe: 'multiply execution times by this' })
     .option('functions', { type: 'number', describe: 'keep the N most-invoked functions' })
     .option('minutes', { type: 'string', default: '1:120', describe: 'azure2019: minutes A:B of the day' })
     .option('arrivals', { choices: ['uniform', 'poisson'] as const, default: 'poisson' as const, describe: 'azure2019: arrivals within a minute' })

@@ -64,7 +64,7 @@ export interface RealOptions {
 export function checkFeasible(p: Plan, memoryMb: number, cores: number, maxRate: number): void {
   const l = planLoad(p);
   const problems: string[] = [];
-  if (l.cpuCores > 0.85 * cores) problems.push(`the handlers need ${l.cpuCores.toFixed(2)} cores on average, this machine has ${cores}: raise --duration-scale's divisor (use a smaller --duration-scale) or lower --time-scale`);
+  if (l.cpuCores > 0.85 * cores) problems.push(`the handlers need ${l.cpuCores.toFixed(2)} cores on average, this machine has ${cores}: use a smaller --duration-scale or a lower --time-scale`);
   if (l.peakRatePerS > maxRate) problems.push(`the busiest second sends ${l.peakRatePerS} requests, more than the ${maxRate}/s this worker sustains here: lower --time-scale or choose fewer --functions`);
   if (l.maxMemMb > memoryMb) problems.push(`a function needs ${l.maxMemMb} MB, more than the whole pool (--memory ${memoryMb})`);
   if (problems.length) throw new OlError('OL_ERR_CONFIG', `this replay cannot run faithfully at this scale (${p.n} invocations over ${(p.spanMs / 1000).toFixed(1)} s, ${l.ratePerS.toFixed(1)} req/s on average): ${problems.join('; ')}. Use --force to run it anyway.`);

@@ -144,6 +144,20 @@ describe('worker HTTP API (fake sandboxes)', () => {
     expect(lines[0].create_ms).toBeGreaterThan(0);
   });
 
+  it('under memory pressure every queued request is served exactly once', async () => {
+    for (const policy of ['openlambda', 'lru', 'gdsf']) {
+      const { w } = setup({ mem_pool_mb: 768, queue_limit: 1000, policy }, { a: '# fake: sleep 7\n', b: '# fake: sleep 3\n', c: '# fake: sleep 11\n', d: '# fake: echo\n' });
+      const names = ['a', 'b', 'c', 'd'];
+      const rs = await Promise.all(Array.from({ length: 120 }, (_, i) => w.app.inject({ method: 'POST', url: `/run/${names[(i * 7) % 4]}`, payload: String(i) })));
+      expect(rs.map((r) => r.statusCode).filter((c) => c !== 200), policy).toEqual([]);
+      const s = (await w.app.inject({ method: 'GET', url: '/stats' })).json();
+      expect(s.counters.cold + s.counters.warm + s.counters.unpaused, policy).toBe(120);
+      expect(s.gauges.queue_length).toBe(0);
+      expect(s.gauges.sandboxes_busy).toBe(0);
+      expect(s.gauges.mem_used_mb).toBeLessThanOrEqual(768);
+    }
+  });
+
   it('ttl policy expires idle sandboxes on the wall clock', async () => {
     const { w, pool } = setup({ policy: 'ttl', policy_options: { keepAliveMs: 50 } }, { e: '# fake: echo\n' });
     await w.app.inject({ method: 'POST', url: '/run/e', payload: '{}' });

@@ -54,7 +54,7 @@ interface Waiter {
   fnId: number;
   code: LambdaCode;
   memMb: number;
-  grant: (g: { inst?: Instance; reserved?: boolean }) => void;
+  grant: (g: { inst?: Instance; reserved?: boolean; handover?: boolean }) => void;
 }
 
 /** One invocation's record (with `record` on, one JSON line each). */
@@ -94,6 +94,7 @@ export class LambdaManager {
   #used = 0;
   #nextId = 0;
   #draining = false;
+  #drainAgain = false;
   #closed = false;
   /** Whole-worker mutex for "make room, then reserve". */
   #roomLock: Promise<void> = Promise.resolve();
@@ -216,7 +217,7 @@ export class LambdaManager {
       break;
     }
     const tq = this.clock.now();
-    let grant: { inst?: Instance; reserved?: boolean } = { reserved: false };
+    let grant: { inst?: Instance; reserved?: boolean; handover?: boolean } = { reserved: false };
     if (this.#queue.length === 0 && (await this.#reserve(limits.mem_mb))) grant = { reserved: true };
     if (!grant.reserved) {
       if (this.#queuedPerFn[fnId]! >= this.#c.queue_limit) {
@@ -231,6 +232,7 @@ export class LambdaManager {
     }
     rec.queue_ms = this.clock.now() - tq;
     this.#stats.time('queue', rec.queue_ms);
+    if (grant.handover) return { inst: grant.inst!, kind: 'warm' };
     if (grant.inst) {
       const kind = await this.#wake(grant.inst, rec);
       if (kind) return { inst: grant.inst, kind };
@@ -360,10 +362,9 @@ export class LambdaManager {
     const wi = this.#queue.findIndex((w) => w.fnId === inst.fnId && w.code.version === inst.version);
     if (wi >= 0 && cause === 'finished') {
       const [w] = this.#queue.splice(wi, 1);
-      // idle for an instant (the policy hears the pair), then busy again in #wake
-      inst.state = 'idle';
-      this.policy.onIdle(inst, now, cause);
-      w!.grant({ inst });
+      // the sandbox stays busy: to the policy it simply serves one more request
+      inst.gen++;
+      w!.grant({ inst, handover: true });
       return;
     }
     inst.state = 'idle';
@@ -483,22 +484,36 @@ export class LambdaManager {
 
   /** Serves waiters in order while sandboxes or memory allow. */
   #kickDrain(): void {
-    if (this.#draining || this.#queue.length === 0) return;
+    if (this.#queue.length === 0) return;
+    if (this.#draining) {
+      // something changed while a drain was waiting: it must look again
+      this.#drainAgain = true;
+      return;
+    }
     this.#draining = true;
     void (async () => {
       try {
-        while (this.#queue.length > 0) {
-          const w = this.#queue[0]!;
-          const inst = this.#takeAvailable(w.fnId, w.code.version);
-          if (inst) {
-            this.#queue.shift();
-            w.grant({ inst });
-            continue;
+        do {
+          this.#drainAgain = false;
+          while (this.#queue.length > 0) {
+            const w = this.#queue[0]!;
+            const inst = this.#takeAvailable(w.fnId, w.code.version);
+            if (inst) {
+              this.#queue.shift();
+              w.grant({ inst });
+              continue;
+            }
+            if (!(await this.#reserve(w.memMb))) break;
+            // while we waited, the waiter may have been handed a sandbox
+            const i = this.#queue.indexOf(w);
+            if (i < 0) {
+              this.#used -= w.memMb;
+              continue;
+            }
+            this.#queue.splice(i, 1);
+            w.grant({ reserved: true });
           }
-          if (!(await this.#reserve(w.memMb))) break;
-          this.#queue.shift();
-          w.grant({ reserved: true });
-        }
+        } while (this.#drainAgain && this.#queue.length > 0);
       } finally {
         this.#draining = false;
       }
