@@ -12,6 +12,9 @@
  * - unpause: latency of a call that finds its sandbox paused (policy
  *   openlambda), minus the median warm call;
  * - pause and destroy: timed on the sandbox backend directly;
+ * - memory touching: first calls of the synthetic lambda touching 0 and
+ *   40 MB; the difference per MB is `extra.touchMsPerMb`, which `ol-exp sim`
+ *   adds as first-call work (the harness's lambda touches its memory then);
  * - CPU: k concurrent handlers each burning W ms of CPU (k = 1..4); the
  *   stretch of their wall time gives the cores handlers effectively share,
  *   stored as `extra.cores` (what `ol-exp sim` uses by default).
@@ -50,14 +53,23 @@ export async function calibrate(o: { backend: 'sock' | 'docker'; n: number; out:
   const n = o.n;
   const lambdas = Array.from({ length: n }, (_, i) => ({ name: `noop${i}`, src: NOOP }));
   const burn = Array.from({ length: 4 }, (_, i) => ({ name: `burn${i}`, src: SYNTHETIC_LAMBDA }));
+  const TOUCH = 40;
+  const touchN = Math.max(5, Math.ceil(n / 3));
+  const touch = Array.from({ length: 2 * touchN }, (_, i) => ({ name: `touch${i}`, src: SYNTHETIC_LAMBDA, yaml: 'limits:\n  mem_mb: 128\n' }));
   // 1. cold, warm (lru keeps idle sandboxes unpaused)
   o.log(`cold and warm calls (${n} each) on a ${o.backend} worker`);
-  let w = await spawnWorker({ sandbox: o.backend, policy: 'lru', mem_pool_mb: 16_000, limits: { mem_mb: 64 } }, [...lambdas, ...burn]);
-  const cold: number[] = [], warm: number[] = [];
+  let w = await spawnWorker({ sandbox: o.backend, policy: 'lru', mem_pool_mb: 16_000, limits: { mem_mb: 64 } }, [...lambdas, ...burn, ...touch]);
+  const cold: number[] = [], warm: number[] = [], cold0: number[] = [], coldT: number[] = [];
   let cpu: { k: number; wallMs: number; workMs: number }[] = [];
   try {
     for (let i = 0; i < n; i++) cold.push(await call(w.base, `noop${i}`));
     for (let i = 0; i < Math.max(n, 200); i++) warm.push(await call(w.base, 'noop0'));
+    // memory touching on a sandbox's first call: cold with 0 MB vs TOUCH MB
+    o.log(`first calls touching 0 and ${TOUCH} MB (${touchN} each)`);
+    for (let i = 0; i < touchN; i++) {
+      cold0.push(await call(w.base, `touch${2 * i}`, JSON.stringify({ dur_ms: 0, touch_mb: 0 })));
+      coldT.push(await call(w.base, `touch${2 * i + 1}`, JSON.stringify({ dur_ms: 0, touch_mb: TOUCH })));
+    }
     // 2. CPU sharing: k handlers burning W ms at once, sandboxes created beforehand
     o.log('CPU sharing: 1 to 4 handlers at once');
     const W = 300;
@@ -126,6 +138,7 @@ export async function calibrate(o: { backend: 'sock' | 'docker'; n: number; out:
     machine: m,
     extra: {
       cores,
+      touchMsPerMb: round(Math.max(0, (median(coldT) - median(cold0)) / TOUCH)),
       cpu: { samples: cpu, effectiveCores: effective.map(round), note: 'k handlers each burning workMs of CPU at once; effective cores = k × work / wall' },
       medians: { coldMs: round(median(cold)), warmMs: round(warmMed), unpausedMs: round(median(unpaused)), pauseMs: round(median(pause)), destroyMs: round(median(destroy)) },
     },

@@ -33,15 +33,16 @@ function planOptions<T>(y: Argv<T>) {
     .option('policy', { choices: Object.keys(evictionPolicies), default: 'openlambda', describe: 'keep-alive / eviction policy' })
     .option('memory', { type: 'number', default: 4096, describe: 'memory pool, MB' })
     .option('time-scale', { type: 'number', default: 60, describe: 'compress trace time by this factor (60: a trace hour in a minute)' })
-    .option('duration-scale', { type: 'number', default: 0.02, describe: 'multiply execution times by this' })
+    .option('duration-scale', { type: 'number', default: 0.01, describe: 'multiply execution times by this' })
     .option('functions', { type: 'number', describe: 'keep the N most-invoked functions' })
     .option('minutes', { type: 'string', default: '1:120', describe: 'azure2019: minutes A:B of the day' })
     .option('arrivals', { choices: ['uniform', 'poisson'] as const, default: 'poisson' as const, describe: 'azure2019: arrivals within a minute' })
     .option('seed', { type: 'number', default: 1 })
+    .option('mem-scale', { type: 'number', default: 0.1, describe: 'multiply functions\' memory by this' })
     .option('min-mem', { type: 'number', default: 64, describe: 'smallest sandbox memory, MB' });
 }
 
-interface PlanArgs { trace: string; policy: string; memory: number; timeScale: number; durationScale: number; functions?: number; minutes: string; arrivals: 'uniform' | 'poisson'; seed: number; minMem: number }
+interface PlanArgs { trace: string; policy: string; memory: number; timeScale: number; durationScale: number; memScale: number; functions?: number; minutes: string; arrivals: 'uniform' | 'poisson'; seed: number; minMem: number }
 
 async function plan(a: PlanArgs): Promise<Plan> {
   const { buildPlan } = await import('./plan.js');
@@ -52,7 +53,7 @@ async function plan(a: PlanArgs): Promise<Plan> {
   return buildPlan({
     trace: a.trace,
     traceOptions: { arrivals: a.arrivals, ...(a.functions !== undefined ? { functions: a.functions } : {}), ...(isAzure19 ? { minutes } : {}) },
-    timeScale: a.timeScale, durationScale: a.durationScale, seed: a.seed, minMemMb: a.minMem,
+    timeScale: a.timeScale, durationScale: a.durationScale, memScale: a.memScale, seed: a.seed, minMemMb: a.minMem,
   });
 }
 

@@ -1,7 +1,7 @@
 /**
  * A replay plan: one trace expanded into concrete invocations (arrival,
  * function, execution time, memory), compressed in time by `timeScale` and
- * in work by `durationScale`. `ol-exp real` and `ol-exp sim` both run from
+ * in work by `durationScale`, and in memory by `memScale`. `ol-exp real` and `ol-exp sim` both run from
  * the same plan, so they see exactly the same invocations; its hash is what
  * `ol-exp compare` checks before it compares two runs.
  */
@@ -19,6 +19,8 @@ export interface PlanOptions {
   seed: number;
   /** Smallest sandbox memory, MB (a Python runtime needs some). */
   minMemMb: number;
+  /** Memory = trace memory × memScale (before the minimum). */
+  memScale: number;
 }
 
 export interface PlanFunction {
@@ -50,6 +52,7 @@ export const MAX_PLAN = 5_000_000;
 export function buildPlan(o: PlanOptions): Plan {
   if (!(o.timeScale > 0)) badConfig('time-scale', `must be > 0, got ${o.timeScale}`);
   if (!(o.durationScale > 0)) badConfig('duration-scale', `must be > 0, got ${o.durationScale}`);
+  if (!(o.memScale > 0)) badConfig('mem-scale', `must be > 0, got ${o.memScale}`);
   const src = openTrace(o.trace, { ...o.traceOptions, seed: o.seed });
   let t = new Float64Array(1 << 16), fn = new Int32Array(1 << 16), dur = new Float64Array(1 << 16), mem = new Float64Array(1 << 16);
   let n = 0;
@@ -66,7 +69,7 @@ export function buildPlan(o: PlanOptions): Plan {
       t[n] = (b.t[i]! - t0) / o.timeScale;
       fn[n] = b.fn[i]!;
       dur[n] = b.dur[i]! * o.durationScale;
-      mem[n] = Math.max(o.minMemMb, Math.ceil(b.mem[i]!));
+      mem[n] = Math.max(o.minMemMb, Math.ceil(b.mem[i]! * o.memScale));
       n++;
     }
   }
@@ -77,7 +80,7 @@ export function buildPlan(o: PlanOptions): Plan {
   const functions: PlanFunction[] = src.functions.map((f, i) => ({
     name: f.name,
     lambda: `f${i}-${f.name.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 12)}`,
-    memMb: memOf[i],
+    memMb: Math.max(o.minMemMb, memOf[i]),
     invocations: counts[i],
   }));
   // every invocation of a function gets the function's one memory size

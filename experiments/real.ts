@@ -2,8 +2,8 @@
  * `ol-exp real`: replays a plan on the real worker, open loop. One
  * synthetic Python lambda per trace function burns CPU for each
  * invocation's execution time (CPU time, so contention stretches it as on
- * any machine) and holds part of the function's memory (half of it, less
- * 48 MB of runtime, touched page by page on the sandbox's first call and
+ * any machine) and holds part of the function's memory (a quarter of it, at
+ * most its memory less 48 MB of runtime, touched page by page on the sandbox's first call and
  * kept), as invitro's trace function does. Requests leave at their planned
  * arrival times whether or not earlier ones have answered. Every invocation
  * is recorded from the client (latency, how it started, status) and, when
@@ -42,7 +42,7 @@ def f(event):
 `;
 
 export function touchMb(memMb: number): number {
-  return Math.max(0, Math.min(memMb / 2, memMb - 48));
+  return Math.max(0, Math.min(memMb / 4, memMb - 48));
 }
 
 export interface RealOptions {
@@ -132,8 +132,15 @@ export async function runReal(o: RealOptions): Promise<boolean> {
   const memCsv = new CsvWriter(join(o.out, 'memory.csv'), ['t_ms', 'used_mb']);
   const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
   let stopped = false;
-  const onSigint = () => { stopped = true; log('Ctrl-C: no new requests; waiting for the ones in flight'); };
-  process.once('SIGINT', onSigint);
+  let graceTimer: NodeJS.Timeout | undefined;
+  const onSigint = () => {
+    if (stopped) return;
+    stopped = true;
+    log('Ctrl-C: no new requests; waiting up to 10 s for the ones in flight');
+    // requests still unanswered then are left out of the record (and counted in its notes)
+    graceTimer = setTimeout(() => allSent(), 10_000);
+  };
+  process.on('SIGINT', onSigint);
   const t0 = performance.now() + 300;
   let inFlight = 0, done = 0;
   const lateness: number[] = [];
@@ -146,6 +153,7 @@ export async function runReal(o: RealOptions): Promise<boolean> {
     } catch { /* the worker is busy or gone; the next sample will tell */ }
   }, 1000);
   let i = 0;
+  let closed = false;
   const fire = (k: number) => {
     const f = p.functions[p.fn[k]!]!;
     const sent = performance.now() - t0;
@@ -153,6 +161,7 @@ export async function runReal(o: RealOptions): Promise<boolean> {
     inFlight++;
     const body = JSON.stringify({ inv: k, dur_ms: p.dur[k], touch_mb: touchMb(f.memMb) });
     void request(agent, base, `/run/${f.lambda}`, body).then((r) => {
+      if (closed) return;
       const end = performance.now() - t0;
       inv.row([k, f.name, us(p.t[k]!), us(sent), us(end), us(end - sent), r.status === 200 ? (r.start || 'unknown') : 'failed', r.status]);
       inFlight--;
@@ -170,6 +179,9 @@ export async function runReal(o: RealOptions): Promise<boolean> {
   };
   setTimeout(pump, 300);
   await finished;
+  closed = true;
+  if (graceTimer) clearTimeout(graceTimer);
+  if (inFlight > 0) info.notes.push(`${inFlight} request(s) were still unanswered when the replay was stopped; they are not recorded`);
   clearInterval(sampler);
   process.off('SIGINT', onSigint);
   inv.close();

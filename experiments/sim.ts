@@ -14,6 +14,7 @@ import { Simulator } from '../sim/simulator.js';
 import { newBatch } from '../traces/types.js';
 import { INVOCATION_HEADER, type RunInfo } from './run-files.js';
 import type { Plan } from './plan.js';
+import { touchMb } from './real.js';
 
 export interface SimRunOptions {
   plan: Plan;
@@ -31,11 +32,14 @@ export async function runSim(o: SimRunOptions): Promise<void> {
   const inv = new CsvWriter(join(o.out, 'invocations.csv'), INVOCATION_HEADER.split(','));
   const mem = new CsvWriter(join(o.out, 'memory.csv'), ['t_ms', 'used_mb']);
   const functions = p.functions.map((f) => ({ name: f.name }));
-  const config = resolveSimConfig({ policy: o.policy, memoryMb: o.memoryMb, cores: o.cores, queue: 'wait', seed: p.options.seed });
+  const touchCost = Number((o.profile.extra as { touchMsPerMb?: number } | undefined)?.touchMsPerMb ?? 0);
+  const config = resolveSimConfig({ policy: o.policy, memoryMb: o.memoryMb, cores: o.cores, queue: 'wait', seed: p.options.seed, createOnCpu: true });
   const sim = new Simulator(config, compileProfile(o.profile), functions, {
     onInvocation: (r) => inv.row([r.inv, r.fn, us(r.arrival), us(r.arrival), us(r.arrival + r.latencyMs), us(r.latencyMs), r.start === 'dropped' ? 'failed' : r.start, r.start === 'dropped' ? 0 : 200]),
     seriesIntervalMs: 1000,
     onSample: (s) => mem.row([us(s.t), us(s.usedMb)]),
+    // the synthetic lambda touches its memory on a sandbox's first call
+    coldWorkMs: p.functions.map((f) => touchMb(f.memMb) * touchCost),
   });
   const b = newBatch(p.n);
   b.t.set(p.t); b.fn.set(p.fn); b.dur.set(p.dur); b.mem.set(p.mem);

@@ -28,6 +28,12 @@ export interface SimConfig {
   pausedMemMb: number | null;
   /** Use the trace's own cold-start times where it gives them (FaasCache mode). */
   coldFromTrace: boolean;
+  /**
+   * Treat a sandbox's creation as CPU work shared with running handlers
+   * (processor sharing) instead of a pure delay: on a small machine,
+   * concurrent cold starts and handlers compete for the same cores.
+   */
+  createOnCpu: boolean;
   /** The run's one seed. */
   seed: number;
 }
@@ -41,6 +47,7 @@ export const simDefaults: SimConfig = {
   sandboxConcurrency: 1,
   pausedMemMb: null,
   coldFromTrace: false,
+  createOnCpu: false,
   seed: 1,
 };
 

@@ -1,54 +1,121 @@
 /**
- * The FIFO of invocations waiting for memory, stored column-wise in a
- * growable ring of typed arrays: an overloaded run can hold millions of
- * waiting invocations without one object (and one GC-traced pointer) each.
+ * The FIFO of invocations waiting for memory, stored column-wise in chunks
+ * of typed arrays addressed by a stable position (the arrival order), so an
+ * overloaded run can hold millions of waiting invocations without one
+ * object each, and so a waiting invocation of a given function can be taken
+ * out of the middle in O(1) (a finishing sandbox goes to a waiting request
+ * of its own function first, as in the real worker).
  */
+const BITS = 12;
+const SIZE = 1 << BITS;
+const MASK = SIZE - 1;
+
+interface Chunk {
+  seq: Float64Array;
+  fn: Int32Array;
+  arrival: Float64Array;
+  dur: Float64Array;
+  mem: Float64Array;
+  init: Float64Array;
+  taken: Uint8Array;
+}
+
+function chunk(): Chunk {
+  return {
+    seq: new Float64Array(SIZE), fn: new Int32Array(SIZE), arrival: new Float64Array(SIZE), dur: new Float64Array(SIZE),
+    mem: new Float64Array(SIZE), init: new Float64Array(SIZE), taken: new Uint8Array(SIZE),
+  };
+}
+
 export class InvocationQueue {
-  #seq = new Float64Array(1024);
-  #fn = new Int32Array(1024);
-  #arrival = new Float64Array(1024);
-  #dur = new Float64Array(1024);
-  #mem = new Float64Array(1024);
-  #init = new Float64Array(1024);
+  #chunks = new Map<number, Chunk>();
+  /** Position of the oldest entry still waiting (or past the end). */
   #head = 0;
+  #tail = 0;
   #size = 0;
+  /** Per function: positions of its waiting entries, oldest first (lazily cleaned). */
+  #byFn: number[][] = [];
+  #byFnHead: number[] = [];
+  #count: number[] = [];
 
   get size(): number {
     return this.#size;
   }
 
+  /** Waiting invocations of function `fn`. */
+  countOf(fn: number): number {
+    return this.#count[fn] ?? 0;
+  }
+
   push(seq: number, fn: number, arrival: number, dur: number, mem: number, init: number): void {
-    if (this.#size === this.#seq.length) this.#grow();
-    const i = (this.#head + this.#size) & (this.#seq.length - 1);
-    this.#seq[i] = seq; this.#fn[i] = fn; this.#arrival[i] = arrival;
-    this.#dur[i] = dur; this.#mem[i] = mem; this.#init[i] = init;
+    const pos = this.#tail++;
+    let c = this.#chunks.get(pos >>> BITS);
+    if (!c) this.#chunks.set(pos >>> BITS, (c = chunk()));
+    const i = pos & MASK;
+    c.seq[i] = seq; c.fn[i] = fn; c.arrival[i] = arrival; c.dur[i] = dur; c.mem[i] = mem; c.init[i] = init; c.taken[i] = 0;
+    while (this.#byFn.length <= fn) { this.#byFn.push([]); this.#byFnHead.push(0); this.#count.push(0); }
+    this.#byFn[fn]!.push(pos);
+    this.#count[fn]!++;
     this.#size++;
   }
 
-  /** Fields of the head (the queue must not be empty). */
-  get headSeq(): number { return this.#seq[this.#head]!; }
-  get headFn(): number { return this.#fn[this.#head]!; }
-  get headArrival(): number { return this.#arrival[this.#head]!; }
-  get headDur(): number { return this.#dur[this.#head]!; }
-  get headMem(): number { return this.#mem[this.#head]!; }
-  get headInit(): number { return this.#init[this.#head]!; }
-
-  shift(): void {
-    this.#head = (this.#head + 1) & (this.#seq.length - 1);
-    this.#size--;
+  /** Position of the oldest waiting entry (the queue must not be empty). */
+  get head(): number {
+    return this.#head;
   }
 
-  #grow(): void {
-    const cap = this.#seq.length * 2;
-    const re = <T extends Float64Array | Int32Array>(a: T): T => {
-      const b = new (a.constructor as new (n: number) => T)(cap);
-      const first = a.subarray(this.#head) as T;
-      b.set(first as never);
-      b.set(a.subarray(0, this.#head) as never, first.length);
-      return b;
-    };
-    this.#seq = re(this.#seq); this.#fn = re(this.#fn); this.#arrival = re(this.#arrival);
-    this.#dur = re(this.#dur); this.#mem = re(this.#mem); this.#init = re(this.#init);
-    this.#head = 0;
+  /** Position of the oldest waiting entry of `fn`, or -1. */
+  oldestOf(fn: number): number {
+    if (!this.#count[fn]) return -1;
+    const list = this.#byFn[fn]!;
+    let h = this.#byFnHead[fn]!;
+    for (;;) {
+      // entries behind the head may sit in chunks already freed: taken too
+      const c = this.#chunks.get(list[h]! >>> BITS);
+      if (c && !c.taken[list[h]! & MASK]) break;
+      h++;
+    }
+    this.#byFnHead[fn] = h;
+    return list[h]!;
+  }
+
+  #at(pos: number): Chunk {
+    return this.#chunks.get(pos >>> BITS)!;
+  }
+
+  seq(pos: number): number { return this.#at(pos).seq[pos & MASK]!; }
+  fn(pos: number): number { return this.#at(pos).fn[pos & MASK]!; }
+  arrival(pos: number): number { return this.#at(pos).arrival[pos & MASK]!; }
+  dur(pos: number): number { return this.#at(pos).dur[pos & MASK]!; }
+  mem(pos: number): number { return this.#at(pos).mem[pos & MASK]!; }
+  init(pos: number): number { return this.#at(pos).init[pos & MASK]!; }
+
+  /** Removes the entry at `pos` (the head or any other). */
+  take(pos: number): void {
+    const c = this.#at(pos);
+    const i = pos & MASK;
+    if (c.taken[i]) throw new Error(`queue entry ${pos} taken twice`);
+    c.taken[i] = 1;
+    const fn = c.fn[i]!;
+    this.#count[fn]!--;
+    this.#size--;
+    const list = this.#byFn[fn]!;
+    if (this.#count[fn] === 0) {
+      list.length = 0;
+      this.#byFnHead[fn] = 0;
+    } else if (this.#byFnHead[fn]! > 1024 && this.#byFnHead[fn]! * 2 > list.length) {
+      this.#byFn[fn] = list.slice(this.#byFnHead[fn]);
+      this.#byFnHead[fn] = 0;
+    }
+    // advance the head past taken entries, freeing whole chunks behind it
+    while (this.#head < this.#tail && this.#at(this.#head).taken[this.#head & MASK]) {
+      this.#head++;
+      if ((this.#head & MASK) === 0) this.#chunks.delete((this.#head >>> BITS) - 1);
+    }
+    if (this.#head === this.#tail && this.#size === 0) {
+      // empty: drop the last chunk too and start positions afresh
+      this.#chunks.clear();
+      this.#head = this.#tail = 0;
+    }
   }
 }

@@ -82,6 +82,12 @@ export interface SimHooks {
   /** Called with a sample every `seriesIntervalMs` of simulated time. */
   onSample?: (s: MemorySample) => void;
   seriesIntervalMs?: number;
+  /**
+   * CPU work (ms) a function's handler does on a new sandbox's first
+   * request, before its own execution time: imports, touching its memory.
+   * The validation harness sets it from calibration.
+   */
+  coldWorkMs?: ArrayLike<number>;
 }
 
 /** Per-function results. */
@@ -159,7 +165,7 @@ class Request {
     readonly seq: number,
     readonly fnId: number,
     readonly arrival: number,
-    readonly dur: number,
+    public dur: number,
     readonly mem: number,
     readonly init: number,
   ) {}
@@ -385,18 +391,41 @@ export class Simulator {
   #drainQueue(): void {
     const q = this.#queue;
     while (q.size > 0) {
-      const fnId = q.headFn;
+      const pos = q.head;
+      const fnId = q.fn(pos);
       const sb = this.#takeAvailable(fnId);
       if (sb) {
-        this.#startOn(new Request(q.headSeq, fnId, q.headArrival, q.headDur, q.headMem, q.headInit), sb);
+        const req = new Request(q.seq(pos), fnId, q.arrival(pos), q.dur(pos), q.mem(pos), q.init(pos));
+        q.take(pos);
+        this.#startOn(req, sb);
       } else {
         // POLICY: strict FIFO for memory: the head waits, and so does everyone behind it
-        if (this.#capacity - this.#used + this.#evictable < q.headMem) break;
-        const req = new Request(q.headSeq, fnId, q.headArrival, q.headDur, q.headMem, q.headInit);
+        if (this.#capacity - this.#used + this.#evictable < q.mem(pos)) break;
+        const req = new Request(q.seq(pos), fnId, q.arrival(pos), q.dur(pos), q.mem(pos), q.init(pos));
         if (!this.#tryCold(req)) break;
+        q.take(pos);
       }
-      q.shift();
     }
+  }
+
+  /**
+   * A sandbox that just finished goes straight to the oldest waiting
+   * request of its own function, as the real worker does; true if it did.
+   */
+  #handOver(sb: SimSandbox): boolean {
+    const q = this.#queue;
+    const pos = q.oldestOf(sb.fnId);
+    if (pos < 0) return false;
+    const req = new Request(q.seq(pos), sb.fnId, q.arrival(pos), q.dur(pos), q.mem(pos), q.init(pos));
+    q.take(pos);
+    this.#r.warm++;
+    this.#fnStats[sb.fnId]!.warm++;
+    req.kind = 'warm';
+    req.sb = sb;
+    sb.active++;
+    if (this.#log) this.#emit('warm', sb.fnId, req.seq, sb.id);
+    this.#begin(req, 0);
+    return true;
   }
 
   /** An available sandbox of the function (most recently idle first), taken. */
@@ -491,6 +520,8 @@ export class Simulator {
       ? req.init
       : c.create(this.#costRng) + c.runtimeStart(this.#costRng);
     sb.active = 1;
+    const extra = this.#hooks.coldWorkMs?.[req.fnId];
+    if (extra) req.dur += extra;
     this.#r.cold++;
     this.#r.sandboxesCreated++;
     this.#fnStats[req.fnId]!.cold++;
@@ -500,7 +531,13 @@ export class Simulator {
     this.policy.onCreate(sb, now);
     this.policy.onBusy(sb, now);
     if (this.#conc > 1) this.#addAvailable(sb);
-    this.#begin(req, destroyCost + sb.coldStartMs);
+    if (this.config.createOnCpu) {
+      // creation competes for the cores with the handlers
+      req.dur += sb.coldStartMs;
+      this.#begin(req, destroyCost);
+    } else {
+      this.#begin(req, destroyCost + sb.coldStartMs);
+    }
     this.#keepFreeTarget();
     return true;
   }
@@ -545,7 +582,9 @@ export class Simulator {
     });
     sb.active--;
     sb.uses++;
-    if (sb.active === 0) {
+    if (this.#queue.size > 0 && this.#queue.countOf(sb.fnId) > 0 && this.#handOver(sb)) {
+      // still busy: it serves the waiting request now
+    } else if (sb.active === 0) {
       if (sb.availIdx >= 0) this.#removeAvailable(sb);
       this.#busySandboxes--;
       this.#becomeIdle(sb, 'finished');

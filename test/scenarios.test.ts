@@ -123,4 +123,29 @@ describe('hand-worked scenarios', () => {
     const { result } = runRows([{ t: 0, fn: 'big', dur: 10, mem: 5000 }], { policy: 'lru', memoryMb: 1000 }, costs);
     expect([result.dropped, result.droppedOversize]).toEqual([1, 1]);
   });
+
+  it('with createOnCpu a cold start shares the core with a running handler', () => {
+    // 1 core: a's 10 ms create and 100 ms handler are 110 ms of work from t=0. At 20, b's
+    // 10 ms create + 5 ms handler (15 ms) start to share the core: b ends at 20 + 30 = 50,
+    // a has done 20 + 15 = 35 ms by then, and its last 75 ms end at 125 (110 alone)
+    const { text } = runRows(
+      [{ t: 0, fn: 'a', dur: 100, mem: 10 }, { t: 20, fn: 'b', dur: 5, mem: 10 }],
+      { policy: 'lru', memoryMb: 1000, cores: 1, createOnCpu: true }, costs,
+    );
+    expect(text.filter((l) => l.includes('done'))).toEqual(['50 done b #1 sb1', '125 done a #0 sb0']);
+  });
+
+  it('a finishing sandbox goes to the oldest waiting request of its own function', () => {
+    // pool fits one sandbox: a#1 and b#2 wait; when a#0 ends at 60, a#1 takes its sandbox
+    // (warm) although b#2 is not behind it; b#2 then evicts it at 70 and starts cold
+    const { text, result } = runRows(
+      [{ t: 0, fn: 'a', dur: 50, mem: 100 }, { t: 5, fn: 'b', dur: 10, mem: 100 }, { t: 6, fn: 'a', dur: 10, mem: 100 }],
+      { policy: 'lru', memoryMb: 100, cores: 2 }, costs,
+    );
+    expect(text).toContain('60 warm a #2 sb0');
+    expect(text).toContain('70 evict a sb0');
+    expect(text).toContain('70 cold b #1 sb1');
+    expect([result.cold, result.warm, result.queued]).toEqual([2, 1, 2]);
+  });
 });
+

@@ -111,6 +111,9 @@ export function buildApp(o: BuildOptions): Worker {
     }
   });
 
-  app.addHook('onClose', async () => manager.close());
+  app.addHook('onClose', async () => {
+    await manager.close();
+    await o.pool.close?.();
+  });
   return { app, manager, registry, stats };
 }

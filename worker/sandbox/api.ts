@@ -70,6 +70,8 @@ export interface SandboxPool {
   /** Counts what exists now (leak checks in tests and `ol-worker status`). */
   census(): Promise<CleanupReport>;
   on(listener: (type: SandboxEventType, sb: Sandbox) => void): void;
+  /** Releases what the pool itself holds (its empty root cgroup); sandboxes must be gone. */
+  close?(): Promise<void>;
 }
 
 /** An error from a sandbox operation, with the OL code to report it by. */

@@ -104,6 +104,12 @@ export interface CgroupDriver {
   list(): string[];
   /** Kills what is in a group found by {@link list} and removes it. */
   remove(name: string): Promise<void>;
+  /** Removes the root group if nothing is left in it. */
+  removeRoot(): void;
+}
+
+function rmdirQuiet(dir: string): void {
+  try { rmdirSync(dir); } catch { /* not empty, or already gone */ }
 }
 
 class V1Driver implements CgroupDriver {
@@ -168,6 +174,10 @@ class V1Driver implements CgroupDriver {
       for (const e of readdirSync(d, { withFileTypes: true })) if (e.isDirectory()) names.add(e.name);
     }
     return [...names].sort();
+  }
+
+  removeRoot(): void {
+    for (const c of V1_CONTROLLERS) rmdirQuiet(join(this.mount, c, this.root));
   }
 
   async remove(name: string): Promise<void> {
@@ -236,6 +246,10 @@ class V2Driver implements CgroupDriver {
 
   async remove(name: string): Promise<void> {
     await this.#handle(name).destroy();
+  }
+
+  removeRoot(): void {
+    rmdirQuiet(join(this.mount, this.root));
   }
 }
 

@@ -168,6 +168,10 @@ export class SockPool implements SandboxPool {
     return sb;
   }
 
+  async close(): Promise<void> {
+    this.#cg.removeRoot();
+  }
+
   async census(): Promise<CleanupReport> {
     const names = this.#cg.list();
     let processes = 0;

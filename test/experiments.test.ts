@@ -1,0 +1,113 @@
+/** The validation harness: plans, run files, comparison, reports; and one short real replay. */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { projectPath } from '../common/paths.js';
+import { compareRuns, incompatibility, ksDistance } from '../experiments/compare.js';
+import { buildPlan, type PlanOptions } from '../experiments/plan.js';
+import { checkFeasible } from '../experiments/real.js';
+import { readRun } from '../experiments/run-files.js';
+import { runSim } from '../experiments/sim.js';
+import { writeComparisonReport } from '../reports/comparison.js';
+import { constantProfile, loadProfile } from '../sim/profile.js';
+import { SAMPLE10 } from './helpers.js';
+
+const opts = (over: Partial<PlanOptions> = {}): PlanOptions => ({
+  trace: `azure2019:${SAMPLE10}`, traceOptions: { arrivals: 'poisson', minutes: [1, 20] }, timeScale: 60, durationScale: 0.02, seed: 1, minMemMb: 64, memScale: 0.25, ...over,
+});
+
+function pngSize(buf: Buffer): [number, number] {
+  return [buf.readUInt32BE(16), buf.readUInt32BE(20)];
+}
+
+describe('replay plans', () => {
+  it('are deterministic and hash what they contain', () => {
+    const a = buildPlan(opts()), b = buildPlan(opts()), c = buildPlan(opts({ seed: 2 })), d = buildPlan(opts({ timeScale: 30 }));
+    expect(a.planSha256).toBe(b.planSha256);
+    expect(a.planSha256).not.toBe(c.planSha256);
+    expect(a.planSha256).not.toBe(d.planSha256);
+    expect(a.spanMs).toBeLessThanOrEqual(20 * 60_000 / 60);
+    expect(a.functions.every((f) => f.memMb >= 64 && /^[A-Za-z0-9._-]+$/.test(f.lambda))).toBe(true);
+  });
+
+  it('a replay the machine cannot keep up with is refused before starting, with the numbers', () => {
+    const p = buildPlan(opts({ durationScale: 1 }));
+    expect(() => checkFeasible(p, 4096, 2, 1500)).toThrow(/cannot run faithfully at this scale \(\d+ invocations over [\d.]+ s, [\d.]+ req\/s on average\): the handlers need [\d.]+ cores on average, this machine has 2/);
+    expect(() => checkFeasible(buildPlan(opts()), 32, 2, 1500)).toThrow(/a function needs \d+ MB, more than the whole pool \(--memory 32\)/);
+  });
+});
+
+describe('comparison', () => {
+  it('KS distance', () => {
+    expect(ksDistance(Float64Array.of(1, 2, 3), Float64Array.of(1, 2, 3))).toBe(0);
+    expect(ksDistance(Float64Array.of(1, 2), Float64Array.of(3, 4))).toBe(1);
+    expect(ksDistance(Float64Array.of(1, 2, 3, 4), Float64Array.of(3, 4, 5, 6))).toBe(0.5);
+  });
+
+  it('two simulated runs of one plan compare; runs of different plans are refused with the reason', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ol-cmp-'));
+    const p = buildPlan(opts());
+    await runSim({ plan: p, out: join(dir, 'a'), policy: 'openlambda', memoryMb: 4096, cores: 2, profile: loadProfile() });
+    await runSim({ plan: p, out: join(dir, 'b'), policy: 'openlambda', memoryMb: 4096, cores: 2, profile: constantProfile({ create: 50, warmDispatch: 1, unpause: 3 }) });
+    const a = readRun(join(dir, 'a')), b = readRun(join(dir, 'b'));
+    expect(a.rows).toHaveLength(p.n);
+    const ag = compareRuns(a, b);
+    expect(ag.real.invocations).toBe(p.n);
+    expect(ag.real.coldStarts).toBeGreaterThan(0);
+    expect(ag.ksDistance).toBeGreaterThan(0);
+    expect(ag.perFunction).toHaveLength(p.functions.length);
+    const out = join(dir, 'report');
+    const files = await writeComparisonReport(out, ag, a, b);
+    for (const f of files) expect(existsSync(join(out, f)), f).toBe(true);
+    expect(pngSize(readFileSync(join(out, 'latency-cdf.png')))).toEqual([1600, 1000]);
+    expect(readFileSync(join(out, 'report.pdf')).subarray(0, 5).toString()).toBe('%PDF-');
+    const html = readFileSync(join(out, 'report.html'), 'utf8');
+    expect(html).toMatch(/data:image\/png;base64,/);
+    expect(html).toContain(a.info.traceSha256);
+    await runSim({ plan: buildPlan(opts({ seed: 2 })), out: join(dir, 'c'), policy: 'openlambda', memoryMb: 4096, cores: 2, profile: loadProfile() });
+    expect(incompatibility(a.info, readRun(join(dir, 'c')).info)).toMatch(/different seeds \(1 vs 2\)/);
+    await runSim({ plan: p, out: join(dir, 'd'), policy: 'lru', memoryMb: 4096, cores: 2, profile: loadProfile() });
+    expect(() => compareRuns(a, readRun(join(dir, 'd')))).toThrow(/cannot be compared: they use different policies \(openlambda vs lru\)/);
+  });
+
+  it('a truncated run file or an unknown function is a clear error', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ol-bad-'));
+    await runSim({ plan: buildPlan(opts()), out: dir, policy: 'lru', memoryMb: 4096, cores: 2, profile: loadProfile() });
+    const path = join(dir, 'invocations.csv');
+    const text = readFileSync(path, 'utf8');
+    writeFileSync(path, text.slice(0, text.length - 20));
+    expect(() => readRun(dir)).toThrow(/invocations\.csv:\d+: field ".*": .*\(the last line: the file may be truncated\)/);
+    writeFileSync(path, text.replace(/\n(\d+),([^,]+),/, '\n$1,nosuchfn,'));
+    expect(() => readRun(dir)).toThrow(/field "fn": function "nosuchfn" is not in the run's run\.json/);
+    expect(() => readRun(join(dir, 'nowhere'))).toThrow(/is not a run directory/);
+  });
+});
+
+describe('ol-exp real, end to end (sock backend, needs root)', () => {
+  it('replays a short trace open loop, records it, and compares with the simulator', () => {
+    if (process.getuid?.() !== 0 || !existsSync('/var/lib/ol-lab/ol-min/.ol-lab-base')) throw new Error('needs root and scripts/setup-host.sh');
+    const dir = mkdtempSync(join(tmpdir(), 'ol-real-e2e-'));
+    const cli = projectPath('dist', 'experiments', 'cli.js');
+    const common = ['--minutes', '1:8', '--time-scale', '60', '--duration-scale', '0.02', '--memory', '4096'];
+    const r = spawnSync(process.execPath, [cli, 'real', ...common, '--out', join(dir, 'real')], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const run = readRun(join(dir, 'real'));
+    expect(run.info.complete).toBe(true);
+    expect(run.rows.every((x) => x.status === 200)).toBe(true);
+    expect(run.rows.length).toBe(run.info.invocations);
+    expect(new Set(run.rows.map((x) => x.inv)).size).toBe(run.rows.length);
+    const worker = readFileSync(join(dir, 'real', 'worker-records.jsonl'), 'utf8').trim().split('\n');
+    expect(worker).toHaveLength(run.rows.length);
+    execFileSync(process.execPath, [cli, 'sim', ...common, '--out', join(dir, 'sim')]);
+    const c = spawnSync(process.execPath, [cli, 'compare', join(dir, 'real'), join(dir, 'sim'), '--out', join(dir, 'report')], { encoding: 'utf8' });
+    expect(c.status).toBe(0);
+    expect(c.stdout).toMatch(/cold starts: real \d+, sim \d+/);
+    expect(existsSync(join(dir, 'report', 'report.pdf'))).toBe(true);
+    const bad = spawnSync(process.execPath, [cli, 'real', '--worker', 'http://127.0.0.1:9', ...common, '--out', join(dir, 'x')], { encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/the worker at http:\/\/127\.0\.0\.1:9 is not reachable/);
+  }, 120_000);
+});
