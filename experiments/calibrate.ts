@@ -15,6 +15,9 @@
  * - memory touching: first calls of the synthetic lambda touching 0 and
  *   40 MB; the difference per MB is `extra.touchMsPerMb`, which `ol-exp sim`
  *   adds as first-call work (the harness's lambda touches its memory then);
+ * - creation lanes: 10 first calls at once; how much faster than 10 in a
+ *   row they finish gives how many creations really proceed in parallel
+ *   (`extra.createLanes`, used by `ol-exp sim`);
  * - CPU: k concurrent handlers each burning W ms of CPU (k = 1..4); the
  *   stretch of their wall time gives the cores handlers effectively share,
  *   stored as `extra.cores` (what `ol-exp sim` uses by default).
@@ -52,13 +55,16 @@ const round = (x: number) => Math.round(x * 1000) / 1000;
 export async function calibrate(o: { backend: 'sock' | 'docker'; n: number; out: string; log: (s: string) => void }): Promise<CostProfile> {
   const n = o.n;
   const lambdas = Array.from({ length: n }, (_, i) => ({ name: `noop${i}`, src: NOOP }));
+  const CONC = 10;
+  const conc = Array.from({ length: 3 * CONC }, (_, i) => ({ name: `conc${i}`, src: NOOP }));
   const burn = Array.from({ length: 4 }, (_, i) => ({ name: `burn${i}`, src: SYNTHETIC_LAMBDA }));
   const TOUCH = 40;
   const touchN = Math.max(5, Math.ceil(n / 3));
   const touch = Array.from({ length: 2 * touchN }, (_, i) => ({ name: `touch${i}`, src: SYNTHETIC_LAMBDA, yaml: 'limits:\n  mem_mb: 128\n' }));
   // 1. cold, warm (lru keeps idle sandboxes unpaused)
   o.log(`cold and warm calls (${n} each) on a ${o.backend} worker`);
-  let w = await spawnWorker({ sandbox: o.backend, policy: 'lru', mem_pool_mb: 16_000, limits: { mem_mb: 64 } }, [...lambdas, ...burn, ...touch]);
+  let w = await spawnWorker({ sandbox: o.backend, policy: 'lru', mem_pool_mb: 16_000, limits: { mem_mb: 64 } }, [...lambdas, ...burn, ...touch, ...conc]);
+  const concWall: number[] = [];
   const cold: number[] = [], warm: number[] = [], cold0: number[] = [], coldT: number[] = [];
   let cpu: { k: number; wallMs: number; workMs: number }[] = [];
   try {
@@ -69,6 +75,13 @@ export async function calibrate(o: { backend: 'sock' | 'docker'; n: number; out:
     for (let i = 0; i < touchN; i++) {
       cold0.push(await call(w.base, `touch${2 * i}`, JSON.stringify({ dur_ms: 0, touch_mb: 0 })));
       coldT.push(await call(w.base, `touch${2 * i + 1}`, JSON.stringify({ dur_ms: 0, touch_mb: TOUCH })));
+    }
+    // concurrent creations: how many proceed at once
+    o.log(`${CONC} creations at once, 3 times`);
+    for (let r = 0; r < 3; r++) {
+      const t = performance.now();
+      await Promise.all(Array.from({ length: CONC }, (_, j) => call(w.base, `conc${r * CONC + j}`)));
+      concWall.push(performance.now() - t);
     }
     // 2. CPU sharing: k handlers burning W ms at once, sandboxes created beforehand
     o.log('CPU sharing: 1 to 4 handlers at once');
@@ -138,6 +151,9 @@ export async function calibrate(o: { backend: 'sock' | 'docker'; n: number; out:
     machine: m,
     extra: {
       cores,
+      // k creations at once take k × (one creation) / lanes
+      createLanes: Math.max(1, Math.round((CONC * Math.max(0, median(cold) - warmMed)) / Math.max(1, median(concWall) - warmMed))),
+      concurrentCreations: { k: CONC, wallMs: concWall.map(round) },
       touchMsPerMb: round(Math.max(0, (median(coldT) - median(cold0)) / TOUCH)),
       cpu: { samples: cpu, effectiveCores: effective.map(round), note: 'k handlers each burning workMs of CPU at once; effective cores = k × work / wall' },
       medians: { coldMs: round(median(cold)), warmMs: round(warmMed), unpausedMs: round(median(unpaused)), pauseMs: round(median(pause)), destroyMs: round(median(destroy)) },

@@ -33,7 +33,11 @@ export async function runSim(o: SimRunOptions): Promise<void> {
   const mem = new CsvWriter(join(o.out, 'memory.csv'), ['t_ms', 'used_mb']);
   const functions = p.functions.map((f) => ({ name: f.name }));
   const touchCost = Number((o.profile.extra as { touchMsPerMb?: number } | undefined)?.touchMsPerMb ?? 0);
-  const config = resolveSimConfig({ policy: o.policy, memoryMb: o.memoryMb, cores: o.cores, queue: 'wait', seed: p.options.seed, createOnCpu: true });
+  const lanes = Number((o.profile.extra as { createLanes?: number } | undefined)?.createLanes ?? Infinity);
+  const config = resolveSimConfig({
+    policy: o.policy, memoryMb: o.memoryMb, cores: o.cores, queue: 'wait', seed: p.options.seed,
+    createLanes: Number.isFinite(lanes) && lanes >= 1 ? Math.round(lanes) : Infinity,
+  });
   const sim = new Simulator(config, compileProfile(o.profile), functions, {
     onInvocation: (r) => inv.row([r.inv, r.fn, us(r.arrival), us(r.arrival), us(r.arrival + r.latencyMs), us(r.latencyMs), r.start === 'dropped' ? 'failed' : r.start, r.start === 'dropped' ? 0 : 200]),
     seriesIntervalMs: 1000,

@@ -41,7 +41,7 @@ export async function writeComparisonReport(
       ],
     }),
   });
-  const pf = a.perFunction.filter((f) => Number.isFinite(f.p50ErrorPct));
+  const pf = a.perFunction.filter((f) => f.invocations > 0 && Number.isFinite(f.p50ErrorPct)).sort((x, y) => y.invocations - x.invocations);
   charts.push({
     file: 'per-function.png', title: 'Per-function p50 latency, real vs simulator',
     png: await barChart({
@@ -89,7 +89,7 @@ export async function writeComparisonReport(
       },
       {
         heading: 'Per function',
-        rows: a.perFunction.map((f): [string, string] => [f.fn.slice(0, 24), `${f.invocations} invocations; p50 real ${f2(f.realP50)} ms, sim ${f2(f.simP50)} ms (${sign(f.p50ErrorPct)}); cold starts real ${f.realCold}, sim ${f.simCold}`]),
+        rows: a.perFunction.filter((f) => f.invocations > 0).sort((x, y) => y.invocations - x.invocations).map((f): [string, string] => [f.fn.slice(0, 24), `${f.invocations} invocations; p50 real ${f2(f.realP50)} ms, sim ${f2(f.simP50)} ms (${sign(f.p50ErrorPct)}); cold starts real ${f.realCold}, sim ${f.simCold}`]),
       },
     ],
     charts,

@@ -34,6 +34,12 @@ export interface SimConfig {
    * concurrent cold starts and handlers compete for the same cores.
    */
   createOnCpu: boolean;
+  /**
+   * How many sandbox creations proceed at once; more wait their turn
+   * (Infinity: all in parallel). Measured on real workers, creations
+   * largely serialise (kernel locks on namespaces, mounts and cgroups).
+   */
+  createLanes: number;
   /** The run's one seed. */
   seed: number;
 }
@@ -48,6 +54,7 @@ export const simDefaults: SimConfig = {
   pausedMemMb: null,
   coldFromTrace: false,
   createOnCpu: false,
+  createLanes: Infinity,
   seed: 1,
 };
 
@@ -60,6 +67,7 @@ export function resolveSimConfig(given: Partial<SimConfig>): SimConfig {
   if (!(Number.isInteger(c.sandboxConcurrency) && c.sandboxConcurrency >= 1)) badConfig('sandbox-concurrency', `must be a whole number >= 1, got ${c.sandboxConcurrency}`);
   if (c.pausedMemMb !== null && !(c.pausedMemMb >= 0 && Number.isFinite(c.pausedMemMb))) badConfig('paused-mem', `must be a number of MB >= 0, got ${c.pausedMemMb}`);
   if (!Number.isInteger(c.seed)) badConfig('seed', `must be a whole number, got ${c.seed}`);
+  if (!(c.createLanes === Infinity || (Number.isInteger(c.createLanes) && c.createLanes >= 1))) badConfig('create-lanes', `must be a whole number >= 1 or Infinity, got ${c.createLanes}`);
   c.policyOptions = resolvePolicyOptions(c.policy, c.policyOptions);
   return c;
 }

@@ -204,6 +204,8 @@ export class Simulator {
   #sampleEvery = 0;
   #started = false;
   readonly #r: Omit<SimResult, 'perFunction' | 'policyStats'>;
+  /** When each creation lane frees up (only with a finite createLanes). */
+  readonly #lanes: Float64Array | undefined;
 
   constructor(config: SimConfig, costs: CostModel, functions: FunctionInfo[], hooks: SimHooks = {}) {
     this.config = config;
@@ -215,6 +217,7 @@ export class Simulator {
     this.#conc = config.sandboxConcurrency;
     this.#costRng = makeRng(config.seed, 'sim/costs');
     this.#cpu = new ProcessorSharing(config.cores);
+    this.#lanes = Number.isFinite(config.createLanes) ? new Float64Array(config.createLanes) : undefined;
     this.policy = createPolicy(config.policy, {
       capacityMb: config.memoryMb, rng: makeRng(config.seed, 'sim/policy'), options: config.policyOptions,
     });
@@ -531,12 +534,21 @@ export class Simulator {
     this.policy.onCreate(sb, now);
     this.policy.onBusy(sb, now);
     if (this.#conc > 1) this.#addAvailable(sb);
+    let wait = 0;
+    if (this.#lanes) {
+      // POLICY: creations beyond createLanes wait for a lane, first come first served
+      let k = 0;
+      for (let i = 1; i < this.#lanes.length; i++) if (this.#lanes[i]! < this.#lanes[k]!) k = i;
+      const start = Math.max(now + destroyCost, this.#lanes[k]!);
+      wait = start - (now + destroyCost);
+      this.#lanes[k] = start + sb.coldStartMs;
+    }
     if (this.config.createOnCpu) {
       // creation competes for the cores with the handlers
       req.dur += sb.coldStartMs;
-      this.#begin(req, destroyCost);
+      this.#begin(req, destroyCost + wait);
     } else {
-      this.#begin(req, destroyCost + sb.coldStartMs);
+      this.#begin(req, destroyCost + wait + sb.coldStartMs);
     }
     this.#keepFreeTarget();
     return true;

@@ -147,5 +147,13 @@ describe('hand-worked scenarios', () => {
     expect(text).toContain('70 cold b #1 sb1');
     expect([result.cold, result.warm, result.queued]).toEqual([2, 1, 2]);
   });
+
+  it('with one creation lane, simultaneous cold starts wait their turn', () => {
+    const { text } = runRows(
+      [{ t: 0, fn: 'a', dur: 1, mem: 10 }, { t: 0, fn: 'b', dur: 1, mem: 10 }, { t: 0, fn: 'c', dur: 1, mem: 10 }],
+      { policy: 'lru', memoryMb: 1000, cores: 4, createLanes: 1 }, costs,
+    );
+    expect(text.filter((l) => l.includes('exec'))).toEqual(['10 exec a #0 sb0', '20 exec b #1 sb1', '30 exec c #2 sb2']);
+  });
 });
 

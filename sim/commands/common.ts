@@ -14,6 +14,7 @@ export function simOptions<T>(y: Argv<T>) {
     .option('sandbox-concurrency', { type: 'number', default: 1, describe: 'requests one sandbox serves at once' })
     .option('paused-mem', { type: 'number', describe: 'footprint of a paused sandbox, MB (OpenLambda downsize_paused_mem)' })
     .option('cold-from-trace', { type: 'boolean', default: false, describe: 'cold start = trace Maximum - Average (azure2019) or init_ms, as FaasCache' })
+    .option('create-lanes', { type: 'string', default: 'infinite', describe: 'sandbox creations that proceed at once (infinite: no limit)' })
     .option('create-on-cpu', { type: 'boolean', default: false, describe: 'sandbox creation is CPU work shared with handlers, not a pure delay' })
     .option('policy-opt', { type: 'string', array: true, default: [] as string[], describe: 'policy option key=value (see ol-sim policies)' })
     .option('arrivals', { choices: ['uniform', 'poisson'] as const, default: 'uniform' as const, describe: 'azure2019: spread of a minute\'s invocations' })
@@ -35,6 +36,7 @@ export interface SimArgs {
   pausedMem?: number;
   coldFromTrace: boolean;
   createOnCpu: boolean;
+  createLanes: string;
   policyOpt: string[];
   arrivals: 'uniform' | 'poisson';
   duration: 'average' | 'sample';
@@ -81,6 +83,7 @@ export function toConfig(a: SimArgs, policy: string, memoryMb: number): Partial<
     pausedMemMb: a.pausedMem ?? null,
     coldFromTrace: a.coldFromTrace,
     createOnCpu: a.createOnCpu,
+    createLanes: /^inf/i.test(a.createLanes) ? Infinity : Number(a.createLanes),
     seed: a.seed,
     policyOptions: parsePolicyOpts(a.policyOpt),
   };
