@@ -27,6 +27,7 @@ describe('cgroup drivers', () => {
     expect(readFileSync(join(dir, 'memory.swap.max'), 'utf8')).toBe('0');
     expect(readFileSync(join(dir, 'pids.max'), 'utf8')).toBe('32');
     expect(readFileSync(join(dir, 'cpu.max'), 'utf8')).toBe('50000 100000');
+    expect(readFileSync(join(dir, 'cpu.weight'), 'utf8')).toBe('25');
     expect(g.procsFiles).toEqual([join(dir, 'cgroup.procs')]);
     writeFileSync(join(dir, 'cgroup.events'), 'populated 1\nfrozen 1\n');
     await g2.freeze();
@@ -49,6 +50,7 @@ describe('cgroup drivers', () => {
     expect(p('pids', 'pids.max')).toBe('32');
     expect(p('cpu', 'cpu.cfs_quota_us')).toBe('50000');
     expect(p('cpu', 'cpu.cfs_period_us')).toBe('100000');
+    expect(p('cpu', 'cpu.shares')).toBe('256');
     expect(g.procsFiles).toHaveLength(4);
     writeFileSync(join(m, 'freezer', 'ol-lab', 'w1', 'sb1', 'freezer.state'), 'FROZEN\n');
     await g.freeze();

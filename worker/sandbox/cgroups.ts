@@ -36,6 +36,12 @@ export interface Cgroup {
 }
 
 const V1_CONTROLLERS = ['memory', 'pids', 'cpu', 'freezer'] as const;
+/**
+ * CPU weight of a sandbox relative to the default 1024 of everything else
+ * (the worker process among it): with more runnable handlers than cores,
+ * the worker still gets the CPU to dispatch and answer requests.
+ */
+export const SANDBOX_CPU_SHARES = 256;
 
 function write(path: string, value: string): void {
   try {
@@ -135,6 +141,8 @@ class V1Driver implements CgroupDriver {
     write(join(this.#dir('pids', name), 'pids.max'), String(limits.pids));
     write(join(this.#dir('cpu', name), 'cpu.cfs_period_us'), '100000');
     write(join(this.#dir('cpu', name), 'cpu.cfs_quota_us'), String(Math.round(limits.cpuPercent * 1000)));
+    // the worker itself must not starve behind its sandboxes: a quarter of the default weight
+    write(join(this.#dir('cpu', name), 'cpu.shares'), String(SANDBOX_CPU_SHARES));
     return this.#handle(name);
   }
 
@@ -206,6 +214,7 @@ class V2Driver implements CgroupDriver {
     if (existsSync(join(dir, 'memory.swap.max'))) write(join(dir, 'memory.swap.max'), '0');
     write(join(dir, 'pids.max'), String(limits.pids));
     write(join(dir, 'cpu.max'), `${Math.round(limits.cpuPercent * 1000)} 100000`);
+    write(join(dir, 'cpu.weight'), String(Math.round((SANDBOX_CPU_SHARES / 1024) * 100)));
     return this.#handle(name);
   }
 
