@@ -14,8 +14,8 @@ import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
 import { OlError } from '../../common/errors.js';
 import { projectPath } from '../../common/paths.js';
-import type { CleanupReport, Diagnosis, RuntimeReply, Sandbox, SandboxEventType, SandboxPool, SandboxSpec } from './api.js';
-import { RuntimeClient } from './runtime-client.js';
+import type { CleanupReport, Diagnosis, Sandbox, SandboxEventType, SandboxPool, SandboxSpec } from './api.js';
+import { RuntimeSandbox } from './runtime-sandbox.js';
 
 export interface DockerOptions {
   dir: string;
@@ -29,35 +29,31 @@ export interface DockerOptions {
 
 const LABEL = 'ol-lab.worker';
 
-class DockerSandbox implements Sandbox {
-  readonly socketPath: string;
-  #client: RuntimeClient;
-  #destroyed = false;
-
+class DockerSandbox extends RuntimeSandbox {
   constructor(
-    readonly id: string,
-    readonly lambda: string,
-    readonly createMs: number,
+    id: string,
+    lambda: string,
+    createMs: number,
     readonly dir: string,
     readonly container: Docker.Container,
-    readonly pool: DockerPool,
+    pool: DockerPool,
   ) {
-    this.socketPath = join(dir, 'ol.sock');
-    this.#client = new RuntimeClient(this.socketPath);
+    super(id, lambda, createMs, join(dir, 'ol.sock'), (t, sb) => pool.emit(t, sb));
   }
 
-  invoke(method: string, path: string, body: Buffer, timeoutMs: number): Promise<RuntimeReply> {
-    return this.#client.invoke(method, path, body, timeoutMs);
-  }
-
-  async pause(): Promise<void> {
+  protected async freeze(): Promise<void> {
     await this.container.pause();
-    this.pool.emit('pause', this);
   }
 
-  async unpause(): Promise<void> {
+  protected async thaw(): Promise<void> {
     await this.container.unpause();
-    this.pool.emit('unpause', this);
+  }
+
+  protected async remove(): Promise<void> {
+    await this.container.remove({ force: true }).catch((e: { statusCode?: number }) => {
+      if (e.statusCode !== 404) throw e;
+    });
+    rmSync(this.dir, { recursive: true, force: true });
   }
 
   async diagnose(): Promise<Diagnosis> {
@@ -74,17 +70,6 @@ class DockerSandbox implements Sandbox {
       await new Promise((r) => setTimeout(r, 25));
     }
     return 'alive';
-  }
-
-  async destroy(_reason: string): Promise<void> {
-    if (this.#destroyed) return;
-    this.#destroyed = true;
-    this.#client.close();
-    await this.container.remove({ force: true }).catch((e: { statusCode?: number }) => {
-      if (e.statusCode !== 404) throw e;
-    });
-    rmSync(this.dir, { recursive: true, force: true });
-    this.pool.emit('destroy', this);
   }
 }
 

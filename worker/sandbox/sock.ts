@@ -14,9 +14,9 @@ import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } f
 import { join } from 'node:path';
 import { OlError } from '../../common/errors.js';
 import { projectPath } from '../../common/paths.js';
-import type { CleanupReport, Diagnosis, RuntimeReply, Sandbox, SandboxEventType, SandboxPool, SandboxSpec } from './api.js';
+import type { CleanupReport, Diagnosis, Sandbox, SandboxEventType, SandboxPool, SandboxSpec } from './api.js';
 import { cgroupDriver, type Cgroup, type CgroupDriver } from './cgroups.js';
-import { RuntimeClient } from './runtime-client.js';
+import { RuntimeSandbox } from './runtime-sandbox.js';
 
 export interface SockOptions {
   /** Where sandbox directories go (`<worker>/sandboxes`). */
@@ -57,50 +57,35 @@ export function awaitReady(child: ChildProcess, what: string): Promise<void> {
   });
 }
 
-class SockSandbox implements Sandbox {
-  readonly socketPath: string;
-  #client: RuntimeClient;
-  #destroyed = false;
-
+class SockSandbox extends RuntimeSandbox {
   constructor(
-    readonly id: string,
-    readonly lambda: string,
-    readonly createMs: number,
+    id: string,
+    lambda: string,
+    createMs: number,
     readonly dir: string,
     readonly cgroup: Cgroup,
     readonly child: ChildProcess,
-    readonly pool: SockPool,
+    pool: SockPool,
   ) {
-    this.socketPath = join(dir, 'scratch', 'ol.sock');
-    this.#client = new RuntimeClient(this.socketPath);
+    super(id, lambda, createMs, join(dir, 'scratch', 'ol.sock'), (t, sb) => pool.emit(t, sb));
   }
 
-  invoke(method: string, path: string, body: Buffer, timeoutMs: number): Promise<RuntimeReply> {
-    return this.#client.invoke(method, path, body, timeoutMs);
+  protected freeze(): Promise<void> {
+    return this.cgroup.freeze();
   }
 
-  async pause(): Promise<void> {
-    await this.cgroup.freeze();
-    this.pool.emit('pause', this);
-  }
-
-  async unpause(): Promise<void> {
+  protected async thaw(): Promise<void> {
     this.cgroup.thaw();
-    this.pool.emit('unpause', this);
+  }
+
+  protected async remove(): Promise<void> {
+    await this.cgroup.destroy();
+    rmSync(this.dir, { recursive: true, force: true });
   }
 
   async diagnose(): Promise<Diagnosis> {
     if (this.cgroup.oomKills() > 0) return 'oom';
     return this.child.exitCode !== null || this.child.signalCode !== null || this.cgroup.pids().length === 0 ? 'exited' : 'alive';
-  }
-
-  async destroy(_reason: string): Promise<void> {
-    if (this.#destroyed) return;
-    this.#destroyed = true;
-    this.#client.close();
-    await this.cgroup.destroy();
-    rmSync(this.dir, { recursive: true, force: true });
-    this.pool.emit('destroy', this);
   }
 }
 

@@ -1,0 +1,49 @@
+/**
+ * What both backends' sandboxes share: the runtime's Unix socket and its
+ * HTTP client, the lifecycle events, and destroy-once. A backend says how to
+ * freeze, thaw and remove its sandbox.
+ */
+import type { Diagnosis, RuntimeReply, Sandbox, SandboxEventType } from './api.js';
+import { RuntimeClient } from './runtime-client.js';
+
+export abstract class RuntimeSandbox implements Sandbox {
+  readonly #client: RuntimeClient;
+  #destroyed = false;
+
+  constructor(
+    readonly id: string,
+    readonly lambda: string,
+    readonly createMs: number,
+    readonly socketPath: string,
+    readonly emit: (type: SandboxEventType, sb: Sandbox) => void,
+  ) {
+    this.#client = new RuntimeClient(socketPath);
+  }
+
+  protected abstract freeze(): Promise<void>;
+  protected abstract thaw(): Promise<void>;
+  protected abstract remove(): Promise<void>;
+  abstract diagnose(): Promise<Diagnosis>;
+
+  invoke(method: string, path: string, body: Buffer, timeoutMs: number): Promise<RuntimeReply> {
+    return this.#client.invoke(method, path, body, timeoutMs);
+  }
+
+  async pause(): Promise<void> {
+    await this.freeze();
+    this.emit('pause', this);
+  }
+
+  async unpause(): Promise<void> {
+    await this.thaw();
+    this.emit('unpause', this);
+  }
+
+  async destroy(_reason: string): Promise<void> {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    this.#client.close();
+    await this.remove();
+    this.emit('destroy', this);
+  }
+}
