@@ -96,8 +96,9 @@ export class LambdaManager {
   #draining = false;
   #drainAgain = false;
   #closed = false;
-  /** Whole-worker mutex for "make room, then reserve". */
-  #roomLock: Promise<void> = Promise.resolve();
+  /** Memory of sandboxes being destroyed: no longer reserved, not yet free. */
+  #dyingMb = 0;
+  readonly #dying = new Set<Promise<void>>();
 
   constructor(o: ManagerOptions) {
     this.#c = o.config;
@@ -118,7 +119,7 @@ export class LambdaManager {
       else if (i.state === 'paused') paused++;
       else busy++;
     }
-    return { mem_pool_mb: this.#c.mem_pool_mb, mem_used_mb: this.#used, sandboxes_idle: idle, sandboxes_paused: paused, sandboxes_busy: busy, queue_length: this.#queue.length };
+    return { mem_pool_mb: this.#c.mem_pool_mb, mem_used_mb: this.#used + this.#dyingMb, mem_reserved_mb: this.#used, sandboxes_idle: idle, sandboxes_paused: paused, sandboxes_busy: busy, queue_length: this.#queue.length };
   }
 
   #fnId(name: string): number {
@@ -280,41 +281,37 @@ export class LambdaManager {
     return 'unpaused';
   }
 
-  /** Makes room for `memMb` (evicting victims) and reserves it; false if it cannot. */
+  /**
+   * Makes room for `memMb` (evicting victims) and reserves it; false if it
+   * cannot. The decision is synchronous, so concurrent requests never pick
+   * the same victims or count the same free memory; then, so that sandboxes
+   * never physically exceed the pool, it waits until dying sandboxes are gone.
+   */
   async #reserve(memMb: number): Promise<boolean> {
-    const prev = this.#roomLock;
-    let unlock!: () => void;
-    this.#roomLock = new Promise((r) => (unlock = r));
-    await prev;
-    try {
-      const cap = this.#c.mem_pool_mb;
-      if (cap - this.#used < memMb) {
-        let evictable = 0;
-        for (const list of this.#avail) for (const i of list) evictable += i.memMb;
-        if (cap - this.#used + evictable < memMb) return false;
-        const victims: Instance[] = [];
-        let freed = 0;
-        while (cap - this.#used + freed < memMb) {
-          const v = this.policy.victim(this.clock.now()) as Instance | undefined;
-          if (!v) break;
-          victims.push(v);
-          freed += v.memMb;
-          this.#removeAvailable(v);
-          this.#gone(v, 'evicted');
-        }
-        if (victims.length > 0) {
-          const te = this.clock.now();
-          this.#stats.count('evictions', victims.length);
-          await Promise.all(victims.map((v) => this.#destroy(v, 'evicted', false)));
-          this.#stats.time('evict', this.clock.now() - te);
-        }
-        if (cap - this.#used < memMb) return false;
+    const cap = this.#c.mem_pool_mb;
+    if (cap - this.#used < memMb) {
+      let evictable = 0;
+      for (const list of this.#avail) for (const i of list) evictable += i.memMb;
+      if (cap - this.#used + evictable < memMb) return false;
+      let evicted = 0;
+      while (cap - this.#used < memMb) {
+        const v = this.policy.victim(this.clock.now()) as Instance | undefined;
+        if (!v) break;
+        this.#removeAvailable(v);
+        this.#gone(v, 'evicted');
+        void this.#destroy(v, 'evicted', false); // moves its memory from used to dying at once
+        evicted++;
       }
-      this.#used += memMb;
-      return true;
-    } finally {
-      unlock();
+      if (evicted) this.#stats.count('evictions', evicted);
+      if (cap - this.#used < memMb) return false;
     }
+    this.#used += memMb;
+    if (this.#used + this.#dyingMb > cap) {
+      const te = this.clock.now();
+      while (this.#used + this.#dyingMb > cap && this.#dying.size > 0) await Promise.race(this.#dying);
+      this.#stats.time('evict', this.clock.now() - te);
+    }
+    return true;
   }
 
   async #create(code: LambdaCode, fnId: number, limits: SandboxLimits, rec: InvocationRecord): Promise<Instance> {
@@ -430,15 +427,13 @@ export class LambdaManager {
   /** Evicts ahead of need while the policy wants memory free (OpenLambda's 20%). */
   #keepFree(): void {
     const target = this.policy.freeTargetMb;
-    let free = this.#c.mem_pool_mb - this.#used;
-    while (target > 0 && free < target) {
+    while (target > 0 && this.#c.mem_pool_mb - this.#used < target) {
       const v = this.policy.victim(this.clock.now()) as Instance | undefined;
       if (!v) return;
       this.#removeAvailable(v);
       this.#gone(v, 'evicted');
       this.#stats.count('evictions');
-      free += v.memMb;
-      void this.#destroy(v, 'evicted');
+      void this.#destroy(v, 'evicted'); // its memory leaves the reservation at once
     }
   }
 
@@ -472,12 +467,18 @@ export class LambdaManager {
     this.#gone(inst, reason);
     if (!this.#live.has(inst)) return;
     this.#live.delete(inst);
+    // from now on its memory is no longer reserved, only dying
+    this.#used -= inst.memMb;
+    this.#dyingMb += inst.memMb;
     inst.chain = inst.chain.then(() => inst.sb?.destroy(reason)).catch((e) => {
       this.#log?.error({ err: e, sandbox: inst.sb?.id }, 'destroy failed');
     });
-    await inst.chain;
+    const done = inst.chain;
+    this.#dying.add(done);
+    await done;
+    this.#dying.delete(done);
+    this.#dyingMb -= inst.memMb;
     inst.sb = undefined;
-    this.#used -= inst.memMb;
     this.#stats.count('sandboxes_destroyed');
     if (drain) this.#kickDrain();
   }
