@@ -40,6 +40,27 @@ export interface SandboxView {
   policySlot: unknown;
 }
 
+/**
+ * The fields every pool's sandbox record carries for the policy; the
+ * simulator and the worker extend it with their own bookkeeping.
+ */
+export class SandboxRecord implements SandboxView {
+  state: SandboxState = 'creating';
+  lastUsedAt: number;
+  uses = 0;
+  coldStartMs = 0;
+  policySlot: unknown = undefined;
+  constructor(
+    readonly id: number,
+    readonly fnId: number,
+    readonly fn: string,
+    readonly memMb: number,
+    readonly createdAt: number,
+  ) {
+    this.lastUsedAt = createdAt;
+  }
+}
+
 /** A policy's answer when a sandbox goes idle. */
 export interface IdleDecision {
   /** Pause (freeze) it now; a paused sandbox costs an unpause on its next use. */

@@ -22,7 +22,7 @@ import { VirtualClock } from './clock.js';
 import type { SimConfig } from './config.js';
 import { ProcessorSharing } from './cpu.js';
 import { LatencyHistogram } from './histogram.js';
-import type { DestroyReason, IdleCause, Policy, SandboxState, SandboxView } from './policy.js';
+import { SandboxRecord, type DestroyReason, type IdleCause, type Policy } from './policy.js';
 import { createPolicy } from './policies/index.js';
 import type { CostModel } from './profile.js';
 import { InvocationQueue } from './queue.js';
@@ -133,24 +133,13 @@ export interface SimResult {
   policyStats: Record<string, number>;
 }
 
-class SimSandbox implements SandboxView {
-  state: SandboxState = 'creating';
-  lastUsedAt: number;
-  uses = 0;
-  coldStartMs = 0;
-  policySlot: unknown = undefined;
+class SimSandbox extends SandboxRecord {
   footprint: number;
   active = 0;
   availIdx = -1;
   expiresAt = Infinity;
-  constructor(
-    readonly id: number,
-    readonly fnId: number,
-    readonly fn: string,
-    readonly memMb: number,
-    readonly createdAt: number,
-  ) {
-    this.lastUsedAt = createdAt;
+  constructor(id: number, fnId: number, fn: string, memMb: number, createdAt: number) {
+    super(id, fnId, fn, memMb, createdAt);
     this.footprint = memMb;
   }
 }

@@ -15,7 +15,7 @@
 import { appendFileSync } from 'node:fs';
 import { OlError, isOlError } from '../common/errors.js';
 import { WallClock } from '../sim/clock.js';
-import type { IdleCause, Policy, SandboxState, SandboxView } from '../sim/policy.js';
+import { SandboxRecord, type IdleCause, type Policy } from '../sim/policy.js';
 import { createPolicy } from '../sim/policies/index.js';
 import { makeRng } from '../sim/rng.js';
 import type { SandboxLimits, WorkerConfig } from './config.js';
@@ -27,26 +27,14 @@ import type { WorkerStats } from './stats.js';
 /** How a request got its sandbox. */
 export type StartKind = 'warm' | 'unpaused' | 'cold';
 
-class Instance implements SandboxView {
-  state: SandboxState = 'creating';
-  lastUsedAt: number;
-  uses = 0;
-  coldStartMs = 0;
-  policySlot: unknown = undefined;
+class Instance extends SandboxRecord {
   sb: Sandbox | undefined;
   /** Serialises pause / unpause / destroy on this sandbox. */
   chain: Promise<void> = Promise.resolve();
   /** Bumped whenever the instance is taken, so stale expiry timers do nothing. */
   gen = 0;
-  constructor(
-    readonly id: number,
-    readonly fnId: number,
-    readonly fn: string,
-    readonly memMb: number,
-    readonly createdAt: number,
-    readonly version: string,
-  ) {
-    this.lastUsedAt = createdAt;
+  constructor(id: number, fnId: number, fn: string, memMb: number, createdAt: number, readonly version: string) {
+    super(id, fnId, fn, memMb, createdAt);
   }
 }
 

@@ -10,6 +10,7 @@
  */
 import type { OlError } from '../../common/errors.js';
 
+
 export type SandboxEventType = 'create' | 'pause' | 'unpause' | 'destroy';
 
 /** What a sandbox is made from. */
@@ -76,3 +77,16 @@ export interface SandboxPool {
 
 /** An error from a sandbox operation, with the OL code to report it by. */
 export type SandboxError = OlError;
+
+/** Listener plumbing shared by the backends. */
+export class PoolEvents {
+  readonly #listeners: ((type: SandboxEventType, sb: Sandbox) => void)[] = [];
+
+  on(listener: (type: SandboxEventType, sb: Sandbox) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  emit(type: SandboxEventType, sb: Sandbox): void {
+    for (const l of this.#listeners) l(type, sb);
+  }
+}

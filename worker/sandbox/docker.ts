@@ -14,7 +14,7 @@ import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
 import { OlError } from '../../common/errors.js';
 import { projectPath } from '../../common/paths.js';
-import type { CleanupReport, Diagnosis, Sandbox, SandboxEventType, SandboxPool, SandboxSpec } from './api.js';
+import { PoolEvents, type CleanupReport, type Diagnosis, type Sandbox, type SandboxPool, type SandboxSpec } from './api.js';
 import { RuntimeSandbox } from './runtime-sandbox.js';
 
 export interface DockerOptions {
@@ -73,13 +73,13 @@ class DockerSandbox extends RuntimeSandbox {
   }
 }
 
-export class DockerPool implements SandboxPool {
+export class DockerPool extends PoolEvents implements SandboxPool {
   readonly name = 'docker' as const;
   readonly #o: DockerOptions;
   readonly #docker: Docker;
-  readonly #listeners: ((t: SandboxEventType, sb: Sandbox) => void)[] = [];
 
   constructor(o: DockerOptions) {
+    super();
     this.#o = o;
     this.#docker = new Docker({ socketPath: o.socketPath ?? '/var/run/docker.sock' });
     mkdirSync(o.dir, { recursive: true });
@@ -97,14 +97,6 @@ export class DockerPool implements SandboxPool {
     } catch {
       throw new OlError('OL_ERR_SANDBOX', `docker image ${this.#o.image} is missing; run "ol-worker init"`);
     }
-  }
-
-  on(listener: (type: SandboxEventType, sb: Sandbox) => void): void {
-    this.#listeners.push(listener);
-  }
-
-  emit(type: SandboxEventType, sb: Sandbox): void {
-    for (const l of this.#listeners) l(type, sb);
   }
 
   async create(spec: SandboxSpec): Promise<Sandbox> {

@@ -14,7 +14,7 @@ import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } f
 import { join } from 'node:path';
 import { OlError } from '../../common/errors.js';
 import { projectPath } from '../../common/paths.js';
-import type { CleanupReport, Diagnosis, Sandbox, SandboxEventType, SandboxPool, SandboxSpec } from './api.js';
+import { PoolEvents, type CleanupReport, type Diagnosis, type Sandbox, type SandboxPool, type SandboxSpec } from './api.js';
 import { cgroupDriver, type Cgroup, type CgroupDriver } from './cgroups.js';
 import { RuntimeSandbox } from './runtime-sandbox.js';
 
@@ -89,14 +89,14 @@ class SockSandbox extends RuntimeSandbox {
   }
 }
 
-export class SockPool implements SandboxPool {
+export class SockPool extends PoolEvents implements SandboxPool {
   readonly name = 'sock' as const;
   readonly #o: SockOptions;
   readonly #cg: CgroupDriver;
   readonly #init = projectPath('worker', 'runtime', 'init.py');
-  readonly #listeners: ((t: SandboxEventType, sb: Sandbox) => void)[] = [];
 
   constructor(o: SockOptions) {
+    super();
     if (process.getuid?.() !== 0) throw new OlError('OL_ERR_SANDBOX', 'the sock backend needs root (namespaces, mounts, cgroups)');
     for (const d of ['handler', 'host', 'tmp', 'proc', 'dev', 'usr/bin/python3']) {
       if (!existsSync(join(o.baseRoot, d))) {
@@ -106,14 +106,6 @@ export class SockPool implements SandboxPool {
     this.#o = o;
     mkdirSync(o.dir, { recursive: true });
     this.#cg = cgroupDriver(o.cgroupRoot, o.cgroupVersion ?? 'auto');
-  }
-
-  on(listener: (type: SandboxEventType, sb: Sandbox) => void): void {
-    this.#listeners.push(listener);
-  }
-
-  emit(type: SandboxEventType, sb: Sandbox): void {
-    for (const l of this.#listeners) l(type, sb);
   }
 
   async create(spec: SandboxSpec): Promise<Sandbox> {
