@@ -99,9 +99,8 @@ export function toTraceOptions(a: SimArgs): OpenTraceOptions {
   return o;
 }
 
-/** A progress line on stderr when it is a terminal; a no-op otherwise. */
+/** A progress line on stderr when stdout and stderr are terminals; a no-op otherwise. */
 export function progress(enabled: boolean): { update(done: number, total: number, label: string): void; end(): void } {
-  // only when a person watches: stdout on a terminal (the bar itself goes to stderr)
   if (!enabled || !process.stdout.isTTY || !process.stderr.isTTY) return { update() {}, end() {} };
   let last = 0;
   const t0 = performance.now();
