@@ -26,6 +26,8 @@ fi
 npm ci --no-audit --no-fund
 npm run build
 if ! docker info >/dev/null 2>&1; then
+  # a dockerd that was killed leaves its pid file behind; a new one refuses to start over it
+  if [ -f /var/run/docker.pid ] && ! kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; then rm -f /var/run/docker.pid; fi
   mkdir -p /var/log/ol-lab
   nohup dockerd >/var/log/ol-lab/dockerd.log 2>&1 &
   for _ in $(seq 1 100); do docker info >/dev/null 2>&1 && break; sleep 0.3; done
