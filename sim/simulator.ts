@@ -387,14 +387,13 @@ export class Simulator {
       const fnId = q.fn(pos);
       const sb = this.#takeAvailable(fnId);
       if (sb) {
-        const req = new Request(q.seq(pos), fnId, q.arrival(pos), q.dur(pos), q.mem(pos), q.init(pos));
+        const req = this.#requestAt(pos);
         q.take(pos);
         this.#startOn(req, sb);
       } else {
         // POLICY: strict FIFO for memory: the head waits, and so does everyone behind it
         if (this.#capacity - this.#used + this.#evictable < q.mem(pos)) break;
-        const req = new Request(q.seq(pos), fnId, q.arrival(pos), q.dur(pos), q.mem(pos), q.init(pos));
-        if (!this.#tryCold(req)) break;
+        if (!this.#tryCold(this.#requestAt(pos))) break;
         q.take(pos);
       }
     }
@@ -405,19 +404,18 @@ export class Simulator {
    * request of its own function, as the real worker does; true if it did.
    */
   #handOver(sb: SimSandbox): boolean {
-    const q = this.#queue;
-    const pos = q.oldestOf(sb.fnId);
+    const pos = this.#queue.oldestOf(sb.fnId);
     if (pos < 0) return false;
-    const req = new Request(q.seq(pos), sb.fnId, q.arrival(pos), q.dur(pos), q.mem(pos), q.init(pos));
-    q.take(pos);
-    this.#r.warm++;
-    this.#fnStats[sb.fnId]!.warm++;
-    req.kind = 'warm';
-    req.sb = sb;
-    sb.active++;
-    if (this.#log) this.#emit('warm', sb.fnId, req.seq, sb.id);
-    this.#begin(req, 0);
+    const req = this.#requestAt(pos);
+    this.#queue.take(pos);
+    this.#startOn(req, sb); // the sandbox is still busy: a warm start
     return true;
+  }
+
+  /** The queued invocation at `pos`, as a request. */
+  #requestAt(pos: number): Request {
+    const q = this.#queue;
+    return new Request(q.seq(pos), q.fn(pos), q.arrival(pos), q.dur(pos), q.mem(pos), q.init(pos));
   }
 
   /** An available sandbox of the function (most recently idle first), taken. */

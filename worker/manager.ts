@@ -336,7 +336,7 @@ export class LambdaManager {
     inst.uses += cause === 'finished' ? 1 : 0;
     inst.lastUsedAt = now;
     if (this.#closed) { void this.#destroy(inst, 'shutdown'); return; }
-    const current = this.#registryVersion(inst.fn);
+    const current = this.#registry.peekVersion(inst.fn);
     if (current !== undefined && current !== inst.version) {
       inst.state = 'idle';
       this.#busyToGone(inst);
@@ -384,10 +384,6 @@ export class LambdaManager {
       });
     }
     this.#kickDrain();
-  }
-
-  #registryVersion(fn: string): string | undefined {
-    return this.#registry.peekVersion(fn);
   }
 
   async #prewarm(name: string, fnId: number): Promise<void> {
