@@ -9,20 +9,15 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { OlError, isOlError } from '../common/errors.js';
+import { cliErrors } from '../common/cli.js';
+import { OlError } from '../common/errors.js';
 import { projectPath } from '../common/paths.js';
 import { progress } from '../sim/commands/common.js';
 import { evictionPolicies } from '../sim/policies/index.js';
 import { loadProfile, type CostProfile } from '../sim/profile.js';
 import type { Plan } from './plan.js';
 
-function fail(e: unknown): never {
-  if (isOlError(e)) {
-    process.stderr.write(`ol-exp: error: ${e.message}\n`);
-    process.exit(2);
-  }
-  throw e;
-}
+const { fail, usage } = cliErrors('ol-exp');
 
 const say = (s: string) => process.stdout.write(s + '\n');
 const DEFAULT_TRACE = `azure2019:${projectPath('traces', 'data', 'azure2019', '10')}`;
@@ -171,11 +166,7 @@ await yargs(hideBin(process.argv))
   .strict()
   .help()
   .version(false)
-  .fail((msg, err) => {
-    if (err) fail(err);
-    process.stderr.write(`ol-exp: error: ${msg}\n(see ol-exp --help)\n`);
-    process.exit(2);
-  })
+  .fail(usage)
   .parseAsync()
   .catch(fail);
 

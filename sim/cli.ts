@@ -6,17 +6,11 @@
  */
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { isOlError } from '../common/errors.js';
+import { cliErrors } from '../common/cli.js';
 import { evictionPolicies } from './policies/index.js';
 import { genOptions, runOptions, sweepOptions } from './commands/options.js';
 
-function fail(e: unknown): never {
-  if (isOlError(e)) {
-    process.stderr.write(`ol-sim: error: ${e.message}\n`);
-    process.exit(2);
-  }
-  throw e;
-}
+const { fail, usage } = cliErrors('ol-sim');
 
 async function main(): Promise<void> {
   // a closed pipe (ol-sim … | head) is not an error
@@ -60,12 +54,7 @@ async function main(): Promise<void> {
     .alias('h', 'help')
     .version(false)
     .wrap(Math.min(110, process.stdout.columns || 100))
-    .fail((msg, err, y) => {
-      if (err) fail(err);
-      void y;
-      process.stderr.write(`ol-sim: error: ${msg}\n(see ol-sim <command> --help)\n`);
-      process.exit(2);
-    })
+    .fail(usage)
     .parseAsync();
 }
 

@@ -8,17 +8,12 @@ import { openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { OlError, isOlError } from '../common/errors.js';
+import { cliErrors } from '../common/cli.js';
+import { OlError } from '../common/errors.js';
 import { loadConfig, type WorkerConfig } from './config.js';
 import { makePoolFor } from './pools.js';
 
-function fail(e: unknown): never {
-  if (isOlError(e)) {
-    process.stderr.write(`ol-worker: error: ${e.message}\n`);
-    process.exit(2);
-  }
-  throw e;
-}
+const { fail, usage } = cliErrors('ol-worker');
 
 const pidFile = (dir: string) => join(resolve(dir), 'worker.pid');
 
@@ -123,11 +118,7 @@ await yargs(hideBin(process.argv))
   .strict()
   .help()
   .version(false)
-  .fail((msg, err) => {
-    if (err) fail(err);
-    process.stderr.write(`ol-worker: error: ${msg}\n(see ol-worker --help)\n`);
-    process.exit(2);
-  })
+  .fail(usage)
   .parseAsync()
   .catch(fail);
 
