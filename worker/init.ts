@@ -1,6 +1,6 @@
 /**
  * `ol-worker init`: the worker directory with its config.json, and the base
- * root filesystem (Debian minbase + python3, by debootstrap from the mirror
+ * root filesystem (Debian minbase + python3 and pip, by debootstrap from the mirror
  * apt on this machine uses), imported into Docker as `ol-min`. Safe to rerun:
  * an existing config is kept (missing fields filled), a complete base root
  * and an image built from it are reused.
@@ -13,6 +13,10 @@ import { OlError } from '../common/errors.js';
 import { defaultConfig, validateConfig, type WorkerConfig } from './config.js';
 
 const MARK = '.ol-lab-base';
+/** Debian packages the base root gets beyond minbase: the Python runtime, and pip for the package installer. */
+const BASE_PACKAGES = ['python3', 'python3-pip'];
+/** Files a complete base root has; a root built before one of them was needed is rebuilt. */
+const BASE_FILES = ['dev/null', 'usr/bin/python3', 'usr/lib/python3/dist-packages/pip/__init__.py', 'handler', 'host', 'runtime', 'packages'];
 
 function which(cmd: string): string | undefined {
   for (const d of (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':').concat(['/usr/sbin', '/sbin'])) {
@@ -48,12 +52,27 @@ export function aptMirror(): { mirror: string; suite: string } {
   return { mirror, suite };
 }
 
+/** Device nodes sandboxes get (the base root's /dev is theirs, read-only): nothing that reaches the host's terminals. */
+const SANDBOX_DEVICES = new Set(['null', 'zero', 'full', 'random', 'urandom', 'fd', 'stdin', 'stdout', 'stderr']);
+
+/** Removes from the base root's /dev every node a sandbox must not have (console, ptmx, pts, …). */
+export function pruneDevices(path: string): void {
+  const dev = join(path, 'dev');
+  if (!existsSync(dev)) return;
+  for (const d of readdirSync(dev)) if (!SANDBOX_DEVICES.has(d)) rmSync(join(dev, d), { recursive: true, force: true });
+}
+
 /** Builds the base root at `path` unless a complete one is there. */
 export function buildBaseRoot(path: string, log: (s: string) => void): string {
   const mark = join(path, MARK);
   if (existsSync(mark)) {
-    log(`base root ${path} is complete (${readFileSync(mark, 'utf8').trim()})`);
-    return readFileSync(mark, 'utf8').trim();
+    const missing = BASE_FILES.filter((f) => !existsSync(join(path, f)));
+    if (missing.length === 0) {
+      pruneDevices(path);
+      log(`base root ${path} is complete (${readFileSync(mark, 'utf8').trim()})`);
+      return readFileSync(mark, 'utf8').trim();
+    }
+    log(`base root ${path} lacks ${missing.map((f) => '/' + f).join(', ')} (built by an older ol-lab): rebuilding it`);
   }
   const deb = which('debootstrap');
   if (!deb) throw new OlError('OL_ERR_CONFIG', 'debootstrap is not installed (apt-get install debootstrap)');
@@ -61,10 +80,12 @@ export function buildBaseRoot(path: string, log: (s: string) => void): string {
   const tmp = `${path}.building`;
   rmSync(tmp, { recursive: true, force: true });
   mkdirSync(dirname(path), { recursive: true });
-  log(`building the base root with debootstrap --variant=minbase --include=python3 ${suite} from ${mirror} (a few minutes, once)`);
-  const r = spawnSync(deb, ['--variant=minbase', '--include=python3', suite, tmp, mirror], { stdio: ['ignore', 'inherit', 'inherit'] });
+  const include = `--include=${BASE_PACKAGES.join(',')}`;
+  log(`building the base root with debootstrap --variant=minbase ${include} ${suite} from ${mirror} (a few minutes, once)`);
+  const r = spawnSync(deb, ['--variant=minbase', include, suite, tmp, mirror], { stdio: ['ignore', 'inherit', 'inherit'] });
   if (r.status !== 0) throw new OlError('OL_ERR_CONFIG', `debootstrap failed (exit ${r.status ?? r.signal}); see its output above`);
   for (const d of ['handler', 'host', 'runtime', 'packages']) mkdirSync(join(tmp, d), { recursive: true });
+  pruneDevices(tmp);
   rmSync(join(tmp, 'var', 'cache', 'apt', 'archives'), { recursive: true, force: true });
   mkdirSync(join(tmp, 'var', 'cache', 'apt', 'archives', 'partial'), { recursive: true });
   const id = createHash('sha256').update(`${suite} ${mirror} ${Date.now()}`).digest('hex').slice(0, 12);
