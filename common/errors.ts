@@ -27,6 +27,8 @@ export const errorCodes = {
   OL_ERR_METHOD: 405,
   /** The lambda's queue is full. */
   OL_ERR_QUEUE_FULL: 429,
+  /** A package of the lambda's requirements.txt (or one they depend on) could not be installed. */
+  OL_ERR_PACKAGE: 500,
   /** The handler raised an exception (the body is its traceback). */
   OL_ERR_HANDLER: 500,
   /** The handler ran past its time limit and its sandbox was killed. */

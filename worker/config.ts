@@ -46,6 +46,13 @@ export interface WorkerConfig {
   sandbox_gid: number;
   record: boolean;
   record_path: string;
+  packages_dir: string;
+  package_index: string;
+  install_mem_mb: number;
+  install_time_limit_ms: number;
+  import_cache: boolean;
+  import_tree: string;
+  zygote_mem_mb: number;
   log_level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -77,6 +84,13 @@ export const configDocs: Record<string, { default: unknown; describe: string }> 
   record: { default: false, describe: 'append one JSON line per invocation to record_path' },
   record_path: { default: '{dir}/records.jsonl', describe: 'where invocation records go' },
   log_level: { default: 'info', describe: 'pino log level' },
+  packages_dir: { default: '{dir}/packages', describe: 'the package cache: one folder per installed requirement, shared read-only by sandboxes' },
+  package_index: { default: 'https://pypi.org/simple', describe: 'where pip finds packages: an index URL (the installer then has the network) or a folder of wheels (--find-links, no network)' },
+  install_mem_mb: { default: 512, describe: 'memory limit of the sandbox that installs one package, MB' },
+  install_time_limit_ms: { default: 300000, describe: 'time limit of one package install, ms' },
+  import_cache: { default: true, describe: 'sock only: fork new sandboxes from zygotes (pre-imported interpreters) of the import tree' },
+  import_tree: { default: '', describe: 'import-cache tree JSON (e.g. from ol-exp fit-tree); empty: a root zygote with no packages' },
+  zygote_mem_mb: { default: 128, describe: 'memory limit of one zygote, MB, taken from mem_pool_mb while it lives' },
 };
 
 /** The defaults for a worker directory. */
@@ -106,6 +120,13 @@ export function defaultConfig(dir: string): WorkerConfig {
     record: false,
     record_path: join(d, 'records.jsonl'),
     log_level: 'info',
+    packages_dir: join(d, 'packages'),
+    package_index: 'https://pypi.org/simple',
+    install_mem_mb: 512,
+    install_time_limit_ms: 300_000,
+    import_cache: true,
+    import_tree: '',
+    zygote_mem_mb: 128,
   };
 }
 
@@ -142,6 +163,16 @@ export function validateConfig(c: WorkerConfig, where = 'config'): WorkerConfig 
     if (!['auto', 'v1', 'v2'].includes(c.cgroup_version)) badConfig('cgroup_version', `must be auto, v1 or v2, got ${JSON.stringify(c.cgroup_version)}`);
     if (!/^[A-Za-z0-9._/-]+$/.test(c.cgroup_root) || c.cgroup_root.includes('..')) badConfig('cgroup_root', `must be a relative path of [A-Za-z0-9._-] parts, got ${JSON.stringify(c.cgroup_root)}`);
     if (typeof c.record !== 'boolean') badConfig('record', `must be true or false, got ${JSON.stringify(c.record)}`);
+    if (typeof c.package_index !== 'string' || !(/^https?:\/\/\S+$/.test(c.package_index) || c.package_index.startsWith('/'))) {
+      badConfig('package_index', `must be an http(s) index URL or an absolute folder of wheels, got ${JSON.stringify(c.package_index)}`);
+    }
+    if (typeof c.packages_dir !== 'string' || !c.packages_dir.startsWith('/')) badConfig('packages_dir', `must be an absolute path, got ${JSON.stringify(c.packages_dir)}`);
+    num('install_mem_mb', c.install_mem_mb, 32);
+    num('install_time_limit_ms', c.install_time_limit_ms, 1);
+    if (typeof c.import_cache !== 'boolean') badConfig('import_cache', `must be true or false, got ${JSON.stringify(c.import_cache)}`);
+    if (typeof c.import_tree !== 'string') badConfig('import_tree', `must be a path to a tree JSON, or empty, got ${JSON.stringify(c.import_tree)}`);
+    num('zygote_mem_mb', c.zygote_mem_mb, 16);
+    if (c.import_cache && c.zygote_mem_mb > c.mem_pool_mb) badConfig('zygote_mem_mb', `${c.zygote_mem_mb} MB is more than the whole pool (mem_pool_mb ${c.mem_pool_mb})`);
     if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(c.log_level)) badConfig('log_level', `must be a pino level, got ${JSON.stringify(c.log_level)}`);
     return c;
   } catch (e) {

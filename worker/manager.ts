@@ -21,7 +21,10 @@ import { makeRng } from '../sim/rng.js';
 import type { SandboxLimits, WorkerConfig } from './config.js';
 import { methodAllowed } from './lambda-config.js';
 import type { LambdaCode, Registry } from './registry.js';
-import type { RuntimeReply, Sandbox, SandboxPool } from './sandbox/api.js';
+import { ImportCache, loadTree } from './import-cache.js';
+import { PackageCache, type PackageInfo } from './packages.js';
+import type { RuntimeReply, Sandbox, SandboxPool, SandboxSpec } from './sandbox/api.js';
+import type { SockPool } from './sandbox/sock.js';
 import type { WorkerStats } from './stats.js';
 
 /** How a request got its sandbox. */
@@ -56,6 +59,10 @@ export interface InvocationRecord {
   handler_ms: number;
   total_ms: number;
   status: number;
+  /** Installed packages of the lambda (its closure), by name. */
+  packages?: string[];
+  /** On a cold start: the import-cache node its sandbox was forked from; null when it started fresh. */
+  zygote?: string | null;
 }
 
 export interface ManagerOptions {
@@ -87,6 +94,10 @@ export class LambdaManager {
   /** Memory of sandboxes being destroyed: no longer reserved, not yet free. */
   #dyingMb = 0;
   readonly #dying = new Set<Promise<void>>();
+  readonly packages: PackageCache | undefined;
+  readonly imports: ImportCache | undefined;
+  /** Each code version's installed closure. */
+  readonly #closures = new Map<string, Promise<PackageInfo[]>>();
 
   constructor(o: ManagerOptions) {
     this.#c = o.config;
@@ -97,6 +108,54 @@ export class LambdaManager {
     this.policy = createPolicy(o.config.policy, {
       capacityMb: o.config.mem_pool_mb, rng: makeRng(1, 'worker/policy'), options: o.config.policy_options,
     });
+    const c = o.config;
+    const runner = o.pool.runJob ? { runJob: o.pool.runJob.bind(o.pool) } : undefined;
+    if (runner) {
+      this.packages = new PackageCache({
+        dir: c.packages_dir, index: c.package_index, runner, stats: o.stats, uid: c.sandbox_uid, gid: c.sandbox_gid,
+        memoryMb: c.install_mem_mb, timeLimitMs: c.install_time_limit_ms, log: o.log,
+      });
+    }
+    if (c.import_cache && o.pool.name === 'sock' && this.packages) {
+      this.imports = new ImportCache({
+        tree: loadTree(c.import_tree), pool: o.pool as SockPool, packages: this.packages, stats: o.stats,
+        zygoteMb: c.zygote_mem_mb, pids: c.limits.pids, tmpMb: c.limits.tmp_mb, log: o.log,
+        memory: {
+          tryReserve: (mb) => {
+            if (this.#closed || this.#queue.length > 0 || this.#c.mem_pool_mb - this.#used - this.#dyingMb < mb) return false;
+            this.#used += mb;
+            return true;
+          },
+          release: (mb, gone) => this.#releaseLater(mb, gone),
+        },
+      });
+    }
+  }
+
+  /** Memory leaves the reservation now and becomes free once `gone` settles. */
+  #releaseLater(mb: number, gone: Promise<void>): void {
+    this.#used -= mb;
+    this.#dyingMb += mb;
+    const done = gone.then(() => {
+      this.#dying.delete(done);
+      this.#dyingMb -= mb;
+      this.#kickDrain();
+    });
+    this.#dying.add(done);
+  }
+
+  /** The lambda's installed packages (installed on first need), for this code version. */
+  #closure(code: LambdaCode): Promise<PackageInfo[]> {
+    if (code.requirements.length === 0) return Promise.resolve([]);
+    if (!this.packages) return Promise.reject(new OlError('OL_ERR_PACKAGE', `lambda ${code.name} needs packages, but this worker has no package installer`));
+    const key = `${code.name}@${code.version}`;
+    let p = this.#closures.get(key);
+    if (!p) {
+      p = this.packages.closure(code.requirements, code.name);
+      this.#closures.set(key, p);
+      p.catch(() => this.#closures.delete(key)); // a failed install is tried again later
+    }
+    return p;
   }
 
   /** Gauges for /stats and /metrics. */
@@ -107,7 +166,10 @@ export class LambdaManager {
       else if (i.state === 'paused') paused++;
       else busy++;
     }
-    return { mem_pool_mb: this.#c.mem_pool_mb, mem_used_mb: this.#used + this.#dyingMb, mem_reserved_mb: this.#used, sandboxes_idle: idle, sandboxes_paused: paused, sandboxes_busy: busy, queue_length: this.#queue.length };
+    return {
+      mem_pool_mb: this.#c.mem_pool_mb, mem_used_mb: this.#used + this.#dyingMb, mem_reserved_mb: this.#used, sandboxes_idle: idle, sandboxes_paused: paused,
+      sandboxes_busy: busy, queue_length: this.#queue.length, ...(this.imports?.gauges() ?? { zygotes: 0, zygote_mem_mb: 0 }),
+    };
   }
 
   #fnId(name: string): number {
@@ -278,13 +340,19 @@ export class LambdaManager {
   async #reserve(memMb: number): Promise<boolean> {
     const cap = this.#c.mem_pool_mb;
     if (cap - this.#used < memMb) {
-      let evictable = 0;
+      let evictable = this.imports?.evictableMb() ?? 0;
       for (const list of this.#avail) for (const i of list) evictable += i.memMb;
       if (cap - this.#used + evictable < memMb) return false;
       let evicted = 0;
       while (cap - this.#used < memMb) {
         const v = this.policy.victim(this.clock.now()) as Instance | undefined;
-        if (!v) break;
+        if (!v) {
+          // no sandbox left to evict: zygotes give their memory back last
+          const z = this.imports?.evictOne();
+          if (!z) break;
+          this.#releaseLater(z.mb, z.gone);
+          continue;
+        }
         this.#removeAvailable(v);
         this.#gone(v, 'evicted');
         void this.#destroy(v, 'evicted', false); // moves its memory from used to dying at once
@@ -309,11 +377,22 @@ export class LambdaManager {
     this.policy.onCreate(inst, now);
     this.policy.onBusy(inst, now);
     inst.state = 'busy';
+    const t0 = this.clock.now();
     try {
-      inst.sb = await this.#pool.create({
+      const closure = await this.#closure(code);
+      const spec: SandboxSpec = {
         id: `${inst.id}-${code.name}`.slice(0, 64), lambda: code.name, codeDir: code.codeDir, env: code.config.environment,
         memoryMb: limits.mem_mb, pids: limits.pids, cpuPercent: limits.cpu_percent, tmpMb: limits.tmp_mb,
-      });
+        packages: PackageCache.mounts(closure),
+      };
+      rec.packages = closure.filter((p) => !p.skipped).map((p) => p.name);
+      if (this.imports) {
+        const got = await this.imports.create(spec, closure);
+        inst.sb = got.sb;
+        rec.zygote = got.node;
+      } else {
+        inst.sb = await this.#pool.create(spec);
+      }
     } catch (e) {
       this.#stats.count('start_failures');
       this.#busyToGone(inst);
@@ -322,9 +401,11 @@ export class LambdaManager {
       this.#kickDrain();
       throw e;
     }
-    inst.coldStartMs = inst.sb.createMs;
-    rec.create_ms = inst.sb.createMs;
-    this.#stats.time('create', inst.sb.createMs);
+    // a cold start's cost: installs on first need, zygotes made on the way, the sandbox itself
+    const createMs = this.clock.now() - t0;
+    inst.coldStartMs = createMs;
+    rec.create_ms = createMs;
+    this.#stats.time('create', createMs);
     this.#stats.count('sandboxes_created');
     this.#keepFree();
     return inst;
@@ -510,5 +591,7 @@ export class LambdaManager {
     this.#closed = true;
     this.clock.close();
     await Promise.all([...this.#live].map((i) => this.#destroy(i, 'shutdown', false)));
+    await this.imports?.close();
+    await Promise.all(this.#dying);
   }
 }

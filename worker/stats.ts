@@ -2,11 +2,12 @@
  * The worker's counters and per-stage latencies, served as JSON (`/stats`)
  * and in Prometheus text format (`/metrics`). Stages: queue (waiting for
  * memory or a sandbox), create (a cold start's sandbox creation), unpause,
- * handler (the round trip to the runtime), total (arrival to reply).
+ * handler (the round trip to the runtime), total (arrival to reply),
+ * install (one package into the package cache), zygote (making one zygote).
  */
 import { LatencyHistogram } from '../sim/histogram.js';
 
-export const STAGES = ['queue', 'create', 'unpause', 'evict', 'handler', 'total'] as const;
+export const STAGES = ['queue', 'create', 'unpause', 'evict', 'handler', 'total', 'install', 'zygote'] as const;
 export type Stage = (typeof STAGES)[number];
 
 export class WorkerStats {
@@ -14,6 +15,8 @@ export class WorkerStats {
     requests: 0, cold: 0, warm: 0, unpaused: 0, queued: 0, rejected_queue_full: 0,
     handler_errors: 0, timeouts: 0, oom_kills: 0, crashes: 0, start_failures: 0,
     sandboxes_created: 0, sandboxes_destroyed: 0, evictions: 0, expirations: 0, pauses: 0, prewarms: 0,
+    package_installs: 0, package_cache_hits: 0, package_install_failures: 0,
+    zygotes_created: 0, zygote_forks: 0, zygote_fallbacks: 0, zygote_deaths: 0, zygote_evictions: 0, zygote_failures: 0, zygote_no_memory: 0,
   };
   readonly #stages = new Map<Stage, LatencyHistogram>(STAGES.map((s) => [s, new LatencyHistogram(10)]));
 

@@ -26,6 +26,26 @@ export interface SandboxSpec {
   pids: number;
   cpuPercent: number;
   tmpMb: number;
+  /** Installed packages to mount read-only at /packages/<key> and put on sys.path. */
+  packages?: PackageMount[];
+  /** sock only: fork the sandbox from this zygote instead of starting a fresh interpreter. */
+  zygote?: ZygoteHandle;
+}
+
+/** One installed package as a sandbox mounts it. */
+export interface PackageMount {
+  /** Host folder (pip's --target). */
+  dir: string;
+  /** Its name under /packages in the sandbox. */
+  key: string;
+}
+
+/** A live zygote a pool can fork sandboxes from (see worker/import-cache.ts). */
+export interface ZygoteHandle {
+  readonly id: string;
+  /** Host path of its fork server's Unix socket. */
+  readonly forkSocket: string;
+  alive(): boolean;
 }
 
 /** A reply from the runtime. */
@@ -71,6 +91,8 @@ export interface SandboxPool {
   /** Counts what exists now (leak checks in tests and `ol-worker status`). */
   census(): Promise<CleanupReport>;
   on(listener: (type: SandboxEventType, sb: Sandbox) => void): void;
+  /** Runs a one-shot job (package install, import timing) in a lean container. */
+  runJob?(job: import('./sock.js').JobSpec): Promise<unknown>;
   /** Releases what the pool itself holds (its empty root cgroup); sandboxes must be gone. */
   close?(): Promise<void>;
 }

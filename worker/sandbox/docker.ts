@@ -16,6 +16,7 @@ import { OlError } from '../../common/errors.js';
 import { projectPath } from '../../common/paths.js';
 import { PoolEvents, type CleanupReport, type Diagnosis, type Sandbox, type SandboxPool, type SandboxSpec } from './api.js';
 import { RuntimeSandbox } from './runtime-sandbox.js';
+import type { JobSpec } from './sock.js';
 
 export interface DockerOptions {
   dir: string;
@@ -25,6 +26,8 @@ export interface DockerOptions {
   uid: number;
   gid: number;
   socketPath?: string;
+  /** Runs package installs (in sock-style sandboxes: Docker has no fork, the installer needs none of it). */
+  jobs?: { runJob(job: JobSpec): Promise<unknown> };
 }
 
 const LABEL = 'ol-lab.worker';
@@ -99,12 +102,19 @@ export class DockerPool extends PoolEvents implements SandboxPool {
     }
   }
 
+  /** Package installs go to the sock-style job runner; Docker sandboxes are never forked from zygotes. */
+  runJob(job: JobSpec): Promise<unknown> {
+    if (!this.#o.jobs) return Promise.reject(new OlError('OL_ERR_PACKAGE', 'installing packages needs the sock job runner (root and the base root from "ol-worker init")'));
+    return this.#o.jobs.runJob(job);
+  }
+
   async create(spec: SandboxSpec): Promise<Sandbox> {
     const t0 = performance.now();
     const dir = join(this.#o.dir, spec.id);
     mkdirSync(dir, { recursive: true });
     chownSync(dir, this.#o.uid, this.#o.gid);
-    const cfg = { mode: 'plain', env: spec.env, socket: '/host/ol.sock' };
+    const packages = spec.packages ?? [];
+    const cfg = { mode: 'plain', env: spec.env, socket: '/host/ol.sock', pythonPath: packages.map((p) => `/packages/${p.key}`) };
     const bytes = Math.round(spec.memoryMb * 2 ** 20);
     let container: Docker.Container | undefined;
     try {
@@ -120,7 +130,8 @@ export class DockerPool extends PoolEvents implements SandboxPool {
         AttachStderr: true,
         HostConfig: {
           NetworkMode: 'none',
-          Binds: [`${spec.codeDir}:/handler:ro`, `${dir}:/host`, `${projectPath('worker', 'runtime')}:/runtime:ro`],
+          Binds: [`${spec.codeDir}:/handler:ro`, `${dir}:/host`, `${projectPath('worker', 'runtime')}:/runtime:ro`,
+            ...packages.map((p) => `${p.dir}:/packages/${p.key}:ro`)],
           ReadonlyRootfs: true,
           Tmpfs: { '/tmp': `rw,nosuid,nodev,size=${spec.tmpMb}m` },
           Memory: bytes,

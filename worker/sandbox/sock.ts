@@ -10,11 +10,13 @@
  * cgroup's processes, removing the cgroup and the scratch directory.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createConnection } from 'node:net';
+import type { Readable } from 'node:stream';
 import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { OlError } from '../../common/errors.js';
 import { projectPath } from '../../common/paths.js';
-import { PoolEvents, type CleanupReport, type Diagnosis, type Sandbox, type SandboxPool, type SandboxSpec } from './api.js';
+import { PoolEvents, type CleanupReport, type Diagnosis, type PackageMount, type Sandbox, type SandboxPool, type SandboxSpec, type ZygoteHandle } from './api.js';
 import { cgroupDriver, type Cgroup, type CgroupDriver } from './cgroups.js';
 import { RuntimeSandbox } from './runtime-sandbox.js';
 
@@ -31,29 +33,60 @@ export interface SockOptions {
   python?: string;
 }
 
-/** Waits for the runtime's first line: `ready`, or `error <traceback>`. */
-export function awaitReady(child: ChildProcess, what: string): Promise<void> {
+/** What the runtime's first line said: `ready [json]` or `result json`. */
+export interface FirstLine {
+  kind: 'ready' | 'result';
+  /** The JSON after the word, parsed (undefined after a bare `ready`). */
+  data: unknown;
+}
+
+/**
+ * Reads the runtime's first line from a child's stdout or a fork request's
+ * connection: `ready`, `result <json>`, or `error <json traceback>`, which
+ * rejects with OL_ERR_HANDLER. An exit or a closed connection first rejects
+ * with OL_ERR_SANDBOX, with what the child said on stderr.
+ */
+export function readFirstLine(out: Readable, what: string, child?: ChildProcess): Promise<FirstLine> {
   return new Promise((resolve, reject) => {
-    let out = '';
+    let buf = '';
     let err = '';
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      const nl = out.indexOf('\n');
-      if (nl < 0) return;
-      const line = out.slice(0, nl);
-      child.stdout!.off('data', onData);
-      if (line === 'ready') return resolve();
-      if (line.startsWith('error ')) {
-        let msg = line.slice(6).replace(/\\n/g, '\n');
-        try { msg = JSON.parse(msg); } catch { /* plain text */ }
-        return reject(new OlError('OL_ERR_HANDLER', `${what} failed to start:\n${msg}`));
-      }
-      reject(new OlError('OL_ERR_SANDBOX', `${what}: unexpected runtime output ${JSON.stringify(line)}`));
+    let settled = false;
+    const settle = (f: () => void) => {
+      if (settled) return;
+      settled = true;
+      out.off('data', onData);
+      f();
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', (d: Buffer) => { if (err.length < 4096) err += d.toString(); });
-    child.once('exit', (code, signal) => reject(new OlError('OL_ERR_SANDBOX', `${what} exited before it was ready (${signal ?? `code ${code}`})${err ? `: ${err.trim()}` : ''}`)));
-    child.once('error', (e) => reject(new OlError('OL_ERR_SANDBOX', `${what} could not start: ${e.message}`)));
+    const onData = (d: Buffer) => {
+      buf += d.toString();
+      const nl = buf.indexOf('\n');
+      if (nl < 0) return;
+      const line = buf.slice(0, nl);
+      const sp = line.indexOf(' ');
+      const word = sp < 0 ? line : line.slice(0, sp);
+      const rest = sp < 0 ? '' : line.slice(sp + 1);
+      if (word === 'ready' || word === 'result') {
+        let data: unknown;
+        try { data = rest ? JSON.parse(rest) : undefined; } catch { /* keep undefined */ }
+        return settle(() => resolve({ kind: word, data }));
+      }
+      if (word === 'error') {
+        let msg = rest.replace(/\\n/g, '\n');
+        try { msg = JSON.parse(msg); } catch { /* plain text */ }
+        return settle(() => reject(new OlError('OL_ERR_HANDLER', `${what} failed to start:\n${msg}`)));
+      }
+      settle(() => reject(new OlError('OL_ERR_SANDBOX', `${what}: unexpected runtime output ${JSON.stringify(line)}`)));
+    };
+    out.on('data', onData);
+    const gone = (how: string) => settle(() => reject(new OlError('OL_ERR_SANDBOX', `${what} ${how}${err ? `: ${err.trim()}` : ''}`)));
+    if (child) {
+      child.stderr!.on('data', (d: Buffer) => { if (err.length < 4096) err += d.toString(); });
+      child.once('exit', (code, signal) => gone(`exited before it was ready (${signal ?? `code ${code}`})`));
+      child.once('error', (e) => gone(`could not start: ${e.message}`));
+    } else {
+      out.once('close', () => gone('closed the connection before it was ready'));
+      out.once('error', (e) => gone(`broke the connection (${e.message})`));
+    }
   });
 }
 
@@ -64,8 +97,11 @@ class SockSandbox extends RuntimeSandbox {
     createMs: number,
     readonly dir: string,
     readonly cgroup: Cgroup,
-    readonly child: ChildProcess,
+    /** The host process of a fresh sandbox; a forked one has none of its own. */
+    readonly child: ChildProcess | undefined,
     pool: SockPool,
+    /** The zygote it was forked from. */
+    readonly zygoteId?: string,
   ) {
     super(id, lambda, createMs, join(dir, 'scratch', 'ol.sock'), (t, sb) => pool.emit(t, sb));
   }
@@ -85,8 +121,69 @@ class SockSandbox extends RuntimeSandbox {
 
   async diagnose(): Promise<Diagnosis> {
     if (this.cgroup.oomKills() > 0) return 'oom';
-    return this.child.exitCode !== null || this.child.signalCode !== null || this.cgroup.pids().length === 0 ? 'exited' : 'alive';
+    const exited = this.child !== undefined && (this.child.exitCode !== null || this.child.signalCode !== null);
+    return exited || this.cgroup.pids().length === 0 ? 'exited' : 'alive';
   }
+}
+
+/** What a zygote is made of (worker/import-cache.ts decides which). */
+export interface ZygoteSpec {
+  id: string;
+  /** Packages mounted in it (its whole closure). */
+  packages: PackageMount[];
+  /** Modules it imports (beyond what its parent already imported). */
+  imports: string[];
+  memoryMb: number;
+  pids: number;
+  tmpMb: number;
+}
+
+/** A paused-in-place Python interpreter with packages imported, serving fork requests. */
+export class SockZygote implements ZygoteHandle {
+  #destroyed = false;
+  constructor(
+    readonly id: string,
+    readonly dir: string,
+    readonly cgroup: Cgroup,
+    readonly child: ChildProcess | undefined,
+    /** Time each module's import took in it, ms. */
+    readonly importMs: Record<string, number>,
+    readonly createMs: number,
+  ) {}
+
+  get forkSocket(): string {
+    return join(this.dir, 'scratch', 'fork.sock');
+  }
+
+  alive(): boolean {
+    if (this.#destroyed) return false;
+    if (this.child && (this.child.exitCode !== null || this.child.signalCode !== null)) return false;
+    return this.cgroup.pids().length > 0;
+  }
+
+  async destroy(): Promise<void> {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    await this.cgroup.destroy();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** A one-shot job in a lean container: a package install or an import timing. */
+export interface JobSpec {
+  id: string;
+  mode: 'install' | 'measure';
+  /** Extra fields for the runtime's config (requirement, indexArgs, modules, …). */
+  config: Record<string, unknown>;
+  /** Host folder bound read-write at /host (install: the new package's folder). */
+  hostDir?: string;
+  /** Host folder bound read-only at /handler (install: a local wheel folder). */
+  handlerDir?: string;
+  packages?: PackageMount[];
+  /** Share the host's network namespace (an installer reaching a real index). */
+  network?: boolean;
+  memoryMb: number;
+  timeLimitMs: number;
 }
 
 export class SockPool extends PoolEvents implements SandboxPool {
@@ -98,31 +195,56 @@ export class SockPool extends PoolEvents implements SandboxPool {
   constructor(o: SockOptions) {
     super();
     if (process.getuid?.() !== 0) throw new OlError('OL_ERR_SANDBOX', 'the sock backend needs root (namespaces, mounts, cgroups)');
-    for (const d of ['handler', 'host', 'tmp', 'proc', 'dev', 'usr/bin/python3']) {
+    for (const d of ['handler', 'host', 'tmp', 'proc', 'dev/null', 'dev/urandom', 'packages', 'usr/bin/python3']) {
       if (!existsSync(join(o.baseRoot, d))) {
         throw new OlError('OL_ERR_SANDBOX', `base root ${o.baseRoot} lacks /${d}; run "ol-worker init" to build it`);
       }
+    }
+    if (existsSync(join(o.baseRoot, 'dev', 'console'))) {
+      throw new OlError('OL_ERR_SANDBOX', `base root ${o.baseRoot} still has /dev/console; run "ol-worker init" to prune its devices`);
     }
     this.#o = o;
     mkdirSync(o.dir, { recursive: true });
     this.#cg = cgroupDriver(o.cgroupRoot, o.cgroupVersion ?? 'auto');
   }
 
-  async create(spec: SandboxSpec): Promise<Sandbox> {
-    const t0 = performance.now();
-    const dir = join(this.#o.dir, spec.id);
+  /** A sandbox directory with its root mount point and a scratch folder the sandbox user owns. */
+  #makeDir(id: string): { dir: string; root: string; scratch: string } {
+    const dir = join(this.#o.dir, id);
     const root = join(dir, 'root');
     const scratch = join(dir, 'scratch');
     mkdirSync(root, { recursive: true });
     mkdirSync(scratch, { recursive: true });
     chownSync(scratch, this.#o.uid, this.#o.gid);
+    return { dir, root, scratch };
+  }
+
+  #spawn(cfg: unknown): ChildProcess {
+    return spawn(this.#o.python ?? '/usr/bin/python3', ['-I', '-S', this.#init, JSON.stringify(cfg)], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: '/usr/bin:/bin' } });
+  }
+
+  /** Sends a fork request to a zygote; resolves with the child's first line. */
+  #fork(z: ZygoteHandle, cfg: unknown, what: string): Promise<FirstLine> {
+    if (!z.alive()) return Promise.reject(new OlError('OL_ERR_SANDBOX', `zygote ${z.id} is not running`));
+    const conn = createConnection(z.forkSocket);
+    conn.on('error', () => {}); // readFirstLine reports it
+    conn.write(JSON.stringify(cfg) + '\n');
+    return readFirstLine(conn, what).finally(() => conn.destroy());
+  }
+
+  async create(spec: SandboxSpec): Promise<Sandbox> {
+    const t0 = performance.now();
+    const { dir, root, scratch } = this.#makeDir(spec.id);
     const cgroup = this.#cg.create(spec.id, { memoryMb: spec.memoryMb, pids: spec.pids, cpuPercent: spec.cpuPercent });
+    const packages = spec.packages ?? [];
     const cfg = {
       mode: 'sock',
       cgroupProcs: cgroup.procsFiles,
       root,
       base: this.#o.baseRoot,
       binds: [[spec.codeDir, '/handler', true], [scratch, '/host', false], [projectPath('worker', 'runtime'), '/runtime', true]],
+      packages: packages.map((p) => [p.dir, p.key]),
+      pythonPath: packages.map((p) => `/packages/${p.key}`),
       tmpMb: spec.tmpMb,
       uid: this.#o.uid,
       gid: this.#o.gid,
@@ -130,19 +252,104 @@ export class SockPool extends PoolEvents implements SandboxPool {
       env: spec.env,
       socket: '/host/ol.sock',
     };
-    const child = spawn(this.#o.python ?? '/usr/bin/python3', ['-I', '-S', this.#init, JSON.stringify(cfg)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const what = `sandbox ${spec.id} of lambda ${spec.lambda}`;
+    let child: ChildProcess | undefined;
     try {
-      await awaitReady(child, `sandbox ${spec.id} of lambda ${spec.lambda}`);
+      if (spec.zygote) {
+        await this.#fork(spec.zygote, cfg, what);
+      } else {
+        child = this.#spawn(cfg);
+        await readFirstLine(child.stdout!, what, child);
+      }
     } catch (e) {
       await cgroup.destroy().catch(() => {});
       rmSync(dir, { recursive: true, force: true });
       throw e;
     }
-    child.stdout!.resume();
-    child.stderr!.resume();
-    const sb = new SockSandbox(spec.id, spec.lambda, performance.now() - t0, dir, cgroup, child, this);
+    child?.stdout!.resume();
+    child?.stderr!.resume();
+    const sb = new SockSandbox(spec.id, spec.lambda, performance.now() - t0, dir, cgroup, child, this, spec.zygote?.id);
     this.emit('create', sb);
     return sb;
+  }
+
+  /** Starts a zygote: fresh (a root of the import tree) or forked from its parent's zygote. */
+  async createZygote(spec: ZygoteSpec, parent?: ZygoteHandle): Promise<SockZygote> {
+    const t0 = performance.now();
+    const { dir, root, scratch } = this.#makeDir(spec.id);
+    const cgroup = this.#cg.create(spec.id, { memoryMb: spec.memoryMb, pids: spec.pids, cpuPercent: 100 });
+    const cfg = {
+      mode: 'zygote',
+      cgroupProcs: cgroup.procsFiles,
+      root,
+      base: this.#o.baseRoot,
+      binds: [[scratch, '/host', false], [projectPath('worker', 'runtime'), '/runtime', true]],
+      packages: spec.packages.map((p) => [p.dir, p.key]),
+      pythonPath: spec.packages.map((p) => `/packages/${p.key}`),
+      imports: spec.imports,
+      tmpMb: spec.tmpMb,
+      hostname: 'zygote',
+    };
+    const what = `zygote ${spec.id}`;
+    let child: ChildProcess | undefined;
+    let line: FirstLine;
+    try {
+      if (parent) {
+        line = await this.#fork(parent, cfg, what);
+      } else {
+        child = this.#spawn(cfg);
+        line = await readFirstLine(child.stdout!, what, child);
+      }
+    } catch (e) {
+      await cgroup.destroy().catch(() => {});
+      rmSync(dir, { recursive: true, force: true });
+      throw e;
+    }
+    child?.stdout!.resume();
+    child?.stderr!.resume();
+    const importMs = ((line.data as { import_ms?: Record<string, number> } | undefined)?.import_ms) ?? {};
+    return new SockZygote(spec.id, dir, cgroup, child, importMs, performance.now() - t0);
+  }
+
+  /** Runs a one-shot job (install, measure) in a lean container; resolves with its result JSON. */
+  async runJob(job: JobSpec): Promise<unknown> {
+    const { dir, root, scratch } = this.#makeDir(job.id);
+    const cgroup = this.#cg.create(job.id, { memoryMb: job.memoryMb, pids: 128, cpuPercent: 100 });
+    const binds: [string, string, boolean][] = [[job.hostDir ?? scratch, '/host', false], [projectPath('worker', 'runtime'), '/runtime', true]];
+    if (job.handlerDir) binds.push([job.handlerDir, '/handler', true]);
+    const packages = job.packages ?? [];
+    const cfg = {
+      ...job.config,
+      mode: job.mode,
+      cgroupProcs: cgroup.procsFiles,
+      root,
+      base: this.#o.baseRoot,
+      binds,
+      packages: packages.map((p) => [p.dir, p.key]),
+      pythonPath: packages.map((p) => `/packages/${p.key}`),
+      network: job.network ?? false,
+      tmpMb: 256,
+      uid: this.#o.uid,
+      gid: this.#o.gid,
+      hostname: job.mode,
+    };
+    const child = this.#spawn(cfg);
+    child.stderr!.resume();
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new OlError('OL_ERR_TIMEOUT', `${job.mode} job ${job.id} ran past its time limit of ${job.timeLimitMs} ms`)), job.timeLimitMs);
+      });
+      const line = await Promise.race([readFirstLine(child.stdout!, `${job.mode} job ${job.id}`, child), timeout]);
+      return line.data;
+    } catch (e) {
+      if (cgroup.oomKills() > 0) throw new OlError('OL_ERR_OOM', `${job.mode} job ${job.id} ran out of memory (limit ${job.memoryMb} MB)`);
+      throw e;
+    } finally {
+      clearTimeout(timer);
+      await cgroup.destroy().catch(() => {});
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
 
   async close(): Promise<void> {
@@ -175,4 +382,3 @@ export class SockPool extends PoolEvents implements SandboxPool {
     return before;
   }
 }
-

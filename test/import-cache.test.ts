@@ -1,0 +1,176 @@
+/**
+ * The package cache and the import cache on the real sock backend, nothing
+ * mocked: wheels are built here (no PyPI), installed by pip in installer
+ * sandboxes, imported by zygotes, and lambdas are forked from them. Needs
+ * root and the base root (scripts/setup-host.sh).
+ */
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildWheels } from '../experiments/wheels.js';
+import { defaultConfig, type WorkerConfig } from '../worker/config.js';
+import { makePoolFor } from '../worker/pools.js';
+import { buildApp, type Worker } from '../worker/server.js';
+
+const BASE = '/var/lib/ol-lab/ol-min';
+
+const TREE = {
+  packages: [],
+  children: [
+    { packages: ['heavy-a'], children: [{ packages: ['extra-c'], children: [] }] },
+    { packages: ['dep-b', 'solo-d'], children: [] },
+    { packages: ['bad-e'], children: [] },
+  ],
+};
+
+const USES = 'import os, sys\ndef f(e):\n    mods = sorted(m for m in ("heavy_a", "dep_b", "extra_c", "solo_d") if m in sys.modules)\n    return {"mods": mods, "pid": os.getpid()}\n';
+
+const LAMBDAS: Record<string, { f: string; req?: string }> = {
+  la: { f: 'import heavy_a\n' + USES, req: 'heavy-a\n' },
+  la2: { f: 'import heavy_a\n' + USES, req: '# same packages, another lambda\nheavy_a\n' },
+  lac: { f: 'import heavy_a, extra_c\n' + USES, req: 'heavy-a\nextra-c\n' },
+  lb: { f: 'import dep_b\n' + USES, req: 'dep-b\n' },
+  lpin: { f: 'import heavy_a\n' + USES, req: 'heavy-a\ndep-b==1.0\n' },
+  none: { f: USES },
+  broken: { f: USES, req: 'no-such-package\n' },
+  badimport: { f: 'import bad_e\n' + USES, req: 'bad-e\n' },
+};
+
+function ready(): string | undefined {
+  if (process.getuid?.() !== 0) return 'needs root';
+  if (!existsSync(join(BASE, 'usr/lib/python3/dist-packages/pip/__init__.py'))) return `no base root with pip at ${BASE}; run scripts/setup-host.sh`;
+  return undefined;
+}
+
+describe('package cache and zygotes (sock backend)', () => {
+  let w: Worker;
+  let c: WorkerConfig;
+  const run = async (name: string, body: unknown = {}) => {
+    const r = await w.app.inject({ method: 'POST', url: `/run/${name}`, payload: JSON.stringify(body) });
+    return { status: r.statusCode, text: r.body, start: r.headers['x-ol-start'] };
+  };
+  const stats = async () => (await w.app.inject({ url: '/stats' })).json() as { counters: Record<string, number>; gauges: Record<string, number> };
+  const records = () => readFileSync(c.record_path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+  const coldOf = (name: string) => records().filter((r) => r.lambda === name && r.start === 'cold');
+
+  beforeAll(async () => {
+    const missing = ready();
+    if (missing) throw new Error(missing);
+    const dir = mkdtempSync(join(tmpdir(), 'ol-zyg-'));
+    const wheels = join(dir, 'wheels');
+    buildWheels(wheels, [
+      { name: 'heavy-a', importMs: 120, requires: ['dep-b>=1.0', 'never-there; python_version < "3"'] },
+      { name: 'dep-b', importMs: 5 },
+      { name: 'extra-c', importMs: 30, topLevel: false },
+      { name: 'solo-d' },
+      { name: 'bad-e', extra: 'raise ImportError("bad-e is broken on purpose")\n' },
+    ]);
+    writeFileSync(join(dir, 'tree.json'), JSON.stringify(TREE));
+    c = {
+      ...defaultConfig(dir), mem_pool_mb: 2048, package_index: wheels, import_tree: join(dir, 'tree.json'), record: true, zygote_mem_mb: 96,
+      limits: { ...defaultConfig(dir).limits, mem_mb: 128, time_limit_ms: 5000 },
+    };
+    for (const [name, l] of Object.entries(LAMBDAS)) {
+      mkdirSync(join(c.registry, name), { recursive: true });
+      writeFileSync(join(c.registry, name, 'f.py'), l.f);
+      if (l.req) writeFileSync(join(c.registry, name, 'requirements.txt'), l.req);
+    }
+    w = buildApp({ config: c, pool: await makePoolFor(c) });
+  }, 60_000);
+
+  afterAll(async () => {
+    await w?.app.close();
+  });
+
+  it('installs a lambda\'s packages and their dependencies once, then forks it from the deepest zygote it may use', async () => {
+    const r = await run('la');
+    expect(r.status, r.text).toBe(200);
+    // forked from node 0.0 (heavy-a): the zygote imported heavy_a and with it dep_b; solo_d was never imported
+    expect(JSON.parse(r.text).mods).toEqual(['dep_b', 'heavy_a']);
+    let s = await stats();
+    expect(s.counters.package_installs).toBe(2); // heavy-a, then dep-b>=1.0 from its METADATA; the marker excluded never-there
+    expect(s.counters.package_install_failures).toBe(0);
+    expect(s.counters.zygote_forks).toBe(1);
+    expect(s.counters.zygotes_created).toBe(2); // the root, then node 0.0 forked from it
+    expect(coldOf('la')[0]).toMatchObject({ zygote: '0.0', packages: ['heavy-a', 'dep-b'] });
+    const installed = (w.manager.packages!.list()).map((p) => [p.key, p.requires]);
+    expect(installed).toEqual([['dep-b>=1.0', []], ['heavy-a', ['dep-b>=1.0']]]);
+    // the import of heavy-a (120 ms of CPU in the wheel) was timed in a fresh interpreter
+    const heavy = w.manager.packages!.list().find((p) => p.key === 'heavy-a')!;
+    expect(heavy.importMs).toBeGreaterThan(100);
+
+    // another lambda with the same packages: all cache hits, no new install, no new zygote
+    const hitsBefore = s.counters.package_cache_hits;
+    expect((await run('la2')).status).toBe(200);
+    s = await stats();
+    expect(s.counters.package_installs).toBe(2);
+    expect(s.counters.package_cache_hits).toBeGreaterThan(hitsBefore);
+    expect(s.counters.zygotes_created).toBe(2);
+    expect(coldOf('la2')[0]).toMatchObject({ zygote: '0.0' });
+  }, 60_000);
+
+  it('goes down the tree as far as the lambda\'s packages allow, and never further', async () => {
+    const ac = await run('lac');
+    expect(ac.status, ac.text).toBe(200);
+    expect(coldOf('lac')[0]).toMatchObject({ zygote: '0.0.0' });
+    expect(JSON.parse(ac.text).mods).toEqual(['dep_b', 'extra_c', 'heavy_a']);
+    // dep-b alone: node 0.1 also wants solo-d, node 0.0 heavy-a: the root it is
+    const b = await run('lb');
+    expect(b.status, b.text).toBe(200);
+    expect(coldOf('lb')[0]).toMatchObject({ zygote: '0' });
+    expect(JSON.parse(b.text).mods).toEqual(['dep_b']);
+    // no packages at all: the root zygote
+    expect((await run('none')).status).toBe(200);
+    expect(coldOf('none')[0]).toMatchObject({ zygote: '0', packages: [] });
+  }, 60_000);
+
+  it('does not fork from a zygote whose installed version the lambda did not ask for', async () => {
+    // lpin pins dep-b==1.0; node 0.0 imported the dep-b>=1.0 folder: a different install, so the root zygote
+    const r = await run('lpin');
+    expect(r.status, r.text).toBe(200);
+    expect(coldOf('lpin')[0]).toMatchObject({ zygote: '0', packages: ['heavy-a', 'dep-b'] });
+    // its f.py imported heavy_a itself; nothing imported dep_b, as the 0.0 zygote would have
+    expect(JSON.parse(r.text).mods).toEqual(['heavy_a']);
+  }, 60_000);
+
+  it('a zygote that died is made again on the next cold start', async () => {
+    const z = readdirSync(join(c.worker_dir, 'sandboxes')).find((d) => d.startsWith('zygote-0.0-'))!;
+    expect(z).toBeDefined();
+    const procs = ['/sys/fs/cgroup/pids', '/sys/fs/cgroup/unified', '/sys/fs/cgroup']
+      .map((m) => join(m, c.cgroup_root, z, 'cgroup.procs')).find((p) => existsSync(p))!;
+    for (const pid of readFileSync(procs, 'utf8').split('\n').filter(Boolean)) process.kill(Number(pid), 'SIGKILL');
+    const before = await stats();
+    // a fresh lambda so the request is a cold start
+    mkdirSync(join(c.registry, 'la3'), { recursive: true });
+    writeFileSync(join(c.registry, 'la3', 'f.py'), LAMBDAS.la!.f);
+    writeFileSync(join(c.registry, 'la3', 'requirements.txt'), 'heavy-a\n');
+    const r = await run('la3');
+    expect(r.status, r.text).toBe(200);
+    const after = await stats();
+    expect(after.counters.zygote_deaths).toBe(before.counters.zygote_deaths! + 1);
+    expect(after.counters.zygotes_created).toBe(before.counters.zygotes_created! + 1);
+    expect(coldOf('la3')[0]).toMatchObject({ zygote: '0.0' });
+    // and the sandboxes forked from the dead zygote still serve
+    expect((await run('la')).status).toBe(200);
+  }, 60_000);
+
+  it('a package that cannot be installed fails its lambda only, with the package named', async () => {
+    const r = await run('broken');
+    expect(r.status).toBe(500);
+    expect(r.text).toMatch(/lambda broken: package no-such-package could not be installed/);
+    expect(r.text).toMatch(/pip exited/);
+    expect((await stats()).counters.package_install_failures).toBeGreaterThanOrEqual(1);
+    expect((await run('la')).status).toBe(200);
+  }, 60_000);
+
+  it('a package that breaks on import: the zygote of its node is skipped, the handler reports the import error', async () => {
+    const before = await stats();
+    const r = await run('badimport');
+    expect(r.status).toBe(500);
+    expect(r.text).toMatch(/bad-e is broken on purpose/);
+    const after = await stats();
+    expect(after.counters.zygote_failures).toBe(before.counters.zygote_failures! + 1);
+    expect((await run('none')).status).toBe(200);
+  }, 60_000);
+});
