@@ -102,6 +102,10 @@ async function compare(realDir: string, simDir: string, out: string): Promise<vo
   say(`KS distance ${a.ksDistance.toFixed(3)}; report: ${files.map((f) => join(out, f)).join(', ')}`);
 }
 
+function countNodes(n: { children?: unknown[] }): number {
+  return 1 + ((n.children ?? []) as { children?: unknown[] }[]).reduce((s, c) => s + countNodes(c), 0);
+}
+
 await yargs(hideBin(process.argv))
   .scriptName('ol-exp')
   .usage('$0 <command> [options]\n\nThe validation harness: one trace on the real worker and on the simulator, compared.')
@@ -144,6 +148,26 @@ await yargs(hideBin(process.argv))
     const files = await runSweepReport({ trace: a.trace, policies: a.policies.split(','), memory: a.memory, cores: a.cores, queue: a.queue, seed: a.seed, out: a.out, log: say });
     say(`report: ${files.map((f) => join(a.out, f)).join(', ')}`);
   })
+  .command('fit-tree', 'Forklift: fit an import-cache tree (the worker\'s import_tree) to observed package usage', (y) => y
+    .option('calls', { type: 'string', demandOption: true, describe: 'JSON Lines: {"lambda", "packages": [...], "calls"?, "import_ms"?: {pkg: ms}}, or a worker\'s records.jsonl' })
+    .option('costs', { type: 'string', describe: 'import ms per package: a JSON {name: ms}, or a worker\'s packages_dir' })
+    .option('nodes', { type: 'number', default: 40, describe: 'nodes in the tree, the root included' })
+    .option('out', { type: 'string', default: 'tree.json' }),
+  async (a) => {
+    const { fitTree, treeGain } = await import('./fit-tree.js');
+    const { readImportCosts, readUsage } = await import('../traces/packages.js');
+    const { writeFileSync } = await import('node:fs');
+    const { usage, importMs } = readUsage(a.calls);
+    if (usage.length === 0) throw new OlError('OL_ERR_CONFIG', `--calls ${a.calls}: no line names a lambda's packages`);
+    if (a.costs) for (const [k, v] of readImportCosts(a.costs)) importMs.set(k, v);
+    const unknown = [...new Set(usage.flatMap((u) => u.packages))].filter((p) => !importMs.has(p)).sort();
+    if (unknown.length) say(`no import cost for ${unknown.join(', ')}: counted as 1 ms each`);
+    const cost = (p: string) => importMs.get(p) ?? 1;
+    const tree = fitTree(usage, cost, a.nodes);
+    writeFileSync(a.out, JSON.stringify(tree, null, 2) + '\n');
+    const saved = treeGain(tree, usage, cost);
+    say(`wrote ${a.out}: ${countNodes(tree)} nodes for ${usage.length} lambdas; imports saved per round of cold starts ${saved.toFixed(0)} of ${usage.reduce((s, u) => s + u.calls * u.packages.reduce((t, p) => t + cost(p), 0), 0).toFixed(0)} call·ms`);
+  })
   .command('validate', 'the main job: calibrate, replay on the real worker, simulate, compare (embedded default trace)', (y) => planOptions(y)
     .option('out', { type: 'string', default: 'out/validate' })
     .option('backend', { choices: ['sock', 'docker'] as const, default: 'sock' as const })
@@ -162,7 +186,7 @@ await yargs(hideBin(process.argv))
     await compare(join(out, 'real'), join(out, 'sim'), join(out, 'report'));
     say(`open ${join(out, 'report', 'report.html')} (or report.pdf) to see how well the simulator predicts the real worker`);
   })
-  .demandCommand(1, 'name a command: calibrate, real, sim, compare, sweep or validate')
+  .demandCommand(1, 'name a command: calibrate, real, sim, compare, sweep, fit-tree or validate')
   .strict()
   .help()
   .version(false)

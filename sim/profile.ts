@@ -18,6 +18,9 @@ export type Distribution =
 /** The sandbox operations a profile prices. */
 export const costNames = ['create', 'runtimeStart', 'unpause', 'pause', 'destroy', 'warmDispatch'] as const;
 export type CostName = (typeof costNames)[number];
+/** Costs a profile may price: `fork`, a sandbox forked from a zygote (without imports); absent, `create` stands in. */
+export const optionalCostNames = ['fork'] as const;
+export type OptionalCostName = (typeof optionalCostNames)[number];
 
 /** A cost profile as stored on disk. */
 export interface CostProfile {
@@ -25,7 +28,7 @@ export interface CostProfile {
   name: string;
   /** Where the numbers come from (a calibration run, a paper, a guess). */
   source: string;
-  costs: Record<CostName, Distribution>;
+  costs: Record<CostName, Distribution> & Partial<Record<OptionalCostName, Distribution>>;
   /** Free-form description of the machine the profile was measured on. */
   machine?: unknown;
   /** Anything else a calibration wants to keep beside the costs. */
@@ -42,6 +45,8 @@ export interface CostModel {
   readonly mean: Record<CostName, number>;
   /** True when every cost is a constant (sampling consumes no randomness). */
   readonly deterministic: boolean;
+  /** The `fork` cost, when the profile has one. */
+  readonly fork?: CostSampler;
 }
 
 /** Path of the bundled default profile. */
@@ -75,7 +80,7 @@ export function validateProfile(json: unknown, where = 'profile'): CostProfile {
   if (typeof p.name !== 'string') fail('name', 'must be a string');
   if (typeof p.costs !== 'object' || p.costs === null) fail('costs', 'must be an object');
   const costs = p.costs as Record<string, unknown>;
-  for (const name of costNames) {
+  for (const name of [...costNames, ...optionalCostNames.filter((n) => n in costs)]) {
     const field = `costs.${name}`;
     const d = costs[name] as Record<string, unknown> | undefined;
     if (typeof d !== 'object' || d === null) fail(field, 'is missing');
@@ -112,7 +117,7 @@ export function validateProfile(json: unknown, where = 'profile'): CostProfile {
     }
   }
   for (const k of Object.keys(costs)) {
-    if (!(costNames as readonly string[]).includes(k)) fail(`costs.${k}`, `is not a known cost (known: ${costNames.join(', ')})`);
+    if (![...costNames, ...optionalCostNames].includes(k as CostName)) fail(`costs.${k}`, `is not a known cost (known: ${[...costNames, ...optionalCostNames].join(', ')})`);
   }
   return p as unknown as CostProfile;
 }
@@ -158,7 +163,8 @@ export function compileProfile(profile: CostProfile): CostModel {
     mean[name] = c.mean;
     deterministic &&= c.constant;
   }
-  return { profile, sample, mean, deterministic };
+  const fork = profile.costs.fork ? compile(profile.costs.fork).sample : undefined;
+  return { profile, sample, mean, deterministic, fork };
 }
 
 /** A profile whose every cost is a constant; handy in tests and hand-worked cases. */

@@ -7,7 +7,12 @@ import { olLabVersion } from '../common/version.js';
 import { openTrace, type OpenTraceOptions } from '../traces/index.js';
 import type { TraceSource } from '../traces/types.js';
 import { resolveSimConfig, type SimConfig } from './config.js';
-import { compileProfile, loadProfile, type CostProfile } from './profile.js';
+import { OlError } from '../common/errors.js';
+import { readUsage } from '../traces/packages.js';
+import { loadTree } from '../worker/import-cache.js';
+import { ImportCacheModel } from './import-cache.js';
+import { compileProfile, loadProfile, type CostModel, type CostProfile } from './profile.js';
+import { makeRng } from './rng.js';
 import { Simulator, type SimHooks, type SimResult } from './simulator.js';
 import { summarise, type SimSummary } from './summary.js';
 
@@ -21,8 +26,53 @@ export interface RunSpec {
   hooks?: SimHooks;
   /** Include the machine description (slow to gather; default true). */
   machine?: boolean;
+  /** Package imports and zygotes (sim/import-cache.ts). */
+  imports?: ImportSpec;
   /** Called after each batch of invocations (progress). */
   onBatch?: (source: TraceSource) => void;
+}
+
+export interface ImportSpec {
+  /** Package usage JSONL (traces/packages.ts), by function name. */
+  packages?: string;
+  /** Import-cache tree JSON. */
+  zygotes?: string;
+  zygoteMb?: number;
+  /** Import ms of a package the usage file prices not. */
+  defaultImportMs?: number;
+}
+
+/** Builds the startup model for the trace's functions. */
+export function importModel(spec: ImportSpec, functions: { name: string }[], costs: CostModel, seed: number): { model: ImportCacheModel; notes: string[] } {
+  const notes: string[] = [];
+  const byName = new Map<string, string[]>();
+  let importMs = new Map<string, number>();
+  let installMs = new Map<string, number>();
+  if (spec.packages) {
+    const u = readUsage(spec.packages);
+    for (const x of u.usage) byName.set(x.lambda, x.packages);
+    importMs = u.importMs;
+    installMs = u.installMs;
+    const known = new Set(functions.map((f) => f.name));
+    const missing = [...byName.keys()].filter((n) => !known.has(n));
+    if (missing.length === byName.size && byName.size > 0) {
+      throw new OlError('OL_ERR_CONFIG', `--packages ${spec.packages}: none of its ${byName.size} lambdas is a function of the trace (first: ${missing[0]})`);
+    }
+    if (missing.length) notes.push(`${missing.length} lambdas of ${spec.packages} are not in the trace`);
+  }
+  const tree = spec.zygotes ? loadTree(spec.zygotes) : undefined;
+  const rng = makeRng(seed, 'sim/import-cache');
+  const model = new ImportCacheModel({
+    tree,
+    fnPackages: functions.map((f) => byName.get(f.name)),
+    importMs: (p) => importMs.get(p) ?? spec.defaultImportMs ?? 0,
+    installMs: (p) => installMs.get(p) ?? 0,
+    fork: costs.fork ?? costs.sample.create,
+    zygoteMb: spec.zygoteMb ?? 128,
+    rng,
+  });
+  if (tree && !costs.fork) notes.push('the profile has no "fork" cost: forks cost "create"');
+  return { model, notes };
 }
 
 export interface RunOutput {
@@ -41,10 +91,15 @@ export async function simulate(spec: RunSpec): Promise<RunOutput> {
     ? openTrace(spec.trace, { seed: config.seed, coldFromTrace: config.coldFromTrace, ...spec.traceOptions })
     : spec.trace;
   const machinePromise: Promise<MachineInfo | null> = spec.machine === false ? Promise.resolve(null) : machineInfo();
-  const sim = new Simulator(config, compileProfile(profile), source.functions, spec.hooks);
+  const costs = compileProfile(profile);
+  const imports = spec.imports && (spec.imports.packages || spec.imports.zygotes) ? importModel(spec.imports, source.functions, costs, config.seed) : undefined;
+  const sim = new Simulator(config, costs, source.functions, spec.hooks, imports?.model);
   const t0 = performance.now();
   const result = sim.run(source.batches(), spec.onBatch ? () => spec.onBatch!(source) : undefined);
   const wallMs = performance.now() - t0;
   const summary = summarise(result, { config, profile, source, machine: await machinePromise, version: olLabVersion() });
+  if (imports) {
+    summary.trace.notes.push(`import cache model: packages ${spec.imports!.packages ?? '(none)'}, zygotes ${spec.imports!.zygotes ?? '(none: fresh sandboxes)'}`, ...imports.notes);
+  }
   return { summary, result, source, wallMs };
 }

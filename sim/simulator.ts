@@ -24,6 +24,7 @@ import { ProcessorSharing } from './cpu.js';
 import { LatencyHistogram } from './histogram.js';
 import { SandboxRecord, type DestroyReason, type IdleCause, type Policy } from './policy.js';
 import { createPolicy } from './policies/index.js';
+import type { StartupModel } from './import-cache.js';
 import type { CostModel } from './profile.js';
 import { InvocationQueue } from './queue.js';
 import { makeRng, type Rng } from './rng.js';
@@ -118,6 +119,8 @@ export interface SimResult {
   prewarmsSkipped: number;
   prewarmUnloads: number;
   sandboxesCreated: number;
+  /** The package / import-cache model's counters (with --packages or --zygotes). */
+  startup?: Record<string, number>;
   latency: LatencyHistogram;
   queueWaitMsTotal: number;
   queueWaitMsMax: number;
@@ -196,7 +199,10 @@ export class Simulator {
   /** When each creation lane frees up (only with a finite createLanes). */
   readonly #lanes: Float64Array | undefined;
 
-  constructor(config: SimConfig, costs: CostModel, functions: FunctionInfo[], hooks: SimHooks = {}) {
+  readonly #startup: StartupModel | undefined;
+
+  constructor(config: SimConfig, costs: CostModel, functions: FunctionInfo[], hooks: SimHooks = {}, startup?: StartupModel) {
+    this.#startup = startup;
     this.config = config;
     this.#costs = costs;
     this.#functions = functions;
@@ -256,6 +262,7 @@ export class Simulator {
     this.#advance(this.clock.now());
     this.#r.endMs = this.clock.now();
     this.#r.cpuBusyCoreMs = this.#cpu.busyCoreMs;
+    if (this.#startup) this.#r.startup = this.#startup.stats();
     this.#checkInvariants();
     return { ...this.#r, perFunction: this.#fnStats, policyStats: this.policy.stats() };
   }
@@ -494,6 +501,15 @@ export class Simulator {
     this.#begin(req, delay);
   }
 
+  readonly #freshStart = (): number => this.#costs.sample.create(this.#costRng) + this.#costs.sample.runtimeStart(this.#costRng);
+
+  /** Memory for a zygote, from free memory only (it never evicts). */
+  readonly #reserveZygote = (mb: number): boolean => {
+    if (this.#capacity - this.#used < mb) return false;
+    this.#used += mb;
+    return true;
+  };
+
   /** Starts a new sandbox for `req` if memory can be had; false if not. */
   #tryCold(req: Request): boolean {
     const destroyCost = this.#ensureFree(req.mem);
@@ -508,7 +524,9 @@ export class Simulator {
     const c = this.#costs.sample;
     sb.coldStartMs = this.config.coldFromTrace && !Number.isNaN(req.init)
       ? req.init
-      : c.create(this.#costRng) + c.runtimeStart(this.#costRng);
+      : this.#startup
+        ? this.#startup.coldStartMs(req.fnId, now, this.#freshStart, this.#reserveZygote)
+        : this.#freshStart();
     sb.active = 1;
     const extra = this.#hooks.coldWorkMs?.[req.fnId];
     if (extra) req.dur += extra;

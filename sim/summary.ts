@@ -67,6 +67,8 @@ export interface SimSummary {
     prewarmsSkipped: number;
     prewarmUnloads: number;
     sandboxesCreated: number;
+    /** Package installs, zygotes, forks and import time saved (with --packages or --zygotes). */
+    importCache?: Record<string, number>;
     latencyMs: LatencyFigures;
     queueWaitMs: { mean: number; max: number };
     simulatedMs: number;
@@ -148,6 +150,7 @@ export function summarise(
       prewarmsSkipped: res.prewarmsSkipped,
       prewarmUnloads: res.prewarmUnloads,
       sandboxesCreated: res.sandboxesCreated,
+      ...(res.startup ? { importCache: res.startup } : {}),
       latencyMs: latencyFigures(res.latency),
       queueWaitMs: { mean: res.queued ? r6(res.queueWaitMsTotal / res.queued) : 0, max: r6(res.queueWaitMsMax) },
       simulatedMs: r6(span),
@@ -204,6 +207,10 @@ export function formatSummary(s: SimSummary, topFunctions = 10): string {
     ['memory MB', 'capacity', 'peak used', 'avg used', 'avg idle (wasted)', 'used MB·s', 'idle MB·s'],
     ['', fmt(m.capacityMb, 0), fmt(m.peakUsedMb, 0), fmt(m.avgUsedMb, 1), fmt(m.avgIdleMb, 1), fmt(m.usedMbSeconds, 0), fmt(m.idleMbSeconds, 0)],
   ]));
+  if (r.importCache) {
+    const z = r.importCache;
+    lines.push(`import cache: ${fmt(z.zygoteForks ?? 0, 0)} cold starts forked from zygotes, ${fmt(z.freshStarts ?? 0, 0)} fresh; ${fmt(z.zygotesCreated ?? 0, 0)} zygotes made (${fmt(z.zygoteNoMemory ?? 0, 0)} refused for memory); ${fmt(z.packageInstalls ?? 0, 0)} package installs; import time saved ${fmt((z.importMsSaved ?? 0) / 1000, 1)} s`);
+  }
   lines.push(`simulated ${fmt(r.simulatedMs / 1000, 1)} s; queue wait mean ${fmt(r.queueWaitMs.mean, 1)} ms, max ${fmt(r.queueWaitMs.max, 1)} ms; CPU utilisation ${r.cpuUtilisation === null ? 'n/a (infinite cores)' : fmt(100 * r.cpuUtilisation, 1) + '%'}`);
   if (s.perFunction.length > 0 && topFunctions > 0) {
     lines.push('');

@@ -13,8 +13,13 @@ export function runOptions<T>(y: Argv<T>) {
     .option('invocations', { type: 'boolean', default: false, describe: 'also write invocations.csv (one row per invocation) to --out' })
     .option('series', { type: 'number', describe: 'also write memory.csv to --out, one sample every this many ms of simulated time' })
     .option('top', { type: 'number', default: 10, describe: 'functions listed in the table' })
+    .option('packages', { type: 'string', describe: 'package usage JSONL ({"lambda": function, "packages": [...], "import_ms": {...}, "install_ms": {...}}): cold starts pay imports and first installs' })
+    .option('zygotes', { type: 'string', describe: 'import-cache tree JSON (the worker\'s import_tree, e.g. from ol-exp fit-tree): cold starts fork from zygotes' })
+    .option('zygote-mem', { type: 'number', default: 128, describe: 'memory of one zygote, MB, taken from the pool' })
+    .option('import-ms', { type: 'number', default: 0, describe: 'import time of a package the --packages file gives none for, ms' })
     .example('$0 run lru --trace azure2019:traces/data/azure2019/10 --memory 8000 --cores 2', '')
-    .example('$0 run gdsf --trace trace.csv --cores infinite --queue drop --out results/gdsf', '');
+    .example('$0 run gdsf --trace trace.csv --cores infinite --queue drop --out results/gdsf', '')
+    .example('$0 run lru --trace trace.csv --packages usage.jsonl --zygotes tree.json', 'price package imports and fork from zygotes');
 }
 
 export function genOptions<T>(y: Argv<T>) {

@@ -15,6 +15,10 @@ interface RunArgs extends SimArgs {
   invocations: boolean;
   series?: number;
   top: number;
+  packages?: string;
+  zygotes?: string;
+  zygoteMem: number;
+  importMs: number;
 }
 
 export async function runCommand(a: RunArgs): Promise<void> {
@@ -43,6 +47,7 @@ export async function runCommand(a: RunArgs): Promise<void> {
       config: toConfig(a, a.policy, a.memory),
       profile: a.profile,
       hooks,
+      imports: { packages: a.packages, zygotes: a.zygotes, zygoteMb: a.zygoteMem, defaultImportMs: a.importMs },
       onBatch: (src) => bar.update(src.stats.bytesRead, src.stats.totalBytes, `${src.stats.invocations.toLocaleString('en-US')} invocations`),
     });
   } finally {

@@ -1,0 +1,168 @@
+/**
+ * The simulator's model of the package cache and the import cache (the
+ * worker's worker/packages.ts and worker/import-cache.ts): what a cold
+ * start costs when functions import packages.
+ *
+ * - Package install: the first cold start that needs a package pays its
+ *   install time (`installMs`, default 0: a warm package cache), once.
+ * - Without a tree, a cold start is a fresh sandbox: `create` +
+ *   `runtimeStart` + the import time of every package of the function.
+ * - With a tree (`--zygotes`), the function's node is the deepest one whose
+ *   packages it has (first matching child first, as the worker looks up). A
+ *   cold start forks from that node's zygote: `fork` (the profile's, else
+ *   `create`) + the import time of the function's packages the node lacks.
+ *   A node without a zygote gets one first, and so do its ancestors,
+ *   each on the critical path of this cold start: the root costs `create`
+ *   + `runtimeStart` + its imports, any other node `fork` + its own imports.
+ *   A cold start that finds its zygote still being made waits for it.
+ * - Zygotes take `zygoteMb` each from the memory pool when they are made,
+ *   and only from free memory (else the cold start uses the nearest
+ *   ancestor that has one, or starts fresh), as the worker does. Unlike the
+ *   worker, the model never evicts a zygote nor lets one die.
+ */
+import type { TreeNodeSpec } from '../worker/import-cache.js';
+import { normalizeName } from '../worker/packages.js';
+import type { CostSampler } from './profile.js';
+import type { Rng } from './rng.js';
+
+/** What the simulator asks of a startup model. */
+export interface StartupModel {
+  /**
+   * The cold start of a sandbox of `fnId` at `now`, ms. `fresh` samples a
+   * fresh sandbox (create + runtimeStart); `tryReserve` takes memory for a
+   * zygote from the pool if it is free.
+   */
+  coldStartMs(fnId: number, now: number, fresh: () => number, tryReserve: (mb: number) => boolean): number;
+  /** Counters for the summary. */
+  stats(): Record<string, number>;
+}
+
+export interface ImportModelOptions {
+  tree?: TreeNodeSpec;
+  /** Each function's packages (its closure), by function id; undefined: none. */
+  fnPackages: (string[] | undefined)[];
+  importMs: (pkg: string) => number;
+  installMs: (pkg: string) => number;
+  /** A fork from a zygote, without imports. */
+  fork: CostSampler;
+  zygoteMb: number;
+  rng: Rng;
+}
+
+interface Node {
+  id: string;
+  own: string[];
+  all: Set<string>;
+  parent: Node | undefined;
+  children: Node[];
+  /** When its zygote is (or will be) ready; undefined: none. */
+  readyAt: number | undefined;
+}
+
+export class ImportCacheModel implements StartupModel {
+  readonly #o: ImportModelOptions;
+  readonly #root: Node | undefined;
+  readonly #installed = new Set<string>();
+  readonly #nodeOf: (Node | null)[] = [];
+  readonly #pkgs: string[][];
+  /** A zygote was refused memory during the current cold start. */
+  #refused = false;
+  readonly #counts = { freshStarts: 0, zygoteForks: 0, zygotesCreated: 0, zygoteNoMemory: 0 /* cold starts that found no memory for a zygote they wanted */, packageInstalls: 0, importMsSaved: 0 };
+
+  constructor(o: ImportModelOptions) {
+    this.#o = o;
+    this.#pkgs = o.fnPackages.map((p) => [...new Set((p ?? []).map(normalizeName))]);
+    const build = (spec: TreeNodeSpec, id: string, parent: Node | undefined): Node => {
+      const own = spec.packages.map(normalizeName);
+      const n: Node = { id, own, all: new Set([...(parent?.all ?? []), ...own]), parent, children: [], readyAt: undefined };
+      n.children = (spec.children ?? []).map((c, i) => build(c, `${id}.${i}`, n));
+      return n;
+    };
+    this.#root = o.tree ? build(o.tree, '0', undefined) : undefined;
+  }
+
+  /** The node a function's cold starts fork from (the tree's lookup), or null without a tree. */
+  nodeOf(fnId: number): string | null {
+    return this.#lookup(fnId)?.id ?? null;
+  }
+
+  #lookup(fnId: number): Node | null {
+    if (this.#nodeOf[fnId] !== undefined) return this.#nodeOf[fnId]!;
+    let n = this.#root ?? null;
+    if (n) {
+      const have = new Set(this.#pkgs[fnId] ?? []);
+      for (;;) {
+        const next: Node | undefined = n!.children.find((c) => c.own.every((p) => have.has(p)));
+        if (!next) break;
+        n = next;
+      }
+    }
+    this.#nodeOf[fnId] = n;
+    return n;
+  }
+
+  #imports(pkgs: Iterable<string>): number {
+    let ms = 0;
+    for (const p of pkgs) ms += this.#o.importMs(p);
+    return ms;
+  }
+
+  #install(pkgs: Iterable<string>): number {
+    let ms = 0;
+    for (const p of pkgs) {
+      if (this.#installed.has(p)) continue;
+      this.#installed.add(p);
+      this.#counts.packageInstalls++;
+      ms += this.#o.installMs(p);
+    }
+    return ms;
+  }
+
+  /** Makes `n`'s zygote (and its ancestors') if it can; when it is ready, or undefined. */
+  #ensure(n: Node, now: number, fresh: () => number, tryReserve: (mb: number) => boolean): number | undefined {
+    if (n.readyAt !== undefined) return n.readyAt;
+    let start = now;
+    if (n.parent) {
+      const p = this.#ensure(n.parent, now, fresh, tryReserve);
+      if (p === undefined) return undefined;
+      start = Math.max(now, p);
+    }
+    if (!tryReserve(this.#o.zygoteMb)) {
+      this.#refused = true;
+      return undefined;
+    }
+    const install = this.#install(n.own);
+    const make = n.parent ? this.#o.fork(this.#o.rng) : fresh();
+    n.readyAt = start + install + make + this.#imports(n.own);
+    this.#counts.zygotesCreated++;
+    return n.readyAt;
+  }
+
+  coldStartMs(fnId: number, now: number, fresh: () => number, tryReserve: (mb: number) => boolean): number {
+    this.#refused = false;
+    const ms = this.#coldStart(fnId, now, fresh, tryReserve);
+    if (this.#refused) this.#counts.zygoteNoMemory++;
+    return ms;
+  }
+
+  #coldStart(fnId: number, now: number, fresh: () => number, tryReserve: (mb: number) => boolean): number {
+    const pkgs = this.#pkgs[fnId] ?? [];
+    // as the worker: the function's packages are installed first, then its zygote is found or made
+    const install = this.#install(pkgs);
+    const t = now + install;
+    for (let n = this.#lookup(fnId); n; n = n.parent ?? null) {
+      const ready = this.#ensure(n, t, fresh, tryReserve);
+      if (ready === undefined) continue;
+      this.#counts.zygoteForks++;
+      const rest = pkgs.filter((p) => !n!.all.has(p));
+      this.#counts.importMsSaved += this.#imports(pkgs) - this.#imports(rest);
+      return Math.max(ready, t) - now + this.#o.fork(this.#o.rng) + this.#imports(rest);
+    }
+    this.#counts.freshStarts++;
+    return install + fresh() + this.#imports(pkgs);
+  }
+
+  stats(): Record<string, number> {
+    return { ...this.#counts, importMsSaved: Math.round(this.#counts.importMsSaved * 1000) / 1000 };
+  }
+}
