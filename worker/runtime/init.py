@@ -22,19 +22,21 @@
 # measure  Times the import of a package's modules in a fresh interpreter.
 #
 # A fork request is one JSON line: a sandbox config as for `sock` (host
-# paths), or with "zygote": true a child zygote's. The zygote forks; the
-# child goes back to the host's mount namespace (through a descriptor the
-# root zygote kept), joins the new cgroups, unshares fresh namespaces, binds
-# the new root, chroots and goes on as a fresh sandbox would, minus the
-# interpreter start and the imports the zygote already did. The child
-# answers on the request's connection, as fresh sandboxes do on stdout:
-# "ready" or "error " + JSON with the reason.
+# paths) on /host/fork.sock, or a child zygote's ("mode": "zygote") on
+# /host/zygote.sock. The zygote's child (for sandboxes a spare cloned ahead
+# of time) goes back to the host's mount namespace (through a descriptor
+# the root zygote kept), joins the new cgroups, unshares a mount namespace,
+# binds the new root, chroots and goes on as a fresh sandbox would, minus
+# the interpreter start and the imports the zygote already did. It answers
+# on the request's connection, as fresh sandboxes do on stdout: "ready" or
+# "error " + JSON with the reason.
 import os
 import sys
 
 cfg_text = sys.argv[1]
 OUT = None          # where ready / error go: stdout, or a fork request's connection
 HOST_MNT = None     # a zygote's descriptor of the host's mount namespace
+TAKEN_W = None      # a spare's pipe to its zygote: closed once the sandbox is ready
 BASE_PATH = list(sys.path)
 SYS_CLONE = {'x86_64': 56, 'aarch64': 220}
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET = 0x20000, 0x4000000, 0x8000000, 0x20000000, 0x40000000
@@ -69,8 +71,12 @@ def check(ret, what):
 def join_cgroups(cfg):
     pid = str(os.getpid())
     for path in cfg['cgroupProcs']:
-        with open(path, 'w') as f:
-            f.write(pid)
+        try:
+            with open(path, 'w') as f:
+                f.write(pid)
+        except OSError as e:
+            why = os.strerror(e.errno)
+            fail('setup: joining cgroup %s: %s' % (path, why))
 
 
 def isolate(cfg, pidns, extra=CLONE_NEWNS):
@@ -198,6 +204,9 @@ def serve_lambda(cfg):
     if OUT is not None:
         OUT.close()
         OUT = None
+    if TAKEN_W is not None:
+        # now, off the critical path, the zygote may clone the next spare
+        os.close(TAKEN_W)
     serve(srv, handler, json)
 
 
@@ -212,11 +221,37 @@ def import_all(names):
     return took
 
 
-def zygote_serve(cfg):
-    """After the zygote's imports: answer fork requests on /host/fork.sock."""
+def read_request(conn):
     import json
+    buf = b''
+    while not buf.endswith(b'\n'):
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    return json.loads(buf)
+
+
+SANDBOX_NS = CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWPID
+ZYGOTE_NS = CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET
+
+
+def zygote_serve(cfg):
+    """After the zygote's imports: keep spare children ready for sandboxes, fork child zygotes.
+
+    A spare is cloned ahead of need, already in its own pid, network, ipc
+    and uts namespaces and back in the host's mount namespace, and waits in
+    accept() on /host/fork.sock. Each spare holds the write end of a pipe
+    whose read end the zygote watches: the spare closes it once its sandbox
+    is ready (or dies, which closes it too), and the zygote clones the next
+    spare then, off the critical path. Child zygotes (no pid namespace of
+    their own: their children must outlive them) are asked for on
+    /host/zygote.sock and cloned on request.
+    """
+    import json
+    import select
     import signal
-    signal.signal(signal.SIGCHLD, signal.SIG_IGN)   # forked children are reaped by the kernel
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)   # children are reaped by the kernel
     python_path(cfg, None)
     try:
         took = import_all(cfg.get('imports', []))
@@ -224,39 +259,75 @@ def zygote_serve(cfg):
         import traceback
         fail(json.dumps(traceback.format_exc()))
     srv = listen('/host/fork.sock')
+    zsrv = listen('/host/zygote.sock')
     import gc
     gc.freeze()   # the collector leaves the zygote's objects alone: fewer pages copied after a fork
+    watch = set()
+    for _ in range(max(1, int(cfg.get('spares', 1)))):
+        watch.add(spare(srv, zsrv, watch))
     say('ready ' + json.dumps({'pid': os.getpid(), 'import_ms': took}))
     global OUT
     if OUT is not None:
         OUT.close()
         OUT = None
     while True:
+        ready, _, _ = select.select(list(watch) + [zsrv], [], [])
+        for r in ready:
+            if r is zsrv:
+                continue
+            # its spare became a sandbox (or died): make the next one
+            os.close(r)
+            watch.discard(r)
+            watch.add(spare(srv, zsrv, watch))
+        if zsrv in ready:
+            try:
+                fd, _ = zsrv._accept()
+            except OSError:
+                continue
+            import _socket
+            conn = _socket.socket(fileno=fd)
+            try:
+                req = read_request(conn)
+            except (OSError, ValueError):
+                conn.close()
+                continue
+            if clone(ZYGOTE_NS):
+                conn.close()
+                continue
+            for s in (srv, zsrv):
+                s.close()
+            for r in watch:
+                os.close(r)
+            forked(req, conn)
+
+
+def spare(srv, zsrv, watch):
+    """Clones a spare child that waits for one sandbox request; returns the pipe end to watch."""
+    r, w = os.pipe()
+    if clone(SANDBOX_NS):
+        os.close(w)
+        return r
+    zsrv.close()
+    for fd in list(watch) + [r]:
+        os.close(fd)
+    _, c = libc()
+    # back to the host's view of the files, where the new root's parts are
+    check(c.setns(HOST_MNT, CLONE_NEWNS), 'setns to the host mount namespace')
+    os.chdir('/')
+    while True:
         try:
             fd, _ = srv._accept()
+            break
         except InterruptedError:
             continue
-        import _socket
-        conn = _socket.socket(fileno=fd)
-        buf = b''
-        try:
-            while not buf.endswith(b'\n'):
-                chunk = conn.recv(65536)
-                if not chunk:
-                    break
-                buf += chunk
-            req = json.loads(buf)
-        except (OSError, ValueError):
-            conn.close()
-            continue
-        zygote = req.get('mode') == 'zygote'
-        # one clone makes the child and its namespaces (a sandbox is pid 1 of its own pid namespace)
-        pid = clone(CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | (0 if zygote else CLONE_NEWPID))
-        if pid:
-            conn.close()
-            continue
-        srv.close()
-        forked(req, conn)
+    srv.close()
+    import _socket
+    conn = _socket.socket(fileno=fd)
+    try:
+        req = read_request(conn)
+    except (OSError, ValueError):
+        os._exit(0)
+    forked(req, conn, w)
 
 
 def clone(flags):
@@ -281,17 +352,26 @@ def clone(flags):
     return pid
 
 
-def forked(cfg, conn):
-    """In a zygote's fresh child: become the sandbox (or child zygote) cfg describes."""
+def forked(cfg, conn, taken_w=None):
+    """In a zygote's child: become the sandbox (or child zygote) cfg describes.
+
+    A spare (taken_w: its pipe to the zygote) is already in the host's mount
+    namespace; it closes the pipe, asking for its successor, once it is
+    ready: a clone running meanwhile would slow it down (a process joining a
+    v1 cgroup waits for forks in progress, and the two compete for cores).
+    """
     global OUT
     OUT = conn
     import signal
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    _, c = libc()
-    # back to the host's view of the files, where the new root's parts are
-    check(c.setns(HOST_MNT, CLONE_NEWNS), 'setns to the host mount namespace')
-    os.chdir('/')
+    if taken_w is None:
+        _, c = libc()
+        # back to the host's view of the files, where the new root's parts are
+        check(c.setns(HOST_MNT, CLONE_NEWNS), 'setns to the host mount namespace')
+        os.chdir('/')
     join_cgroups(cfg)
+    global TAKEN_W
+    TAKEN_W = taken_w
     unshare_mounts()
     zygote = cfg.get('mode') == 'zygote'
     build_root(cfg, proc=not zygote)

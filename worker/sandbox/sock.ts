@@ -155,6 +155,11 @@ export class SockZygote implements ZygoteHandle {
     return join(this.dir, 'scratch', 'fork.sock');
   }
 
+  /** Where child zygotes are asked for. */
+  get zygoteSocket(): string {
+    return join(this.dir, 'scratch', 'zygote.sock');
+  }
+
   alive(): boolean {
     if (this.#destroyed) return false;
     if (this.child && (this.child.exitCode !== null || this.child.signalCode !== null)) return false;
@@ -224,9 +229,9 @@ export class SockPool extends PoolEvents implements SandboxPool {
   }
 
   /** Sends a fork request to a zygote; resolves with the child's first line. */
-  #fork(z: ZygoteHandle, cfg: unknown, what: string): Promise<FirstLine> {
+  #fork(z: ZygoteHandle, cfg: unknown, what: string, socket = z.forkSocket): Promise<FirstLine> {
     if (!z.alive()) return Promise.reject(new OlError('OL_ERR_SANDBOX', `zygote ${z.id} is not running`));
-    const conn = createConnection(z.forkSocket);
+    const conn = createConnection(socket);
     conn.on('error', () => {}); // readFirstLine reports it
     conn.write(JSON.stringify(cfg) + '\n');
     return readFirstLine(conn, what).finally(() => conn.destroy());
@@ -274,7 +279,7 @@ export class SockPool extends PoolEvents implements SandboxPool {
   }
 
   /** Starts a zygote: fresh (a root of the import tree) or forked from its parent's zygote. */
-  async createZygote(spec: ZygoteSpec, parent?: ZygoteHandle): Promise<SockZygote> {
+  async createZygote(spec: ZygoteSpec, parent?: SockZygote): Promise<SockZygote> {
     const t0 = performance.now();
     const { dir, root, scratch } = this.#makeDir(spec.id);
     const cgroup = this.#cg.create(spec.id, { memoryMb: spec.memoryMb, pids: spec.pids, cpuPercent: 100 });
@@ -289,13 +294,14 @@ export class SockPool extends PoolEvents implements SandboxPool {
       imports: spec.imports,
       tmpMb: spec.tmpMb,
       hostname: 'zygote',
+      spares: 1,
     };
     const what = `zygote ${spec.id}`;
     let child: ChildProcess | undefined;
     let line: FirstLine;
     try {
       if (parent) {
-        line = await this.#fork(parent, cfg, what);
+        line = await this.#fork(parent, cfg, what, parent.zygoteSocket);
       } else {
         child = this.#spawn(cfg);
         line = await readFirstLine(child.stdout!, what, child);
