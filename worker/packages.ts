@@ -17,7 +17,7 @@
  * leaves no half package behind; a restarted worker keeps its cache.
  */
 import { createHash } from 'node:crypto';
-import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OlError, isOlError } from '../common/errors.js';
 import type { PackageMount } from './sandbox/api.js';
@@ -192,15 +192,20 @@ export class PackageCache {
   #indexJob(): Pick<JobSpec, 'handlerDir' | 'network'> & { indexArgs: string[] } {
     const ix = this.#o.index;
     if (/^https?:\/\//.test(ix)) return { indexArgs: ['--index-url', ix], network: true };
+    if (!existsSync(ix)) throw new OlError('OL_ERR_CONFIG', `package_index ${ix} does not exist (a folder of wheels, or an http(s) index URL)`);
+    const st = statSync(ix);
+    if (!st.isDirectory() || (st.mode & 0o005) !== 0o005) {
+      throw new OlError('OL_ERR_CONFIG', `package_index ${ix} must be a folder the sandbox user can read (others need r-x; mode is ${(st.mode & 0o777).toString(8)})`);
+    }
     return { indexArgs: ['--no-index', '--find-links', '/handler'], handlerDir: ix, network: false };
   }
 
   async #install(key: string, req: Requirement, line: string): Promise<PackageInfo> {
     const t0 = performance.now();
+    const ix = this.#indexJob();
     const tmp = join(this.#o.dir, `.tmp-${process.pid}-${this.#seq++}`);
     mkdirSync(tmp, { recursive: true });
     chownSync(tmp, this.#o.uid, this.#o.gid);
-    const ix = this.#indexJob();
     try {
       const r = (await this.#o.runner.runJob({
         id: `install-${this.#seq++}`,
