@@ -6,9 +6,12 @@
  * - warmDispatch: client-observed latency of a noop call on an idle,
  *   unpaused sandbox (policy lru): everything the worker adds around a
  *   handler, HTTP hops included;
- * - create: client-observed latency of the first call to a new noop lambda,
- *   minus the median warm call (sandbox creation, interpreter start and
- *   handler import; `runtimeStart` is folded into it and set to 0);
+ * - create: client-observed latency of the first call to a new noop lambda
+ *   on a worker without the import cache, minus the median warm call
+ *   (sandbox creation, interpreter start and handler import; `runtimeStart`
+ *   is folded into it and set to 0);
+ * - fork (sock): the same with the import cache on, so from the root
+ *   zygote (the worker's default);
  * - unpause: latency of a call that finds its sandbox paused (policy
  *   openlambda), minus the median warm call;
  * - pause and destroy: timed on the sandbox backend directly;
@@ -98,6 +101,17 @@ export async function calibrate(o: { backend: 'sock' | 'docker'; n: number; out:
     await w.stop();
   }
   const warmMed = median(warm);
+  // 1b. fresh sandboxes (no import cache); on sock the cold calls above were forks from the root zygote
+  const fresh: number[] = [];
+  if (o.backend === 'sock') {
+    o.log(`cold calls without the import cache (${n})`);
+    w = await spawnWorker({ sandbox: o.backend, policy: 'lru', mem_pool_mb: 16_000, import_cache: false, limits: { mem_mb: 64 } }, lambdas);
+    try {
+      for (let i = 0; i < n; i++) fresh.push(await call(w.base, `noop${i}`));
+    } finally {
+      await w.stop();
+    }
+  }
   // 3. unpause (openlambda pauses every idle sandbox)
   o.log(`calls that find their sandbox paused (${n})`);
   w = await spawnWorker({ sandbox: o.backend, policy: 'openlambda', mem_pool_mb: 16_000, limits: { mem_mb: 64 } }, [lambdas[0]!]);
@@ -141,8 +155,9 @@ export async function calibrate(o: { backend: 'sock' | 'docker'; n: number; out:
     name: `calibrated-${o.backend}`,
     source: `ol-exp calibrate --backend ${o.backend} --n ${n}, ${new Date().toISOString()}`,
     costs: {
-      create: { kind: 'empirical', samples: cold.map((x) => round(Math.max(0, x - warmMed))) },
+      create: { kind: 'empirical', samples: (fresh.length ? fresh : cold).map((x) => round(Math.max(0, x - warmMed))) },
       runtimeStart: { kind: 'constant', ms: 0 },
+      ...(fresh.length ? { fork: { kind: 'empirical' as const, samples: cold.map((x) => round(Math.max(0, x - warmMed))) } } : {}),
       unpause: { kind: 'empirical', samples: unpaused.map((x) => round(Math.max(0, x - warmMed))) },
       pause: { kind: 'empirical', samples: pause.map(round) },
       destroy: { kind: 'empirical', samples: destroy.map(round) },
@@ -156,7 +171,7 @@ export async function calibrate(o: { backend: 'sock' | 'docker'; n: number; out:
       concurrentCreations: { k: CONC, wallMs: concWall.map(round) },
       touchMsPerMb: round(Math.max(0, (median(coldT) - median(cold0)) / TOUCH)),
       cpu: { samples: cpu, effectiveCores: effective.map(round), note: 'k handlers each burning workMs of CPU at once; effective cores = k × work / wall' },
-      medians: { coldMs: round(median(cold)), warmMs: round(warmMed), unpausedMs: round(median(unpaused)), pauseMs: round(median(pause)), destroyMs: round(median(destroy)) },
+      medians: { coldMs: round(median(cold)), ...(fresh.length ? { freshColdMs: round(median(fresh)) } : {}), warmMs: round(warmMed), unpausedMs: round(median(unpaused)), pauseMs: round(median(pause)), destroyMs: round(median(destroy)) },
     },
   };
   writeFileSync(o.out, JSON.stringify(profile, null, 2) + '\n');

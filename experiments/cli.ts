@@ -34,10 +34,17 @@ function planOptions<T>(y: Argv<T>) {
     .option('arrivals', { choices: ['uniform', 'poisson'] as const, default: 'poisson' as const, describe: 'azure2019: arrivals within a minute' })
     .option('seed', { type: 'number', default: 1 })
     .option('mem-scale', { type: 'number', default: 0.1, describe: 'multiply functions\' memory by this' })
-    .option('min-mem', { type: 'number', default: 64, describe: 'smallest sandbox memory, MB' });
+    .option('min-mem', { type: 'number', default: 64, describe: 'smallest sandbox memory, MB' })
+    .option('packages', { type: 'number', default: 0, describe: 'synthetic Python packages the functions import (1 to 3 each, Zipf popularity); 0: none' })
+    .option('import-ms', { type: 'number', default: 50, describe: 'median import time of a synthetic package, ms of CPU' })
+    .option('zygotes', { type: 'string', default: '', describe: 'import-cache tree: a JSON path, or fit:N to fit N nodes to this plan (Forklift); default: the root zygote alone' })
+    .option('import-cache', { type: 'boolean', default: true, describe: 'fork sandboxes from zygotes (sock); --no-import-cache starts every sandbox fresh' });
 }
 
-interface PlanArgs { trace: string; policy: string; memory: number; timeScale: number; durationScale: number; memScale: number; functions?: number; minutes: string; arrivals: 'uniform' | 'poisson'; seed: number; minMem: number }
+interface PlanArgs {
+  trace: string; policy: string; memory: number; timeScale: number; durationScale: number; memScale: number; functions?: number; minutes: string;
+  arrivals: 'uniform' | 'poisson'; seed: number; minMem: number; packages: number; importMs: number; zygotes: string; importCache: boolean;
+}
 
 async function plan(a: PlanArgs): Promise<Plan> {
   const { buildPlan } = await import('./plan.js');
@@ -49,6 +56,7 @@ async function plan(a: PlanArgs): Promise<Plan> {
     trace: a.trace,
     traceOptions: { arrivals: a.arrivals, ...(a.functions !== undefined ? { functions: a.functions } : {}), ...(isAzure19 ? { minutes } : {}) },
     timeScale: a.timeScale, durationScale: a.durationScale, memScale: a.memScale, seed: a.seed, minMemMb: a.minMem,
+    packages: a.packages ?? 0, importMs: a.importMs ?? 50, zygotes: a.zygotes ?? '', importCache: a.importCache ?? true,
   });
 }
 
@@ -77,12 +85,12 @@ async function real(a: PlanArgs & { out: string; backend: 'sock' | 'docker'; wor
   say(`${complete ? 'done' : 'stopped early'}: ${a.out}`);
 }
 
-async function sim(a: PlanArgs & { out: string; profile?: string; cores?: string }): Promise<void> {
+async function sim(a: PlanArgs & { out: string; profile?: string; cores?: string; backend?: 'sock' | 'docker' }): Promise<void> {
   const p = await plan(a);
   const { runSim } = await import('./sim.js');
   const pr = profileFor(a.profile);
   const cores = coresFor(a.cores, pr.profile);
-  await runSim({ plan: p, out: a.out, policy: a.policy, memoryMb: a.memory, cores, profile: pr.profile, ...(pr.path ? { profilePath: pr.path } : {}) });
+  await runSim({ plan: p, out: a.out, policy: a.policy, memoryMb: a.memory, cores, profile: pr.profile, backend: a.backend ?? 'sock', ...(pr.path ? { profilePath: pr.path } : {}) });
   say(`simulated ${p.n} invocations (cores ${cores}, profile ${pr.profile.name}): ${a.out}`);
 }
 
@@ -128,7 +136,8 @@ await yargs(hideBin(process.argv))
   .command('sim', 'simulate exactly the invocations ol-exp real replays', (y) => planOptions(y)
     .option('out', { type: 'string', default: 'out/sim' })
     .option('profile', { type: 'string', describe: 'cost profile (ol-exp calibrate); default: the bundled one' })
-    .option('cores', { type: 'string', describe: 'cores (default: the profile\'s effective cores, else this machine\'s)' }),
+    .option('cores', { type: 'string', describe: 'cores (default: the profile\'s effective cores, else this machine\'s)' })
+    .option('backend', { choices: ['sock', 'docker'] as const, default: 'sock' as const, describe: 'the backend the real run used (docker sandboxes never fork from zygotes)' }),
   (a) => sim(a as never))
   .command('compare <real> <sim>', 'agreement figures and the report (PDF, HTML, PNG)', (y) => y
     .positional('real', { type: 'string', demandOption: true })
@@ -181,7 +190,7 @@ await yargs(hideBin(process.argv))
     say('2/4 replaying the trace on the real worker');
     await real({ ...(a as unknown as PlanArgs), out: join(out, 'real'), backend: a.backend as 'sock', force: false, maxRate: 1500 });
     say('3/4 simulating the same invocations');
-    await sim({ ...(a as unknown as PlanArgs), out: join(out, 'sim'), profile: join(out, 'profile.json') });
+    await sim({ ...(a as unknown as PlanArgs), out: join(out, 'sim'), profile: join(out, 'profile.json'), backend: a.backend as 'sock' });
     say('4/4 comparing');
     await compare(join(out, 'real'), join(out, 'sim'), join(out, 'report'));
     say(`open ${join(out, 'report', 'report.html')} (or report.pdf) to see how well the simulator predicts the real worker`);

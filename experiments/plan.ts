@@ -7,7 +7,10 @@
  */
 import { createHash } from 'node:crypto';
 import { OlError, badConfig } from '../common/errors.js';
+import { makeRng, zipfSampler } from '../sim/rng.js';
 import { openTrace, type OpenTraceOptions } from '../traces/index.js';
+import { loadTree, type TreeNodeSpec } from '../worker/import-cache.js';
+import { fitTree } from './fit-tree.js';
 
 export interface PlanOptions {
   trace: string;
@@ -21,6 +24,28 @@ export interface PlanOptions {
   minMemMb: number;
   /** Memory = trace memory × memScale (before the minimum). */
   memScale: number;
+  /** Synthetic Python packages the functions import (0: none); see {@link PlanPackages}. */
+  packages?: number;
+  /** Median import time of a synthetic package, ms of CPU. */
+  importMs?: number;
+  /** The import-cache tree: '' (the worker's default, a root zygote), a tree JSON path, or `fit:N` (Forklift on this plan, N nodes). */
+  zygotes?: string;
+  /** The real worker forks sandboxes from zygotes (and the simulator models it); false: fresh sandboxes. */
+  importCache?: boolean;
+}
+
+/**
+ * The plan's synthetic packages: `olpkg-<j>`, each importing in a
+ * log-normal time around `importMs` (sigma 0.5); every function imports one
+ * to three of them, drawn by Zipf popularity (exponent 1), so some packages
+ * are shared widely and most by few. Seeded by the plan's seed.
+ */
+export interface PlanPackages {
+  catalog: { name: string; importMs: number }[];
+  /** Each function's packages (by plan function index). */
+  fnPackages: string[][];
+  /** The import-cache tree both sides use. */
+  tree: TreeNodeSpec;
 }
 
 export interface PlanFunction {
@@ -45,6 +70,7 @@ export interface Plan {
   traceSha256: string;
   planSha256: string;
   notes: string[];
+  packages?: PlanPackages;
 }
 
 export const MAX_PLAN = 5_000_000;
@@ -85,15 +111,49 @@ export function buildPlan(o: PlanOptions): Plan {
   }));
   // every invocation of a function gets the function's one memory size
   for (let i = 0; i < n; i++) mem[i] = functions[fn[i]!]!.memMb;
+  const packages = planPackages(o, functions);
   const h = createHash('sha256');
-  h.update(JSON.stringify({ o: { ...o, traceOptions: { ...o.traceOptions } }, trace: src.hash(), functions }));
+  h.update(JSON.stringify({ o: { ...o, traceOptions: { ...o.traceOptions } }, trace: src.hash(), functions, packages }));
   h.update(new Uint8Array(t.buffer, 0, n * 8));
   h.update(new Uint8Array(fn.buffer, 0, n * 4));
   h.update(new Uint8Array(dur.buffer, 0, n * 8));
   return {
     options: o, functions, n, t: t.subarray(0, n), fn: fn.subarray(0, n), dur: dur.subarray(0, n), mem: mem.subarray(0, n),
     spanMs: t[n - 1]!, traceSha256: src.hash(), planSha256: h.digest('hex'), notes: src.notes(),
+    ...(packages ? { packages } : {}),
   };
+}
+
+/** Draws the synthetic packages and fits or loads the tree (see {@link PlanPackages}). */
+function planPackages(o: PlanOptions, functions: PlanFunction[]): PlanPackages | undefined {
+  const k = o.packages ?? 0;
+  if (!Number.isInteger(k) || k < 0) badConfig('packages', `must be a whole number >= 0, got ${k}`);
+  const zyg = o.zygotes ?? '';
+  if (k === 0) {
+    if (zyg) badConfig('zygotes', 'needs --packages N > 0 (the functions import nothing otherwise)');
+    return undefined;
+  }
+  const median = o.importMs ?? 50;
+  if (!(median >= 0)) badConfig('import-ms', `must be a number of ms >= 0, got ${median}`);
+  const rng = makeRng(o.seed, 'plan/packages');
+  const normal = () => Math.sqrt(-2 * Math.log(1 - rng())) * Math.cos(2 * Math.PI * rng());
+  const catalog = Array.from({ length: k }, (_, j) => ({ name: `olpkg-${j}`, importMs: Math.round(median * Math.exp(0.5 * normal()) * 10) / 10 }));
+  const pick = zipfSampler(k, 1);
+  const fnPackages = functions.map(() => {
+    const want = 1 + Math.floor(rng() * 3);
+    const got = new Set<string>();
+    for (let tries = 0; got.size < Math.min(want, k) && tries < 50; tries++) got.add(catalog[pick(rng)]!.name);
+    return [...got].sort();
+  });
+  let tree: TreeNodeSpec = { packages: [], children: [] };
+  const fit = /^fit:(\d+)$/.exec(zyg);
+  if (fit) {
+    const cost = new Map(catalog.map((c) => [c.name, c.importMs]));
+    tree = fitTree(functions.map((f, i) => ({ lambda: f.lambda, packages: fnPackages[i]!, calls: f.invocations })), (p) => cost.get(p) ?? 0, Number(fit[1]));
+  } else if (zyg) {
+    tree = loadTree(zyg);
+  }
+  return { catalog, fnPackages, tree };
 }
 
 /** Load figures the real worker must sustain, for the feasibility check. */

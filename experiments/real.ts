@@ -10,17 +10,18 @@
  * this command started the worker, from the worker's own records.
  */
 import type { ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { spawnWorker } from './worker-process.js';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { CsvWriter, us } from '../common/csv-writer.js';
 import { OlError } from '../common/errors.js';
 import { machineInfo } from '../common/machine.js';
 import { olLabVersion } from '../common/version.js';
 import { INVOCATION_HEADER, type RunInfo } from './run-files.js';
 import { planLoad, type Plan } from './plan.js';
+import { buildWheels, moduleOf } from './wheels.js';
 
 export const SYNTHETIC_LAMBDA = `# ol-lab synthetic trace function: burn CPU, hold memory
 import time
@@ -94,6 +95,39 @@ async function register(base: URL, p: Plan): Promise<void> {
   }
 }
 
+/** The synthetic lambda of plan function i: imports its packages first, if it has any. */
+export function lambdaSource(p: Plan, i: number): { src: string; requirements?: string } {
+  const pkgs = p.packages?.fnPackages[i] ?? [];
+  if (pkgs.length === 0) return { src: SYNTHETIC_LAMBDA };
+  return { src: `import ${pkgs.map(moduleOf).join(', ')}\n${SYNTHETIC_LAMBDA}`, requirements: pkgs.join('\n') + '\n' };
+}
+
+/**
+ * Builds the plan's wheels, and installs them into a package cache before
+ * the replay (in a worker with no import cache, so no zygote exists before
+ * the replay starts): installs are a one-time cost the replay leaves out.
+ */
+async function preparePackages(p: Plan, out: string, log: (s: string) => void): Promise<{ package_index: string; packages_dir: string; import_tree: string }> {
+  const wheels = resolve(out, 'wheels');
+  buildWheels(wheels, p.packages!.catalog.map((c) => ({ name: c.name, importMs: c.importMs })));
+  chmodSync(wheels, 0o755);
+  const packagesDir = resolve(out, 'packages');
+  const tree = resolve(out, 'tree.json');
+  writeFileSync(tree, JSON.stringify(p.packages!.tree, null, 2) + '\n');
+  log(`installing ${p.packages!.catalog.length} synthetic packages into ${packagesDir}`);
+  const all = p.packages!.catalog.map((c) => c.name);
+  const w = await spawnWorker({ import_cache: false, package_index: wheels, packages_dir: packagesDir, limits: { time_limit_ms: 600_000 } }, [
+    { name: 'ol-install', src: `import ${all.map(moduleOf).join(', ')}\ndef f(event):\n    return 1\n`, requirements: all.join('\n') + '\n' },
+  ]);
+  try {
+    const r = await fetch(new URL('/run/ol-install', w.base), { method: 'POST', body: '{}' });
+    if (r.status !== 200) throw new OlError('OL_ERR_PACKAGE', `installing the synthetic packages failed: ${r.status} ${await r.text()}`);
+  } finally {
+    await w.stop();
+  }
+  return { package_index: wheels, packages_dir: packagesDir, import_tree: tree };
+}
+
 /** Runs the replay; returns whether it completed (false after Ctrl-C). */
 export async function runReal(o: RealOptions): Promise<boolean> {
   const p = o.plan;
@@ -103,6 +137,7 @@ export async function runReal(o: RealOptions): Promise<boolean> {
   let workerDir: string | undefined;
   let base: URL;
   if (o.worker) {
+    if (p.packages) throw new OlError('OL_ERR_CONFIG', '--packages needs a worker this command starts (its package index is the wheels it builds); leave out --worker');
     base = new URL(o.worker);
     try {
       const r = await fetch(new URL('/status', base));
@@ -113,9 +148,13 @@ export async function runReal(o: RealOptions): Promise<boolean> {
     await register(base, p);
   } else {
     const limitMs = Math.max(30_000, ...Array.from(p.dur, (d) => d * 20));
+    const pk = p.packages ? await preparePackages(p, o.out, log) : undefined;
     const wp = await spawnWorker(
-      { sandbox: o.backend, policy: o.policy, mem_pool_mb: o.memoryMb, queue_limit: 100_000, record: true, limits: { time_limit_ms: Math.ceil(limitMs) } },
-      p.functions.map((f) => ({ name: f.lambda, src: SYNTHETIC_LAMBDA, yaml: `limits:\n  mem_mb: ${f.memMb}\n` })),
+      {
+        sandbox: o.backend, policy: o.policy, mem_pool_mb: o.memoryMb, queue_limit: 100_000, record: true, limits: { time_limit_ms: Math.ceil(limitMs) },
+        import_cache: p.options.importCache ?? true, ...(pk ?? {}),
+      },
+      p.functions.map((f, i) => ({ name: f.lambda, ...lambdaSource(p, i), yaml: `limits:\n  mem_mb: ${f.memMb}\n` })),
     );
     log(`started a ${o.backend} worker (policy ${o.policy}, ${o.memoryMb} MB) in ${wp.dir}`);
     worker = wp.child;

@@ -10,6 +10,8 @@ import { machineInfo } from '../common/machine.js';
 import { olLabVersion } from '../common/version.js';
 import { resolveSimConfig } from '../sim/config.js';
 import { compileProfile, type CostProfile } from '../sim/profile.js';
+import { ImportCacheModel } from '../sim/import-cache.js';
+import { makeRng } from '../sim/rng.js';
 import { Simulator } from '../sim/simulator.js';
 import { newBatch } from '../traces/types.js';
 import { INVOCATION_HEADER, type RunInfo } from './run-files.js';
@@ -24,6 +26,8 @@ export interface SimRunOptions {
   cores: number;
   profile: CostProfile;
   profilePath?: string;
+  /** The backend the real run used: docker sandboxes never fork from zygotes. */
+  backend?: 'sock' | 'docker';
 }
 
 export async function runSim(o: SimRunOptions): Promise<void> {
@@ -38,13 +42,29 @@ export async function runSim(o: SimRunOptions): Promise<void> {
     policy: o.policy, memoryMb: o.memoryMb, cores: o.cores, queue: 'wait', seed: p.options.seed,
     createLanes: Number.isFinite(lanes) && lanes >= 1 ? Math.round(lanes) : Infinity,
   });
-  const sim = new Simulator(config, compileProfile(o.profile), functions, {
+  const costs = compileProfile(o.profile);
+  // as the real worker: on sock, sandboxes fork from zygotes unless the plan turns the import cache off
+  const model = o.backend !== 'docker' && (p.options.importCache ?? true)
+    ? new ImportCacheModel({
+      tree: p.packages?.tree ?? { packages: [], children: [] },
+      fnPackages: p.packages?.fnPackages ?? [],
+      importMs: ((m) => (pkg: string) => m.get(pkg) ?? 0)(new Map((p.packages?.catalog ?? []).map((c) => [c.name, c.importMs]))),
+      installMs: () => 0, // ol-exp real installs every package before the replay
+      fork: costs.fork ?? costs.sample.create,
+      zygoteMb: 128,
+      rng: makeRng(p.options.seed, 'sim/import-cache'),
+    })
+    : undefined;
+  const freshImports = !model && p.packages
+    ? p.packages.fnPackages.map((pk) => pk.reduce((s, name) => s + (p.packages!.catalog.find((c) => c.name === name)?.importMs ?? 0), 0))
+    : undefined;
+  const sim = new Simulator(config, costs, functions, {
     onInvocation: (r) => inv.row([r.inv, r.fn, us(r.arrival), us(r.arrival), us(r.arrival + r.latencyMs), us(r.latencyMs), r.start === 'dropped' ? 'failed' : r.start, r.start === 'dropped' ? 0 : 200]),
     seriesIntervalMs: 1000,
     onSample: (s) => mem.row([us(s.t), us(s.usedMb)]),
     // the synthetic lambda touches its memory on a sandbox's first call
-    coldWorkMs: p.functions.map((f) => touchMb(f.memMb) * touchCost),
-  });
+    coldWorkMs: p.functions.map((f, i) => touchMb(f.memMb) * touchCost + (freshImports?.[i] ?? 0)),
+  }, model);
   const b = newBatch(p.n);
   b.t.set(p.t); b.fn.set(p.fn); b.dur.set(p.dur); b.mem.set(p.mem);
   b.length = p.n;

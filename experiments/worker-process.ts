@@ -14,7 +14,7 @@ export interface WorkerProcess {
   stop(): Promise<void>;
 }
 
-export async function spawnWorker(over: Omit<Partial<WorkerConfig>, 'limits'> & { limits?: Partial<SandboxLimits> }, lambdas: { name: string; src: string; yaml?: string }[]): Promise<WorkerProcess> {
+export async function spawnWorker(over: Omit<Partial<WorkerConfig>, 'limits'> & { limits?: Partial<SandboxLimits> }, lambdas: { name: string; src: string; yaml?: string; requirements?: string }[]): Promise<WorkerProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'ol-exp-worker-'));
   const c = defaultConfig(dir);
   const port = 30000 + Math.floor(Math.random() * 20000);
@@ -24,6 +24,7 @@ export async function spawnWorker(over: Omit<Partial<WorkerConfig>, 'limits'> & 
     mkdirSync(d, { recursive: true });
     writeFileSync(join(d, 'f.py'), l.src);
     if (l.yaml) writeFileSync(join(d, 'ol.yaml'), l.yaml);
+    if (l.requirements) writeFileSync(join(d, 'requirements.txt'), l.requirements);
   }
   const child = spawn(process.execPath, [projectPath('dist', 'worker', 'cli.js'), 'up', '--path', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';

@@ -122,7 +122,8 @@ export class LambdaManager {
         zygoteMb: c.zygote_mem_mb, pids: c.limits.pids, tmpMb: c.limits.tmp_mb, log: o.log,
         memory: {
           tryReserve: (mb) => {
-            if (this.#closed || this.#queue.length > 0 || this.#c.mem_pool_mb - this.#used - this.#dyingMb < mb) return false;
+            // free memory only, as the simulator's model: a zygote never evicts a sandbox
+            if (this.#closed || this.#c.mem_pool_mb - this.#used - this.#dyingMb < mb) return false;
             this.#used += mb;
             return true;
           },
