@@ -32,6 +32,23 @@ describe('replay plans', () => {
     expect(a.functions.every((f) => f.memMb >= 64 && /^[A-Za-z0-9._-]+$/.test(f.lambda))).toBe(true);
   });
 
+  it('synthetic packages and zygote trees are part of the plan: seeded, fitted, hashed', () => {
+    const a = buildPlan(opts({ packages: 5, importMs: 40, zygotes: 'fit:4' }));
+    const b = buildPlan(opts({ packages: 5, importMs: 40, zygotes: 'fit:4' }));
+    expect(a.packages).toEqual(b.packages);
+    expect(a.planSha256).toBe(b.planSha256);
+    expect(a.planSha256).not.toBe(buildPlan(opts({ packages: 5, importMs: 40 })).planSha256);
+    expect(a.planSha256).not.toBe(buildPlan(opts({ packages: 5, importMs: 40, zygotes: 'fit:4', importCache: false })).planSha256);
+    const pk = a.packages!;
+    expect(pk.catalog.map((c) => c.name)).toEqual(['olpkg-0', 'olpkg-1', 'olpkg-2', 'olpkg-3', 'olpkg-4']);
+    expect(pk.fnPackages).toHaveLength(a.functions.length);
+    for (const f of pk.fnPackages) expect(f.length >= 1 && f.length <= 3).toBe(true);
+    const count = (n: { children?: unknown[] }): number => 1 + ((n.children ?? []) as { children?: unknown[] }[]).reduce((s, c) => s + count(c), 0);
+    expect(count(pk.tree)).toBeLessThanOrEqual(4);
+    expect(count(pk.tree)).toBeGreaterThan(1);
+    expect(() => buildPlan(opts({ zygotes: 'fit:4' }))).toThrow(/zygotes.*needs --packages/);
+  });
+
   it('a replay the machine cannot keep up with is refused before starting, with the numbers', () => {
     const p = buildPlan(opts({ durationScale: 1 }));
     expect(() => checkFeasible(p, 4096, 2, 1500)).toThrow(/cannot run faithfully at this scale \(\d+ invocations over [\d.]+ s, [\d.]+ req\/s on average\): the handlers need [\d.]+ cores on average, this machine has 2/);
@@ -110,4 +127,33 @@ describe('ol-exp real, end to end (sock backend, needs root)', () => {
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/the worker at http:\/\/127\.0\.0\.1:9 is not reachable/);
   }, 120_000);
+
+  it('with synthetic packages and a fitted tree: the real worker forks from the tree\'s zygotes, the simulator models it', () => {
+    if (process.getuid?.() !== 0 || !existsSync('/var/lib/ol-lab/ol-min/.ol-lab-base')) throw new Error('needs root and scripts/setup-host.sh');
+    const dir = mkdtempSync(join(tmpdir(), 'ol-real-pk-'));
+    const cli = projectPath('dist', 'experiments', 'cli.js');
+    const common = ['--minutes', '1:5', '--functions', '5', '--time-scale', '60', '--duration-scale', '0.005', '--memory', '4096', '--policy', 'lru',
+      '--packages', '4', '--import-ms', '30', '--zygotes', 'fit:4'];
+    const r = spawnSync(process.execPath, [cli, 'real', ...common, '--out', join(dir, 'real')], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const run = readRun(join(dir, 'real'));
+    expect(run.rows.every((x) => x.status === 200)).toBe(true);
+    const records = readFileSync(join(dir, 'real', 'worker-records.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const cold = records.filter((x) => x.start === 'cold');
+    expect(cold.length).toBeGreaterThan(0);
+    // every cold start came from a zygote, and those of lambdas with a fitted node from below the root
+    expect(cold.every((x) => typeof x.zygote === 'string')).toBe(true);
+    expect(cold.some((x) => x.zygote !== '0')).toBe(true);
+    // the packages were installed before the replay: no cold start paid an install
+    expect(existsSync(join(dir, 'real', 'packages'))).toBe(true);
+    execFileSync(process.execPath, [cli, 'sim', ...common, '--out', join(dir, 'sim')]);
+    const c = spawnSync(process.execPath, [cli, 'compare', join(dir, 'real'), join(dir, 'sim'), '--out', join(dir, 'report')], { encoding: 'utf8' });
+    expect(c.status, c.stderr).toBe(0);
+    // a simulation of another tree is another plan: refused
+    execFileSync(process.execPath, [cli, 'sim', ...common.slice(0, -1), 'fit:2', '--out', join(dir, 'sim2')]);
+    const d = spawnSync(process.execPath, [cli, 'compare', join(dir, 'real'), join(dir, 'sim2'), '--out', join(dir, 'report2')], { encoding: 'utf8' });
+    expect(d.status).toBe(2);
+    expect(d.stderr).toMatch(/replay plans differ/);
+  }, 180_000);
 });
