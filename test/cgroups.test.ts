@@ -32,7 +32,7 @@ describe('cgroup drivers', () => {
     writeFileSync(join(dir, 'cgroup.events'), 'populated 1\nfrozen 1\n');
     await g2.freeze();
     expect(readFileSync(join(dir, 'cgroup.freeze'), 'utf8')).toBe('1');
-    g2.thaw();
+    await g2.thaw();
     expect(readFileSync(join(dir, 'cgroup.freeze'), 'utf8')).toBe('0');
     writeFileSync(join(dir, 'memory.events'), 'low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n');
     expect(g2.oomKills()).toBe(1);

@@ -7,6 +7,7 @@
  * left.
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OlError } from '../../common/errors.js';
 
@@ -24,7 +25,7 @@ export interface Cgroup {
   /** The `cgroup.procs` files a process must write its pid to, to join. */
   readonly procsFiles: string[];
   freeze(): Promise<void>;
-  thaw(): void;
+  thaw(): Promise<void>;
   /** Pids of every process in the group. */
   pids(): number[];
   /** How many times the kernel's OOM killer struck in this group. */
@@ -51,6 +52,19 @@ function write(path: string, value: string): void {
   }
 }
 
+/**
+ * Freezer writes and reads go through libuv's thread pool: a v1 freezer
+ * write takes about 2 ms of kernel time, and the worker's event loop must
+ * not stop for it on every pause and unpause.
+ */
+async function writeAsync(path: string, value: string): Promise<void> {
+  try {
+    await writeFile(path, value);
+  } catch (e) {
+    throw new OlError('OL_ERR_SANDBOX', `cannot write ${value.trim()} to ${path}: ${(e as Error).message}`);
+  }
+}
+
 function readInts(path: string): number[] {
   try {
     return readFileSync(path, 'utf8').split('\n').filter(Boolean).map(Number);
@@ -71,7 +85,7 @@ function keyed(path: string, key: string): number {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Kills and waits; shared by both versions. */
-async function killAll(list: () => number[], freeze: () => Promise<void>, thaw: () => void): Promise<void> {
+async function killAll(list: () => number[], freeze: () => Promise<void>, thaw: () => Promise<void>): Promise<void> {
   for (let round = 0; round < 2000; round++) {
     const pids = list();
     if (pids.length === 0) return;
@@ -80,7 +94,7 @@ async function killAll(list: () => number[], freeze: () => Promise<void>, thaw: 
     for (const pid of pids) {
       try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
     }
-    thaw();
+    await thaw().catch(() => {});
     await sleep(round < 20 ? 1 : 5);
   }
   throw new OlError('OL_ERR_SANDBOX', `processes ${list().join(', ')} survived SIGKILL for 10 s`);
@@ -150,14 +164,14 @@ class V1Driver implements CgroupDriver {
     const freezer = join(this.#dir('freezer', name), 'freezer.state');
     const procs = join(this.#dir('pids', name), 'cgroup.procs');
     const freeze = async () => {
-      write(freezer, 'FROZEN');
+      await writeAsync(freezer, 'FROZEN');
       for (let i = 0; i < 1000; i++) {
-        if (readFileSync(freezer, 'utf8').trim() === 'FROZEN') return;
+        if ((await readFile(freezer, 'utf8')).trim() === 'FROZEN') return;
         await sleep(i < 50 ? 0 : 1);
       }
       throw new OlError('OL_ERR_SANDBOX', `cgroup ${name} did not freeze`);
     };
-    const thaw = () => write(freezer, 'THAWED');
+    const thaw = () => writeAsync(freezer, 'THAWED');
     const pids = () => readInts(procs);
     return {
       name,
@@ -222,14 +236,14 @@ class V2Driver implements CgroupDriver {
     const dir = join(this.mount, this.root, name);
     const procs = join(dir, 'cgroup.procs');
     const freeze = async () => {
-      write(join(dir, 'cgroup.freeze'), '1');
+      await writeAsync(join(dir, 'cgroup.freeze'), '1');
       for (let i = 0; i < 1000; i++) {
-        if (keyed(join(dir, 'cgroup.events'), 'frozen') === 1) return;
+        if (/^frozen 1$/m.test(await readFile(join(dir, 'cgroup.events'), 'utf8').catch(() => ''))) return;
         await sleep(i < 50 ? 0 : 1);
       }
       throw new OlError('OL_ERR_SANDBOX', `cgroup ${name} did not freeze`);
     };
-    const thaw = () => write(join(dir, 'cgroup.freeze'), '0');
+    const thaw = () => writeAsync(join(dir, 'cgroup.freeze'), '0');
     const pids = () => readInts(procs);
     return {
       name,

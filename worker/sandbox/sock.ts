@@ -110,8 +110,8 @@ class SockSandbox extends RuntimeSandbox {
     return this.cgroup.freeze();
   }
 
-  protected async thaw(): Promise<void> {
-    this.cgroup.thaw();
+  protected thaw(): Promise<void> {
+    return this.cgroup.thaw();
   }
 
   protected async remove(): Promise<void> {
