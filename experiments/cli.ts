@@ -85,12 +85,12 @@ async function real(a: PlanArgs & { out: string; backend: 'sock' | 'docker'; wor
   say(`${complete ? 'done' : 'stopped early'}: ${a.out}`);
 }
 
-async function sim(a: PlanArgs & { out: string; profile?: string; cores?: string; backend?: 'sock' | 'docker' }): Promise<void> {
+async function sim(a: PlanArgs & { out: string; profile?: string; cores?: string; backend?: 'sock' | 'docker'; createOnCpu?: boolean }): Promise<void> {
   const p = await plan(a);
   const { runSim } = await import('./sim.js');
   const pr = profileFor(a.profile);
   const cores = coresFor(a.cores, pr.profile);
-  await runSim({ plan: p, out: a.out, policy: a.policy, memoryMb: a.memory, cores, profile: pr.profile, backend: a.backend ?? 'sock', ...(pr.path ? { profilePath: pr.path } : {}) });
+  await runSim({ plan: p, out: a.out, policy: a.policy, memoryMb: a.memory, cores, profile: pr.profile, backend: a.backend ?? 'sock', createOnCpu: a.createOnCpu ?? false, ...(pr.path ? { profilePath: pr.path } : {}) });
   say(`simulated ${p.n} invocations (cores ${cores}, profile ${pr.profile.name}): ${a.out}`);
 }
 
@@ -137,7 +137,8 @@ await yargs(hideBin(process.argv))
     .option('out', { type: 'string', default: 'out/sim' })
     .option('profile', { type: 'string', describe: 'cost profile (ol-exp calibrate); default: the bundled one' })
     .option('cores', { type: 'string', describe: 'cores (default: the profile\'s effective cores, else this machine\'s)' })
-    .option('backend', { choices: ['sock', 'docker'] as const, default: 'sock' as const, describe: 'the backend the real run used (docker sandboxes never fork from zygotes)' }),
+    .option('backend', { choices: ['sock', 'docker'] as const, default: 'sock' as const, describe: 'the backend the real run used (docker sandboxes never fork from zygotes)' })
+    .option('create-on-cpu', { type: 'boolean', default: false, describe: 'model sandbox creation as CPU work shared with handlers, the profile\'s creation lanes at a time' }),
   (a) => sim(a as never))
   .command('compare <real> <sim>', 'agreement figures and the report (PDF, HTML, PNG)', (y) => y
     .positional('real', { type: 'string', demandOption: true })

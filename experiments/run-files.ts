@@ -23,6 +23,8 @@ export interface RunInfo {
   backend?: string;
   profile?: unknown;
   cores?: number | string;
+  /** sim: sandbox creation modelled as CPU work (ol-exp sim --create-on-cpu). */
+  createOnCpu?: boolean;
   machine: unknown;
   complete: boolean;
   invocations: number;

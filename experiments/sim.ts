@@ -28,6 +28,8 @@ export interface SimRunOptions {
   profilePath?: string;
   /** The backend the real run used: docker sandboxes never fork from zygotes. */
   backend?: 'sock' | 'docker';
+  /** Sandbox creation as CPU work, one creation lane at a time per the profile (SimConfig.createOnCpu). */
+  createOnCpu?: boolean;
 }
 
 export async function runSim(o: SimRunOptions): Promise<void> {
@@ -41,6 +43,7 @@ export async function runSim(o: SimRunOptions): Promise<void> {
   const config = resolveSimConfig({
     policy: o.policy, memoryMb: o.memoryMb, cores: o.cores, queue: 'wait', seed: p.options.seed,
     createLanes: Number.isFinite(lanes) && lanes >= 1 ? Math.round(lanes) : Infinity,
+    createOnCpu: o.createOnCpu ?? false,
   });
   const costs = compileProfile(o.profile);
   // as the real worker: on sock, sandboxes fork from zygotes unless the plan turns the import cache off
@@ -74,7 +77,7 @@ export async function runSim(o: SimRunOptions): Promise<void> {
   const info: RunInfo = {
     tool: 'ol-exp', kind: 'sim', olLabVersion: olLabVersion(), planSha256: p.planSha256, traceSha256: p.traceSha256,
     trace: p.options.trace, plan: { ...p.options }, seed: p.options.seed, policy: o.policy, memoryMb: o.memoryMb,
-    cores: o.cores === Infinity ? 'infinite' : o.cores, profile: { path: o.profilePath ?? null, ...o.profile },
+    cores: o.cores === Infinity ? 'infinite' : o.cores, createOnCpu: o.createOnCpu ?? false, profile: { path: o.profilePath ?? null, ...o.profile },
     machine: await machineInfo(), complete: true, invocations: p.n, functions: p.functions, notes: p.notes,
   };
   writeFileSync(join(o.out, 'run.json'), JSON.stringify(info, null, 2) + '\n');

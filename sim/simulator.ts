@@ -153,6 +153,9 @@ class Request {
   queueMs = 0;
   startupMs = 0;
   execStart = 0;
+  /** With createOnCpu: its sandbox's creation is the CPU job running now, begun at `beginAt`. */
+  creating = false;
+  beginAt = 0;
   constructor(
     readonly seq: number,
     readonly fnId: number,
@@ -196,6 +199,9 @@ export class Simulator {
   #sampleEvery = 0;
   #started = false;
   readonly #r: Omit<SimResult, 'perFunction' | 'policyStats'>;
+  /** createOnCpu: creation jobs on the CPU now, and those waiting for a lane. */
+  #createsRunning = 0;
+  readonly #createWaiting: Request[] = [];
   /** When each creation lane frees up (only with a finite createLanes). */
   readonly #lanes: Float64Array | undefined;
 
@@ -540,7 +546,7 @@ export class Simulator {
     this.policy.onBusy(sb, now);
     if (this.#conc > 1) this.#addAvailable(sb);
     let wait = 0;
-    if (this.#lanes) {
+    if (this.#lanes && !this.config.createOnCpu) {
       // POLICY: creations beyond createLanes wait for a lane, first come first served
       let k = 0;
       for (let i = 1; i < this.#lanes.length; i++) if (this.#lanes[i]! < this.#lanes[k]!) k = i;
@@ -549,14 +555,50 @@ export class Simulator {
       this.#lanes[k] = start + sb.coldStartMs;
     }
     if (this.config.createOnCpu) {
-      // creation competes for the cores with the handlers
-      req.dur += sb.coldStartMs;
-      this.#begin(req, destroyCost + wait);
+      // creation is its own CPU job, sharing the cores with the handlers, at most createLanes at once
+      this.#beginCreate(req, destroyCost);
     } else {
       this.#begin(req, destroyCost + wait + sb.coldStartMs);
     }
     this.#keepFreeTarget();
     return true;
+  }
+
+  /** createOnCpu: the request's queueing ends now; its sandbox's creation starts after `delayMs` (destroys) and a free lane. */
+  #beginCreate(req: Request, delayMs: number): void {
+    const now = this.clock.now();
+    req.queueMs = now - req.arrival;
+    if (req.queueMs > 0) {
+      this.#r.queueWaitMsTotal += req.queueMs;
+      if (req.queueMs > this.#r.queueWaitMsMax) this.#r.queueWaitMsMax = req.queueMs;
+    }
+    req.beginAt = now;
+    if (delayMs > 0) this.clock.schedule(now + delayMs, this.#createStart, req, P_DISPATCH);
+    else this.#createStart(req);
+  }
+
+  readonly #createStart = (req: Request): void => {
+    if (this.#createsRunning >= this.config.createLanes) {
+      // POLICY: creations beyond createLanes wait for a lane, first come first served
+      this.#createWaiting.push(req);
+      return;
+    }
+    this.#createsRunning++;
+    req.creating = true;
+    this.#cpu.add(this.clock.now(), req.sb!.coldStartMs, req);
+  };
+
+  /** A creation's CPU job is done: free its lane, then dispatch the request. */
+  #created(req: Request): void {
+    const now = this.clock.now();
+    req.creating = false;
+    this.#createsRunning--;
+    const next = this.#createWaiting.shift();
+    if (next) this.#createStart(next);
+    const dispatch = this.#costs.sample.warmDispatch(this.#costRng);
+    req.startupMs = now - req.beginAt + dispatch;
+    if (dispatch > 0) this.clock.schedule(now + dispatch, this.#execStart, req, P_DISPATCH);
+    else this.#execStart(req);
   }
 
   #begin(req: Request, startupMs: number): void {
@@ -585,6 +627,7 @@ export class Simulator {
   };
 
   #complete(req: Request): void {
+    if (req.creating) return this.#created(req);
     const now = this.clock.now();
     const sb = req.sb!;
     const latency = now - req.arrival;
