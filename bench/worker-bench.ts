@@ -18,13 +18,13 @@
  * one, both on this machine's cores. Needs root and scripts/setup-host.sh.
  * Prints Markdown and writes bench-out/worker.md.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { machineInfo } from '../common/machine.js';
 import { projectPath } from '../common/paths.js';
+import { pct, request, startWorker, stop } from './common.js';
 import { defaultConfig } from '../worker/config.js';
 
 const arg = (name: string, d: string) => {
@@ -34,24 +34,6 @@ const arg = (name: string, d: string) => {
 const N = Number(arg('n', '200'));
 const SECONDS = Number(arg('seconds', '10'));
 const BASE = '/var/lib/ol-lab/ol-min';
-const pct = (xs: number[], q: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((q / 100) * s.length) - 1))]!;
-};
-const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-
-function request(opts: http.RequestOptions, body = '1'): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ agent, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, ...opts }, (res) => {
-      let text = '';
-      res.on('data', (d) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode!, text }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
 async function timed(fn: () => Promise<unknown>): Promise<number> {
   const t = performance.now();
   await fn();
@@ -63,23 +45,6 @@ function timeCommand(cmd: string, args: string[]): number {
   const r = spawnSync(cmd, args, { stdio: 'ignore' });
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed`);
   return performance.now() - t;
-}
-
-async function startWorker(dir: string, port: number, over: string[]): Promise<ChildProcess> {
-  const p = spawn(process.execPath, [projectPath('dist', 'worker', 'cli.js'), 'up', '--path', dir, '-o', `port=${port}`, '-o', 'log_level="warn"', ...over.flatMap((o) => ['-o', o])], { stdio: ['ignore', 'ignore', 'inherit'] });
-  for (let i = 0; i < 300; i++) {
-    try {
-      const r = await request({ host: '127.0.0.1', port, path: '/status', method: 'GET' }, '');
-      if (r.status === 200) return p;
-    } catch { /* starting */ }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('worker did not start');
-}
-
-async function stop(p: ChildProcess): Promise<void> {
-  p.kill('SIGTERM');
-  await new Promise((r) => p.once('exit', r));
 }
 
 function setupDir(noops: number): string {

@@ -15,13 +15,13 @@
  * Needs root and scripts/setup-host.sh. Prints Markdown and writes
  * bench-out/zygote.md.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { machineInfo } from '../common/machine.js';
 import { projectPath } from '../common/paths.js';
+import { pct, request, startWorker, stop } from './common.js';
 import { buildWheels } from '../experiments/wheels.js';
 import { defaultConfig } from '../worker/config.js';
 
@@ -31,45 +31,16 @@ const arg = (name: string, d: string) => {
 };
 const N = Number(arg('n', '60'));
 const IMPORT_MS = Number(arg('import-ms', '150'));
-const pct = (xs: number[], q: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((q / 100) * s.length) - 1))]!;
-};
-const agent = new http.Agent({ keepAlive: true, maxSockets: 16 });
 
-function request(port: number, path: string, method = 'POST', body = '{}'): Promise<{ status: number; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path, method, agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      let text = '';
-      res.on('data', (d) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode!, text }));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
+function call(port: number, path: string, method = 'POST', body = '{}'): Promise<{ status: number; text: string }> {
+  return request({ host: '127.0.0.1', port, path, method }, body);
 }
 
 async function cold(port: number, name: string): Promise<number> {
   const t = performance.now();
-  const r = await request(port, `/run/${name}`);
+  const r = await call(port, `/run/${name}`);
   if (r.status !== 200) throw new Error(`${name} on port ${port}: ${r.status} ${r.text}`);
   return performance.now() - t;
-}
-
-async function startWorker(dir: string, port: number): Promise<ChildProcess> {
-  const p = spawn(process.execPath, [projectPath('dist', 'worker', 'cli.js'), 'up', '--path', dir, '-o', `port=${port}`, '-o', 'log_level="warn"'], { stdio: ['ignore', 'ignore', 'inherit'] });
-  for (let i = 0; i < 300; i++) {
-    try {
-      if ((await request(port, '/status', 'GET', '')).status === 200) return p;
-    } catch { /* starting */ }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('worker did not start');
-}
-
-async function stop(p: ChildProcess): Promise<void> {
-  p.kill('SIGTERM');
-  await new Promise((r) => p.once('exit', r));
 }
 
 const HANDLER = 'import heavy_pkg\ndef f(event):\n    return heavy_pkg.NAME\n';
@@ -127,8 +98,8 @@ async function main(): Promise<void> {
       noopFresh.push(await cold(port, `noop${i}`));
       noopForked.push(await cold(port + 1, `noop${i}`));
     }
-    const statsZ = JSON.parse((await request(port + 1, '/stats', 'GET', '')).text);
-    const statsF = JSON.parse((await request(port, '/stats', 'GET', '')).text);
+    const statsZ = JSON.parse((await call(port + 1, '/stats', 'GET', '')).text);
+    const statsF = JSON.parse((await call(port, '/stats', 'GET', '')).text);
     const floor = bareFork(wheels);
     say('## Zygote benchmark (`npm run bench:zygote`)');
     say();

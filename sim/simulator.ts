@@ -564,14 +564,18 @@ export class Simulator {
     return true;
   }
 
-  /** createOnCpu: the request's queueing ends now; its sandbox's creation starts after `delayMs` (destroys) and a free lane. */
-  #beginCreate(req: Request, delayMs: number): void {
-    const now = this.clock.now();
+  #endQueueing(req: Request, now: number): void {
     req.queueMs = now - req.arrival;
     if (req.queueMs > 0) {
       this.#r.queueWaitMsTotal += req.queueMs;
       if (req.queueMs > this.#r.queueWaitMsMax) this.#r.queueWaitMsMax = req.queueMs;
     }
+  }
+
+  /** createOnCpu: the request's queueing ends now; its sandbox's creation starts after `delayMs` (destroys) and a free lane. */
+  #beginCreate(req: Request, delayMs: number): void {
+    const now = this.clock.now();
+    this.#endQueueing(req, now);
     req.beginAt = now;
     if (delayMs > 0) this.clock.schedule(now + delayMs, this.#createStart, req, P_DISPATCH);
     else this.#createStart(req);
@@ -603,11 +607,7 @@ export class Simulator {
 
   #begin(req: Request, startupMs: number): void {
     const now = this.clock.now();
-    req.queueMs = now - req.arrival;
-    if (req.queueMs > 0) {
-      this.#r.queueWaitMsTotal += req.queueMs;
-      if (req.queueMs > this.#r.queueWaitMsMax) this.#r.queueWaitMsMax = req.queueMs;
-    }
+    this.#endQueueing(req, now);
     // the worker's dispatch overhead comes on every path (not in FaasCache mode)
     if (!(this.config.coldFromTrace && req.kind === 'cold' && !Number.isNaN(req.init))) {
       startupMs += this.#costs.sample.warmDispatch(this.#costRng);

@@ -237,6 +237,30 @@ export class SockPool extends PoolEvents implements SandboxPool {
     return readFirstLine(conn, what).finally(() => conn.destroy());
   }
 
+  /**
+   * Starts a runtime: a fresh process, or a child of `via`'s zygote; waits
+   * for its first line. On failure its cgroup and directory are removed.
+   */
+  async #start(cfg: unknown, what: string, dir: string, cgroup: Cgroup, via?: { zygote: ZygoteHandle; socket: string }): Promise<{ child?: ChildProcess; line: FirstLine }> {
+    let child: ChildProcess | undefined;
+    let line: FirstLine;
+    try {
+      if (via) {
+        line = await this.#fork(via.zygote, cfg, what, via.socket);
+      } else {
+        child = this.#spawn(cfg);
+        line = await readFirstLine(child.stdout!, what, child);
+      }
+    } catch (e) {
+      await cgroup.destroy().catch(() => {});
+      rmSync(dir, { recursive: true, force: true });
+      throw e;
+    }
+    child?.stdout!.resume();
+    child?.stderr!.resume();
+    return { child, line };
+  }
+
   async create(spec: SandboxSpec): Promise<Sandbox> {
     const t0 = performance.now();
     const { dir, root, scratch } = this.#makeDir(spec.id);
@@ -257,22 +281,7 @@ export class SockPool extends PoolEvents implements SandboxPool {
       env: spec.env,
       socket: '/host/ol.sock',
     };
-    const what = `sandbox ${spec.id} of lambda ${spec.lambda}`;
-    let child: ChildProcess | undefined;
-    try {
-      if (spec.zygote) {
-        await this.#fork(spec.zygote, cfg, what);
-      } else {
-        child = this.#spawn(cfg);
-        await readFirstLine(child.stdout!, what, child);
-      }
-    } catch (e) {
-      await cgroup.destroy().catch(() => {});
-      rmSync(dir, { recursive: true, force: true });
-      throw e;
-    }
-    child?.stdout!.resume();
-    child?.stderr!.resume();
+    const { child } = await this.#start(cfg, `sandbox ${spec.id} of lambda ${spec.lambda}`, dir, cgroup, spec.zygote && { zygote: spec.zygote, socket: spec.zygote.forkSocket });
     const sb = new SockSandbox(spec.id, spec.lambda, performance.now() - t0, dir, cgroup, child, this, spec.zygote?.id);
     this.emit('create', sb);
     return sb;
@@ -296,23 +305,7 @@ export class SockPool extends PoolEvents implements SandboxPool {
       hostname: 'zygote',
       spares: 1,
     };
-    const what = `zygote ${spec.id}`;
-    let child: ChildProcess | undefined;
-    let line: FirstLine;
-    try {
-      if (parent) {
-        line = await this.#fork(parent, cfg, what, parent.zygoteSocket);
-      } else {
-        child = this.#spawn(cfg);
-        line = await readFirstLine(child.stdout!, what, child);
-      }
-    } catch (e) {
-      await cgroup.destroy().catch(() => {});
-      rmSync(dir, { recursive: true, force: true });
-      throw e;
-    }
-    child?.stdout!.resume();
-    child?.stderr!.resume();
+    const { child, line } = await this.#start(cfg, `zygote ${spec.id}`, dir, cgroup, parent && { zygote: parent, socket: parent.zygoteSocket });
     const importMs = ((line.data as { import_ms?: Record<string, number> } | undefined)?.import_ms) ?? {};
     return new SockZygote(spec.id, dir, cgroup, child, importMs, performance.now() - t0);
   }

@@ -1,0 +1,45 @@
+/** What the worker benchmarks share: percentiles, HTTP to loopback, a worker process. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import http from 'node:http';
+import { projectPath } from '../common/paths.js';
+
+/** The q-th percentile (nearest rank) of xs. */
+export function pct(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((q / 100) * s.length) - 1))]!;
+}
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
+
+/** One HTTP request (POST with a JSON body unless the options say otherwise), kept-alive connections. */
+export function request(opts: http.RequestOptions, body = '1'): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ agent, method: 'POST', headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, ...opts }, (res) => {
+      let text = '';
+      res.on('data', (d) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode!, text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** `ol-worker up` on loopback:port with `-o` overrides; resolves once /status answers. */
+export async function startWorker(dir: string, port: number, over: string[] = []): Promise<ChildProcess> {
+  const p = spawn(process.execPath, [projectPath('dist', 'worker', 'cli.js'), 'up', '--path', dir, '-o', `port=${port}`, '-o', 'log_level="warn"', ...over.flatMap((o) => ['-o', o])], { stdio: ['ignore', 'ignore', 'inherit'] });
+  for (let i = 0; i < 300; i++) {
+    try {
+      const r = await request({ host: '127.0.0.1', port, path: '/status', method: 'GET' }, '');
+      if (r.status === 200) return p;
+    } catch { /* starting */ }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  p.kill('SIGKILL');
+  throw new Error('worker did not start');
+}
+
+/** SIGTERM to a worker this benchmark started, and wait for it. */
+export async function stop(p: ChildProcess): Promise<void> {
+  p.kill('SIGTERM');
+  await new Promise((r) => p.once('exit', r));
+}
