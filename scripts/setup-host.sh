@@ -5,7 +5,7 @@
 #   npm package canvas (charts in reports) is built against;
 # - npm packages (npm ci, which builds canvas from source) and the build;
 # - the Docker engine: dockerd, started here if it is not running;
-# - `ol-worker init`: the base root filesystem (Debian minbase + python3,
+# - `ol-worker init`: the base root filesystem (Debian minbase + python3 + pip,
 #   from the mirror apt uses) and the ol-min Docker image.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -75,7 +75,7 @@ export const configDocs: Record<string, { default: unknown; describe: string }> 
   registry_cache_ms: { default: 5000, describe: 'how long a lambda\'s code is trusted before the registry is checked again, ms' },
   registry_max_mb: { default: 50, describe: 'largest archive accepted by POST /registry/<name> (compressed and unpacked), MB' },
   body_limit_mb: { default: 6, describe: 'largest request body accepted by /run, MB' },
-  base_root: { default: '/var/lib/ol-lab/ol-min', describe: 'base root filesystem (Debian minbase + python3) built by init' },
+  base_root: { default: '/var/lib/ol-lab/ol-min', describe: 'base root filesystem (Debian minbase + python3 and pip) built by init' },
   docker_image: { default: 'ol-min', describe: 'Docker image imported from the base root by init' },
   cgroup_root: { default: 'ol-lab/{id}', describe: 'cgroup under which this worker\'s sandboxes live ({id}: hash of the worker dir)' },
   cgroup_version: { default: 'auto', describe: 'auto, v1 or v2' },
