@@ -174,3 +174,53 @@ describe('package cache and zygotes (sock backend)', () => {
     expect((await run('none')).status).toBe(200);
   }, 60_000);
 });
+
+describe('zygotes under memory pressure (sock backend)', () => {
+  let w: Worker;
+  let c: WorkerConfig;
+  const run = async (name: string) => (await w.app.inject({ method: 'POST', url: `/run/${name}`, payload: '{}' }));
+  const stats = async () => (await w.app.inject({ url: '/stats' })).json() as { counters: Record<string, number>; gauges: Record<string, number> };
+
+  beforeAll(async () => {
+    const missing = ready();
+    if (missing) throw new Error(missing);
+    const dir = mkdtempSync(join(tmpdir(), 'ol-zyg-mem-'));
+    const wheels = join(dir, 'wheels');
+    buildWheels(wheels, [{ name: 'heavy-a', importMs: 20 }]);
+    writeFileSync(join(dir, 'tree.json'), JSON.stringify({ packages: [], children: [{ packages: ['heavy-a'], children: [] }] }));
+    // room for the two zygotes (96 MB each) and one 128 MB sandbox, not two
+    c = {
+      ...defaultConfig(dir), mem_pool_mb: 384, record: true, package_index: wheels, import_tree: join(dir, 'tree.json'), zygote_mem_mb: 96, policy: 'lru',
+      limits: { ...defaultConfig(dir).limits, mem_mb: 128, time_limit_ms: 10_000 },
+    };
+    const SLOW = 'import time\ndef f(e):\n    time.sleep(1.5)\n    return 1\n';
+    for (const [name, req] of [['slow-a', 'heavy-a\n'], ['slow-b', '']] as const) {
+      mkdirSync(join(c.registry, name), { recursive: true });
+      writeFileSync(join(c.registry, name, 'f.py'), (req ? 'import heavy_a\n' : '') + SLOW);
+      if (req) writeFileSync(join(c.registry, name, 'requirements.txt'), req);
+    }
+    w = buildApp({ config: c, pool: await makePoolFor(c) });
+  }, 60_000);
+
+  afterAll(async () => {
+    await w?.app.close();
+  });
+
+  it('a zygote gives its memory back when no idle sandbox is left to evict; its lambdas fall back to the root zygote', async () => {
+    expect((await run('slow-a')).statusCode).toBe(200);
+    expect((await stats()).gauges.zygotes).toBe(2);
+    // slow-b takes the memory of slow-a's idle sandbox (evicted); 300 ms later slow-a needs 128 MB
+    // with nothing idle left: the leaf zygote (node 0.0) goes, and there is no room to make it again
+    const [a, b] = await Promise.all([run('slow-b'), (async () => { await new Promise((r) => setTimeout(r, 300)); return run('slow-a'); })()]);
+    expect([a.statusCode, b.statusCode]).toEqual([200, 200]);
+    const s = await stats();
+    expect(s.counters.evictions).toBe(1);
+    expect(s.counters.zygote_evictions).toBe(1);
+    expect(s.counters.zygote_no_memory).toBe(1);
+    expect(s.gauges.zygotes).toBe(1);
+    expect(s.gauges.mem_reserved_mb).toBeLessThanOrEqual(384);
+    const cold = readFileSync(c.record_path, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.lambda === 'slow-a' && r.start === 'cold');
+    expect(cold.map((r) => r.zygote)).toEqual(['0.0', '0']);
+  }, 60_000);
+});
+
