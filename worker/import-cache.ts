@@ -96,6 +96,18 @@ export interface ImportCacheOptions {
   log?: { warn(obj: unknown, msg?: string): void };
 }
 
+/**
+ * Whether a zygote whose fork just failed is gone or going: a zygote killed
+ * a moment ago still lists its processes until they have exited.
+ */
+async function diesSoon(z: SockZygote): Promise<boolean> {
+  for (let i = 0; i < 10; i++) {
+    if (!z.alive()) return true;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  return false;
+}
+
 /** After a zygote fails to start, its node is skipped this long. */
 const RETRY_MS = 10_000;
 
@@ -172,7 +184,8 @@ export class ImportCache {
         this.#o.stats.count('zygote_forks');
         return { sb, node: node.id };
       } catch (e) {
-        if (isOlError(e, 'OL_ERR_HANDLER') || zygote.alive()) throw e; // the lambda's fault, not the zygote's
+        // the lambda's fault (its import failed, or it died starting), unless the zygote is dying
+        if (isOlError(e, 'OL_ERR_HANDLER') || !(await diesSoon(zygote))) throw e;
         this.#o.stats.count('zygote_deaths');
         this.#o.log?.warn({ err: e, zygote: zygote.id }, 'a zygote died; it will be made again');
         this.#drop(node);
