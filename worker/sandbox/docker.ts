@@ -27,7 +27,7 @@ export interface DockerOptions {
   gid: number;
   socketPath?: string;
   /** Runs package installs (in sock-style sandboxes: Docker has no fork, the installer needs none of it). */
-  jobs?: { runJob(job: JobSpec): Promise<unknown> };
+  jobs?: { runJob(job: JobSpec): Promise<unknown>; close?(): Promise<void> };
 }
 
 const LABEL = 'ol-lab.worker';
@@ -100,6 +100,11 @@ export class DockerPool extends PoolEvents implements SandboxPool {
     } catch {
       throw new OlError('OL_ERR_SANDBOX', `docker image ${this.#o.image} is missing; run "ol-worker init"`);
     }
+  }
+
+  /** Releases the job runner's (empty) root cgroup. */
+  async close(): Promise<void> {
+    await this.#o.jobs?.close?.();
   }
 
   /** Package installs go to the sock-style job runner; Docker sandboxes are never forked from zygotes. */
