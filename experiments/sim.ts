@@ -46,12 +46,13 @@ export async function runSim(o: SimRunOptions): Promise<void> {
     createOnCpu: o.createOnCpu ?? false,
   });
   const costs = compileProfile(o.profile);
+  const importMs = new Map((p.packages?.catalog ?? []).map((c) => [c.name, c.importMs]));
   // as the real worker: on sock, sandboxes fork from zygotes unless the plan turns the import cache off
   const model = o.backend !== 'docker' && (p.options.importCache ?? true)
     ? new ImportCacheModel({
       tree: p.packages?.tree ?? { packages: [], children: [] },
       fnPackages: p.packages?.fnPackages ?? [],
-      importMs: ((m) => (pkg: string) => m.get(pkg) ?? 0)(new Map((p.packages?.catalog ?? []).map((c) => [c.name, c.importMs]))),
+      importMs: (pkg: string) => importMs.get(pkg) ?? 0,
       installMs: () => 0, // ol-exp real installs every package before the replay
       fork: costs.fork ?? costs.sample.create,
       zygoteMb: 128,
@@ -59,7 +60,7 @@ export async function runSim(o: SimRunOptions): Promise<void> {
     })
     : undefined;
   const freshImports = !model && p.packages
-    ? p.packages.fnPackages.map((pk) => pk.reduce((s, name) => s + (p.packages!.catalog.find((c) => c.name === name)?.importMs ?? 0), 0))
+    ? p.packages.fnPackages.map((pk) => pk.reduce((s, name) => s + (importMs.get(name) ?? 0), 0))
     : undefined;
   const sim = new Simulator(config, costs, functions, {
     onInvocation: (r) => inv.row([r.inv, r.fn, us(r.arrival), us(r.arrival), us(r.arrival + r.latencyMs), us(r.latencyMs), r.start === 'dropped' ? 'failed' : r.start, r.start === 'dropped' ? 0 : 200]),

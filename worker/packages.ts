@@ -109,6 +109,8 @@ export class PackageCache {
   readonly #o: PackageCacheOptions;
   readonly #known = new Map<string, PackageInfo>();
   readonly #pending = new Map<string, Promise<PackageInfo>>();
+  /** Import timings in flight, by key. */
+  readonly #measuring = new Map<string, Promise<void>>();
   readonly #failed = new Map<string, { at: number; error: OlError }>();
   #seq = 0;
 
@@ -247,24 +249,26 @@ export class PackageCache {
 
   /** Times the import of each new package, with the closure it came in mounted. */
   async #measure(closure: PackageInfo[]): Promise<void> {
-    const todo = closure.filter((p) => !p.skipped && p.importMs === null && p.topLevel.length > 0 && !this.#pending.has(`measure:${p.key}`));
-    await Promise.all(todo.map(async (p) => {
-      const marker = `measure:${p.key}`;
-      const run = (async () => {
-        try {
-          const r = (await this.#o.runner.runJob({
-            id: `measure-${this.#seq++}`, mode: 'measure', config: { modules: p.topLevel, runs: 3 },
-            packages: PackageCache.mounts(closure), memoryMb: this.#o.memoryMb, timeLimitMs: this.#o.timeLimitMs,
-          })) as { import_ms: number };
-          p.importMs = r.import_ms;
-          this.#save(p);
-        } catch (e) {
-          this.#o.log?.warn({ err: e, package: p.key }, 'timing the import of a package failed');
-        }
-        return p;
-      })();
-      this.#pending.set(marker, run);
-      await run.finally(() => this.#pending.delete(marker));
+    await Promise.all(closure.filter((p) => !p.skipped && p.importMs === null && p.topLevel.length > 0).map((p) => {
+      let run = this.#measuring.get(p.key);
+      if (!run) {
+        run = this.#timeImport(p, closure).finally(() => this.#measuring.delete(p.key));
+        this.#measuring.set(p.key, run);
+      }
+      return run;
     }));
+  }
+
+  async #timeImport(p: PackageInfo, closure: PackageInfo[]): Promise<void> {
+    try {
+      const r = (await this.#o.runner.runJob({
+        id: `measure-${this.#seq++}`, mode: 'measure', config: { modules: p.topLevel, runs: 3 },
+        packages: PackageCache.mounts(closure), memoryMb: this.#o.memoryMb, timeLimitMs: this.#o.timeLimitMs,
+      })) as { import_ms: number };
+      p.importMs = r.import_ms;
+      this.#save(p);
+    } catch (e) {
+      this.#o.log?.warn({ err: e, package: p.key }, 'timing the import of a package failed');
+    }
   }
 }
