@@ -145,6 +145,7 @@ export async function calibrate(o: { backend: 'sock' | 'docker'; n: number; out:
     destroy.push(performance.now() - t);
   }
   await pool.cleanup();
+  await pool.close?.(); // its (now empty) root cgroup too
   // effective cores: work done per unit of wall time once handlers outnumber cores
   const m = await machineInfo();
   const byK = (k: number) => median(cpu.filter((x) => x.k === k).map((x) => x.wallMs));
