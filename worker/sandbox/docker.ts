@@ -16,7 +16,7 @@ import { OlError } from '../../common/errors.js';
 import { projectPath } from '../../common/paths.js';
 import { PoolEvents, type CleanupReport, type Diagnosis, type Sandbox, type SandboxPool, type SandboxSpec } from './api.js';
 import { RuntimeSandbox } from './runtime-sandbox.js';
-import type { JobSpec } from './sock.js';
+import { readFirstLine, type JobSpec } from './sock.js';
 
 export interface DockerOptions {
   dir: string;
@@ -151,22 +151,9 @@ export class DockerPool extends PoolEvents implements SandboxPool {
       const out = new PassThrough();
       const err = new PassThrough();
       container.modem.demuxStream(stream, out, err);
-      const ready = new Promise<void>((resolve, reject) => {
-        let text = '';
-        let errText = '';
-        err.on('data', (d: Buffer) => { if (errText.length < 4096) errText += d.toString(); });
-        out.on('data', (d: Buffer) => {
-          text += d.toString();
-          const nl = text.indexOf('\n');
-          if (nl < 0) return;
-          const line = text.slice(0, nl);
-          if (line === 'ready') return resolve();
-          let msg = line.replace(/^error /, '').replace(/\\n/g, '\n');
-          try { msg = JSON.parse(msg); } catch { /* plain */ }
-          reject(new OlError(line.startsWith('error ') ? 'OL_ERR_HANDLER' : 'OL_ERR_SANDBOX', `sandbox ${spec.id} of lambda ${spec.lambda} failed to start:\n${msg}`));
-        });
-        stream.on('end', () => reject(new OlError('OL_ERR_SANDBOX', `container of sandbox ${spec.id} exited before it was ready${errText ? `: ${errText.trim()}` : ''}`)));
-      });
+      // the stream ends when the container exits: a runtime that never answered
+      stream.on('end', () => out.end());
+      const ready = readFirstLine(out, `sandbox ${spec.id} of lambda ${spec.lambda}`, { stderr: err, closedAs: 'exited before it was ready' });
       await container.start();
       await ready;
       (stream as unknown as { destroy?: () => void }).destroy?.();

@@ -40,13 +40,23 @@ export interface FirstLine {
   data: unknown;
 }
 
+/** Where a runtime's first line comes from, besides its output stream. */
+export interface FirstLineSource {
+  /** The runtime's own process: its exit and stderr tell why it never answered. */
+  child?: ChildProcess;
+  /** Its stderr, when there is no child (a container's). */
+  stderr?: Readable;
+  /** What the output stream closing early means (default: a closed connection). */
+  closedAs?: string;
+}
+
 /**
- * Reads the runtime's first line from a child's stdout or a fork request's
- * connection: `ready`, `result <json>`, or `error <json traceback>`, which
- * rejects with OL_ERR_HANDLER. An exit or a closed connection first rejects
- * with OL_ERR_SANDBOX, with what the child said on stderr.
+ * Reads the runtime's first line from a child's stdout, a fork request's
+ * connection or a container's output: `ready`, `result <json>`, or `error
+ * <json traceback>`, which rejects with OL_ERR_HANDLER. An exit or a closed
+ * stream first rejects with OL_ERR_SANDBOX, with what came on stderr.
  */
-export function readFirstLine(out: Readable, what: string, child?: ChildProcess): Promise<FirstLine> {
+export function readFirstLine(out: Readable, what: string, from: FirstLineSource = {}): Promise<FirstLine> {
   return new Promise((resolve, reject) => {
     let buf = '';
     let err = '';
@@ -79,12 +89,13 @@ export function readFirstLine(out: Readable, what: string, child?: ChildProcess)
     };
     out.on('data', onData);
     const gone = (how: string) => settle(() => reject(new OlError('OL_ERR_SANDBOX', `${what} ${how}${err ? `: ${err.trim()}` : ''}`)));
+    const { child } = from;
+    (child?.stderr ?? from.stderr)?.on('data', (d: Buffer) => { if (err.length < 4096) err += d.toString(); });
     if (child) {
-      child.stderr!.on('data', (d: Buffer) => { if (err.length < 4096) err += d.toString(); });
       child.once('exit', (code, signal) => gone(`exited before it was ready (${signal ?? `code ${code}`})`));
       child.once('error', (e) => gone(`could not start: ${e.message}`));
     } else {
-      out.once('close', () => gone('closed the connection before it was ready'));
+      out.once('close', () => gone(from.closedAs ?? 'closed the connection before it was ready'));
       out.once('error', (e) => gone(`broke the connection (${e.message})`));
     }
   });
@@ -249,7 +260,7 @@ export class SockPool extends PoolEvents implements SandboxPool {
         line = await this.#fork(via.zygote, cfg, what, via.socket);
       } else {
         child = this.#spawn(cfg);
-        line = await readFirstLine(child.stdout!, what, child);
+        line = await readFirstLine(child.stdout!, what, { child });
       }
     } catch (e) {
       await cgroup.destroy().catch(() => {});
@@ -339,7 +350,7 @@ export class SockPool extends PoolEvents implements SandboxPool {
       const timeout = new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new OlError('OL_ERR_TIMEOUT', `${job.mode} job ${job.id} ran past its time limit of ${job.timeLimitMs} ms`)), job.timeLimitMs);
       });
-      const line = await Promise.race([readFirstLine(child.stdout!, `${job.mode} job ${job.id}`, child), timeout]);
+      const line = await Promise.race([readFirstLine(child.stdout!, `${job.mode} job ${job.id}`, { child }), timeout]);
       return line.data;
     } catch (e) {
       if (cgroup.oomKills() > 0) throw new OlError('OL_ERR_OOM', `${job.mode} job ${job.id} ran out of memory (limit ${job.memoryMb} MB)`);
