@@ -1,5 +1,6 @@
-/** What the worker benchmarks share: percentiles, HTTP to loopback, a worker process. */
+/** What the benchmarks share: percentiles, HTTP to loopback, a worker process, the report file, the exit. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { projectPath } from '../common/paths.js';
 
@@ -42,4 +43,19 @@ export async function startWorker(dir: string, port: number, over: string[] = []
 export async function stop(p: ChildProcess): Promise<void> {
   p.kill('SIGTERM');
   await new Promise((r) => p.once('exit', r));
+}
+
+/** Writes the Markdown a benchmark printed to bench-out/<name>.md. */
+export function writeReport(name: string, lines: string[]): void {
+  mkdirSync(projectPath('bench-out'), { recursive: true });
+  writeFileSync(projectPath('bench-out', `${name}.md`), lines.join('\n') + '\n');
+  process.stdout.write(`\nwritten to bench-out/${name}.md\n`);
+}
+
+/** Runs a benchmark's main: exit 0 when it is done (workers' agents would keep the process alive), 1 with the stack on failure. */
+export function runMain(main: () => Promise<void>): void {
+  main().then(() => process.exit(0), (e) => {
+    process.stderr.write(String(e?.stack ?? e) + '\n');
+    process.exit(1);
+  });
 }

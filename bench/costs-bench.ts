@@ -21,12 +21,11 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { machineInfo } from '../common/machine.js';
-import { projectPath } from '../common/paths.js';
 import { defaultConfig } from '../worker/config.js';
 import { makePoolFor } from '../worker/pools.js';
 import { cgroupDriver } from '../worker/sandbox/cgroups.js';
 import { buildApp } from '../worker/server.js';
-import { pct } from './common.js';
+import { pct, runMain, writeReport } from './common.js';
 
 const arg = (name: string, d: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -165,12 +164,7 @@ async function main(): Promise<void> {
   say(`| freezer: thaw (the write), ms | ${f2(pct(fz.thaw, 50))} | ${f2(pct(fz.thaw, 90))} |`);
   say(`| in-process call finding its sandbox paused (openlambda), ms | ${f2(pct(paused, 50))} | ${f2(pct(paused, 90))} |`);
   say(`| in-process call finding its sandbox idle (lru), ms | ${f2(pct(idle, 50))} | ${f2(pct(idle, 90))} |`);
-  mkdirSync(projectPath('bench-out'), { recursive: true });
-  writeFileSync(projectPath('bench-out', 'costs.md'), lines.join('\n') + '\n');
-  process.stdout.write('\nwritten to bench-out/costs.md\n');
+  writeReport('costs', lines);
 }
 
-main().then(() => process.exit(0), (e) => {
-  process.stderr.write(String(e?.stack ?? e) + '\n');
-  process.exit(1);
-});
+runMain(main);

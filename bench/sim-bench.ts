@@ -18,11 +18,12 @@
  * --stream-repeat N (default 1), --keep (keep the generated CSV).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { machineInfo } from '../common/machine.js';
 import { projectPath } from '../common/paths.js';
+import { runMain, writeReport } from './common.js';
 import { evictionPolicies } from '../sim/policies/index.js';
 import { simulate } from '../sim/run.js';
 
@@ -110,12 +111,7 @@ async function main(): Promise<void> {
     say('(64,000 MB, infinite cores, drop; the child process reads the file in 1 MiB chunks, so its memory does not grow with the trace.)');
     if (!process.argv.includes('--keep')) rmSync(dir, { recursive: true, force: true });
   }
-  mkdirSync(projectPath('bench-out'), { recursive: true });
-  writeFileSync(projectPath('bench-out', 'sim.md'), lines.join('\n') + '\n');
-  process.stdout.write(`\nwritten to bench-out/sim.md\n`);
+  writeReport('sim', lines);
 }
 
-main().catch((e) => {
-  process.stderr.write(String(e?.stack ?? e) + '\n');
-  process.exit(1);
-});
+runMain(main);

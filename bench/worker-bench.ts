@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { machineInfo } from '../common/machine.js';
 import { projectPath } from '../common/paths.js';
-import { pct, request, startWorker, stop } from './common.js';
+import { pct, request, runMain, startWorker, stop, writeReport } from './common.js';
 import { defaultConfig } from '../worker/config.js';
 
 const arg = (name: string, d: string) => {
@@ -152,12 +152,7 @@ async function main(): Promise<void> {
       }
     }
   }
-  mkdirSync(projectPath('bench-out'), { recursive: true });
-  writeFileSync(projectPath('bench-out', 'worker.md'), lines.join('\n') + '\n');
-  process.stdout.write('\nwritten to bench-out/worker.md\n');
+  writeReport('worker', lines);
 }
 
-main().then(() => process.exit(0), (e) => {
-  process.stderr.write(String(e?.stack ?? e) + '\n');
-  process.exit(1);
-});
+runMain(main);

@@ -20,8 +20,7 @@ import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { machineInfo } from '../common/machine.js';
-import { projectPath } from '../common/paths.js';
-import { pct, request, startWorker, stop } from './common.js';
+import { pct, request, runMain, startWorker, stop, writeReport } from './common.js';
 import { buildWheels } from '../experiments/wheels.js';
 import { defaultConfig } from '../worker/config.js';
 
@@ -118,12 +117,7 @@ async function main(): Promise<void> {
   } finally {
     await Promise.all([stop(wf), stop(wz)]);
   }
-  mkdirSync(projectPath('bench-out'), { recursive: true });
-  writeFileSync(projectPath('bench-out', 'zygote.md'), lines.join('\n') + '\n');
-  process.stdout.write('\nwritten to bench-out/zygote.md\n');
+  writeReport('zygote', lines);
 }
 
-main().then(() => process.exit(0), (e) => {
-  process.stderr.write(String(e?.stack ?? e) + '\n');
-  process.exit(1);
-});
+runMain(main);
