@@ -61,8 +61,8 @@ class ZNode {
   readonly children: ZNode[] = [];
   /** Its own packages and its ancestors' (requirement lines). */
   readonly all: string[];
-  /** Normalised names of `all`. */
-  readonly names: Set<string>;
+  /** Normalised names of `own`, what the lookup matches. */
+  readonly ownNames: string[];
   zygote: SockZygote | undefined;
   creating: Promise<SockZygote | undefined> | undefined;
   /** Installed closure of `all`, once known. */
@@ -72,7 +72,7 @@ class ZNode {
   forking = 0;
   constructor(readonly id: string, readonly own: string[], readonly parent: ZNode | undefined) {
     this.all = [...(parent?.all ?? []), ...own];
-    this.names = new Set(this.all.map((p) => parseRequirement(p).name));
+    this.ownNames = own.map((p) => parseRequirement(p).name);
   }
 }
 
@@ -134,7 +134,7 @@ export class ImportCache {
     const path = [this.root];
     for (;;) {
       const here = path.at(-1)!;
-      const next = here.children.find((c) => c.own.every((p) => names.has(parseRequirement(p).name)));
+      const next = here.children.find((c) => c.ownNames.every((n) => names.has(n)));
       if (!next) return path;
       path.push(next);
     }
