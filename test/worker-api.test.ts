@@ -191,6 +191,7 @@ describe('worker HTTP API (fake sandboxes)', () => {
       [tgz({ 'g.py': 'x' }), /no f\.py at its top level/, 400],
       [Buffer.from('not a tarball'), /not a gzip file/, 400],
       [tgz({ 'f.py': 'x', 'ol.yaml': 'limits:\n  mem_mb: -1\n' }), /ol\.yaml: field "limits\.mem_mb" must be a number >= 8/, 400],
+      [tgz({ 'f.py': 'x', 'requirements.txt': '# pinned\nnumpy==1.26.4\n\n-e git+https://example.invalid/x\n' }), /upload of lambda keep: requirements\.txt line 4: "-e git\+https:\/\/example\.invalid\/x" is not a requirement/, 400],
       [tgz({ 'f.py': 'x'.repeat(200_000) }), /unpacks to more than/, 413],
     ];
     for (const [body, re, code] of cases) {

@@ -152,7 +152,7 @@ export class LambdaManager {
     const key = `${code.name}@${code.version}`;
     let p = this.#closures.get(key);
     if (!p) {
-      p = this.packages.closure(code.requirements, code.name);
+      p = this.packages.closure(code.requirements, `lambda ${code.name}`);
       this.#closures.set(key, p);
       p.catch(() => this.#closures.delete(key)); // a failed install is tried again later
     }

@@ -140,14 +140,14 @@ export class PackageCache {
   }
 
   /**
-   * A lambda's requirements and everything they depend on, installed, in
-   * order (its own first); one package per name. Errors name the lambda and
-   * the package.
+   * Requirements and everything they depend on, installed, in order (the
+   * given ones first); one package per name. Errors name `owner` (`lambda
+   * x`, `import-cache node 0.1`) and the package.
    */
-  async closure(requirements: string[], lambda: string): Promise<PackageInfo[]> {
+  async closure(requirements: string[], owner: string): Promise<PackageInfo[]> {
     const out: PackageInfo[] = [];
     const seen = new Set<string>();
-    let level = requirements.map((l, i) => ({ req: parseRequirement(l, `lambda ${lambda}: requirements.txt line ${i + 1}`), line: l, via: '' }));
+    let level = requirements.map((l, i) => ({ req: parseRequirement(l, `${owner}: requirement ${i + 1}`), line: l, via: '' }));
     while (level.length > 0) {
       const fresh = level.filter((r) => !seen.has(r.req.name));
       for (const r of fresh) seen.add(r.req.name);
@@ -156,7 +156,7 @@ export class PackageCache {
           return await this.get(r.req, r.line.trim());
         } catch (e) {
           const via = r.via ? ` (needed by ${r.via})` : '';
-          const msg = `lambda ${lambda}: package ${r.line.trim()}${via} could not be installed: ${(e as Error).message}`;
+          const msg = `${owner}: package ${r.line.trim()}${via} could not be installed: ${(e as Error).message}`;
           throw new OlError(isOlError(e) && e.code === 'OL_ERR_BAD_REQUEST' ? 'OL_ERR_BAD_REQUEST' : 'OL_ERR_PACKAGE', msg);
         }
       }));

@@ -15,6 +15,7 @@ import { join, posix } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import * as tar from 'tar';
 import { OlError } from '../common/errors.js';
+import { parseRequirement } from './packages.js';
 import { DEFAULT_LAMBDA_CONFIG, parseLambdaConfig, type LambdaConfig } from './lambda-config.js';
 
 export const NAME_RE = /^[A-Za-z0-9._-]+$/;
@@ -36,6 +37,19 @@ export interface RegistryOptions {
   maxBytes: number;
   poolMb: number;
   now?: () => number;
+}
+
+/** A requirements.txt's requirements (comments and blank lines dropped), each checked; errors name the line. */
+export function readRequirements(path: string, where: string): string[] {
+  if (!existsSync(path)) return [];
+  const out: string[] = [];
+  readFileSync(path, 'utf8').split('\n').forEach((raw, i) => {
+    const line = raw.replace(/#.*/, '').trim();
+    if (!line) return;
+    parseRequirement(line, `${where} line ${i + 1}`);
+    out.push(line);
+  });
+  return out;
 }
 
 /** Checks a lambda name; the error says which characters are allowed. */
@@ -180,10 +194,7 @@ export class Registry {
     const config = existsSync(yamlPath)
       ? parseLambdaConfig(readFileSync(yamlPath, 'utf8'), `lambda ${name}: ol.yaml`, this.#o.poolMb)
       : DEFAULT_LAMBDA_CONFIG;
-    const reqPath = join(codeDir, 'requirements.txt');
-    const requirements = existsSync(reqPath)
-      ? readFileSync(reqPath, 'utf8').split('\n').map((l) => l.replace(/#.*/, '').trim()).filter(Boolean)
-      : [];
+    const requirements = readRequirements(join(codeDir, 'requirements.txt'), `lambda ${name}: requirements.txt`);
     return { name, version, codeDir, config, requirements };
   }
 
@@ -196,6 +207,7 @@ export class Registry {
       await unpack(gz, staging);
       const yamlPath = join(staging, 'ol.yaml');
       if (existsSync(yamlPath)) parseLambdaConfig(readFileSync(yamlPath, 'utf8'), `upload of lambda ${name}: ol.yaml`, this.#o.poolMb);
+      readRequirements(join(staging, 'requirements.txt'), `upload of lambda ${name}: requirements.txt`);
       const dest = join(this.#o.dir, name);
       const old = join(this.#o.dir, `.old-${name}-${process.pid}-${Date.now()}`);
       if (existsSync(dest)) renameSync(dest, old);
