@@ -35,6 +35,11 @@ const LAMBDAS: Record<string, { f: string; req?: string }> = {
   none: { f: USES },
   broken: { f: USES, req: 'no-such-package\n' },
   badimport: { f: 'import bad_e\n' + USES, req: 'bad-e\n' },
+  // what a sandbox sees of its process: nothing may be left of the spare's rehearsal of a start
+  inside: {
+    f: 'import os, socket, sys\ndef f(e):\n    return {"env": dict(os.environ), "path": sys.path, "host": socket.gethostname(),\n'
+      + '            "file": sys.modules["f"].__file__, "nobytecode": sys.dont_write_bytecode, "uid": os.getuid()}\n',
+  },
 };
 
 function ready(): string | undefined {
@@ -132,6 +137,20 @@ describe('package cache and zygotes (sock backend)', () => {
     expect(coldOf('lpin')[0]).toMatchObject({ zygote: '0', packages: ['heavy-a', 'dep-b'] });
     // its f.py imported heavy_a itself; nothing imported dep_b, as the 0.0 zygote would have
     expect(JSON.parse(r.text).mods).toEqual(['heavy_a']);
+  }, 60_000);
+
+  it('a forked sandbox starts clean: its own environment, path, hostname and handler, nothing of the spare', async () => {
+    const r = await run('inside');
+    expect(r.status).toBe(200);
+    expect(coldOf('inside')[0]).toMatchObject({ zygote: '0' });
+    const got = JSON.parse(r.text) as { env: Record<string, string>; path: string[]; host: string; file: string; nobytecode: boolean; uid: number };
+    expect(got.env).toEqual({ PATH: '/usr/local/bin:/usr/bin:/bin', HOME: '/tmp' });
+    expect(got.path[0]).toBe('/handler');
+    expect(got.path.some((p) => p.includes('rehearsal'))).toBe(false);
+    expect(got.host).toBe('inside');
+    expect(got.file).toBe('/handler/f.py');
+    expect(got.nobytecode).toBe(false);
+    expect(got.uid).not.toBe(0);
   }, 60_000);
 
   it('a zygote that died is made again on the next cold start', async () => {

@@ -110,7 +110,19 @@ def unshare_mounts():
     check(c.unshare(CLONE_NEWNS), 'unshare the mount namespace')
 
 
-def build_root(cfg, proc=True):
+def loopback_up():
+    """Loopback only: brings lo up in this process's new network namespace."""
+    import _socket
+    import fcntl
+    import struct
+    s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
+    ifr = struct.pack('16sH14x', b'lo', 0)
+    flags = struct.unpack('16sH14x', fcntl.ioctl(s.fileno(), 0x8913, ifr))[1]
+    fcntl.ioctl(s.fileno(), 0x8914, struct.pack('16sH14x', b'lo', flags | 0x1 | 0x40))
+    s.close()
+
+
+def build_root(cfg, proc=True, lo=True):
     """Binds the sandbox's root together and chroots into it (as root)."""
     _, c = libc()
     MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
@@ -145,16 +157,8 @@ def build_root(cfg, proc=True):
         mount('proc', root + '/proc', 'proc', MS_NOSUID | MS_NODEV)
     # /dev comes with the base root: `ol-worker init` leaves only null, zero, full, random, urandom
 
-    if not cfg.get('network'):
-        # loopback only: bring lo up in the new network namespace
-        import _socket
-        import fcntl
-        import struct
-        s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
-        ifr = struct.pack('16sH14x', b'lo', 0)
-        flags = struct.unpack('16sH14x', fcntl.ioctl(s.fileno(), 0x8913, ifr))[1]
-        fcntl.ioctl(s.fileno(), 0x8914, struct.pack('16sH14x', b'lo', flags | 0x1 | 0x40))
-        s.close()
+    if not cfg.get('network') and lo:
+        loopback_up()
 
     host = cfg.get('hostname', 'sandbox').encode()
     check(c.sethostname(host, len(host)), 'sethostname')
@@ -314,6 +318,7 @@ def spare(srv, zsrv, watch):
     # back to the host's view of the files, where the new root's parts are
     check(c.setns(HOST_MNT, CLONE_NEWNS), 'setns to the host mount namespace')
     os.chdir('/')
+    rehearse(c)
     while True:
         try:
             fd, _ = srv._accept()
@@ -328,6 +333,50 @@ def spare(srv, zsrv, watch):
     except (OSError, ValueError):
         os._exit(0)
     forked(req, conn, w)
+
+
+def rehearse(c):
+    """A spare's dress rehearsal of a sandbox start, while it waits for one.
+
+    A clone shares the zygote's pages until it writes them; each first write
+    then copies a page, and on a virtual machine each such fault can cost
+    tens of microseconds: a few hundred of them made up most of a forked
+    start (reading the request, joining cgroups, clearing the environment,
+    the handler's import). The spare runs the same code paths now on
+    stand-ins, off the critical path, so the pages they write are its own
+    before a request arrives; only pages the start really touches are
+    copied, so the zygote's memory stays shared otherwise.
+    """
+    import _socket
+    import json
+    import signal
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    loopback_up()   # for real: the spare already has the sandbox's network namespace
+    host = b'spare'
+    c.sethostname(host, len(host))   # its own uts namespace; the sandbox names it again
+    c.mount(b'none', b'/proc/ol-lab-rehearsal/none', None, 0, None)   # fails (no such path): ctypes' call path only
+    os.environ.clear()
+    os.environ.update({'OL_REHEARSAL': '1'})
+    json.loads(json.dumps({'mode': 'sock', 'cgroupProcs': ['/dev/null'], 'binds': [['/', '/handler', True]], 'env': {}}))
+    with open('/dev/null', 'w') as f:
+        f.write(str(os.getpid()))
+    s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    s.bind('\0ol-rehearsal-%d' % os.getpid())   # abstract: this spare's own network namespace
+    s.listen(1)
+    s.close()
+    bytecode = sys.dont_write_bytecode
+    sys.dont_write_bytecode = True   # no __pycache__ in the worker's own tree
+    here = os.path.join(os.path.dirname(os.path.abspath(sys.argv[0])), 'rehearsal')
+    sys.path.insert(0, here)
+    try:
+        out = json.dumps(__import__('f').f({'a': [1, 2]})).encode()
+        reply_head(200, 'OK', 'application/json', len(out))
+    finally:
+        sys.modules.pop('f', None)
+        sys.path.remove(here)
+        sys.path_importer_cache.pop(here, None)
+        sys.dont_write_bytecode = bytecode
+        os.environ.clear()
 
 
 def clone(flags):
@@ -374,7 +423,7 @@ def forked(cfg, conn, taken_w=None):
     TAKEN_W = taken_w
     unshare_mounts()
     zygote = cfg.get('mode') == 'zygote'
-    build_root(cfg, proc=not zygote)
+    build_root(cfg, proc=not zygote, lo=taken_w is None)
     if zygote:
         zygote_serve(cfg)
     os.close(HOST_MNT)
@@ -451,9 +500,12 @@ def measure(cfg):
     say('result ' + json.dumps({'import_ms': runs[len(runs) // 2]}))
 
 
+def reply_head(status, reason, ctype, length):
+    return ('HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n' % (status, reason, ctype, length)).encode()
+
+
 def reply(conn, status, reason, body, ctype):
-    head = 'HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n' % (status, reason, ctype, len(body))
-    conn.sendall(head.encode() + body)
+    conn.sendall(reply_head(status, reason, ctype, len(body)) + body)
 
 
 def serve(srv, handler, json):
