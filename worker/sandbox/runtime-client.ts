@@ -1,54 +1,130 @@
 /**
- * HTTP to a sandbox's runtime over its Unix socket, with a kept-alive
- * connection per sandbox (one request at a time, as the runtime serves).
+ * HTTP/1.1 to a sandbox's runtime over its Unix socket: one kept-alive
+ * connection per sandbox, one request at a time (the manager never sends a
+ * sandbox two at once, and the runtime serves them in turn).
+ *
+ * Both ends are ours, so this speaks the small part of HTTP the runtime
+ * (worker/runtime/init.py) answers with: a status line, Content-Type and
+ * Content-Length, then exactly that many bytes. Node's http client did the
+ * same job with about 0.1-0.2 ms more per call (agent bookkeeping, header
+ * objects, stream events), a tenth of a warm call on this machine.
  */
-import http from 'node:http';
+import { createConnection, type Socket } from 'node:net';
 import { OlError } from '../../common/errors.js';
 import type { RuntimeReply } from './api.js';
 
+const HEAD_END = Buffer.from('\r\n\r\n');
+/** A runtime's reply head is a few lines; anything longer is not our runtime speaking. */
+const MAX_HEAD = 8192;
+
+interface Pending {
+  resolve: (r: RuntimeReply) => void;
+  reject: (e: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
 export class RuntimeClient {
-  readonly #agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  #sock: Socket | undefined;
+  #buf: Buffer = Buffer.alloc(0);
+  #pending: Pending | undefined;
+  #closed = false;
+
   constructor(readonly socketPath: string) {}
 
   invoke(method: string, path: string, body: Buffer, timeoutMs: number): Promise<RuntimeReply> {
+    if (this.#closed) return Promise.reject(new OlError('OL_ERR_CRASH', 'the sandbox is gone'));
+    if (this.#pending) return Promise.reject(new OlError('OL_ERR_SANDBOX', 'a sandbox serves one request at a time'));
+    if (/[\r\n]/.test(path) || /[^A-Z]/.test(method)) {
+      return Promise.reject(new OlError('OL_ERR_BAD_REQUEST', `cannot forward ${JSON.stringify(method)} ${JSON.stringify(path)} to the sandbox`));
+    }
     return new Promise((resolve, reject) => {
-      let done = false;
-      const req = http.request(
-        {
-          socketPath: this.socketPath,
-          agent: this.#agent,
-          method: method === 'GET' ? 'POST' : method,
-          path,
-          headers: { 'content-type': 'application/json', 'content-length': body.length },
-        },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (c: Buffer) => chunks.push(c));
-          res.on('end', () => {
-            if (done) return;
-            done = true;
-            clearTimeout(timer);
-            resolve({ status: res.statusCode ?? 502, contentType: String(res.headers['content-type'] ?? 'application/octet-stream'), body: Buffer.concat(chunks) });
-          });
-          res.on('error', (e) => fail(e));
-        },
-      );
-      const fail = (e: Error) => {
-        if (done) return;
-        done = true;
-        clearTimeout(timer);
-        reject(e);
-      };
       const timer = setTimeout(() => {
-        fail(new OlError('OL_ERR_TIMEOUT', `no reply within ${timeoutMs} ms`));
-        req.destroy();
+        this.#finish(new OlError('OL_ERR_TIMEOUT', `no reply within ${timeoutMs} ms`));
+        // the runtime may still answer this request later: never read that answer as the next one's
+        this.#drop();
       }, timeoutMs);
-      req.on('error', (e) => fail(new OlError('OL_ERR_CRASH', `the sandbox's runtime broke the connection (${(e as NodeJS.ErrnoException).code ?? e.message})`)));
-      req.end(body);
+      this.#pending = { resolve, reject, timer };
+      const sock = this.#sock ?? this.#connect();
+      const head = `${method} ${path} HTTP/1.1\r\nHost: sandbox\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`;
+      sock.write(body.length > 0 ? Buffer.concat([Buffer.from(head, 'latin1'), body]) : head);
     });
   }
 
+  #connect(): Socket {
+    const sock = createConnection(this.socketPath);
+    this.#sock = sock;
+    this.#buf = Buffer.alloc(0);
+    sock.on('data', (d: Buffer) => {
+      if (sock !== this.#sock) return;
+      this.#buf = this.#buf.length === 0 ? d : Buffer.concat([this.#buf, d]);
+      this.#parse();
+    });
+    const broke = (why: string) => {
+      if (sock !== this.#sock) return;
+      this.#sock = undefined;
+      sock.destroy();
+      this.#finish(new OlError('OL_ERR_CRASH', `the sandbox's runtime broke the connection (${why})`));
+    };
+    sock.on('error', (e: NodeJS.ErrnoException) => broke(e.code ?? e.message));
+    sock.on('close', () => broke('closed'));
+    return sock;
+  }
+
+  /** Settles the pending request once a whole reply is in the buffer. */
+  #parse(): void {
+    const end = this.#buf.indexOf(HEAD_END);
+    if (end < 0) {
+      if (this.#buf.length > MAX_HEAD) this.#protocol('a reply head longer than 8 KiB');
+      return;
+    }
+    const lines = this.#buf.subarray(0, end).toString('latin1').split('\r\n');
+    const m = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0]!);
+    if (!m) return this.#protocol(`the status line ${JSON.stringify(lines[0]!.slice(0, 80))}`);
+    let length = -1;
+    let contentType = 'application/octet-stream';
+    for (const line of lines.slice(1)) {
+      const colon = line.indexOf(':');
+      const key = line.slice(0, colon).trim().toLowerCase();
+      if (key === 'content-length') length = Number(line.slice(colon + 1).trim());
+      else if (key === 'content-type') contentType = line.slice(colon + 1).trim();
+    }
+    if (!Number.isInteger(length) || length < 0) return this.#protocol('a reply without a valid Content-Length');
+    const total = end + HEAD_END.length + length;
+    if (this.#buf.length < total) return;
+    if (this.#buf.length > total) return this.#protocol('bytes after the reply');
+    const reply = { status: Number(m[1]), contentType, body: Buffer.from(this.#buf.subarray(end + HEAD_END.length)) };
+    this.#buf = Buffer.alloc(0);
+    const p = this.#pending;
+    if (!p) return this.#protocol('a reply nobody asked for');
+    this.#pending = undefined;
+    clearTimeout(p.timer);
+    p.resolve(reply);
+  }
+
+  #protocol(what: string): void {
+    this.#drop();
+    this.#finish(new OlError('OL_ERR_CRASH', `the sandbox's runtime sent ${what}`));
+  }
+
+  #finish(e: Error): void {
+    const p = this.#pending;
+    if (!p) return;
+    this.#pending = undefined;
+    clearTimeout(p.timer);
+    p.reject(e);
+  }
+
+  /** Forgets the connection: the next request opens a new one. */
+  #drop(): void {
+    const s = this.#sock;
+    this.#sock = undefined;
+    this.#buf = Buffer.alloc(0);
+    s?.destroy();
+  }
+
   close(): void {
-    this.#agent.destroy();
+    this.#closed = true;
+    this.#drop();
+    this.#finish(new OlError('OL_ERR_CRASH', 'the sandbox was destroyed'));
   }
 }

@@ -1,0 +1,135 @@
+/**
+ * The worker's HTTP client to a sandbox runtime, against a stand-in runtime
+ * on a Unix socket that answers as the test says: whole, in pieces, late,
+ * garbled, or not at all.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { RuntimeClient } from '../worker/sandbox/runtime-client.js';
+
+type Answer = (sock: Socket, request: { head: string; body: string }) => void;
+
+const ok = (body: string, ctype = 'application/json') => `HTTP/1.1 200 OK\r\nContent-Type: ${ctype}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+
+describe('RuntimeClient', () => {
+  let dir: string;
+  let path: string;
+  let server: Server;
+  let answer: Answer;
+  let connections: number;
+
+  beforeEach(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ol-rc-'));
+    path = join(dir, 'ol.sock');
+    connections = 0;
+    server = createServer((sock) => {
+      connections++;
+      let buf = '';
+      sock.on('data', (d) => {
+        buf += d.toString('latin1');
+        for (;;) {
+          const end = buf.indexOf('\r\n\r\n');
+          if (end < 0) return;
+          const head = buf.slice(0, end);
+          const len = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
+          if (buf.length < end + 4 + len) return;
+          const body = buf.slice(end + 4, end + 4 + len);
+          buf = buf.slice(end + 4 + len);
+          answer(sock, { head, body });
+        }
+      });
+      sock.on('error', () => {});
+    });
+    await new Promise<void>((r) => server.listen(path, r));
+  });
+
+  afterEach(async () => {
+    await new Promise((r) => server.close(r));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('sends method, path and body; reads status, type and body; keeps one connection', async () => {
+    const seen: { head: string; body: string }[] = [];
+    answer = (sock, req) => { seen.push(req); sock.write(ok(JSON.stringify({ got: req.body }))); };
+    const c = new RuntimeClient(path);
+    for (let i = 0; i < 3; i++) {
+      const r = await c.invoke('POST', `/run/f/${i}`, Buffer.from(`{"i":${i}}`), 1000);
+      expect(r.status).toBe(200);
+      expect(r.contentType).toBe('application/json');
+      expect(JSON.parse(r.body.toString())).toEqual({ got: `{"i":${i}}` });
+    }
+    expect(seen.map((s) => s.head.split('\r\n')[0])).toEqual(['POST /run/f/0 HTTP/1.1', 'POST /run/f/1 HTTP/1.1', 'POST /run/f/2 HTTP/1.1']);
+    expect(connections).toBe(1);
+    c.close();
+  });
+
+  it('puts together a reply that arrives in pieces, and an empty body', async () => {
+    const c = new RuntimeClient(path);
+    const text = 'Traceback (most recent call last):\n  boom\n'.repeat(500);
+    answer = (sock) => {
+      const whole = Buffer.from(`HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\n\r\n${text}`);
+      // byte by byte across the head, then the body in two parts
+      let at = 0;
+      const step = () => {
+        if (at >= whole.length) return;
+        const n = at < 60 ? 1 : Math.ceil((whole.length - at) / 2);
+        sock.write(whole.subarray(at, at + n));
+        at += n;
+        setImmediate(step);
+      };
+      step();
+    };
+    const r = await c.invoke('GET', '/run/f', Buffer.alloc(0), 2000);
+    expect(r.status).toBe(500);
+    expect(r.contentType).toBe('text/plain');
+    expect(r.body.toString()).toBe(text);
+    answer = (sock) => sock.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+    const empty = await c.invoke('POST', '/run/f', Buffer.alloc(0), 1000);
+    expect(empty.status).toBe(200);
+    expect(empty.body.length).toBe(0);
+    c.close();
+  });
+
+  it('a reply past the time limit is a timeout, and is never read as the next request\'s reply', async () => {
+    const c = new RuntimeClient(path);
+    answer = (sock, req) => {
+      const late = req.body === '"slow"';
+      setTimeout(() => { if (!sock.destroyed) sock.write(ok(req.body)); }, late ? 300 : 0);
+    };
+    await expect(c.invoke('POST', '/run/f', Buffer.from('"slow"'), 100)).rejects.toMatchObject({ code: 'OL_ERR_TIMEOUT', message: 'no reply within 100 ms' });
+    const r = await c.invoke('POST', '/run/f', Buffer.from('"fast"'), 1000);
+    expect(r.body.toString()).toBe('"fast"');
+    expect(connections).toBe(2);
+    c.close();
+  });
+
+  it('a runtime that closes the connection, or answers garbage, is a crash; the next call connects again', async () => {
+    const c = new RuntimeClient(path);
+    answer = (sock) => sock.destroy();
+    await expect(c.invoke('POST', '/run/f', Buffer.from('1'), 1000)).rejects.toMatchObject({ code: 'OL_ERR_CRASH' });
+    answer = (sock) => sock.write('SSH-2.0-not-http\r\n\r\n');
+    await expect(c.invoke('POST', '/run/f', Buffer.from('1'), 1000)).rejects.toThrow(/sent the status line "SSH-2.0-not-http"/);
+    answer = (sock) => sock.write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n');
+    await expect(c.invoke('POST', '/run/f', Buffer.from('1'), 1000)).rejects.toThrow(/without a valid Content-Length/);
+    answer = (sock, req) => sock.write(ok(req.body));
+    expect((await c.invoke('POST', '/run/f', Buffer.from('7'), 1000)).body.toString()).toBe('7');
+    expect(connections).toBe(4);
+    c.close();
+  });
+
+  it('no runtime listening is a crash naming why; a closed client refuses calls', async () => {
+    const c = new RuntimeClient(join(dir, 'nobody.sock'));
+    await expect(c.invoke('POST', '/run/f', Buffer.from('1'), 1000)).rejects.toThrow(/broke the connection \(ENOENT\)/);
+    c.close();
+    await expect(c.invoke('POST', '/run/f', Buffer.from('1'), 1000)).rejects.toThrow(/gone/);
+  });
+
+  it('refuses to forward a path with a line break', async () => {
+    const c = new RuntimeClient(path);
+    await expect(c.invoke('POST', '/run/f\r\nX-Evil: 1', Buffer.from('1'), 1000)).rejects.toMatchObject({ code: 'OL_ERR_BAD_REQUEST' });
+    c.close();
+  });
+});
