@@ -4,7 +4,7 @@
  * garbled, or not at all.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -125,6 +125,21 @@ describe('RuntimeClient', () => {
     await expect(c.invoke('POST', '/run/f', Buffer.from('1'), 1000)).rejects.toThrow(/broke the connection \(ENOENT\)/);
     c.close();
     await expect(c.invoke('POST', '/run/f', Buffer.from('1'), 1000)).rejects.toThrow(/gone/);
+  });
+
+  it('uses a connection it is given first (a forked sandbox\'s), then connects itself once that one closes', async () => {
+    answer = (sock, req) => sock.write(ok(req.body));
+    const given = createConnection(path);
+    await new Promise((r) => given.once('connect', r));
+    const c = new RuntimeClient(path, given);
+    expect((await c.invoke('POST', '/run/f', Buffer.from('1'), 1000)).body.toString()).toBe('1');
+    expect(connections).toBe(1);
+    answer = (sock) => sock.destroy();
+    await expect(c.invoke('POST', '/run/f', Buffer.from('2'), 1000)).rejects.toMatchObject({ code: 'OL_ERR_CRASH' });
+    answer = (sock, req) => sock.write(ok(req.body));
+    expect((await c.invoke('POST', '/run/f', Buffer.from('3'), 1000)).body.toString()).toBe('3');
+    expect(connections).toBe(2);
+    c.close();
   });
 
   it('refuses to forward a path with a line break', async () => {

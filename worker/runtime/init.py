@@ -204,14 +204,13 @@ def serve_lambda(cfg):
         import traceback
         fail(json.dumps(traceback.format_exc()))
     say('ready')
+    # a fork request's connection becomes the worker's first connection to the handler
     global OUT
-    if OUT is not None:
-        OUT.close()
-        OUT = None
+    first, OUT = OUT, None
     if TAKEN_W is not None:
         # now, off the critical path, the zygote may clone the next spare
         os.close(TAKEN_W)
-    serve(srv, handler, json)
+    serve(srv, handler, json, first)
 
 
 def import_all(names):
@@ -369,8 +368,14 @@ def rehearse(c):
     here = os.path.join(os.path.dirname(os.path.abspath(sys.argv[0])), 'rehearsal')
     sys.path.insert(0, here)
     try:
-        out = json.dumps(__import__('f').f({'a': [1, 2]})).encode()
-        reply_head(200, 'OK', 'application/json', len(out))
+        handler = __import__('f').f
+        # one call through the request loop, on a socket pair
+        ours, theirs = _socket.socketpair()
+        theirs.sendall(b'POST /run/rehearsal HTTP/1.1\r\nContent-Length: 10\r\n\r\n{"a": [1]}')
+        theirs.shutdown(_socket.SHUT_WR)
+        serve_connection(ours, handler, json)
+        theirs.recv(65536)
+        theirs.close()
     finally:
         sys.modules.pop('f', None)
         sys.path.remove(here)
@@ -500,57 +505,62 @@ def measure(cfg):
     say('result ' + json.dumps({'import_ms': runs[len(runs) // 2]}))
 
 
-def reply_head(status, reason, ctype, length):
-    return ('HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n' % (status, reason, ctype, length)).encode()
-
-
 def reply(conn, status, reason, body, ctype):
-    conn.sendall(reply_head(status, reason, ctype, len(body)) + body)
+    head = 'HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n\r\n' % (status, reason, ctype, len(body))
+    conn.sendall(head.encode() + body)
 
 
-def serve(srv, handler, json):
+def serve(srv, handler, json, conn=None):
+    """Serves the worker's connections one after another (`conn` first, if given)."""
     import _socket
     while True:
-        fd, _ = srv._accept()
-        conn = _socket.socket(fileno=fd)
-        buf = b''
-        try:
-            while True:
-                # one request: headers, then Content-Length bytes of body
-                while b'\r\n\r\n' not in buf:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        raise EOFError
-                    buf += chunk
-                head, buf = buf.split(b'\r\n\r\n', 1)
-                length = 0
-                for line in head.split(b'\r\n')[1:]:
-                    k, _, v = line.partition(b':')
-                    if k.strip().lower() == b'content-length':
-                        length = int(v.strip())
-                while len(buf) < length:
-                    chunk = conn.recv(65536)
-                    if not chunk:
-                        raise EOFError
-                    buf += chunk
-                body, buf = buf[:length], buf[length:]
-                try:
-                    event = json.loads(body) if body.strip() else None
-                except ValueError as e:
-                    reply(conn, 400, 'Bad Request', ('request body is not valid JSON: %s' % e).encode(), 'text/plain')
-                    continue
-                try:
-                    result = handler(event)
-                    out = json.dumps(result).encode()
-                except BaseException:
-                    import traceback
-                    reply(conn, 500, 'Internal Server Error', traceback.format_exc().encode(), 'text/plain')
-                    continue
-                reply(conn, 200, 'OK', out, 'application/json')
-        except (EOFError, OSError):
-            pass
-        finally:
-            conn.close()
+        if conn is None:
+            fd, _ = srv._accept()
+            conn = _socket.socket(fileno=fd)
+        serve_connection(conn, handler, json)
+        conn = None
+
+
+def serve_connection(conn, handler, json):
+    """HTTP/1.1 requests on one connection, in turn, until the worker closes it."""
+    buf = b''
+    try:
+        while True:
+            # one request: headers, then Content-Length bytes of body
+            while b'\r\n\r\n' not in buf:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    raise EOFError
+                buf += chunk
+            head, buf = buf.split(b'\r\n\r\n', 1)
+            length = 0
+            for line in head.split(b'\r\n')[1:]:
+                k, _, v = line.partition(b':')
+                if k.strip().lower() == b'content-length':
+                    length = int(v.strip())
+            while len(buf) < length:
+                chunk = conn.recv(65536)
+                if not chunk:
+                    raise EOFError
+                buf += chunk
+            body, buf = buf[:length], buf[length:]
+            try:
+                event = json.loads(body) if body.strip() else None
+            except ValueError as e:
+                reply(conn, 400, 'Bad Request', ('request body is not valid JSON: %s' % e).encode(), 'text/plain')
+                continue
+            try:
+                result = handler(event)
+                out = json.dumps(result).encode()
+            except BaseException:
+                import traceback
+                reply(conn, 500, 'Internal Server Error', traceback.format_exc().encode(), 'text/plain')
+                continue
+            reply(conn, 200, 'OK', out, 'application/json')
+    except (EOFError, OSError):
+        pass
+    finally:
+        conn.close()
 
 
 def main():

@@ -1,6 +1,7 @@
 /**
- * HTTP/1.1 to a sandbox's runtime over its Unix socket: one kept-alive
- * connection per sandbox, one request at a time (the manager never sends a
+ * HTTP/1.1 to a sandbox's runtime over its Unix socket (or the connection a
+ * forked sandbox said it was ready on): one kept-alive connection per
+ * sandbox, one request at a time (the manager never sends a
  * sandbox two at once, and the runtime serves them in turn).
  *
  * Both ends are ours, so this speaks the small part of HTTP the runtime
@@ -29,7 +30,10 @@ export class RuntimeClient {
   #pending: Pending | undefined;
   #closed = false;
 
-  constructor(readonly socketPath: string) {}
+  /** `conn`: a connection the runtime already serves, used until it closes. */
+  constructor(readonly socketPath: string, conn?: Socket) {
+    if (conn) this.#attach(conn);
+  }
 
   invoke(method: string, path: string, body: Buffer, timeoutMs: number): Promise<RuntimeReply> {
     if (this.#closed) return Promise.reject(new OlError('OL_ERR_CRASH', 'the sandbox is gone'));
@@ -44,14 +48,13 @@ export class RuntimeClient {
         this.#drop();
       }, timeoutMs);
       this.#pending = { resolve, reject, timer };
-      const sock = this.#sock ?? this.#connect();
+      const sock = this.#sock ?? this.#attach(createConnection(this.socketPath));
       const head = `${method} ${path} HTTP/1.1\r\nHost: sandbox\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`;
       sock.write(body.length > 0 ? Buffer.concat([Buffer.from(head, 'latin1'), body]) : head);
     });
   }
 
-  #connect(): Socket {
-    const sock = createConnection(this.socketPath);
+  #attach(sock: Socket): Socket {
     this.#sock = sock;
     this.#buf = Buffer.alloc(0);
     sock.on('data', (d: Buffer) => {

@@ -4,6 +4,7 @@
  * freeze, thaw and remove its sandbox.
  */
 import type { Diagnosis, RuntimeReply, Sandbox, SandboxEventType } from './api.js';
+import type { Socket } from 'node:net';
 import { RuntimeClient } from './runtime-client.js';
 
 export abstract class RuntimeSandbox implements Sandbox {
@@ -16,8 +17,10 @@ export abstract class RuntimeSandbox implements Sandbox {
     readonly createMs: number,
     readonly socketPath: string,
     readonly emit: (type: SandboxEventType, sb: Sandbox) => void,
+    /** A connection the runtime already serves (a forked sandbox's), used first. */
+    conn?: Socket,
   ) {
-    this.#client = new RuntimeClient(socketPath);
+    this.#client = new RuntimeClient(socketPath, conn);
   }
 
   protected abstract freeze(): Promise<void>;

@@ -10,7 +10,7 @@
  * cgroup's processes, removing the cgroup and the scratch directory.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createConnection } from 'node:net';
+import { createConnection, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -113,8 +113,10 @@ class SockSandbox extends RuntimeSandbox {
     pool: SockPool,
     /** The zygote it was forked from. */
     readonly zygoteId?: string,
+    /** The fork request's connection, which the runtime serves first. */
+    conn?: Socket,
   ) {
-    super(id, lambda, createMs, join(dir, 'scratch', 'ol.sock'), (t, sb) => pool.emit(t, sb));
+    super(id, lambda, createMs, join(dir, 'scratch', 'ol.sock'), (t, sb) => pool.emit(t, sb), conn);
   }
 
   protected freeze(): Promise<void> {
@@ -239,25 +241,38 @@ export class SockPool extends PoolEvents implements SandboxPool {
     return spawn(this.#o.python ?? '/usr/bin/python3', ['-I', '-S', this.#init, JSON.stringify(cfg)], { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: '/usr/bin:/bin' } });
   }
 
-  /** Sends a fork request to a zygote; resolves with the child's first line. */
-  #fork(z: ZygoteHandle, cfg: unknown, what: string, socket = z.forkSocket): Promise<FirstLine> {
-    if (!z.alive()) return Promise.reject(new OlError('OL_ERR_SANDBOX', `zygote ${z.id} is not running`));
+  /**
+   * Sends a fork request to a zygote; resolves with the child's first line
+   * and, for a sandbox, the connection: the runtime serves the handler on it
+   * next, which spares a connect and an accept on the way to the first call.
+   */
+  async #fork(z: ZygoteHandle, cfg: unknown, what: string, socket: string, keep: boolean): Promise<{ line: FirstLine; conn?: Socket }> {
+    if (!z.alive()) throw new OlError('OL_ERR_SANDBOX', `zygote ${z.id} is not running`);
     const conn = createConnection(socket);
     conn.on('error', () => {}); // readFirstLine reports it
     conn.write(JSON.stringify(cfg) + '\n');
-    return readFirstLine(conn, what).finally(() => conn.destroy());
+    try {
+      const line = await readFirstLine(conn, what);
+      if (keep) return { line, conn };
+      conn.destroy();
+      return { line };
+    } catch (e) {
+      conn.destroy();
+      throw e;
+    }
   }
 
   /**
    * Starts a runtime: a fresh process, or a child of `via`'s zygote; waits
    * for its first line. On failure its cgroup and directory are removed.
    */
-  async #start(cfg: unknown, what: string, dir: string, cgroup: Cgroup, via?: { zygote: ZygoteHandle; socket: string }): Promise<{ child?: ChildProcess; line: FirstLine }> {
+  async #start(cfg: unknown, what: string, dir: string, cgroup: Cgroup, via?: { zygote: ZygoteHandle; socket: string; keep: boolean }): Promise<{ child?: ChildProcess; line: FirstLine; conn?: Socket }> {
     let child: ChildProcess | undefined;
     let line: FirstLine;
+    let conn: Socket | undefined;
     try {
       if (via) {
-        line = await this.#fork(via.zygote, cfg, what, via.socket);
+        ({ line, conn } = await this.#fork(via.zygote, cfg, what, via.socket, via.keep));
       } else {
         child = this.#spawn(cfg);
         line = await readFirstLine(child.stdout!, what, { child });
@@ -269,7 +284,7 @@ export class SockPool extends PoolEvents implements SandboxPool {
     }
     child?.stdout!.resume();
     child?.stderr!.resume();
-    return { child, line };
+    return { child, line, conn };
   }
 
   async create(spec: SandboxSpec): Promise<Sandbox> {
@@ -292,8 +307,8 @@ export class SockPool extends PoolEvents implements SandboxPool {
       env: spec.env,
       socket: '/host/ol.sock',
     };
-    const { child } = await this.#start(cfg, `sandbox ${spec.id} of lambda ${spec.lambda}`, dir, cgroup, spec.zygote && { zygote: spec.zygote, socket: spec.zygote.forkSocket });
-    const sb = new SockSandbox(spec.id, spec.lambda, performance.now() - t0, dir, cgroup, child, this, spec.zygote?.id);
+    const { child, conn } = await this.#start(cfg, `sandbox ${spec.id} of lambda ${spec.lambda}`, dir, cgroup, spec.zygote && { zygote: spec.zygote, socket: spec.zygote.forkSocket, keep: true });
+    const sb = new SockSandbox(spec.id, spec.lambda, performance.now() - t0, dir, cgroup, child, this, spec.zygote?.id, conn);
     this.emit('create', sb);
     return sb;
   }
@@ -316,7 +331,7 @@ export class SockPool extends PoolEvents implements SandboxPool {
       hostname: 'zygote',
       spares: 1,
     };
-    const { child, line } = await this.#start(cfg, `zygote ${spec.id}`, dir, cgroup, parent && { zygote: parent, socket: parent.zygoteSocket });
+    const { child, line } = await this.#start(cfg, `zygote ${spec.id}`, dir, cgroup, parent && { zygote: parent, socket: parent.zygoteSocket, keep: false });
     const importMs = ((line.data as { import_ms?: Record<string, number> } | undefined)?.import_ms) ?? {};
     return new SockZygote(spec.id, dir, cgroup, child, importMs, performance.now() - t0);
   }
