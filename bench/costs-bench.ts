@@ -8,7 +8,9 @@
  *   into a mount namespace, unshare(2) of the mount namespace, each in a
  *   child of a Python process, from before the call to the child's report;
  * - a cgroup v1/v2 freezer: freezing a sleeping process (write, then wait
- *   until frozen) and thawing it (the write alone);
+ *   until frozen) and thawing it (the write alone), first with no other
+ *   group frozen (v1: no anchor group; another worker running on the
+ *   machine would keep one frozen), then as the worker runs it;
  * - in the worker's own process, without HTTP: a call that finds its
  *   sandbox paused (openlambda) and one that finds it idle (lru), each
  *   15 ms after the previous one, through `LambdaManager.invoke`.
@@ -91,8 +93,8 @@ print(json.dumps(out))
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const f2 = (x: number) => x.toFixed(2);
 
-async function freezer(): Promise<{ freeze: number[]; thaw: number[] }> {
-  const d = cgroupDriver(`ol-lab/bench-costs-${process.pid}`, 'auto');
+async function freezer(anchor: boolean): Promise<{ freeze: number[]; thaw: number[] }> {
+  const d = cgroupDriver(`ol-lab/bench-costs-${process.pid}`, 'auto', undefined, { freezerAnchor: anchor });
   const g = d.create('frz', { memoryMb: 64, pids: 16, cpuPercent: 100 });
   const p = spawn('/usr/bin/python3', ['-c', 'import time\nwhile True: time.sleep(0.001)'], { stdio: 'ignore' });
   const freeze: number[] = [], thaw: number[] = [];
@@ -147,7 +149,8 @@ async function main(): Promise<void> {
   const r = spawnSync('/usr/bin/python3', ['-I', '-S', '-c', PY, String(N)], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`the Python part failed: ${r.stderr}`);
   const py = JSON.parse(r.stdout) as Record<string, number[]>;
-  const fz = await freezer();
+  const bare = await freezer(false);
+  const fz = await freezer(true);
   const paused = await pausedCalls('openlambda');
   const idle = await pausedCalls('lru');
   say('## Machine costs (`npm run bench:costs`)');
@@ -160,8 +163,10 @@ async function main(): Promise<void> {
   for (const k of ['fork', 'clone(pid, net, ipc, uts)', 'fork + setns(mount)', 'fork + unshare(mount)']) {
     say(`| ${k}, to the child's first line, ms | ${f2(pct(py[k]!, 50))} | ${f2(pct(py[k]!, 90))} |`);
   }
-  say(`| freezer: freeze and wait until frozen, ms | ${f2(pct(fz.freeze, 50))} | ${f2(pct(fz.freeze, 90))} |`);
-  say(`| freezer: thaw (the write), ms | ${f2(pct(fz.thaw, 50))} | ${f2(pct(fz.thaw, 90))} |`);
+  say(`| freezer, no other group frozen: freeze and wait until frozen, ms | ${f2(pct(bare.freeze, 50))} | ${f2(pct(bare.freeze, 90))} |`);
+  say(`| freezer, no other group frozen: thaw (the write), ms | ${f2(pct(bare.thaw, 50))} | ${f2(pct(bare.thaw, 90))} |`);
+  say(`| freezer as the worker runs it (v1: beside its frozen anchor group): freeze, ms | ${f2(pct(fz.freeze, 50))} | ${f2(pct(fz.freeze, 90))} |`);
+  say(`| freezer as the worker runs it: thaw, ms | ${f2(pct(fz.thaw, 50))} | ${f2(pct(fz.thaw, 90))} |`);
   say(`| in-process call finding its sandbox paused (openlambda), ms | ${f2(pct(paused, 50))} | ${f2(pct(paused, 90))} |`);
   say(`| in-process call finding its sandbox idle (lru), ms | ${f2(pct(idle, 50))} | ${f2(pct(idle, 90))} |`);
   writeReport('costs', lines);

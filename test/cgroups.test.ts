@@ -4,7 +4,7 @@
  * machines are v1, so v2 is checked here and v1 also for real in
  * worker-real.test.ts).
  */
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -56,6 +56,12 @@ describe('cgroup drivers', () => {
     await g.freeze();
     writeFileSync(join(m, 'memory', 'ol-lab', 'w1', 'sb1', 'memory.oom_control'), 'oom_kill_disable 0\nunder_oom 0\noom_kill 2\n');
     expect(g.oomKills()).toBe(2);
+    // an empty group kept frozen beside the sandboxes (see V1_ANCHOR), never listed as one
+    expect(readFileSync(join(m, 'freezer', 'ol-lab', 'w1', '.frozen-anchor', 'freezer.state'), 'utf8')).toBe('FROZEN');
+    expect(d.list()).toEqual(['sb1']);
+    const bare = cgroupDriver('ol-lab/w2', 'v1', m, { freezerAnchor: false });
+    expect(existsSync(join(m, 'freezer', 'ol-lab', 'w2', '.frozen-anchor'))).toBe(false);
+    expect(bare.list()).toEqual([]);
   });
 
   it('asking for v2 on a v1 machine is a clear error', () => {
