@@ -28,6 +28,8 @@ describe('cgroup drivers', () => {
     expect(readFileSync(join(dir, 'pids.max'), 'utf8')).toBe('32');
     expect(readFileSync(join(dir, 'cpu.max'), 'utf8')).toBe('50000 100000');
     expect(readFileSync(join(dir, 'cpu.weight'), 'utf8')).toBe('25');
+    d.create('zyg', { ...limits, cpuShares: 8192 });
+    expect(readFileSync(join(m, 'ol-lab', 'w1', 'zyg', 'cpu.weight'), 'utf8')).toBe('800');
     expect(g.procsFiles).toEqual([join(dir, 'cgroup.procs')]);
     writeFileSync(join(dir, 'cgroup.events'), 'populated 1\nfrozen 1\n');
     await g2.freeze();
@@ -36,7 +38,7 @@ describe('cgroup drivers', () => {
     expect(readFileSync(join(dir, 'cgroup.freeze'), 'utf8')).toBe('0');
     writeFileSync(join(dir, 'memory.events'), 'low 0\nhigh 0\nmax 3\noom 1\noom_kill 1\n');
     expect(g2.oomKills()).toBe(1);
-    expect(d.list()).toEqual(['sb1']);
+    expect(d.list()).toEqual(['sb1', 'zyg']);
   });
 
   it('v1: a group per controller, with the v1 limit files', async () => {
@@ -52,13 +54,15 @@ describe('cgroup drivers', () => {
     expect(p('cpu', 'cpu.cfs_period_us')).toBe('100000');
     expect(p('cpu', 'cpu.shares')).toBe('256');
     expect(g.procsFiles).toHaveLength(4);
+    d.create('zyg', { ...limits, cpuShares: 8192 });
+    expect(readFileSync(join(m, 'cpu', 'ol-lab', 'w1', 'zyg', 'cpu.shares'), 'utf8')).toBe('8192');
     writeFileSync(join(m, 'freezer', 'ol-lab', 'w1', 'sb1', 'freezer.state'), 'FROZEN\n');
     await g.freeze();
     writeFileSync(join(m, 'memory', 'ol-lab', 'w1', 'sb1', 'memory.oom_control'), 'oom_kill_disable 0\nunder_oom 0\noom_kill 2\n');
     expect(g.oomKills()).toBe(2);
     // an empty group kept frozen beside the sandboxes (see V1_ANCHOR), never listed as one
     expect(readFileSync(join(m, 'freezer', 'ol-lab', 'w1', '.frozen-anchor', 'freezer.state'), 'utf8')).toBe('FROZEN');
-    expect(d.list()).toEqual(['sb1']);
+    expect(d.list()).toEqual(['sb1', 'zyg']);
     const bare = cgroupDriver('ol-lab/w2', 'v1', m, { freezerAnchor: false });
     expect(existsSync(join(m, 'freezer', 'ol-lab', 'w2', '.frozen-anchor'))).toBe(false);
     expect(bare.list()).toEqual([]);

@@ -17,6 +17,8 @@ export interface CgroupLimits {
   pids: number;
   /** CPU share in percent of one core (100 = one core). */
   cpuPercent: number;
+  /** CPU weight against the default 1024 of the worker and every other process (default {@link SANDBOX_CPU_SHARES}). */
+  cpuShares?: number;
 }
 
 /** One sandbox's cgroup (in every hierarchy it needs). */
@@ -176,7 +178,7 @@ class V1Driver implements CgroupDriver {
     write(join(this.#dir('cpu', name), 'cpu.cfs_period_us'), '100000');
     write(join(this.#dir('cpu', name), 'cpu.cfs_quota_us'), String(Math.round(limits.cpuPercent * 1000)));
     // the worker itself must not starve behind its sandboxes: a quarter of the default weight
-    write(join(this.#dir('cpu', name), 'cpu.shares'), String(SANDBOX_CPU_SHARES));
+    write(join(this.#dir('cpu', name), 'cpu.shares'), String(limits.cpuShares ?? SANDBOX_CPU_SHARES));
     return this.#handle(name);
   }
 
@@ -251,7 +253,7 @@ class V2Driver implements CgroupDriver {
     if (existsSync(join(dir, 'memory.swap.max'))) write(join(dir, 'memory.swap.max'), '0');
     write(join(dir, 'pids.max'), String(limits.pids));
     write(join(dir, 'cpu.max'), `${Math.round(limits.cpuPercent * 1000)} 100000`);
-    write(join(dir, 'cpu.weight'), String(Math.round((SANDBOX_CPU_SHARES / 1024) * 100)));
+    write(join(dir, 'cpu.weight'), String(Math.max(1, Math.round(((limits.cpuShares ?? SANDBOX_CPU_SHARES) / 1024) * 100))));
     return this.#handle(name);
   }
 

@@ -139,6 +139,16 @@ class SockSandbox extends RuntimeSandbox {
   }
 }
 
+/**
+ * CPU weight of a zygote's group, where its spares are cloned and rehearse:
+ * the platform's own work on every cold start's path, not a tenant's. At a
+ * sandbox's weight (256) a zygote competing with 40 busy sandboxes got a
+ * fortieth of the machine; one spare took 135 ms, cold starts queued behind
+ * it for seconds and each queued request became one more cold start (906 in
+ * the bundled replay under openlambda). At 8192 the same replay had 100.
+ */
+export const ZYGOTE_CPU_SHARES = 8192;
+
 /** What a zygote is made of (worker/import-cache.ts decides which). */
 export interface ZygoteSpec {
   id: string;
@@ -317,7 +327,7 @@ export class SockPool extends PoolEvents implements SandboxPool {
   async createZygote(spec: ZygoteSpec, parent?: SockZygote): Promise<SockZygote> {
     const t0 = performance.now();
     const { dir, root, scratch } = this.#makeDir(spec.id);
-    const cgroup = this.#cg.create(spec.id, { memoryMb: spec.memoryMb, pids: spec.pids, cpuPercent: 100 });
+    const cgroup = this.#cg.create(spec.id, { memoryMb: spec.memoryMb, pids: spec.pids, cpuPercent: 100, cpuShares: ZYGOTE_CPU_SHARES });
     const cfg = {
       mode: 'zygote',
       cgroupProcs: cgroup.procsFiles,
