@@ -52,6 +52,9 @@ function call(base: URL, name: string, body = '1'): Promise<number> {
   });
 }
 
+/** Pause between the warm calls, and between the unpaused ones, ms. */
+const GAP_MS = 20;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const round = (x: number) => Math.round(x * 1000) / 1000;
 
@@ -72,7 +75,12 @@ export async function calibrate(o: { backend: 'sock' | 'docker'; n: number; out:
   let cpu: { k: number; wallMs: number; workMs: number }[] = [];
   try {
     for (let i = 0; i < n; i++) cold.push(await call(w.base, `noop${i}`));
-    for (let i = 0; i < Math.max(n, 200); i++) warm.push(await call(w.base, 'noop0'));
+    // as far apart as the unpaused calls below (and the requests of a replay): on a VM, a call
+    // that finds the cores idle waits for them to wake up (~1.5 ms here), paused sandbox or not
+    for (let i = 0; i < Math.max(n, 100); i++) {
+      await sleep(GAP_MS);
+      warm.push(await call(w.base, 'noop0'));
+    }
     // memory touching on a sandbox's first call: cold with 0 MB vs TOUCH MB
     o.log(`first calls touching 0 and ${TOUCH} MB (${touchN} each)`);
     for (let i = 0; i < touchN; i++) {
@@ -119,7 +127,7 @@ export async function calibrate(o: { backend: 'sock' | 'docker'; n: number; out:
   try {
     await call(w.base, 'noop0');
     for (let i = 0; i < n; i++) {
-      await new Promise((r) => setTimeout(r, 20));
+      await sleep(GAP_MS);
       unpaused.push(await call(w.base, 'noop0'));
     }
   } finally {
