@@ -28,8 +28,9 @@ describe('cgroup drivers', () => {
     expect(readFileSync(join(dir, 'pids.max'), 'utf8')).toBe('32');
     expect(readFileSync(join(dir, 'cpu.max'), 'utf8')).toBe('50000 100000');
     expect(readFileSync(join(dir, 'cpu.weight'), 'utf8')).toBe('25');
-    d.create('zyg', { ...limits, cpuShares: 8192 });
+    d.create('zyg', { ...limits, memoryMb: Infinity, cpuShares: 8192 });
     expect(readFileSync(join(m, 'ol-lab', 'w1', 'zyg', 'cpu.weight'), 'utf8')).toBe('800');
+    expect(readFileSync(join(m, 'ol-lab', 'w1', 'zyg', 'memory.max'), 'utf8')).toBe('max');
     expect(g.procsFiles).toEqual([join(dir, 'cgroup.procs')]);
     writeFileSync(join(dir, 'cgroup.events'), 'populated 1\nfrozen 1\n');
     await g2.freeze();
@@ -54,8 +55,9 @@ describe('cgroup drivers', () => {
     expect(p('cpu', 'cpu.cfs_period_us')).toBe('100000');
     expect(p('cpu', 'cpu.shares')).toBe('256');
     expect(g.procsFiles).toHaveLength(4);
-    d.create('zyg', { ...limits, cpuShares: 8192 });
+    d.create('zyg', { ...limits, memoryMb: Infinity, cpuShares: 8192 });
     expect(readFileSync(join(m, 'cpu', 'ol-lab', 'w1', 'zyg', 'cpu.shares'), 'utf8')).toBe('8192');
+    expect(existsSync(join(m, 'memory', 'ol-lab', 'w1', 'zyg', 'memory.limit_in_bytes'))).toBe(false);
     writeFileSync(join(m, 'freezer', 'ol-lab', 'w1', 'sb1', 'freezer.state'), 'FROZEN\n');
     await g.freeze();
     writeFileSync(join(m, 'memory', 'ol-lab', 'w1', 'sb1', 'memory.oom_control'), 'oom_kill_disable 0\nunder_oom 0\noom_kill 2\n');

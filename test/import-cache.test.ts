@@ -243,3 +243,39 @@ describe('zygotes under memory pressure (sock backend)', () => {
   }, 60_000);
 });
 
+
+describe('many sandboxes forked from one zygote (sock backend)', () => {
+  let w: Worker;
+  const N = 60;
+
+  beforeAll(async () => {
+    const missing = ready();
+    if (missing) throw new Error(missing);
+    const dir = mkdtempSync(join(tmpdir(), 'ol-zyg-many-'));
+    // 64 MB of pool for the zygote; each fork leaves about 2.2 MB charged to the zygote's cgroup
+    // (pages the two share), so a cgroup limit of zygote_mem_mb would be reached before the 30th
+    const c = { ...defaultConfig(dir), mem_pool_mb: 16_000, zygote_mem_mb: 64, policy: 'lru', limits: { ...defaultConfig(dir).limits, mem_mb: 32 } };
+    for (let i = 0; i < N; i++) {
+      mkdirSync(join(c.registry, `n${i}`), { recursive: true });
+      writeFileSync(join(c.registry, `n${i}`, 'f.py'), 'def f(e):\n    return e\n');
+    }
+    w = buildApp({ config: c, pool: await makePoolFor(c) });
+  }, 60_000);
+
+  afterAll(async () => {
+    await w?.app.close();
+  });
+
+  it('the zygote survives 60 live forked sandboxes: none falls back, none waits for a new zygote', async () => {
+    for (let i = 0; i < N; i++) {
+      const r = await w.app.inject({ method: 'POST', url: `/run/n${i}`, payload: String(i) });
+      expect(r.statusCode).toBe(200);
+      expect(r.body).toBe(String(i));
+    }
+    const s = (await w.app.inject({ url: '/stats' })).json() as { counters: Record<string, number> };
+    expect(s.counters.zygote_forks).toBe(N);
+    expect(s.counters.zygotes_created).toBe(1);
+    expect(s.counters.zygote_deaths ?? 0).toBe(0);
+    expect(s.counters.zygote_fallbacks ?? 0).toBe(0);
+  }, 120_000);
+});

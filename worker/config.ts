@@ -90,7 +90,7 @@ export const configDocs: Record<string, { default: unknown; describe: string }> 
   install_time_limit_ms: { default: 300000, describe: 'time limit of one package install, ms' },
   import_cache: { default: true, describe: 'sock only: fork new sandboxes from zygotes (pre-imported interpreters) of the import tree' },
   import_tree: { default: '', describe: 'import-cache tree JSON (e.g. from ol-exp fit-tree); empty: a root zygote with no packages' },
-  zygote_mem_mb: { default: 128, describe: 'memory limit of one zygote, MB, taken from mem_pool_mb while it lives' },
+  zygote_mem_mb: { default: 128, describe: 'memory one zygote takes from mem_pool_mb while it lives, MB (its cgroup has no memory limit: pages it shares with forked sandboxes stay charged to it)' },
 };
 
 /** The defaults for a worker directory. */

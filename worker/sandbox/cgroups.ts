@@ -13,6 +13,7 @@ import { OlError } from '../../common/errors.js';
 
 /** Limits of one sandbox. */
 export interface CgroupLimits {
+  /** Memory limit, MB; Infinity for none (zygotes, see sock.ts). */
   memoryMb: number;
   pids: number;
   /** CPU share in percent of one core (100 = one core). */
@@ -170,10 +171,12 @@ class V1Driver implements CgroupDriver {
   create(name: string, limits: CgroupLimits): Cgroup {
     for (const c of V1_CONTROLLERS) mkdirSync(this.#dir(c, name), { recursive: true });
     const mem = this.#dir('memory', name);
-    const bytes = String(Math.round(limits.memoryMb * 2 ** 20));
-    write(join(mem, 'memory.limit_in_bytes'), bytes);
-    // no swap beyond the limit, where the kernel accounts swap
-    if (existsSync(join(mem, 'memory.memsw.limit_in_bytes'))) write(join(mem, 'memory.memsw.limit_in_bytes'), bytes);
+    if (Number.isFinite(limits.memoryMb)) {
+      const bytes = String(Math.round(limits.memoryMb * 2 ** 20));
+      write(join(mem, 'memory.limit_in_bytes'), bytes);
+      // no swap beyond the limit, where the kernel accounts swap
+      if (existsSync(join(mem, 'memory.memsw.limit_in_bytes'))) write(join(mem, 'memory.memsw.limit_in_bytes'), bytes);
+    }
     write(join(this.#dir('pids', name), 'pids.max'), String(limits.pids));
     write(join(this.#dir('cpu', name), 'cpu.cfs_period_us'), '100000');
     write(join(this.#dir('cpu', name), 'cpu.cfs_quota_us'), String(Math.round(limits.cpuPercent * 1000)));
@@ -249,7 +252,7 @@ class V2Driver implements CgroupDriver {
   create(name: string, limits: CgroupLimits): Cgroup {
     const dir = join(this.mount, this.root, name);
     mkdirSync(dir, { recursive: true });
-    write(join(dir, 'memory.max'), String(Math.round(limits.memoryMb * 2 ** 20)));
+    write(join(dir, 'memory.max'), Number.isFinite(limits.memoryMb) ? String(Math.round(limits.memoryMb * 2 ** 20)) : 'max');
     if (existsSync(join(dir, 'memory.swap.max'))) write(join(dir, 'memory.swap.max'), '0');
     write(join(dir, 'pids.max'), String(limits.pids));
     write(join(dir, 'cpu.max'), `${Math.round(limits.cpuPercent * 1000)} 100000`);
