@@ -90,7 +90,7 @@ async function sim(a: PlanArgs & { out: string; profile?: string; cores?: string
   const { runSim } = await import('./sim.js');
   const pr = profileFor(a.profile);
   const cores = coresFor(a.cores, pr.profile);
-  await runSim({ plan: p, out: a.out, policy: a.policy, memoryMb: a.memory, cores, profile: pr.profile, backend: a.backend ?? 'sock', createOnCpu: a.createOnCpu ?? false, ...(pr.path ? { profilePath: pr.path } : {}) });
+  await runSim({ plan: p, out: a.out, policy: a.policy, memoryMb: a.memory, cores, profile: pr.profile, backend: a.backend ?? 'sock', createOnCpu: a.createOnCpu ?? true, ...(pr.path ? { profilePath: pr.path } : {}) });
   say(`simulated ${p.n} invocations (cores ${cores}, profile ${pr.profile.name}): ${a.out}`);
 }
 
@@ -138,7 +138,7 @@ await yargs(hideBin(process.argv))
     .option('profile', { type: 'string', describe: 'cost profile (ol-exp calibrate); default: the bundled one' })
     .option('cores', { type: 'string', describe: 'cores (default: the profile\'s effective cores, else this machine\'s)' })
     .option('backend', { choices: ['sock', 'docker'] as const, default: 'sock' as const, describe: 'the backend the real run used (docker sandboxes never fork from zygotes)' })
-    .option('create-on-cpu', { type: 'boolean', default: false, describe: 'model sandbox creation as CPU work shared with handlers, the profile\'s creation lanes at a time' }),
+    .option('create-on-cpu', { type: 'boolean', default: true, describe: 'model sandbox creation as CPU work shared with handlers, the profile\'s creation lanes at a time (--no-create-on-cpu: a fixed delay off the CPU)' }),
   (a) => sim(a as never))
   .command('compare <real> <sim>', 'agreement figures and the report (PDF, HTML, PNG)', (y) => y
     .positional('real', { type: 'string', demandOption: true })
