@@ -16,7 +16,7 @@ import { OlError } from '../../common/errors.js';
 import { projectPath } from '../../common/paths.js';
 import { PoolEvents, type CleanupReport, type Diagnosis, type Sandbox, type SandboxPool, type SandboxSpec } from './api.js';
 import { RuntimeSandbox } from './runtime-sandbox.js';
-import { readFirstLine, type JobSpec } from './sock.js';
+import { packageConfig, readFirstLine, type JobSpec } from './sock.js';
 
 export interface DockerOptions {
   dir: string;
@@ -119,7 +119,7 @@ export class DockerPool extends PoolEvents implements SandboxPool {
     mkdirSync(dir, { recursive: true });
     chownSync(dir, this.#o.uid, this.#o.gid);
     const packages = spec.packages ?? [];
-    const cfg = { mode: 'plain', env: spec.env, socket: '/host/ol.sock', pythonPath: packages.map((p) => `/packages/${p.key}`) };
+    const cfg = { mode: 'plain', env: spec.env, socket: '/host/ol.sock', pythonPath: packageConfig(packages).pythonPath };
     const bytes = Math.round(spec.memoryMb * 2 ** 20);
     let container: Docker.Container | undefined;
     try {

@@ -33,6 +33,14 @@ export interface SockOptions {
   python?: string;
 }
 
+/**
+ * The runtime's view of a sandbox's packages: each host folder bound
+ * read-only at /packages/<key>, and those paths on sys.path.
+ */
+export function packageConfig(packages: PackageMount[] = []): { packages: [string, string][]; pythonPath: string[] } {
+  return { packages: packages.map((p) => [p.dir, p.key]), pythonPath: packages.map((p) => `/packages/${p.key}`) };
+}
+
 /** What the runtime's first line said: `ready [json]` or `result json`. */
 export interface FirstLine {
   kind: 'ready' | 'result';
@@ -301,15 +309,13 @@ export class SockPool extends PoolEvents implements SandboxPool {
     const t0 = performance.now();
     const { dir, root, scratch } = this.#makeDir(spec.id);
     const cgroup = this.#cg.create(spec.id, { memoryMb: spec.memoryMb, pids: spec.pids, cpuPercent: spec.cpuPercent });
-    const packages = spec.packages ?? [];
     const cfg = {
       mode: 'sock',
       cgroupProcs: cgroup.procsFiles,
       root,
       base: this.#o.baseRoot,
       binds: [[spec.codeDir, '/handler', true], [scratch, '/host', false], [projectPath('worker', 'runtime'), '/runtime', true]],
-      packages: packages.map((p) => [p.dir, p.key]),
-      pythonPath: packages.map((p) => `/packages/${p.key}`),
+      ...packageConfig(spec.packages),
       tmpMb: spec.tmpMb,
       uid: this.#o.uid,
       gid: this.#o.gid,
@@ -343,8 +349,7 @@ export class SockPool extends PoolEvents implements SandboxPool {
       root,
       base: this.#o.baseRoot,
       binds: [[scratch, '/host', false], [projectPath('worker', 'runtime'), '/runtime', true]],
-      packages: spec.packages.map((p) => [p.dir, p.key]),
-      pythonPath: spec.packages.map((p) => `/packages/${p.key}`),
+      ...packageConfig(spec.packages),
       imports: spec.imports,
       tmpMb: spec.tmpMb,
       hostname: 'zygote',
@@ -361,7 +366,6 @@ export class SockPool extends PoolEvents implements SandboxPool {
     const cgroup = this.#cg.create(job.id, { memoryMb: job.memoryMb, pids: 128, cpuPercent: 100 });
     const binds: [string, string, boolean][] = [[job.hostDir ?? scratch, '/host', false], [projectPath('worker', 'runtime'), '/runtime', true]];
     if (job.handlerDir) binds.push([job.handlerDir, '/handler', true]);
-    const packages = job.packages ?? [];
     const cfg = {
       ...job.config,
       mode: job.mode,
@@ -369,8 +373,7 @@ export class SockPool extends PoolEvents implements SandboxPool {
       root,
       base: this.#o.baseRoot,
       binds,
-      packages: packages.map((p) => [p.dir, p.key]),
-      pythonPath: packages.map((p) => `/packages/${p.key}`),
+      ...packageConfig(job.packages),
       network: job.network ?? false,
       tmpMb: 256,
       uid: this.#o.uid,
