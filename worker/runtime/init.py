@@ -213,17 +213,6 @@ def serve_lambda(cfg):
     serve(srv, handler, json, first)
 
 
-def import_all(names):
-    """Imports a zygote's modules; returns {module: ms}."""
-    import time
-    took = {}
-    for name in names:
-        t = time.perf_counter()
-        __import__(name)
-        took[name] = round((time.perf_counter() - t) * 1000, 3)
-    return took
-
-
 def read_request(conn):
     import json
     buf = b''
@@ -257,7 +246,8 @@ def zygote_serve(cfg):
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)   # children are reaped by the kernel
     python_path(cfg, None)
     try:
-        took = import_all(cfg.get('imports', []))
+        for name in cfg.get('imports', []):
+            __import__(name)
     except BaseException:
         import traceback
         fail(json.dumps(traceback.format_exc()))
@@ -268,7 +258,7 @@ def zygote_serve(cfg):
     watch = set()
     for _ in range(max(1, int(cfg.get('spares', 1)))):
         watch.add(spare(srv, zsrv, watch))
-    say('ready ' + json.dumps({'pid': os.getpid(), 'import_ms': took}))
+    say('ready')
     global OUT
     if OUT is not None:
         OUT.close()

@@ -119,8 +119,6 @@ class SockSandbox extends RuntimeSandbox {
     /** The host process of a fresh sandbox; a forked one has none of its own. */
     readonly child: ChildProcess | undefined,
     pool: SockPool,
-    /** The zygote it was forked from. */
-    readonly zygoteId?: string,
     /** The fork request's connection, which the runtime serves first. */
     conn?: Socket,
   ) {
@@ -177,9 +175,6 @@ export class SockZygote implements ZygoteHandle {
     readonly dir: string,
     readonly cgroup: Cgroup,
     readonly child: ChildProcess | undefined,
-    /** Time each module's import took in it, ms. */
-    readonly importMs: Record<string, number>,
-    readonly createMs: number,
   ) {}
 
   get forkSocket(): string {
@@ -260,40 +255,40 @@ export class SockPool extends PoolEvents implements SandboxPool {
   }
 
   /**
-   * Sends a fork request to a zygote; resolves with the child's first line
-   * and, for a sandbox, the connection: the runtime serves the handler on it
-   * next, which spares a connect and an accept on the way to the first call.
+   * Sends a fork request to a zygote and waits until the child is ready;
+   * with `keep`, resolves with the connection: a sandbox's runtime serves
+   * the handler on it next, which spares a connect and an accept on the way
+   * to the first call.
    */
-  async #fork(z: ZygoteHandle, cfg: unknown, what: string, socket: string, keep: boolean): Promise<{ line: FirstLine; conn?: Socket }> {
+  async #fork(z: ZygoteHandle, cfg: unknown, what: string, socket: string, keep: boolean): Promise<Socket | undefined> {
     if (!z.alive()) throw new OlError('OL_ERR_SANDBOX', `zygote ${z.id} is not running`);
     const conn = createConnection(socket);
     conn.on('error', () => {}); // readFirstLine reports it
     conn.write(JSON.stringify(cfg) + '\n');
     try {
-      const line = await readFirstLine(conn, what);
-      if (keep) return { line, conn };
-      conn.destroy();
-      return { line };
+      await readFirstLine(conn, what);
     } catch (e) {
       conn.destroy();
       throw e;
     }
+    if (keep) return conn;
+    conn.destroy();
+    return undefined;
   }
 
   /**
    * Starts a runtime: a fresh process, or a child of `via`'s zygote; waits
-   * for its first line. On failure its cgroup and directory are removed.
+   * until it is ready. On failure its cgroup and directory are removed.
    */
-  async #start(cfg: unknown, what: string, dir: string, cgroup: Cgroup, via?: { zygote: ZygoteHandle; socket: string; keep: boolean }): Promise<{ child?: ChildProcess; line: FirstLine; conn?: Socket }> {
+  async #start(cfg: unknown, what: string, dir: string, cgroup: Cgroup, via?: { zygote: ZygoteHandle; socket: string; keep: boolean }): Promise<{ child?: ChildProcess; conn?: Socket }> {
     let child: ChildProcess | undefined;
-    let line: FirstLine;
     let conn: Socket | undefined;
     try {
       if (via) {
-        ({ line, conn } = await this.#fork(via.zygote, cfg, what, via.socket, via.keep));
+        conn = await this.#fork(via.zygote, cfg, what, via.socket, via.keep);
       } else {
         child = this.#spawn(cfg);
-        line = await readFirstLine(child.stdout!, what, { child });
+        await readFirstLine(child.stdout!, what, { child });
       }
     } catch (e) {
       await cgroup.destroy().catch(() => {});
@@ -302,7 +297,7 @@ export class SockPool extends PoolEvents implements SandboxPool {
     }
     child?.stdout!.resume();
     child?.stderr!.resume();
-    return { child, line, conn };
+    return { child, conn };
   }
 
   async create(spec: SandboxSpec): Promise<Sandbox> {
@@ -324,7 +319,7 @@ export class SockPool extends PoolEvents implements SandboxPool {
       socket: '/host/ol.sock',
     };
     const { child, conn } = await this.#start(cfg, `sandbox ${spec.id} of lambda ${spec.lambda}`, dir, cgroup, spec.zygote && { zygote: spec.zygote, socket: spec.zygote.forkSocket, keep: true });
-    const sb = new SockSandbox(spec.id, spec.lambda, performance.now() - t0, dir, cgroup, child, this, spec.zygote?.id, conn);
+    const sb = new SockSandbox(spec.id, spec.lambda, performance.now() - t0, dir, cgroup, child, this, conn);
     this.emit('create', sb);
     return sb;
   }
@@ -340,7 +335,6 @@ export class SockPool extends PoolEvents implements SandboxPool {
    * killed the zygote. The pool still reserves `spec.memoryMb` for it.
    */
   async createZygote(spec: ZygoteSpec, parent?: SockZygote): Promise<SockZygote> {
-    const t0 = performance.now();
     const { dir, root, scratch } = this.#makeDir(spec.id);
     const cgroup = this.#cg.create(spec.id, { memoryMb: Infinity, pids: spec.pids, cpuPercent: 100, cpuShares: ZYGOTE_CPU_SHARES });
     const cfg = {
@@ -355,9 +349,8 @@ export class SockPool extends PoolEvents implements SandboxPool {
       hostname: 'zygote',
       spares: 1,
     };
-    const { child, line } = await this.#start(cfg, `zygote ${spec.id}`, dir, cgroup, parent && { zygote: parent, socket: parent.zygoteSocket, keep: false });
-    const importMs = ((line.data as { import_ms?: Record<string, number> } | undefined)?.import_ms) ?? {};
-    return new SockZygote(spec.id, dir, cgroup, child, importMs, performance.now() - t0);
+    const { child } = await this.#start(cfg, `zygote ${spec.id}`, dir, cgroup, parent && { zygote: parent, socket: parent.zygoteSocket, keep: false });
+    return new SockZygote(spec.id, dir, cgroup, child);
   }
 
   /** Runs a one-shot job (install, measure) in a lean container; resolves with its result JSON. */
