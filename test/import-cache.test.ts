@@ -35,6 +35,8 @@ const LAMBDAS: Record<string, { f: string; req?: string }> = {
   none: { f: USES },
   broken: { f: USES, req: 'no-such-package\n' },
   badimport: { f: 'import bad_e\n' + USES, req: 'bad-e\n' },
+  // the first request of a forked sandbox travels behind its fork request
+  counts: { f: 'import os\nCALLS = []\ndef f(e):\n    if e.get("die"):\n        os._exit(3)\n    if e.get("raise"):\n        raise ValueError("refused on purpose")\n    CALLS.append(e)\n    return {"calls": CALLS, "pid": os.getpid()}\n' },
   // what a sandbox sees of its process: nothing may be left of the spare's rehearsal of a start
   inside: {
     f: 'import os, socket, sys\ndef f(e):\n    return {"env": dict(os.environ), "path": sys.path, "host": socket.gethostname(),\n'
@@ -151,6 +153,29 @@ describe('package cache and zygotes (sock backend)', () => {
     expect(got.file).toBe('/handler/f.py');
     expect(got.nobytecode).toBe(false);
     expect(got.uid).not.toBe(0);
+  }, 60_000);
+
+  it('a forked sandbox serves the request it was made for exactly once; a failure on it is reported as on any call', async () => {
+    const before = (await stats()).counters.zygote_forks;
+    const first = await run('counts', { n: 1 });
+    expect(first.status, first.text).toBe(200);
+    expect(first.start).toBe('cold');
+    const second = await run('counts', { n: 2 });
+    expect(second.start).not.toBe('cold'); // the same sandbox
+    expect(JSON.parse(second.text)).toEqual({ calls: [{ n: 1 }, { n: 2 }], pid: JSON.parse(first.text).pid });
+    expect((await stats()).counters.zygote_forks).toBe(before + 1);
+    // busy so the next request needs a new sandbox: it raises on its first request
+    const [busy, raised] = await Promise.all([run('counts', { n: 3 }), run('counts', { raise: true })]);
+    expect(busy.status).toBe(200);
+    expect(raised.status).toBe(500);
+    expect(raised.text).toMatch(/ValueError: refused on purpose/);
+    // every sandbox is busy again; the new one ends its own process on its first request
+    const [, , died] = await Promise.all([run('counts', { n: 4 }), run('counts', { n: 5 }), run('counts', { die: true })]);
+    expect(died.status, died.text).toBe(502);
+    expect(died.text).toMatch(/died while handling the request/);
+    const after = await run('counts', { n: 6 });
+    expect(after.status, after.text).toBe(200);
+    expect((await stats()).counters.zygote_fallbacks).toBe(0);
   }, 60_000);
 
   it('a zygote that died is made again on the next cold start', async () => {

@@ -8,7 +8,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { RuntimeClient } from '../worker/sandbox/runtime-client.js';
+import { formatRequest, RuntimeClient } from '../worker/sandbox/runtime-client.js';
 
 type Answer = (sock: Socket, request: { head: string; body: string }) => void;
 
@@ -138,6 +138,66 @@ describe('RuntimeClient', () => {
     await expect(c.invoke('POST', '/run/f', Buffer.from('2'), 1000)).rejects.toMatchObject({ code: 'OL_ERR_CRASH' });
     answer = (sock, req) => sock.write(ok(req.body));
     expect((await c.invoke('POST', '/run/f', Buffer.from('3'), 1000)).body.toString()).toBe('3');
+    expect(connections).toBe(2);
+    c.close();
+  });
+
+  /** A connection with `req` already written on it, once the stand-in has answered it (or not) and what came back. */
+  async function sentAhead(req: Buffer): Promise<{ conn: import('node:net').Socket; got: Buffer }> {
+    const conn = createConnection(path);
+    let got = Buffer.alloc(0);
+    const onData = (d: Buffer) => { got = Buffer.concat([got, d]); };
+    conn.on('data', onData);
+    conn.write(req);
+    await new Promise((r) => setTimeout(r, 50));
+    conn.off('data', onData);
+    return { conn, got };
+  }
+
+  it('a request sent ahead on the given connection is answered once; its reply may already be buffered', async () => {
+    const seen: string[] = [];
+    answer = (sock, req) => { seen.push(req.body); sock.write(ok(req.body)); };
+    const body = Buffer.from('{"first":1}');
+    const { conn, got } = await sentAhead(formatRequest('POST', '/run/f', body));
+    expect(got.length).toBeGreaterThan(0); // the whole reply came before the client took the connection
+    const c = new RuntimeClient(path, conn, { method: 'POST', path: '/run/f', body, buffered: got });
+    expect((await c.invoke('POST', '/run/f', body, 1000)).body.toString()).toBe('{"first":1}');
+    expect((await c.invoke('POST', '/run/f', Buffer.from('2'), 1000)).body.toString()).toBe('2');
+    expect(seen).toEqual(['{"first":1}', '2']);
+    expect(connections).toBe(1);
+    c.close();
+  });
+
+  it('a reply to a request sent ahead that comes later waits for its invoke', async () => {
+    answer = (sock, req) => setTimeout(() => sock.write(ok(req.body)), 30);
+    const body = Buffer.from('"late"');
+    const conn = createConnection(path);
+    conn.write(formatRequest('POST', '/run/f', body));
+    const c = new RuntimeClient(path, conn, { method: 'POST', path: '/run/f', body });
+    await new Promise((r) => setTimeout(r, 80)); // the reply is in before the invoke
+    expect((await c.invoke('POST', '/run/f', body, 1000)).body.toString()).toBe('"late"');
+    c.close();
+  });
+
+  it('a request sent ahead whose connection breaks first is a crash, never sent again', async () => {
+    let requests = 0;
+    answer = (sock) => { requests++; sock.destroy(); };
+    const body = Buffer.from('1');
+    const conn = createConnection(path);
+    conn.write(formatRequest('POST', '/run/f', body));
+    const c = new RuntimeClient(path, conn, { method: 'POST', path: '/run/f', body });
+    await new Promise((r) => setTimeout(r, 50));
+    await expect(c.invoke('POST', '/run/f', body, 1000)).rejects.toMatchObject({ code: 'OL_ERR_CRASH', message: expect.stringMatching(/broke the connection \(closed\)/) });
+    expect(requests).toBe(1);
+    c.close();
+  });
+
+  it('an invoke of another request than the one sent ahead takes a new connection, so no reply is mistaken', async () => {
+    answer = (sock, req) => sock.write(ok(req.body));
+    const conn = createConnection(path);
+    conn.write(formatRequest('POST', '/run/f', Buffer.from('"ahead"')));
+    const c = new RuntimeClient(path, conn, { method: 'POST', path: '/run/f', body: Buffer.from('"ahead"') });
+    expect((await c.invoke('POST', '/run/f', Buffer.from('"other"'), 1000)).body.toString()).toBe('"other"');
     expect(connections).toBe(2);
     c.close();
   });

@@ -23,7 +23,7 @@ import { methodAllowed } from './lambda-config.js';
 import type { LambdaCode, Registry } from './registry.js';
 import { ImportCache, loadTree } from './import-cache.js';
 import { PackageCache, type PackageInfo } from './packages.js';
-import type { RuntimeReply, Sandbox, SandboxPool, SandboxSpec } from './sandbox/api.js';
+import type { FirstRequest, RuntimeReply, Sandbox, SandboxPool, SandboxSpec } from './sandbox/api.js';
 import type { SockPool } from './sandbox/sock.js';
 import type { WorkerStats } from './stats.js';
 
@@ -202,7 +202,7 @@ export class LambdaManager {
       const limits = this.#limits(code);
       const fnId = this.#fnId(name);
       this.policy.onInvoke(fnId, arrival);
-      const got = await this.#acquire(code, fnId, limits, rec);
+      const got = await this.#acquire(code, fnId, limits, rec, { method, path, body });
       const inst = got.inst;
       rec.start = got.kind;
       this.#stats.count(got.kind);
@@ -258,7 +258,7 @@ export class LambdaManager {
   }
 
   /** Gets a sandbox for the request: warm, unpaused or new. */
-  async #acquire(code: LambdaCode, fnId: number, limits: SandboxLimits, rec: InvocationRecord): Promise<{ inst: Instance; kind: StartKind }> {
+  async #acquire(code: LambdaCode, fnId: number, limits: SandboxLimits, rec: InvocationRecord, first: FirstRequest): Promise<{ inst: Instance; kind: StartKind }> {
     for (;;) {
       const inst = this.#takeAvailable(fnId, code.version);
       if (inst) {
@@ -288,9 +288,9 @@ export class LambdaManager {
     if (grant.inst) {
       const kind = await this.#wake(grant.inst, rec);
       if (kind) return { inst: grant.inst, kind };
-      return this.#acquire(code, fnId, limits, rec);
+      return this.#acquire(code, fnId, limits, rec, first);
     }
-    return { inst: await this.#create(code, fnId, limits, rec), kind: 'cold' };
+    return { inst: await this.#create(code, fnId, limits, rec, first), kind: 'cold' };
   }
 
   #takeAvailable(fnId: number, version: string): Instance | undefined {
@@ -371,7 +371,8 @@ export class LambdaManager {
     return true;
   }
 
-  async #create(code: LambdaCode, fnId: number, limits: SandboxLimits, rec: InvocationRecord): Promise<Instance> {
+  /** A new sandbox; `first`: the request that asked for it (a forked sandbox gets it ahead, see SandboxSpec.first). */
+  async #create(code: LambdaCode, fnId: number, limits: SandboxLimits, rec: InvocationRecord, first?: FirstRequest): Promise<Instance> {
     const now = this.clock.now();
     const inst = new Instance(this.#nextId++, fnId, code.name, limits.mem_mb, now, code.version);
     this.#live.add(inst);
@@ -384,7 +385,7 @@ export class LambdaManager {
       const spec: SandboxSpec = {
         id: `${inst.id}-${code.name}`.slice(0, 64), lambda: code.name, codeDir: code.codeDir, env: code.config.environment,
         memoryMb: limits.mem_mb, pids: limits.pids, cpuPercent: limits.cpu_percent, tmpMb: limits.tmp_mb,
-        packages: PackageCache.mounts(closure),
+        packages: PackageCache.mounts(closure), first,
       };
       rec.packages = closure.filter((p) => !p.skipped).map((p) => p.name);
       if (this.imports) {

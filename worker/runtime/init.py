@@ -29,7 +29,9 @@
 # binds the new root, chroots and goes on as a fresh sandbox would, minus
 # the interpreter start and the imports the zygote already did. It answers
 # on the request's connection, as fresh sandboxes do on stdout: "ready" or
-# "error " + JSON with the reason.
+# "error " + JSON with the reason. A sandbox's fork request may be followed
+# on its connection by the first HTTP request, which the sandbox serves as
+# soon as it is ready, on that same connection.
 import os
 import sys
 
@@ -37,6 +39,7 @@ cfg_text = sys.argv[1]
 OUT = None          # where ready / error go: stdout, or a fork request's connection
 HOST_MNT = None     # a zygote's descriptor of the host's mount namespace
 TAKEN_W = None      # a spare's pipe to its zygote: closed once the sandbox is ready
+AHEAD = b''         # a forked sandbox's first request, sent right behind its fork request
 BASE_PATH = list(sys.path)
 SYS_CLONE = {'x86_64': 56, 'aarch64': 220}
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET = 0x20000, 0x4000000, 0x8000000, 0x20000000, 0x40000000
@@ -210,18 +213,20 @@ def serve_lambda(cfg):
     if TAKEN_W is not None:
         # now, off the critical path, the zygote may clone the next spare
         os.close(TAKEN_W)
-    serve(srv, handler, json, first)
+    serve(srv, handler, json, first, AHEAD)
 
 
 def read_request(conn):
+    """A fork request's JSON line; returns it and what came after it (a first HTTP request sent ahead)."""
     import json
     buf = b''
-    while not buf.endswith(b'\n'):
+    while b'\n' not in buf:
         chunk = conn.recv(65536)
         if not chunk:
             break
         buf += chunk
-    return json.loads(buf)
+    line, _, rest = buf.partition(b'\n')
+    return json.loads(line), rest
 
 
 SANDBOX_NS = CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWNET | CLONE_NEWPID
@@ -280,7 +285,7 @@ def zygote_serve(cfg):
             import _socket
             conn = _socket.socket(fileno=fd)
             try:
-                req = read_request(conn)
+                req, _ = read_request(conn)
             except (OSError, ValueError):
                 conn.close()
                 continue
@@ -318,10 +323,10 @@ def spare(srv, zsrv, watch):
     import _socket
     conn = _socket.socket(fileno=fd)
     try:
-        req = read_request(conn)
+        req, ahead = read_request(conn)
     except (OSError, ValueError):
         os._exit(0)
-    forked(req, conn, w)
+    forked(req, conn, w, ahead)
 
 
 def rehearse(c):
@@ -396,7 +401,7 @@ def clone(flags):
     return pid
 
 
-def forked(cfg, conn, taken_w=None):
+def forked(cfg, conn, taken_w=None, ahead=b''):
     """In a zygote's child: become the sandbox (or child zygote) cfg describes.
 
     A spare (taken_w: its pipe to the zygote) is already in the host's mount
@@ -404,8 +409,9 @@ def forked(cfg, conn, taken_w=None):
     ready: a clone running meanwhile would slow it down (a process joining a
     v1 cgroup waits for forks in progress, and the two compete for cores).
     """
-    global OUT
+    global OUT, AHEAD
     OUT = conn
+    AHEAD = ahead
     import signal
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     if taken_w is None:
@@ -500,20 +506,19 @@ def reply(conn, status, reason, body, ctype):
     conn.sendall(head.encode() + body)
 
 
-def serve(srv, handler, json, conn=None):
-    """Serves the worker's connections one after another (`conn` first, if given)."""
+def serve(srv, handler, json, conn=None, ahead=b''):
+    """Serves the worker's connections one after another (`conn` first, if given, with `ahead` already read from it)."""
     import _socket
     while True:
         if conn is None:
             fd, _ = srv._accept()
             conn = _socket.socket(fileno=fd)
-        serve_connection(conn, handler, json)
-        conn = None
+        serve_connection(conn, handler, json, ahead)
+        conn, ahead = None, b''
 
 
-def serve_connection(conn, handler, json):
-    """HTTP/1.1 requests on one connection, in turn, until the worker closes it."""
-    buf = b''
+def serve_connection(conn, handler, json, buf=b''):
+    """HTTP/1.1 requests on one connection, in turn, until the worker closes it (`buf`: bytes already read)."""
     try:
         while True:
             # one request: headers, then Content-Length bytes of body

@@ -30,6 +30,20 @@ export interface SandboxSpec {
   packages?: PackageMount[];
   /** sock only: fork the sandbox from this zygote instead of starting a fresh interpreter. */
   zygote?: ZygoteHandle;
+  /**
+   * The request this sandbox is made for. A forked sandbox gets it behind
+   * the fork request and serves it the moment it is ready; the sandbox's
+   * `invoke` of that same request (same method, path and body Buffer) then
+   * only waits for the reply. Pools that cannot send it ahead ignore it.
+   */
+  first?: FirstRequest;
+}
+
+/** A request as `Sandbox.invoke` takes it. */
+export interface FirstRequest {
+  method: string;
+  path: string;
+  body: Buffer;
 }
 
 /** One installed package as a sandbox mounts it. */

@@ -9,6 +9,12 @@
  * Content-Length, then exactly that many bytes. Node's http client did the
  * same job with about 0.1-0.2 ms more per call (agent bookkeeping, header
  * objects, stream events), a tenth of a warm call on this machine.
+ *
+ * A forked sandbox's first request may already be on its connection when
+ * the client adopts it (sent behind the fork request, see `sock.ts`): the
+ * client is told so, and the `invoke` of that same request only waits for
+ * its reply. It is never sent twice: if the connection breaks first, that
+ * invoke fails as a crash.
  */
 import { createConnection, type Socket } from 'node:net';
 import { OlError } from '../../common/errors.js';
@@ -17,6 +23,25 @@ import type { RuntimeReply } from './api.js';
 const HEAD_END = Buffer.from('\r\n\r\n');
 /** A runtime's reply head is a few lines; anything longer is not our runtime speaking. */
 const MAX_HEAD = 8192;
+
+/** One request as the runtime reads it; a path with CR or LF, or a method not in capitals, is refused. */
+export function formatRequest(method: string, path: string, body: Buffer): Buffer {
+  if (/[\r\n]/.test(path) || /[^A-Z]/.test(method)) {
+    throw new OlError('OL_ERR_BAD_REQUEST', `cannot forward ${JSON.stringify(method)} ${JSON.stringify(path)} to the sandbox`);
+  }
+  const head = Buffer.from(`${method} ${path} HTTP/1.1\r\nHost: sandbox\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`, 'latin1');
+  return body.length > 0 ? Buffer.concat([head, body]) : head;
+}
+
+/** A request already written on an adopted connection, and what came back so far. */
+export interface SentFirst {
+  method: string;
+  path: string;
+  /** The very Buffer the caller will pass to `invoke`. */
+  body: Buffer;
+  /** Bytes that arrived on the connection before the client adopted it. */
+  buffered?: Buffer;
+}
 
 interface Pending {
   resolve: (r: RuntimeReply) => void;
@@ -29,17 +54,39 @@ export class RuntimeClient {
   #buf: Buffer = Buffer.alloc(0);
   #pending: Pending | undefined;
   #closed = false;
+  /** The request already sent on the adopted connection, until its invoke comes. */
+  #sent: SentFirst | undefined;
+  /** Why the connection carrying `#sent` broke before its invoke came. */
+  #sentLost: string | undefined;
 
-  /** `conn`: a connection the runtime already serves, used until it closes. */
-  constructor(readonly socketPath: string, conn?: Socket) {
-    if (conn) this.#attach(conn);
+  /**
+   * `conn`: a connection the runtime already serves, used until it closes;
+   * `sent`: the request already written on it.
+   */
+  constructor(readonly socketPath: string, conn?: Socket, sent?: SentFirst) {
+    if (conn) {
+      this.#attach(conn);
+      this.#sent = sent;
+      if (sent?.buffered?.length) this.#buf = Buffer.from(sent.buffered);
+    }
   }
 
   invoke(method: string, path: string, body: Buffer, timeoutMs: number): Promise<RuntimeReply> {
     if (this.#closed) return Promise.reject(new OlError('OL_ERR_CRASH', 'the sandbox is gone'));
     if (this.#pending) return Promise.reject(new OlError('OL_ERR_SANDBOX', 'a sandbox serves one request at a time'));
-    if (/[\r\n]/.test(path) || /[^A-Z]/.test(method)) {
-      return Promise.reject(new OlError('OL_ERR_BAD_REQUEST', `cannot forward ${JSON.stringify(method)} ${JSON.stringify(path)} to the sandbox`));
+    const sent = this.#sent;
+    this.#sent = undefined;
+    const already = sent !== undefined && sent.method === method && sent.path === path && sent.body === body;
+    let bytes: Buffer | undefined;
+    if (!already) {
+      try {
+        bytes = formatRequest(method, path, body);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      // the runtime answers the request sent ahead first: never read that answer as this one's
+      if (sent) this.#drop();
+      this.#sentLost = undefined;
     }
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -48,9 +95,14 @@ export class RuntimeClient {
         this.#drop();
       }, timeoutMs);
       this.#pending = { resolve, reject, timer };
+      if (already) {
+        const lost = this.#sentLost;
+        this.#sentLost = undefined;
+        if (lost !== undefined) return this.#finish(new OlError('OL_ERR_CRASH', `the sandbox's runtime broke the connection (${lost})`));
+        return this.#parse(); // its reply may be here already
+      }
       const sock = this.#sock ?? this.#attach(createConnection(this.socketPath));
-      const head = `${method} ${path} HTTP/1.1\r\nHost: sandbox\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`;
-      sock.write(body.length > 0 ? Buffer.concat([Buffer.from(head, 'latin1'), body]) : head);
+      sock.write(bytes!);
     });
   }
 
@@ -60,10 +112,12 @@ export class RuntimeClient {
     sock.on('data', (d: Buffer) => {
       if (sock !== this.#sock) return;
       this.#buf = this.#buf.length === 0 ? d : Buffer.concat([this.#buf, d]);
-      this.#parse();
+      // the reply to a request sent ahead waits for its invoke
+      if (this.#pending || !this.#sent) this.#parse();
     });
     const broke = (why: string) => {
       if (sock !== this.#sock) return;
+      if (this.#sent && !this.#pending) this.#sentLost = why;
       this.#sock = undefined;
       sock.destroy();
       this.#finish(new OlError('OL_ERR_CRASH', `the sandbox's runtime broke the connection (${why})`));

@@ -5,7 +5,7 @@
  */
 import type { Diagnosis, RuntimeReply, Sandbox, SandboxEventType } from './api.js';
 import type { Socket } from 'node:net';
-import { RuntimeClient } from './runtime-client.js';
+import { RuntimeClient, type SentFirst } from './runtime-client.js';
 
 export abstract class RuntimeSandbox implements Sandbox {
   readonly #client: RuntimeClient;
@@ -19,8 +19,10 @@ export abstract class RuntimeSandbox implements Sandbox {
     readonly emit: (type: SandboxEventType, sb: Sandbox) => void,
     /** A connection the runtime already serves (a forked sandbox's), used first. */
     conn?: Socket,
+    /** The request already sent on `conn`. */
+    sent?: SentFirst,
   ) {
-    this.#client = new RuntimeClient(socketPath, conn);
+    this.#client = new RuntimeClient(socketPath, conn, sent);
   }
 
   protected abstract freeze(): Promise<void>;
