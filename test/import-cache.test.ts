@@ -37,6 +37,7 @@ const LAMBDAS: Record<string, { f: string; req?: string }> = {
   badimport: { f: 'import bad_e\n' + USES, req: 'bad-e\n' },
   // the first request of a forked sandbox travels behind its fork request
   counts: { f: 'import os\nCALLS = []\ndef f(e):\n    if e.get("die"):\n        os._exit(3)\n    if e.get("raise"):\n        raise ValueError("refused on purpose")\n    CALLS.append(e)\n    return {"calls": CALLS, "pid": os.getpid()}\n' },
+  sleepy: { f: 'import time\ndef f(e):\n    time.sleep(e.get("s", 0))\n    return e\n' },
   // what a sandbox sees of its process: nothing may be left of the spare's rehearsal of a start
   inside: {
     f: 'import os, socket, sys\ndef f(e):\n    return {"env": dict(os.environ), "path": sys.path, "host": socket.gethostname(),\n'
@@ -176,6 +177,23 @@ describe('package cache and zygotes (sock backend)', () => {
     const after = await run('counts', { n: 6 });
     expect(after.status, after.text).toBe(200);
     expect((await stats()).counters.zygote_fallbacks).toBe(0);
+  }, 60_000);
+
+  it('a cold start while the last forked sandbox is still on its first request is forked at once, not after it', async () => {
+    // the zygote makes the next spare after a new sandbox's first answer, or sooner if a fork request waits
+    const before = (await stats()).counters;
+    const long = run('sleepy', { s: 1.5 }); // a cold start: its sandbox's first request takes 1.5 s
+    await new Promise((r) => setTimeout(r, 300));
+    const t = performance.now();
+    const r = await run('sleepy', { s: 0 }); // the only sandbox is busy: a cold start
+    const ms = performance.now() - t;
+    expect(r.status, r.text).toBe(200);
+    expect(r.start).toBe('cold');
+    expect(ms).toBeLessThan(1000); // not held until the long first request (1.5 s) is answered
+    expect((await long).status).toBe(200);
+    const after = (await stats()).counters;
+    expect(after.zygote_forks - before.zygote_forks).toBe(2);
+    expect(after.zygote_fallbacks).toBe(before.zygote_fallbacks);
   }, 60_000);
 
   it('a zygote that died is made again on the next cold start', async () => {
