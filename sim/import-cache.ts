@@ -17,8 +17,12 @@
  *   A cold start that finds its zygote still being made waits for it.
  * - Zygotes take `zygoteMb` each from the memory pool when they are made,
  *   and only from free memory (else the cold start uses the nearest
- *   ancestor that has one, or starts fresh), as the worker does. Unlike the
- *   worker, the model never evicts a zygote nor lets one die.
+ *   ancestor that has one, or starts fresh), as the worker does. As in the
+ *   worker, when a new sandbox needs memory and the policy has no idle
+ *   sandbox left to evict, zygotes give theirs back: the least recently
+ *   forked of those without a live child zygote first, never one still
+ *   being made; the next cold start that wants it makes it again. The
+ *   model never lets a zygote die otherwise.
  */
 import type { TreeNodeSpec } from '../worker/import-cache.js';
 import { normalizeName } from '../worker/packages.js';
@@ -33,6 +37,10 @@ export interface StartupModel {
    * zygote from the pool if it is free.
    */
   coldStartMs(fnId: number, now: number, fresh: () => number, tryReserve: (mb: number) => boolean): number;
+  /** Memory that evicting zygotes at `now` could free, MB. */
+  evictableMb?(now: number): number;
+  /** Evicts one zygote (the worker's choice); the MB it frees, or undefined if none can go. */
+  evictOne?(now: number): number | undefined;
   /** Counters for the summary. */
   stats(): Record<string, number>;
 }
@@ -57,6 +65,8 @@ interface Node {
   children: Node[];
   /** When its zygote is (or will be) ready; undefined: none. */
   readyAt: number | undefined;
+  /** When its zygote was made or last forked from. */
+  lastUsed: number;
 }
 
 export class ImportCacheModel implements StartupModel {
@@ -67,14 +77,16 @@ export class ImportCacheModel implements StartupModel {
   readonly #pkgs: string[][];
   /** A zygote was refused memory during the current cold start. */
   #refused = false;
-  readonly #counts = { freshStarts: 0, zygoteForks: 0, zygotesCreated: 0, zygoteNoMemory: 0 /* cold starts that found no memory for a zygote they wanted */, packageInstalls: 0, importMsSaved: 0 };
+  readonly #counts = { freshStarts: 0, zygoteForks: 0, zygotesCreated: 0, zygoteEvictions: 0, zygoteNoMemory: 0 /* cold starts that found no memory for a zygote they wanted */, packageInstalls: 0, importMsSaved: 0 };
+  readonly #nodes: Node[] = [];
 
   constructor(o: ImportModelOptions) {
     this.#o = o;
     this.#pkgs = o.fnPackages.map((p) => [...new Set((p ?? []).map(normalizeName))]);
     const build = (spec: TreeNodeSpec, id: string, parent: Node | undefined): Node => {
       const own = spec.packages.map(normalizeName);
-      const n: Node = { id, own, all: new Set([...(parent?.all ?? []), ...own]), parent, children: [], readyAt: undefined };
+      const n: Node = { id, own, all: new Set([...(parent?.all ?? []), ...own]), parent, children: [], readyAt: undefined, lastUsed: 0 };
+      this.#nodes.push(n);
       n.children = (spec.children ?? []).map((c, i) => build(c, `${id}.${i}`, n));
       return n;
     };
@@ -134,6 +146,7 @@ export class ImportCacheModel implements StartupModel {
     const install = this.#install(n.own);
     const make = n.parent ? this.#o.fork(this.#o.rng) : fresh();
     n.readyAt = start + install + make + this.#imports(n.own);
+    n.lastUsed = now;
     this.#counts.zygotesCreated++;
     return n.readyAt;
   }
@@ -154,12 +167,32 @@ export class ImportCacheModel implements StartupModel {
       const ready = this.#ensure(n, t, fresh, tryReserve);
       if (ready === undefined) continue;
       this.#counts.zygoteForks++;
+      n.lastUsed = now;
       const rest = pkgs.filter((p) => !n!.all.has(p));
       this.#counts.importMsSaved += this.#imports(pkgs) - this.#imports(rest);
       return Math.max(ready, t) - now + this.#o.fork(this.#o.rng) + this.#imports(rest);
     }
     this.#counts.freshStarts++;
     return install + fresh() + this.#imports(pkgs);
+  }
+
+  /** Zygotes that exist and are not being made at `now`. */
+  #evictable(now: number): Node[] {
+    return this.#nodes.filter((n) => n.readyAt !== undefined && n.readyAt <= now);
+  }
+
+  evictableMb(now: number): number {
+    return this.#evictable(now).length * this.#o.zygoteMb;
+  }
+
+  evictOne(now: number): number | undefined {
+    const live = this.#evictable(now);
+    if (live.length === 0) return undefined;
+    const leaves = live.filter((n) => !n.children.some((c) => c.readyAt !== undefined));
+    const pick = (leaves.length ? leaves : live).reduce((a, b) => (b.lastUsed < a.lastUsed ? b : a));
+    pick.readyAt = undefined;
+    this.#counts.zygoteEvictions++;
+    return this.#o.zygoteMb;
   }
 
   stats(): Record<string, number> {

@@ -405,7 +405,7 @@ export class Simulator {
         this.#startOn(req, sb);
       } else {
         // POLICY: strict FIFO for memory: the head waits, and so does everyone behind it
-        if (this.#capacity - this.#used + this.#evictable < q.mem(pos)) break;
+        if (this.#capacity - this.#used + this.#evictable + this.#zygotesEvictable() < q.mem(pos)) break;
         if (!this.#tryCold(this.#requestAt(pos))) break;
         q.take(pos);
       }
@@ -732,16 +732,27 @@ export class Simulator {
    */
   #ensureFree(needMb: number): number {
     if (this.#capacity - this.#used >= needMb) return 0;
-    if (this.#capacity - this.#used + this.#evictable < needMb) return -1;
+    if (this.#capacity - this.#used + this.#evictable + this.#zygotesEvictable() < needMb) return -1;
     let cost = 0;
     const now = this.clock.now();
     while (this.#capacity - this.#used < needMb) {
       const v = this.policy.victim(now) as SimSandbox | undefined;
-      if (!v) return -1; // the policy holds fewer victims than the books say
-      this.#evict(v);
+      if (v) {
+        this.#evict(v);
+      } else {
+        // no sandbox left to evict: zygotes give their memory back last, as in the worker
+        const mb = this.#startup?.evictOne?.(now);
+        if (mb === undefined) return -1; // the books said there was more to evict
+        this.#used -= mb;
+      }
       cost += this.#costs.sample.destroy(this.#costRng);
     }
     return cost;
+  }
+
+  /** Memory zygotes hold that eviction could free now (0 without an import cache). */
+  #zygotesEvictable(): number {
+    return this.#startup?.evictableMb?.(this.clock.now()) ?? 0;
   }
 
   #evict(v: SimSandbox): void {

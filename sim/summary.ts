@@ -209,7 +209,7 @@ export function formatSummary(s: SimSummary, topFunctions = 10): string {
   ]));
   if (r.importCache) {
     const z = r.importCache;
-    lines.push(`import cache: ${fmt(z.zygoteForks ?? 0, 0)} cold starts forked from zygotes, ${fmt(z.freshStarts ?? 0, 0)} fresh; ${fmt(z.zygotesCreated ?? 0, 0)} zygotes made (${fmt(z.zygoteNoMemory ?? 0, 0)} refused for memory); ${fmt(z.packageInstalls ?? 0, 0)} package installs; import time saved ${fmt((z.importMsSaved ?? 0) / 1000, 1)} s`);
+    lines.push(`import cache: ${fmt(z.zygoteForks ?? 0, 0)} cold starts forked from zygotes, ${fmt(z.freshStarts ?? 0, 0)} fresh; ${fmt(z.zygotesCreated ?? 0, 0)} zygotes made (${fmt(z.zygoteNoMemory ?? 0, 0)} refused for memory, ${fmt(z.zygoteEvictions ?? 0, 0)} evicted); ${fmt(z.packageInstalls ?? 0, 0)} package installs; import time saved ${fmt((z.importMsSaved ?? 0) / 1000, 1)} s`);
   }
   lines.push(`simulated ${fmt(r.simulatedMs / 1000, 1)} s; queue wait mean ${fmt(r.queueWaitMs.mean, 1)} ms, max ${fmt(r.queueWaitMs.max, 1)} ms; CPU utilisation ${r.cpuUtilisation === null ? 'n/a (infinite cores)' : fmt(100 * r.cpuUtilisation, 1) + '%'}`);
   if (s.perFunction.length > 0 && topFunctions > 0) {

@@ -91,6 +91,25 @@ describe('the simulator\'s import-cache model, worked by hand', () => {
     expect(r.startup).toMatchObject({ zygoteForks: 2, zygotesCreated: 2 });
   });
 
+  it('zygotes give their memory back when no idle sandbox is left: a leaf first; the next cold start that wants it uses the ancestor', () => {
+    // pool 300 MB, zygotes 64 MB, sandboxes 100 MB; destroys cost 7 ms; 4 cores (no CPU contention)
+    const c7 = compileProfile({ ...constantProfile({ create: 10, runtimeStart: 20, destroy: 7 }), costs: { ...constantProfile({ create: 10, runtimeStart: 20, destroy: 7 }).costs, fork: { kind: 'constant', ms: 5 } } });
+    const rows = [
+      { t: 0, fn: 'f0', dur: 20_000, mem: 100 }, // packages a: root + node 0.0 (128 MB), busy until 21.19 s
+      { t: 2_000, fn: 'f1', dur: 1, mem: 100 }, // no packages: 72 MB free, no idle sandbox: node 0.0 goes (a leaf), fork from the root
+      { t: 3_000, fn: 'f2', dur: 1, mem: 100 }, // packages a: f1's idle sandbox goes, not the root; no room to make 0.0 again: the root it is
+    ];
+    const src = new ArrayTraceSource(rows);
+    const m = new ImportCacheModel({ tree, fnPackages: [['a'], [], ['a']], importMs, installMs, fork: c7.fork!, zygoteMb: 64, rng: makeRng(1, 't') });
+    const sim = new Simulator(resolveSimConfig({ policy: 'lru', memoryMb: 300, cores: 4 }), c7, src.functions, {}, m);
+    const r = sim.run(src.batches());
+    expect(r.perFunction[1]!.latency.max).toBe(7 + 5 + 1); // the zygote's destroy, a fork, the call
+    expect(r.perFunction[2]!.latency.max).toBe(7 + 5 + 100 + 1); // f1's destroy, a fork from the root, import a, the call
+    expect(r.evictions).toBe(1);
+    expect(r.startup).toMatchObject({ zygotesCreated: 2, zygoteEvictions: 1, zygoteNoMemory: 1, zygoteForks: 3, freshStarts: 0 });
+    expect(m.evictableMb(30_000)).toBe(64); // the root is left
+  });
+
   it('ol-sim\'s run reads the package usage and tree files, and says which lambdas it could not place', async () => {
     const d = tmp();
     writeFileSync(join(d, 'usage.jsonl'), [
