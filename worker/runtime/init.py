@@ -27,7 +27,9 @@
 # of time) goes back to the host's mount namespace (through a descriptor
 # the root zygote kept), joins the new cgroups, unshares a mount namespace,
 # binds the new root, chroots and goes on as a fresh sandbox would, minus
-# the interpreter start and the imports the zygote already did. It answers
+# the interpreter start and the imports the zygote already did. (A spare
+# unshares its mount namespace and mounts the base root and /proc while it
+# waits; the request adds the lambda's own parts.) It answers
 # on the request's connection, as fresh sandboxes do on stdout: "ready" or
 # "error " + JSON with the reason. A sandbox's fork request may be followed
 # on its connection by the first HTTP request, which the sandbox serves as
@@ -40,6 +42,7 @@ OUT = None          # where ready / error go: stdout, or a fork request's connec
 HOST_MNT = None     # a zygote's descriptor of the host's mount namespace
 TAKEN_W = None      # a spare's pipe to its zygote: a byte once it is a sandbox, closed after its first answer
 AHEAD = b''         # a forked sandbox's first request, sent right behind its fork request
+PREPARED = None     # (root, base): where a spare mounted which base root ahead (prepare_root)
 BASE_PATH = list(sys.path)
 SYS_CLONE = {'x86_64': 56, 'aarch64': 220}
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET = 0x20000, 0x4000000, 0x8000000, 0x20000000, 0x40000000
@@ -125,20 +128,53 @@ def loopback_up():
     s.close()
 
 
-def build_root(cfg, proc=True, lo=True):
-    """Binds the sandbox's root together and chroots into it (as root)."""
-    _, c = libc()
-    MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
 
+
+def mounter(c, strict=True):
+    """mount(2) through ctypes; strict: a failure ends the process with the reason, else returns False."""
     def mount(src, tgt, fstype, flags, data=None):
-        check(c.mount(src.encode() if src else None, tgt.encode(), fstype.encode() if fstype else None,
-                      flags, data.encode() if data else None), 'mount %s on %s' % (src or fstype, tgt))
+        ret = c.mount(src.encode() if src else None, tgt.encode(), fstype.encode() if fstype else None,
+                      flags, data.encode() if data else None)
+        if strict:
+            check(ret, 'mount %s on %s' % (src or fstype, tgt))
+        return ret == 0
+    return mount
 
-    root = cfg['root']
+
+def base_root(mount, base, root, proc):
+    """In a new mount namespace: the base root read-only at `root`, and a /proc of this pid namespace."""
     # nothing mounted here leaks out; it all vanishes with the namespace
-    mount(None, '/', None, MS_REC | MS_PRIVATE)
-    mount(cfg['base'], root, None, MS_BIND)
-    mount(None, root, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID)
+    return (mount(None, '/', None, MS_REC | MS_PRIVATE)
+            and mount(base, root, None, MS_BIND)
+            and mount(None, root, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID)
+            and (not proc or mount('proc', root + '/proc', 'proc', MS_NOSUID | MS_NODEV)))
+
+
+def prepare_root(c, cfg):
+    """A spare's part of its sandbox's root, done while it waits: a mount
+    namespace of its own with the base root and /proc mounted on the
+    zygote's (empty, on the host) root directory. Returns that path, or None
+    if a step failed (the sandbox then builds its whole root, as a fresh one)."""
+    if c.unshare(CLONE_NEWNS) != 0:
+        return None
+    root = cfg['root']
+    return root if base_root(mounter(c, strict=False), cfg['base'], root, proc=True) else None
+
+
+def build_root(cfg, proc=True, lo=True, prepared=None):
+    """Binds the sandbox's root together and chroots into it (as root).
+
+    `prepared`: where a spare already mounted the base root and /proc
+    (prepare_root), in the mount namespace it is in; else a new mount
+    namespace was just unshared and everything is mounted at cfg['root']."""
+    _, c = libc()
+    mount = mounter(c)
+    if prepared:
+        root = prepared
+    else:
+        root = cfg['root']
+        base_root(mount, cfg['base'], root, proc)
     for src, dst, ro in cfg['binds']:
         tgt = root + dst
         if not os.path.exists(tgt):
@@ -156,8 +192,6 @@ def build_root(cfg, proc=True, lo=True):
             mount(None, tgt, None, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV | MS_RDONLY)
         mount(None, root + '/packages', None, MS_REMOUNT | MS_NOSUID | MS_NODEV | MS_RDONLY, 'size=64k,mode=755')
     mount('tmpfs', root + '/tmp', 'tmpfs', MS_NOSUID | MS_NODEV, 'size=%dm,mode=1777' % cfg['tmpMb'])
-    if proc:
-        mount('proc', root + '/proc', 'proc', MS_NOSUID | MS_NODEV)
     # /dev comes with the base root: `ol-worker init` leaves only null, zero, full, random, urandom
 
     if not cfg.get('network') and lo:
@@ -279,7 +313,7 @@ def zygote_serve(cfg):
     # successor not made yet) or 'replaced' (successor made)
     pipes = {}
     for _ in range(max(1, int(cfg.get('spares', 1)))):
-        pipes[spare(srv, zsrv, pipes)] = 'waiting'
+        pipes[spare(srv, zsrv, pipes, cfg)] = 'waiting'
     say('ready')
     global OUT
     if OUT is not None:
@@ -309,13 +343,13 @@ def zygote_serve(cfg):
             # the sandbox answered its first request, or the spare died
             os.close(r)
             if pipes.pop(r) != 'replaced':
-                pipes[spare(srv, zsrv, pipes)] = 'waiting'
+                pipes[spare(srv, zsrv, pipes, cfg)] = 'waiting'
                 if r in taken:
                     taken.remove(r)
         if taken and (srv in ready or time.monotonic() >= due):
             for r in taken:
                 pipes[r] = 'replaced'
-                pipes[spare(srv, zsrv, pipes)] = 'waiting'
+                pipes[spare(srv, zsrv, pipes, cfg)] = 'waiting'
             taken = []
         if not any(st == 'taken' for st in pipes.values()):
             due = None
@@ -341,7 +375,7 @@ def zygote_serve(cfg):
             forked(req, conn)
 
 
-def spare(srv, zsrv, watch):
+def spare(srv, zsrv, watch, zcfg):
     """Clones a spare child that waits for one sandbox request; returns the pipe end to watch."""
     r, w = os.pipe()
     if clone(SANDBOX_NS):
@@ -355,6 +389,9 @@ def spare(srv, zsrv, watch):
     check(c.setns(HOST_MNT, CLONE_NEWNS), 'setns to the host mount namespace')
     os.chdir('/')
     rehearse(c)
+    global PREPARED
+    root = prepare_root(c, zcfg) if zcfg.get('base') else None
+    PREPARED = (root, zcfg['base']) if root else None
     while True:
         try:
             fd, _ = srv._accept()
@@ -466,9 +503,11 @@ def forked(cfg, conn, taken_w=None, ahead=b''):
     join_cgroups(cfg)
     global TAKEN_W
     TAKEN_W = taken_w
-    unshare_mounts()
     zygote = cfg.get('mode') == 'zygote'
-    build_root(cfg, proc=not zygote, lo=taken_w is None)
+    prepared = PREPARED[0] if PREPARED and not zygote and cfg.get('base') == PREPARED[1] else None
+    if not prepared:
+        unshare_mounts()
+    build_root(cfg, proc=not zygote, lo=taken_w is None, prepared=prepared)
     if zygote:
         zygote_serve(cfg)
     os.close(HOST_MNT)
