@@ -4,7 +4,7 @@
  * machines are v1, so v2 is checked here and v1 also for real in
  * worker-real.test.ts).
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -68,6 +68,46 @@ describe('cgroup drivers', () => {
     const bare = cgroupDriver('ol-lab/w2', 'v1', m, { freezerAnchor: false });
     expect(existsSync(join(m, 'freezer', 'ol-lab', 'w2', '.frozen-anchor'))).toBe(false);
     expect(bare.list()).toEqual([]);
+  });
+
+  it('v1: groups made ahead with the same limits are renamed into place, never listed, and go with the root', async () => {
+    const m = mkdtempSync(join(tmpdir(), 'cg1-'));
+    for (const c of ['memory', 'pids', 'cpu', 'freezer']) mkdirSync(join(m, c));
+    const d = cgroupDriver('ol-lab/w1', 'v1', m);
+    d.create('sb1', limits);
+    await new Promise((r) => setTimeout(r, 150)); // the refill runs 20 ms after a create
+    const spares = readdirSync(join(m, 'pids', 'ol-lab', 'w1')).filter((n) => n.startsWith('.spare-'));
+    expect(spares).toHaveLength(2);
+    for (const c of ['memory', 'pids', 'cpu', 'freezer']) for (const sp of spares) expect(existsSync(join(m, c, 'ol-lab', 'w1', sp))).toBe(true);
+    expect(d.list()).toEqual(['sb1']);
+    d.create('sb2', limits);
+    const p = (c: string, f: string) => readFileSync(join(m, c, 'ol-lab', 'w1', 'sb2', f), 'utf8');
+    expect(p('memory', 'memory.limit_in_bytes')).toBe(String(128 * 2 ** 20));
+    expect(p('cpu', 'cpu.shares')).toBe('256');
+    expect(readdirSync(join(m, 'memory', 'ol-lab', 'w1')).filter((n) => n.startsWith('.spare-'))).toHaveLength(1);
+    // other limits: made on the spot, with their own values
+    d.create('sb3', { ...limits, pids: 7 }, false);
+    expect(readFileSync(join(m, 'pids', 'ol-lab', 'w1', 'sb3', 'pids.max'), 'utf8')).toBe('7');
+    expect(d.list()).toEqual(['sb1', 'sb2', 'sb3']);
+  });
+
+  it('v1 on this machine: a spare group becomes a sandbox\'s, and nothing is left after removeRoot', async (ctx) => {
+    if (process.getuid?.() !== 0 || !existsSync('/sys/fs/cgroup/pids/cgroup.procs')) return ctx.skip();
+    const root = `ol-lab/test-spares-${process.pid}`;
+    const d = cgroupDriver(root, 'v1');
+    const a = d.create('a', limits);
+    await new Promise((r) => setTimeout(r, 200));
+    const b = d.create('b', limits);
+    expect(readFileSync(join('/sys/fs/cgroup/pids', root, 'b', 'pids.max'), 'utf8').trim()).toBe('32');
+    expect(readFileSync(join('/sys/fs/cgroup/cpu', root, 'b', 'cpu.cfs_quota_us'), 'utf8').trim()).toBe('50000');
+    expect(d.list()).toEqual(['a', 'b']);
+    await a.destroy();
+    await b.destroy();
+    d.create('c', limits); // a refill is due 20 ms from now: removeRoot must win over it
+    await d.remove('c');
+    d.removeRoot();
+    await new Promise((r) => setTimeout(r, 200));
+    for (const c of ['memory', 'pids', 'cpu', 'freezer']) expect(existsSync(join('/sys/fs/cgroup', c, root))).toBe(false);
   });
 
   it('asking for v2 on a v1 machine is a clear error', () => {

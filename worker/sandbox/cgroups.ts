@@ -6,8 +6,8 @@
  * default) so a restarted worker can find and remove what a crashed one
  * left.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, writeFileSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OlError } from '../../common/errors.js';
 
@@ -46,6 +46,21 @@ const V1_CONTROLLERS = ['memory', 'pids', 'cpu', 'freezer'] as const;
  * the worker still gets the CPU to dispatch and answer requests.
  */
 export const SANDBOX_CPU_SHARES = 256;
+
+/** A v1 group's limit files (named `<controller>.<knob>`) and values; `memsw`: the kernel accounts swap. */
+function limitWrites(limits: CgroupLimits, memsw: boolean): [string, string][] {
+  const out: [string, string][] = [];
+  if (Number.isFinite(limits.memoryMb)) {
+    const bytes = String(Math.round(limits.memoryMb * 2 ** 20));
+    out.push(['memory.limit_in_bytes', bytes]);
+    // no swap beyond the limit, where the kernel accounts swap
+    if (memsw) out.push(['memory.memsw.limit_in_bytes', bytes]);
+  }
+  out.push(['pids.max', String(limits.pids)], ['cpu.cfs_period_us', '100000'], ['cpu.cfs_quota_us', String(Math.round(limits.cpuPercent * 1000))]);
+  // the worker itself must not starve behind its sandboxes: a quarter of the default weight
+  out.push(['cpu.shares', String(limits.cpuShares ?? SANDBOX_CPU_SHARES)]);
+  return out;
+}
 
 function write(path: string, value: string): void {
   try {
@@ -124,13 +139,16 @@ async function rmdirRetry(dir: string): Promise<void> {
 export interface CgroupDriver {
   readonly version: 1 | 2;
   readonly root: string;
-  create(name: string, limits: CgroupLimits): Cgroup;
+  /** `ahead`: keep groups with these limits made ahead of need (v1), for the next create. */
+  create(name: string, limits: CgroupLimits, ahead?: boolean): Cgroup;
   /** Names of the groups under the root (left by this or an earlier worker). */
   list(): string[];
   /** Kills what is in a group found by {@link list} and removes it. */
   remove(name: string): Promise<void>;
-  /** Removes the root group if nothing is left in it. */
+  /** Removes the root group if nothing is left in it (and groups made ahead, which are empty). */
   removeRoot(): void;
+  /** Removes groups made ahead of need (by this driver, or by a worker that crashed). */
+  removeSpares(): void;
 }
 
 function rmdirQuiet(dir: string): void {
@@ -148,13 +166,34 @@ function rmdirQuiet(dir: string): void {
  */
 const V1_ANCHOR = '.frozen-anchor';
 
+/**
+ * v1 groups made ahead of need, per set of limits: a new sandbox's group
+ * is then four renames (0.03 ms) instead of four mkdirs and four limit
+ * writes (0.25 ms in a loop, 0.44 ms on a cold start's path when the
+ * machine was idle). OpenLambda keeps a pool of cgroups for the same
+ * reason. Refilled on the thread pool, a moment after a take, so neither
+ * the event loop nor the cold start that took one waits for it. v2 cannot
+ * rename groups: there every group is made on demand.
+ */
+const V1_SPARES = 2;
+const V1_SPARE_PREFIX = '.spare-';
+/** Sets of limits a driver keeps spares for (the most recently used ones). */
+const V1_SPARE_KINDS = 4;
+
 class V1Driver implements CgroupDriver {
   readonly version = 1 as const;
-  constructor(readonly mount: string, readonly root: string, anchor = true) {
+  /** Spare group names ready, by limits (insertion order: least recently used first). */
+  readonly #spares = new Map<string, string[]>();
+  readonly #refilling = new Set<string>();
+  #spareSeq = 0;
+  #memsw = false;
+  #closed = false;
+  constructor(readonly mount: string, readonly root: string, anchor = true, readonly spares = true) {
     for (const c of V1_CONTROLLERS) {
       if (!existsSync(join(mount, c))) throw new OlError('OL_ERR_SANDBOX', `cgroup v1 controller ${c} is not mounted at ${join(mount, c)}`);
       mkdirSync(join(mount, c, root), { recursive: true });
     }
+    this.#memsw = existsSync(join(mount, 'memory', root, 'memory.memsw.limit_in_bytes'));
     if (anchor) this.#anchor();
   }
 
@@ -168,21 +207,76 @@ class V1Driver implements CgroupDriver {
     return join(this.mount, c, this.root, name);
   }
 
-  create(name: string, limits: CgroupLimits): Cgroup {
+  create(name: string, limits: CgroupLimits, ahead = true): Cgroup {
+    const kind = JSON.stringify([limits.memoryMb, limits.pids, limits.cpuPercent, limits.cpuShares ?? SANDBOX_CPU_SHARES]);
+    const spare = this.#takeSpare(kind, name);
+    if (this.spares && ahead) this.#refillSoon(kind, limits);
+    if (spare) return this.#handle(name);
     for (const c of V1_CONTROLLERS) mkdirSync(this.#dir(c, name), { recursive: true });
-    const mem = this.#dir('memory', name);
-    if (Number.isFinite(limits.memoryMb)) {
-      const bytes = String(Math.round(limits.memoryMb * 2 ** 20));
-      write(join(mem, 'memory.limit_in_bytes'), bytes);
-      // no swap beyond the limit, where the kernel accounts swap
-      if (existsSync(join(mem, 'memory.memsw.limit_in_bytes'))) write(join(mem, 'memory.memsw.limit_in_bytes'), bytes);
-    }
-    write(join(this.#dir('pids', name), 'pids.max'), String(limits.pids));
-    write(join(this.#dir('cpu', name), 'cpu.cfs_period_us'), '100000');
-    write(join(this.#dir('cpu', name), 'cpu.cfs_quota_us'), String(Math.round(limits.cpuPercent * 1000)));
-    // the worker itself must not starve behind its sandboxes: a quarter of the default weight
-    write(join(this.#dir('cpu', name), 'cpu.shares'), String(limits.cpuShares ?? SANDBOX_CPU_SHARES));
+    for (const [file, value] of limitWrites(limits, this.#memsw)) write(join(this.#dir(file.split('.')[0]!, name), file), value);
     return this.#handle(name);
+  }
+
+  /** Renames a spare group with these limits to `name`; false if there is none (or it could not be renamed). */
+  #takeSpare(kind: string, name: string): boolean {
+    const ready = this.#spares.get(kind);
+    const spare = ready?.pop();
+    if (!spare) return false;
+    this.#spares.delete(kind); // most recently used last
+    this.#spares.set(kind, ready!);
+    try {
+      for (const c of V1_CONTROLLERS) renameSync(this.#dir(c, spare), this.#dir(c, name));
+      return true;
+    } catch {
+      // whatever was renamed is completed by the caller's mkdirs and writes; the rest goes with removeSpares
+      return false;
+    }
+  }
+
+  /** Makes spares for these limits on the thread pool, 20 ms from now (after the cold start that asked). */
+  #refillSoon(kind: string, limits: CgroupLimits): void {
+    if (this.#refilling.has(kind)) return;
+    this.#refilling.add(kind);
+    setTimeout(() => {
+      void this.#refill(kind, limits).catch(() => { /* no spares: groups are made on demand */ }).finally(() => this.#refilling.delete(kind));
+    }, 20).unref();
+  }
+
+  async #refill(kind: string, limits: CgroupLimits): Promise<void> {
+    if (!this.#spares.has(kind)) {
+      this.#spares.set(kind, []);
+      // keep spares for the most recently used sets of limits only
+      while (this.#spares.size > V1_SPARE_KINDS) {
+        const [oldest, names] = this.#spares.entries().next().value as [string, string[]];
+        this.#spares.delete(oldest);
+        for (const n of names) for (const c of V1_CONTROLLERS) rmdirQuiet(this.#dir(c, n));
+      }
+    }
+    const ready = this.#spares.get(kind)!;
+    while (ready.length < V1_SPARES && !this.#closed) {
+      const name = `${V1_SPARE_PREFIX}${process.pid}-${this.#spareSeq++}`;
+      try {
+        for (const c of V1_CONTROLLERS) await mkdir(this.#dir(c, name));
+        for (const [file, value] of limitWrites(limits, this.#memsw)) await writeFile(join(this.#dir(file.split('.')[0]!, name), file), value);
+      } finally {
+        if (this.#closed || this.#spares.get(kind) !== ready) {
+          // the driver closed (or dropped these limits) meanwhile
+          for (const c of V1_CONTROLLERS) rmdirQuiet(this.#dir(c, name));
+          if (this.#closed) this.#removeRootDirs();
+        }
+      }
+      if (this.#closed || this.#spares.get(kind) !== ready) return;
+      ready.push(name);
+    }
+  }
+
+  removeSpares(): void {
+    for (const names of this.#spares.values()) names.length = 0;
+    for (const c of V1_CONTROLLERS) {
+      const d = join(this.mount, c, this.root);
+      if (!existsSync(d)) continue;
+      for (const e of readdirSync(d)) if (e.startsWith(V1_SPARE_PREFIX)) rmdirQuiet(join(d, e));
+    }
   }
 
   #handle(name: string): Cgroup {
@@ -224,6 +318,13 @@ class V1Driver implements CgroupDriver {
   }
 
   removeRoot(): void {
+    if (this.list().length > 0) return;
+    this.#closed = true;
+    this.removeSpares();
+    this.#removeRootDirs();
+  }
+
+  #removeRootDirs(): void {
     if (this.list().length > 0) return;
     // an empty group may go while frozen; the kernel drops its part of the static key then
     rmdirQuiet(join(this.mount, 'freezer', this.root, V1_ANCHOR));
@@ -302,6 +403,10 @@ class V2Driver implements CgroupDriver {
   removeRoot(): void {
     rmdirQuiet(join(this.mount, this.root));
   }
+
+  removeSpares(): void {
+    // v2 makes no spares
+  }
 }
 
 /**
@@ -311,11 +416,11 @@ class V2Driver implements CgroupDriver {
  * `freezerAnchor: false` leaves out v1's frozen anchor group (benchmarks
  * measure the freezer with and without it).
  */
-export function cgroupDriver(root: string, prefer: 'auto' | 'v1' | 'v2' = 'auto', mount = '/sys/fs/cgroup', o: { freezerAnchor?: boolean } = {}): CgroupDriver {
+export function cgroupDriver(root: string, prefer: 'auto' | 'v1' | 'v2' = 'auto', mount = '/sys/fs/cgroup', o: { freezerAnchor?: boolean; spares?: boolean } = {}): CgroupDriver {
   const isV2 = existsSync(join(mount, 'cgroup.controllers'));
   if (prefer === 'v2' || (prefer === 'auto' && isV2)) {
     if (!isV2) throw new OlError('OL_ERR_SANDBOX', `cgroup v2 was asked for, but ${mount} is not a unified hierarchy`);
     return new V2Driver(mount, root);
   }
-  return new V1Driver(mount, root, o.freezerAnchor ?? true);
+  return new V1Driver(mount, root, o.freezerAnchor ?? true, o.spares ?? true);
 }

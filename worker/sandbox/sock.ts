@@ -356,7 +356,7 @@ export class SockPool extends PoolEvents implements SandboxPool {
    */
   async createZygote(spec: ZygoteSpec, parent?: SockZygote): Promise<SockZygote> {
     const { dir, root, scratch } = this.#makeDir(spec.id);
-    const cgroup = this.#cg.create(spec.id, { memoryMb: Infinity, pids: spec.pids, cpuPercent: 100, cpuShares: ZYGOTE_CPU_SHARES });
+    const cgroup = this.#cg.create(spec.id, { memoryMb: Infinity, pids: spec.pids, cpuPercent: 100, cpuShares: ZYGOTE_CPU_SHARES }, false);
     const cfg = {
       mode: 'zygote',
       cgroupProcs: cgroup.procsFiles,
@@ -376,7 +376,7 @@ export class SockPool extends PoolEvents implements SandboxPool {
   /** Runs a one-shot job (install, measure) in a lean container; resolves with its result JSON. */
   async runJob(job: JobSpec): Promise<unknown> {
     const { dir, root, scratch } = this.#makeDir(job.id);
-    const cgroup = this.#cg.create(job.id, { memoryMb: job.memoryMb, pids: 128, cpuPercent: 100 });
+    const cgroup = this.#cg.create(job.id, { memoryMb: job.memoryMb, pids: 128, cpuPercent: 100 }, false);
     const binds: [string, string, boolean][] = [[job.hostDir ?? scratch, '/host', false], [projectPath('worker', 'runtime'), '/runtime', true]];
     if (job.handlerDir) binds.push([job.handlerDir, '/handler', true]);
     const cfg = {
@@ -438,6 +438,7 @@ export class SockPool extends PoolEvents implements SandboxPool {
   async cleanup(): Promise<CleanupReport> {
     const before = await this.census();
     for (const n of this.#cg.list()) await this.#cg.remove(n);
+    this.#cg.removeSpares();
     if (existsSync(this.#o.dir)) for (const d of readdirSync(this.#o.dir)) rmSync(join(this.#o.dir, d), { recursive: true, force: true });
     return before;
   }
