@@ -113,7 +113,13 @@ export function buildPlan(o: PlanOptions): Plan {
   for (let i = 0; i < n; i++) mem[i] = functions[fn[i]!]!.memMb;
   const packages = planPackages(o, functions);
   const h = createHash('sha256');
-  h.update(JSON.stringify({ o: { ...o, traceOptions: { ...o.traceOptions } }, trace: src.hash(), functions, packages }));
+  // where the trace (or a tree file) lies is not part of the plan, what it holds is: the trace's
+  // hash and the tree are hashed, so runs made from two checkouts of one trace compare
+  const located = {
+    ...o, traceOptions: { ...o.traceOptions }, trace: o.trace.slice(0, o.trace.indexOf(':') + 1),
+    ...(o.zygotes && !o.zygotes.startsWith('fit:') ? { zygotes: 'file' } : {}),
+  };
+  h.update(JSON.stringify({ o: located, trace: src.hash(), functions, packages }));
   h.update(new Uint8Array(t.buffer, 0, n * 8));
   h.update(new Uint8Array(fn.buffer, 0, n * 4));
   h.update(new Uint8Array(dur.buffer, 0, n * 8));

@@ -1,6 +1,6 @@
 /** The validation harness: plans, run files, comparison, reports; and one short real replay. */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -29,6 +29,10 @@ describe('replay plans', () => {
     expect(a.planSha256).not.toBe(c.planSha256);
     expect(a.planSha256).not.toBe(d.planSha256);
     expect(a.spanMs).toBeLessThanOrEqual(20 * 60_000 / 60);
+    // the same trace in another folder (another checkout): the same plan
+    const copy = mkdtempSync(join(tmpdir(), 'ol-trace-copy-'));
+    for (const part of ['inv', 'mem', 'run']) cpSync(`${SAMPLE10}_${part}.csv`, join(copy, `10_${part}.csv`));
+    expect(buildPlan(opts({ trace: `azure2019:${join(copy, '10')}` })).planSha256).toBe(a.planSha256);
     expect(a.functions.every((f) => f.memMb >= 64 && /^[A-Za-z0-9._-]+$/.test(f.lambda))).toBe(true);
   });
 
