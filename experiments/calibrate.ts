@@ -179,6 +179,8 @@ export async function calibrate(o: { backend: 'sock' | 'docker'; n: number; out:
       createLanes: Math.max(1, Math.round((CONC * Math.max(0, median(cold) - warmMed)) / Math.max(1, median(concWall) - warmMed))),
       concurrentCreations: { k: CONC, wallMs: concWall.map(round) },
       touchMsPerMb: round(Math.max(0, (median(coldT) - median(cold0)) / TOUCH)),
+      // each pair measured back to back: the spread `validate` simulates over (experiments/spread.ts)
+      touchMsPerMbSamples: cold0.map((c0, i) => round(Math.max(0, (coldT[i]! - c0) / TOUCH))),
       cpu: { samples: cpu, effectiveCores: effective.map(round), note: 'k handlers each burning workMs of CPU at once; effective cores = k × work / wall' },
       medians: { coldMs: round(median(cold)), ...(fresh.length ? { freshColdMs: round(median(fresh)) } : {}), warmMs: round(warmMed), unpausedMs: round(median(unpaused)), pauseMs: round(median(pause)), destroyMs: round(median(destroy)) },
     },

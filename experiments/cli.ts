@@ -94,19 +94,46 @@ async function sim(a: PlanArgs & { out: string; profile?: string; cores?: string
   say(`simulated ${p.n} invocations (cores ${cores}, profile ${pr.profile.name}): ${a.out}`);
 }
 
-async function compare(realDir: string, simDir: string, out: string): Promise<void> {
+/**
+ * Simulates the plan again with each of the calibration's measured
+ * alternatives (experiments/spread.ts), each into `<out>/<i>`, and
+ * compares every one with the real run.
+ */
+async function simulateSpread(a: PlanArgs & { backend: 'sock' | 'docker' }, profilePath: string, realDir: string, out: string): Promise<import('./spread.js').SpreadSummary | undefined> {
+  const { spreadMembers, summarizeSpread } = await import('./spread.js');
+  const { readRun } = await import('./run-files.js');
+  const { compareRuns } = await import('./compare.js');
+  const { runSim } = await import('./sim.js');
+  const members = spreadMembers(loadProfile(profilePath));
+  if (members.length === 0) return undefined;
+  const p = await plan(a);
+  const r = readRun(realDir);
+  const done: { label: string; agreement: import('./compare.js').Agreement }[] = [];
+  for (const [i, m] of members.entries()) {
+    const dir = join(out, String(i));
+    await runSim({ plan: p, out: dir, policy: a.policy, memoryMb: a.memory, cores: m.cores, profile: m.profile, backend: a.backend, createOnCpu: true, profilePath });
+    done.push({ label: m.label, agreement: compareRuns(r, readRun(dir)) });
+  }
+  return summarizeSpread(done[0]!.agreement.real, done);
+}
+
+async function compare(realDir: string, simDir: string, out: string, spread?: import('./spread.js').SpreadSummary): Promise<void> {
   const { readRun } = await import('./run-files.js');
   const { compareRuns } = await import('./compare.js');
   const { writeComparisonReport } = await import('../reports/comparison.js');
   const r = readRun(realDir), s = readRun(simDir);
   if (r.info.kind !== 'real' || s.info.kind !== 'sim') throw new OlError('OL_ERR_CONFIG', `compare takes a real run then a simulated one; got ${r.info.kind} (${realDir}) and ${s.info.kind} (${simDir})`);
-  const a = compareRuns(r, s);
+  const a = { ...compareRuns(r, s), ...(spread ? { simSpread: spread } : {}) };
   const files = await writeComparisonReport(out, a, r, s);
   const e = a.errorPct;
   say(`cold starts: real ${a.real.coldStarts}, sim ${a.sim.coldStarts} (${e.coldStarts.toFixed(1)}%, target ±${a.targets.coldStartsPct}%: ${a.met.coldStarts ? 'met' : 'not met'})`);
   say(`p50: real ${a.real.p50.toFixed(2)} ms, sim ${a.sim.p50.toFixed(2)} ms (${e.p50.toFixed(1)}%, target ±${a.targets.p50Pct}%: ${a.met.p50 ? 'met' : 'not met'})`);
   say(`p90: real ${a.real.p90.toFixed(2)} ms, sim ${a.sim.p90.toFixed(2)} ms (${e.p90.toFixed(1)}%)`);
   say(`p99: real ${a.real.p99.toFixed(2)} ms, sim ${a.sim.p99.toFixed(2)} ms (${e.p99.toFixed(1)}%, target ±${a.targets.p99Pct}%: ${a.met.p99 ? 'met' : 'not met'})`);
+  if (spread) {
+    const t = (x: [number, number, number], d: number) => `${x[0].toFixed(d)}-${x[2].toFixed(d)} (median ${x[1].toFixed(d)})`;
+    say(`over the calibration's spread (${spread.members.length} simulations): cold starts ${t(spread.coldStarts, 0)}, p50 ${t(spread.p50, 2)} ms, p99 ${t(spread.p99, 0)} ms; the real run's figures ${['coldStarts', 'p50', 'p99'].filter((k) => spread.realWithin[k as 'p50']).length} of 3 within`);
+  }
   say(`KS distance ${a.ksDistance.toFixed(3)}; report: ${files.map((f) => join(out, f)).join(', ')}`);
 }
 
@@ -192,8 +219,10 @@ await yargs(hideBin(process.argv))
     await real({ ...(a as unknown as PlanArgs), out: join(out, 'real'), backend: a.backend as 'sock', force: false, maxRate: 1500 });
     say('3/4 simulating the same invocations');
     await sim({ ...(a as unknown as PlanArgs), out: join(out, 'sim'), profile: join(out, 'profile.json'), backend: a.backend as 'sock' });
+    say('    and again over the calibration\'s spread (each effective-cores sample × the quartiles of the memory-touching cost)');
+    const spread = await simulateSpread({ ...(a as unknown as PlanArgs), backend: a.backend as 'sock' }, join(out, 'profile.json'), join(out, 'real'), join(out, 'sim-spread'));
     say('4/4 comparing');
-    await compare(join(out, 'real'), join(out, 'sim'), join(out, 'report'));
+    await compare(join(out, 'real'), join(out, 'sim'), join(out, 'report'), spread);
     say(`open ${join(out, 'report', 'report.html')} (or report.pdf) to see how well the simulator predicts the real worker`);
   })
   .demandCommand(1, 'name a command: calibrate, real, sim, compare, sweep, fit-tree or validate')

@@ -6,6 +6,7 @@
  */
 import { OlError } from '../common/errors.js';
 import type { InvocationRow, RunInfo } from './run-files.js';
+import type { SpreadSummary } from './spread.js';
 
 /** The fidelity targets of issue #4. */
 export const TARGETS = { coldStartsPct: 5, p50Pct: 10, p99Pct: 25 };
@@ -31,6 +32,8 @@ export interface Agreement {
   perFunction: { fn: string; invocations: number; realP50: number; simP50: number; p50ErrorPct: number; realCold: number; simCold: number }[];
   coldPerMinute: { minute: number; real: number; sim: number }[];
   cdf: { real: [number, number][]; sim: [number, number][] };
+  /** The simulations over the calibration's spread (validate), if any. */
+  simSpread?: SpreadSummary;
 }
 
 /** Why two runs may not be compared, or undefined when they may. */

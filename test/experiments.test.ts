@@ -10,6 +10,7 @@ import { buildPlan, type PlanOptions } from '../experiments/plan.js';
 import { checkFeasible } from '../experiments/real.js';
 import { readRun } from '../experiments/run-files.js';
 import { runSim } from '../experiments/sim.js';
+import { spreadMembers, summarizeSpread } from '../experiments/spread.js';
 import { writeComparisonReport } from '../reports/comparison.js';
 import { constantProfile, loadProfile } from '../sim/profile.js';
 import { SAMPLE10 } from './helpers.js';
@@ -21,6 +22,28 @@ const opts = (over: Partial<PlanOptions> = {}): PlanOptions => ({
 function pngSize(buf: Buffer): [number, number] {
   return [buf.readUInt32BE(16), buf.readUInt32BE(20)];
 }
+
+describe('the simulator over the calibration\'s spread', () => {
+  it('crosses each effective-cores sample with the quartiles of the touching cost; summarizes min, median, max', () => {
+    const base = constantProfile({ create: 10 });
+    const p = { ...base, extra: { cores: 1.95, touchMsPerMb: 5, touchMsPerMbSamples: [4, 5, 5, 6, 7, 4.5, 5.5, 6.5], cpu: { effectiveCores: [1.9, 1.95, 1.9] } } };
+    const ms = spreadMembers(p);
+    // cores {1.9, 1.95} × touch quartiles {4.5, 5, 6} (nearest rank of 8 sorted samples)
+    expect(ms.map((m) => [m.cores, m.touchMsPerMb])).toEqual([[1.9, 4.5], [1.9, 5], [1.9, 6], [1.95, 4.5], [1.95, 5], [1.95, 6]]);
+    expect((ms[2]!.profile.extra as { cores: number; touchMsPerMb: number })).toMatchObject({ cores: 1.9, touchMsPerMb: 6 });
+    expect(p.extra.cores).toBe(1.95); // the original is left alone
+    // an old profile without touching samples varies the cores only; one without either, nothing
+    expect(spreadMembers({ ...base, extra: { cores: 2, touchMsPerMb: 3, cpu: { effectiveCores: [1.8, 2] } } }).map((m) => [m.cores, m.touchMsPerMb])).toEqual([[1.8, 3], [2, 3]]);
+    expect(spreadMembers(base)).toEqual([]);
+    const side = (cold: number, p50: number, p99: number) => ({ invocations: 10, failed: 0, coldStarts: cold, p50, p90: p50, p99, mean: p50 });
+    const ag = (cold: number, p50: number, p99: number) => ({ sim: side(cold, p50, p99) }) as unknown as import('../experiments/compare.js').Agreement;
+    const sum = summarizeSpread(side(100, 13, 5000), [{ label: 'a', agreement: ag(65, 12.5, 2700) }, { label: 'b', agreement: ag(110, 13.2, 4500) }, { label: 'c', agreement: ag(96, 13.0, 4200) }]);
+    expect(sum.coldStarts).toEqual([65, 96, 110]);
+    expect(sum.p99).toEqual([2700, 4200, 4500]);
+    expect(sum.realWithin).toEqual({ coldStarts: true, p50: true, p99: false });
+    expect(sum.members.map((m) => m.label)).toEqual(['a', 'b', 'c']);
+  });
+});
 
 describe('replay plans', () => {
   it('are deterministic and hash what they contain', () => {
@@ -87,6 +110,11 @@ describe('comparison', () => {
     const html = readFileSync(join(out, 'report.html'), 'utf8');
     expect(html).toMatch(/data:image\/png;base64,/);
     expect(html).toContain(a.info.traceSha256);
+    // with the simulations over the calibration's spread: their range is in the report and agreement.json
+    const spread = summarizeSpread(ag.real, [{ label: 'cores 1.9, touch 5 ms/MB', agreement: ag }, { label: 'cores 2, touch 5 ms/MB', agreement: ag }]);
+    await writeComparisonReport(join(dir, 'report2'), { ...ag, simSpread: spread }, a, b);
+    expect(readFileSync(join(dir, 'report2', 'report.html'), 'utf8')).toMatch(/over the calibration&#39;s spread|over the calibration's spread/);
+    expect(JSON.parse(readFileSync(join(dir, 'report2', 'agreement.json'), 'utf8')).simSpread.coldStarts).toEqual([ag.sim.coldStarts, ag.sim.coldStarts, ag.sim.coldStarts]);
     await runSim({ plan: buildPlan(opts({ seed: 2 })), out: join(dir, 'c'), policy: 'openlambda', memoryMb: 4096, cores: 2, profile: loadProfile() });
     expect(incompatibility(a.info, readRun(join(dir, 'c')).info)).toMatch(/different seeds \(1 vs 2\)/);
     await runSim({ plan: p, out: join(dir, 'd'), policy: 'lru', memoryMb: 4096, cores: 2, profile: loadProfile() });

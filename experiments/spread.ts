@@ -1,0 +1,69 @@
+/**
+ * The simulator over the calibration's own spread. One calibrated profile
+ * is a point estimate: its effective cores are the largest of three
+ * measurements and its memory-touching cost a difference of two medians.
+ * On the bundled plan the simulated cold starts moved from 110 to 65 when
+ * the effective cores went from 1.936 to 1.953 (docs/BENCHMARKS.md), so a
+ * single simulation can land on either side of a tipping point by chance.
+ * `validate` therefore also simulates the plan with the profile's
+ * measured alternatives: each effective-cores sample, crossed with the
+ * lower quartile, median and upper quartile of the per-pair touching
+ * costs (profiles written before those were recorded vary the cores only).
+ */
+import type { CostProfile } from '../sim/profile.js';
+import type { Agreement, Side } from './compare.js';
+
+export interface SpreadMember {
+  label: string;
+  cores: number;
+  touchMsPerMb: number;
+  profile: CostProfile;
+}
+
+/** Lower quartile, median, upper quartile (nearest rank). */
+function quartiles(xs: number[]): number[] {
+  const s = [...xs].sort((a, b) => a - b);
+  const at = (q: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
+  return [at(0.25), at(0.5), at(0.75)];
+}
+
+/** Profiles for the calibration's spread: one per (effective cores sample, touching quartile); [] if the profile records no spread. */
+export function spreadMembers(profile: CostProfile): SpreadMember[] {
+  const extra = (profile.extra ?? {}) as { cores?: number; touchMsPerMb?: number; touchMsPerMbSamples?: number[]; cpu?: { effectiveCores?: number[] } };
+  const coresSamples = (extra.cpu?.effectiveCores ?? []).filter((c) => Number.isFinite(c) && c > 0);
+  const touchSamples = (extra.touchMsPerMbSamples ?? []).filter((t) => Number.isFinite(t) && t >= 0);
+  if (coresSamples.length === 0 && touchSamples.length === 0) return [];
+  const cores = coresSamples.length ? [...new Set(coresSamples)] : [extra.cores ?? 1];
+  const touch = touchSamples.length ? [...new Set(quartiles(touchSamples))] : [extra.touchMsPerMb ?? 0];
+  const out: SpreadMember[] = [];
+  for (const c of cores) {
+    for (const t of touch) {
+      out.push({ label: `cores ${c}, touch ${t} ms/MB`, cores: c, touchMsPerMb: t, profile: { ...profile, extra: { ...extra, cores: c, touchMsPerMb: t } } });
+    }
+  }
+  return out;
+}
+
+/** What the simulations over the spread predicted, as min, median and max of each figure. */
+export interface SpreadSummary {
+  members: { label: string; coldStarts: number; p50: number; p99: number }[];
+  coldStarts: [number, number, number];
+  p50: [number, number, number];
+  p99: [number, number, number];
+  /** Whether the real run's figure lies within [min, max] of the simulations. */
+  realWithin: { coldStarts: boolean; p50: boolean; p99: boolean };
+}
+
+export function summarizeSpread(real: Side, members: { label: string; agreement: Agreement }[]): SpreadSummary {
+  const range = (k: 'coldStarts' | 'p50' | 'p99'): [number, number, number] => {
+    const v = members.map((m) => m.agreement.sim[k]).sort((a, b) => a - b);
+    return [v[0]!, v[Math.floor((v.length - 1) / 2)]!, v[v.length - 1]!];
+  };
+  const cold = range('coldStarts'), p50 = range('p50'), p99 = range('p99');
+  const within = (r: [number, number, number], x: number) => x >= r[0] && x <= r[2];
+  return {
+    members: members.map((m) => ({ label: m.label, coldStarts: m.agreement.sim.coldStarts, p50: m.agreement.sim.p50, p99: m.agreement.sim.p99 })),
+    coldStarts: cold, p50, p99,
+    realWithin: { coldStarts: within(cold, real.coldStarts), p50: within(p50, real.p50), p99: within(p99, real.p99) },
+  };
+}
