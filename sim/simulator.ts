@@ -405,7 +405,7 @@ export class Simulator {
         this.#startOn(req, sb);
       } else {
         // POLICY: strict FIFO for memory: the head waits, and so does everyone behind it
-        if (this.#capacity - this.#used + this.#evictable + this.#zygotesEvictable() < q.mem(pos)) break;
+        if (!this.#canFree(q.mem(pos))) break;
         if (!this.#tryCold(this.#requestAt(pos))) break;
         q.take(pos);
       }
@@ -732,7 +732,7 @@ export class Simulator {
    */
   #ensureFree(needMb: number): number {
     if (this.#capacity - this.#used >= needMb) return 0;
-    if (this.#capacity - this.#used + this.#evictable + this.#zygotesEvictable() < needMb) return -1;
+    if (!this.#canFree(needMb)) return -1;
     let cost = 0;
     const now = this.clock.now();
     while (this.#capacity - this.#used < needMb) {
@@ -750,9 +750,13 @@ export class Simulator {
     return cost;
   }
 
-  /** Memory zygotes hold that eviction could free now (0 without an import cache). */
-  #zygotesEvictable(): number {
-    return this.#startup?.evictableMb?.(this.clock.now()) ?? 0;
+  /**
+   * Whether `needMb` can be had by evicting: idle sandboxes first, then
+   * zygotes (asked about only when the sandboxes are not enough).
+   */
+  #canFree(needMb: number): boolean {
+    const short = needMb - (this.#capacity - this.#used + this.#evictable);
+    return short <= 0 || (this.#startup?.evictableMb?.(this.clock.now()) ?? 0) >= short;
   }
 
   #evict(v: SimSandbox): void {
