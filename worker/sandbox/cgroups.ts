@@ -213,8 +213,18 @@ class V1Driver implements CgroupDriver {
     if (this.spares && ahead) this.#refillSoon(kind, limits);
     if (spare) return this.#handle(name);
     for (const c of V1_CONTROLLERS) mkdirSync(this.#dir(c, name), { recursive: true });
-    for (const [file, value] of limitWrites(limits, this.#memsw)) write(join(this.#dir(file.split('.')[0]!, name), file), value);
+    for (const [file, value] of limitWrites(limits, this.#memsw)) write(this.#limitFile(name, file), value);
     return this.#handle(name);
+  }
+
+  /** Where a `<controller>.<knob>` file of group `name` is. */
+  #limitFile(name: string, file: string): string {
+    return join(this.#dir(file.slice(0, file.indexOf('.')), name), file);
+  }
+
+  /** Removes an empty group from every hierarchy it is in. */
+  #rmdirAll(name: string): void {
+    for (const c of V1_CONTROLLERS) rmdirQuiet(this.#dir(c, name));
   }
 
   /** Renames a spare group with these limits to `name`; false if there is none (or it could not be renamed). */
@@ -249,23 +259,26 @@ class V1Driver implements CgroupDriver {
       while (this.#spares.size > V1_SPARE_KINDS) {
         const [oldest, names] = this.#spares.entries().next().value as [string, string[]];
         this.#spares.delete(oldest);
-        for (const n of names) for (const c of V1_CONTROLLERS) rmdirQuiet(this.#dir(c, n));
+        for (const n of names) this.#rmdirAll(n);
       }
     }
     const ready = this.#spares.get(kind)!;
     while (ready.length < V1_SPARES && !this.#closed) {
       const name = `${V1_SPARE_PREFIX}${process.pid}-${this.#spareSeq++}`;
+      let made = false;
       try {
         for (const c of V1_CONTROLLERS) await mkdir(this.#dir(c, name));
-        for (const [file, value] of limitWrites(limits, this.#memsw)) await writeFile(join(this.#dir(file.split('.')[0]!, name), file), value);
+        for (const [file, value] of limitWrites(limits, this.#memsw)) await writeFile(this.#limitFile(name, file), value);
+        made = true;
       } finally {
-        if (this.#closed || this.#spares.get(kind) !== ready) {
-          // the driver closed (or dropped these limits) meanwhile
-          for (const c of V1_CONTROLLERS) rmdirQuiet(this.#dir(c, name));
+        // a failed spare, or one the driver no longer wants (closed, or these limits dropped meanwhile)
+        if (!made || this.#closed || this.#spares.get(kind) !== ready) {
+          this.#rmdirAll(name);
           if (this.#closed) this.#removeRootDirs();
+          made = false;
         }
       }
-      if (this.#closed || this.#spares.get(kind) !== ready) return;
+      if (!made) return;
       ready.push(name);
     }
   }
