@@ -131,8 +131,8 @@ async function compare(realDir: string, simDir: string, out: string, spread?: im
   say(`p90: real ${a.real.p90.toFixed(2)} ms, sim ${a.sim.p90.toFixed(2)} ms (${e.p90.toFixed(1)}%)`);
   say(`p99: real ${a.real.p99.toFixed(2)} ms, sim ${a.sim.p99.toFixed(2)} ms (${e.p99.toFixed(1)}%, target ±${a.targets.p99Pct}%: ${a.met.p99 ? 'met' : 'not met'})`);
   if (spread) {
-    const t = (x: [number, number, number], d: number) => `${x[0].toFixed(d)}-${x[2].toFixed(d)} (median ${x[1].toFixed(d)})`;
-    say(`over the calibration's spread (${spread.members.length} simulations): cold starts ${t(spread.coldStarts, 0)}, p50 ${t(spread.p50, 2)} ms, p99 ${t(spread.p99, 0)} ms; the real run's figures ${['coldStarts', 'p50', 'p99'].filter((k) => spread.realWithin[k as 'p50']).length} of 3 within`);
+    const { rangeText: t } = await import('./spread.js');
+    say(`over the calibration's spread (${spread.members.length} simulations): cold starts ${t(spread.coldStarts, 0)}, p50 ${t(spread.p50, 2)} ms, p99 ${t(spread.p99, 0)} ms; the real run's figures ${Object.values(spread.realWithin).filter(Boolean).length} of 3 within`);
   }
   say(`KS distance ${a.ksDistance.toFixed(3)}; report: ${files.map((f) => join(out, f)).join(', ')}`);
 }

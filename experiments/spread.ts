@@ -44,6 +44,11 @@ export function spreadMembers(profile: CostProfile): SpreadMember[] {
   return out;
 }
 
+/** `min–max (median)` of one figure over the spread. */
+export function rangeText(r: [number, number, number], digits: number): string {
+  return `${r[0].toFixed(digits)}–${r[2].toFixed(digits)} (median ${r[1].toFixed(digits)})`;
+}
+
 /** What the simulations over the spread predicted, as min, median and max of each figure. */
 export interface SpreadSummary {
   members: { label: string; coldStarts: number; p50: number; p99: number }[];

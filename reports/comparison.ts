@@ -3,13 +3,12 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Agreement } from '../experiments/compare.js';
 import type { RunInfo } from '../experiments/run-files.js';
+import { rangeText } from '../experiments/spread.js';
 import { barChart, lineChart } from './charts.js';
 import { writeHtml, writePdf, type ReportChart, type ReportDoc } from './document.js';
 
 const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : String(x));
 const sign = (x: number) => (Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${x.toFixed(1)}%` : String(x));
-/** min–max (median) of a spread of simulated figures. */
-const spreadText = (r: [number, number, number], digits: number) => `${r[0].toFixed(digits)}–${r[2].toFixed(digits)} (median ${r[1].toFixed(digits)})`;
 
 export async function writeComparisonReport(
   out: string,
@@ -62,7 +61,7 @@ export async function writeComparisonReport(
       `p50 latency ${f2(a.sim.p50)} ms vs ${f2(a.real.p50)} ms (${sign(a.errorPct.p50)}), p99 ${f2(a.sim.p99)} ms vs ${f2(a.real.p99)} ms (${sign(a.errorPct.p99)}); ` +
       `Kolmogorov–Smirnov distance ${a.ksDistance.toFixed(3)}. Targets (cold starts ±${a.targets.coldStartsPct}%, p50 ±${a.targets.p50Pct}%, p99 ±${a.targets.p99Pct}%): ` +
       `${met(a.met.coldStarts)}, ${met(a.met.p50)}, ${met(a.met.p99)}.` +
-      (a.simSpread ? ` Over the calibration's own spread (${a.simSpread.members.length} simulations) the simulator predicted ${spreadText(a.simSpread.coldStarts, 0)} cold starts, p50 ${spreadText(a.simSpread.p50, 2)} ms, p99 ${spreadText(a.simSpread.p99, 0)} ms.` : ''),
+      (a.simSpread ? ` Over the calibration's own spread (${a.simSpread.members.length} simulations) the simulator predicted ${rangeText(a.simSpread.coldStarts, 0)} cold starts, p50 ${rangeText(a.simSpread.p50, 2)} ms, p99 ${rangeText(a.simSpread.p99, 0)} ms.` : ''),
     sections: [
       {
         heading: 'Agreement',
@@ -75,7 +74,7 @@ export async function writeComparisonReport(
           ['mean latency', `real ${f2(a.real.mean)} ms, sim ${f2(a.sim.mean)} ms: ${sign(a.errorPct.mean)}`],
           ['KS distance', a.ksDistance.toFixed(4)],
           ...(a.simSpread ? [
-            ['over the calibration\'s spread', `${a.simSpread.members.length} simulations (each effective-cores sample × the quartiles of the memory-touching cost): cold starts ${spreadText(a.simSpread.coldStarts, 0)} (real ${a.real.coldStarts}: ${a.simSpread.realWithin.coldStarts ? 'within' : 'outside'}), p50 ${spreadText(a.simSpread.p50, 2)} ms (${a.simSpread.realWithin.p50 ? 'within' : 'outside'}), p99 ${spreadText(a.simSpread.p99, 0)} ms (${a.simSpread.realWithin.p99 ? 'within' : 'outside'})`] as [string, string],
+            ['over the calibration\'s spread', `${a.simSpread.members.length} simulations (each effective-cores sample × the quartiles of the memory-touching cost): cold starts ${rangeText(a.simSpread.coldStarts, 0)} (real ${a.real.coldStarts}: ${a.simSpread.realWithin.coldStarts ? 'within' : 'outside'}), p50 ${rangeText(a.simSpread.p50, 2)} ms (${a.simSpread.realWithin.p50 ? 'within' : 'outside'}), p99 ${rangeText(a.simSpread.p99, 0)} ms (${a.simSpread.realWithin.p99 ? 'within' : 'outside'})`] as [string, string],
             ...a.simSpread.members.map((m): [string, string] => [`  ${m.label}`, `cold starts ${m.coldStarts}, p50 ${f2(m.p50)} ms, p99 ${f2(m.p99)} ms`]),
           ] : []),
         ],

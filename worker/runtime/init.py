@@ -351,7 +351,7 @@ def zygote_serve(cfg):
                 pipes[r] = 'replaced'
                 pipes[spare(srv, zsrv, pipes, cfg)] = 'waiting'
             taken = []
-        if not any(st == 'taken' for st in pipes.values()):
+        if not taken:   # kept equal to the pipes in state 'taken'
             due = None
         if zsrv in ready:
             try:

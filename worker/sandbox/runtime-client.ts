@@ -39,7 +39,7 @@ export interface SentFirst {
   path: string;
   /** The very Buffer the caller will pass to `invoke`. */
   body: Buffer;
-  /** Bytes that arrived on the connection before the client adopted it. */
+  /** Bytes that arrived on the connection before the client adopted it (the client keeps this Buffer). */
   buffered?: Buffer;
 }
 
@@ -67,7 +67,7 @@ export class RuntimeClient {
     if (conn) {
       this.#attach(conn);
       this.#sent = sent;
-      if (sent?.buffered?.length) this.#buf = Buffer.from(sent.buffered);
+      if (sent?.buffered?.length) this.#buf = sent.buffered; // readFirstLine's own copy
     }
   }
 
