@@ -11,6 +11,8 @@
  *   until frozen) and thawing it (the write alone), first with no other
  *   group frozen (v1: no anchor group; another worker running on the
  *   machine would keep one frozen), then as the worker runs it;
+ * - a sandbox's cgroup made on the spot against one renamed from the
+ *   groups the v1 driver makes ahead;
  * - in the worker's own process, without HTTP: a call that finds its
  *   sandbox paused (openlambda) and one that finds it idle (lru), each
  *   15 ms after the previous one, through `LambdaManager.invoke`.
@@ -118,6 +120,35 @@ async function freezer(anchor: boolean): Promise<{ freeze: number[]; thaw: numbe
   return { freeze, thaw };
 }
 
+/**
+ * A sandbox's cgroup made on the spot (mkdirs and limit writes) against one
+ * renamed into place from the groups the v1 driver makes ahead (each create
+ * 60 ms after the last, so the refill is done); v2 makes none: both rows
+ * are then made on the spot.
+ */
+async function groupCreate(): Promise<{ made: number[]; renamed: number[]; version: 1 | 2 }> {
+  const limits = { memoryMb: 64, pids: 16, cpuPercent: 100 };
+  const time = async (spares: boolean): Promise<{ xs: number[]; version: 1 | 2 }> => {
+    const d = cgroupDriver(`ol-lab/bench-costs-${process.pid}`, 'auto', undefined, { spares });
+    const xs: number[] = [];
+    try {
+      for (let i = 0; i < N; i++) {
+        await sleep(60);
+        const t = performance.now();
+        const g = d.create(`g${i}`, limits);
+        xs.push(performance.now() - t);
+        await g.destroy();
+      }
+    } finally {
+      d.removeRoot();
+    }
+    return { xs, version: d.version };
+  };
+  const made = await time(false);
+  const renamed = await time(true);
+  return { made: made.xs, renamed: renamed.xs.slice(1), version: made.version };
+}
+
 async function pausedCalls(policy: string): Promise<number[]> {
   const dir = mkdtempSync(join(tmpdir(), 'ol-costs-'));
   const c = { ...defaultConfig(dir), policy, mem_pool_mb: 16_000, limits: { ...defaultConfig(dir).limits, mem_mb: 64 } };
@@ -151,6 +182,7 @@ async function main(): Promise<void> {
   const py = JSON.parse(r.stdout) as Record<string, number[]>;
   const bare = await freezer(false);
   const fz = await freezer(true);
+  const groups = await groupCreate();
   const paused = await pausedCalls('openlambda');
   const idle = await pausedCalls('lru');
   say('## Machine costs (`npm run bench:costs`)');
@@ -167,6 +199,8 @@ async function main(): Promise<void> {
   say(`| freezer, no other group frozen: thaw (the write), ms | ${f2(pct(bare.thaw, 50))} | ${f2(pct(bare.thaw, 90))} |`);
   say(`| freezer as the worker runs it (v1: beside its frozen anchor group): freeze, ms | ${f2(pct(fz.freeze, 50))} | ${f2(pct(fz.freeze, 90))} |`);
   say(`| freezer as the worker runs it: thaw, ms | ${f2(pct(fz.thaw, 50))} | ${f2(pct(fz.thaw, 90))} |`);
+  say(`| a sandbox's cgroup (v${groups.version}) made on the spot, ms | ${f2(pct(groups.made, 50))} | ${f2(pct(groups.made, 90))} |`);
+  say(`| a sandbox's cgroup (v${groups.version}) from those made ahead${groups.version === 1 ? ' (renamed)' : ' (v2: made on the spot too)'}, ms | ${f2(pct(groups.renamed, 50))} | ${f2(pct(groups.renamed, 90))} |`);
   say(`| in-process call finding its sandbox paused (openlambda), ms | ${f2(pct(paused, 50))} | ${f2(pct(paused, 90))} |`);
   say(`| in-process call finding its sandbox idle (lru), ms | ${f2(pct(idle, 50))} | ${f2(pct(idle, 90))} |`);
   writeReport('costs', lines);

@@ -168,9 +168,9 @@ const V1_ANCHOR = '.frozen-anchor';
 
 /**
  * v1 groups made ahead of need, per set of limits: a new sandbox's group
- * is then four renames (0.03 ms) instead of four mkdirs and four limit
- * writes (0.25 ms in a loop, 0.44 ms on a cold start's path when the
- * machine was idle). OpenLambda keeps a pool of cgroups for the same
+ * is then four renames instead of four mkdirs and four limit writes:
+ * 0.28 against 0.57 ms p50 from Node, creates 60 ms apart (`npm run
+ * bench:costs`; back to back, 0.03 against 0.25 ms). OpenLambda keeps a pool of cgroups for the same
  * reason. Refilled on the thread pool, a moment after a take, so neither
  * the event loop nor the cold start that took one waits for it. v2 cannot
  * rename groups: there every group is made on demand.
