@@ -23,9 +23,18 @@
  *   (`extra.createLanes`, used by `ol-exp sim`);
  * - CPU: k concurrent handlers each burning W ms of CPU (k = 1..4); the
  *   stretch of their wall time gives the cores handlers effectively share,
- *   stored as `extra.cores` (what `ol-exp sim` uses by default).
+ *   stored as `extra.cores` (what `ol-exp sim` uses by default);
+ * - background CPU: the machine's busy time (/proc/stat, all processes and
+ *   the kernel, less the idle machine's own rate) over the warm calls and
+ *   over the cold ones, per call. What a call costs beyond its handler is
+ *   CPU the simulator's delays leave out (worker, client, HTTP); what a
+ *   cold start costs beyond that and beyond the creation the simulator
+ *   already runs as CPU work is done off the request's path (the zygote
+ *   clones its next spare, the pool refills its cgroups). Both go to
+ *   `extra.backgroundCpu`, which `ol-exp sim` charges as CPU work nothing
+ *   waits for (SimConfig.callBackgroundCpuMs, coldBackgroundCpuMs).
  */
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { machineInfo } from '../common/machine.js';
@@ -52,6 +61,23 @@ function call(base: URL, name: string, body = '1'): Promise<number> {
   });
 }
 
+/** CPU time the whole machine has spent busy (every CPU, user + system + interrupts), ms. */
+export function machineBusyMs(stat = readFileSync('/proc/stat', 'utf8')): number {
+  const f = stat.slice(0, stat.indexOf('\n')).trim().split(/\s+/);
+  if (f[0] !== 'cpu' || f.length < 8) throw new Error(`/proc/stat: unexpected first line ${JSON.stringify(f.join(' '))}`);
+  const v = f.slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal: all but idle and iowait; USER_HZ is 100
+  return (v[0]! + v[1]! + v[2]! + v[5]! + v[6]! + (v[7] ?? 0)) * 10;
+}
+
+/** Runs `fn` and returns the machine CPU it cost per op, less the idle machine's `idlePerMs` over its wall time. */
+async function cpuPerOp(ops: number, idlePerMs: number, fn: () => Promise<void>): Promise<number> {
+  const b0 = machineBusyMs(), t0 = performance.now();
+  await fn();
+  const b1 = machineBusyMs(), wall = performance.now() - t0;
+  return Math.max(0, (b1 - b0 - idlePerMs * wall) / ops);
+}
+
 /** Pause between the warm calls, and between the unpaused ones, ms. */
 const GAP_MS = 20;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -73,14 +99,28 @@ export async function calibrate(o: { backend: 'sock' | 'docker'; n: number; out:
   const concWall: number[] = [];
   const cold: number[] = [], warm: number[] = [], cold0: number[] = [], coldT: number[] = [];
   let cpu: { k: number; wallMs: number; workMs: number }[] = [];
+  let idlePerMs = 0, cpuCall = 0, cpuCold = 0;
   try {
-    for (let i = 0; i < n; i++) cold.push(await call(w.base, `noop${i}`));
+    // the idle machine's own busy rate, subtracted from the CPU measurements below, taken once
+    // the new worker has settled (its first sandbox made the root zygote)
+    await call(w.base, 'burn0', JSON.stringify({ dur_ms: 1 }));
+    await sleep(1500);
+    const b0 = machineBusyMs(), t0 = performance.now();
+    await sleep(1000);
+    idlePerMs = (machineBusyMs() - b0) / (performance.now() - t0);
+    cpuCold = await cpuPerOp(n, idlePerMs, async () => {
+      for (let i = 0; i < n; i++) cold.push(await call(w.base, `noop${i}`));
+      await sleep(300); // the last spare's clone and the cgroup refill finish
+    });
     // as far apart as the unpaused calls below (and the requests of a replay): on a VM, a call
     // that finds the cores idle waits for them to wake up (~1.5 ms here), paused sandbox or not
-    for (let i = 0; i < Math.max(n, 100); i++) {
-      await sleep(GAP_MS);
-      warm.push(await call(w.base, 'noop0'));
-    }
+    const nWarm = Math.max(n, 100);
+    cpuCall = await cpuPerOp(nWarm, idlePerMs, async () => {
+      for (let i = 0; i < nWarm; i++) {
+        await sleep(GAP_MS);
+        warm.push(await call(w.base, 'noop0'));
+      }
+    });
     // memory touching on a sandbox's first call: cold with 0 MB vs TOUCH MB
     o.log(`first calls touching 0 and ${TOUCH} MB (${touchN} each)`);
     for (let i = 0; i < touchN; i++) {
@@ -182,6 +222,13 @@ export async function calibrate(o: { backend: 'sock' | 'docker'; n: number; out:
       // each pair measured back to back: the spread `validate` simulates over (experiments/spread.ts)
       touchMsPerMbSamples: cold0.map((c0, i) => round(Math.max(0, (coldT[i]! - c0) / TOUCH))),
       cpu: { samples: cpu, effectiveCores: effective.map(round), note: 'k handlers each burning workMs of CPU at once; effective cores = k × work / wall' },
+      // what ol-exp sim charges as CPU work nothing waits for (SimConfig.callBackgroundCpuMs, coldBackgroundCpuMs)
+      backgroundCpu: {
+        callMs: round(cpuCall),
+        coldMs: round(Math.max(0, cpuCold - cpuCall - Math.max(0, median(cold) - warmMed))),
+        measured: { idleBusyPerS: round(idlePerMs * 1000), cpuPerWarmCallMs: round(cpuCall), cpuPerColdCallMs: round(cpuCold) },
+        note: 'machine CPU (/proc/stat) per call: callMs, of a warm noop call; coldMs, of a cold one beyond a warm call and beyond the creation the simulator runs as CPU work',
+      },
       medians: { coldMs: round(median(cold)), ...(fresh.length ? { freshColdMs: round(median(fresh)) } : {}), warmMs: round(warmMed), unpausedMs: round(median(unpaused)), pauseMs: round(median(pause)), destroyMs: round(median(destroy)) },
     },
   };

@@ -40,10 +40,13 @@ export async function runSim(o: SimRunOptions): Promise<void> {
   const functions = p.functions.map((f) => ({ name: f.name }));
   const touchCost = Number((o.profile.extra as { touchMsPerMb?: number } | undefined)?.touchMsPerMb ?? 0);
   const lanes = Number((o.profile.extra as { createLanes?: number } | undefined)?.createLanes ?? Infinity);
+  const bg = (o.profile.extra as { backgroundCpu?: { callMs?: number; coldMs?: number } } | undefined)?.backgroundCpu;
   const config = resolveSimConfig({
     policy: o.policy, memoryMb: o.memoryMb, cores: o.cores, queue: 'wait', seed: p.options.seed,
     createLanes: Number.isFinite(lanes) && lanes >= 1 ? Math.round(lanes) : Infinity,
     createOnCpu: o.createOnCpu ?? false,
+    // CPU the worker spends that no request waits for; profiles from before it was measured have none
+    callBackgroundCpuMs: Number(bg?.callMs ?? 0), coldBackgroundCpuMs: Number(bg?.coldMs ?? 0),
   });
   const costs = compileProfile(o.profile);
   const importMs = new Map((p.packages?.catalog ?? []).map((c) => [c.name, c.importMs]));

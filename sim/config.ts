@@ -40,6 +40,16 @@ export interface SimConfig {
    * largely serialise (kernel locks on namespaces, mounts and cgroups).
    */
   createLanes: number;
+  /**
+   * CPU work the worker does for every request, and for every new sandbox,
+   * that no request waits for, ms of one core: the worker's and the
+   * client's own request handling; the zygote making its next spare and
+   * the pool refilling its cgroups. It shares the cores with the handlers;
+   * 0: none. `ol-exp calibrate` measures both as machine CPU
+   * (`extra.backgroundCpu`).
+   */
+  callBackgroundCpuMs: number;
+  coldBackgroundCpuMs: number;
   /** The run's one seed. */
   seed: number;
 }
@@ -55,6 +65,8 @@ export const simDefaults: SimConfig = {
   coldFromTrace: false,
   createOnCpu: false,
   createLanes: Infinity,
+  callBackgroundCpuMs: 0,
+  coldBackgroundCpuMs: 0,
   seed: 1,
 };
 
@@ -68,6 +80,8 @@ export function resolveSimConfig(given: Partial<SimConfig>): SimConfig {
   if (c.pausedMemMb !== null && !(c.pausedMemMb >= 0 && Number.isFinite(c.pausedMemMb))) badConfig('paused-mem', `must be a number of MB >= 0, got ${c.pausedMemMb}`);
   if (!Number.isInteger(c.seed)) badConfig('seed', `must be a whole number, got ${c.seed}`);
   if (!(c.createLanes === Infinity || (Number.isInteger(c.createLanes) && c.createLanes >= 1))) badConfig('create-lanes', `must be a whole number >= 1 or Infinity, got ${c.createLanes}`);
+  if (!(c.callBackgroundCpuMs >= 0 && Number.isFinite(c.callBackgroundCpuMs))) badConfig('call-background-cpu', `must be a number of ms >= 0, got ${c.callBackgroundCpuMs}`);
+  if (!(c.coldBackgroundCpuMs >= 0 && Number.isFinite(c.coldBackgroundCpuMs))) badConfig('cold-background-cpu', `must be a number of ms >= 0, got ${c.coldBackgroundCpuMs}`);
   c.policyOptions = resolvePolicyOptions(c.policy, c.policyOptions);
   return c;
 }

@@ -155,6 +155,8 @@ class Request {
   execStart = 0;
   /** With createOnCpu: its sandbox's creation is the CPU job running now, begun at `beginAt`. */
   creating = false;
+  /** CPU work off any request's path (the zygote's next spare, the worker's own bookkeeping): nothing waits for it. */
+  background = false;
   beginAt = 0;
   constructor(
     readonly seq: number,
@@ -362,6 +364,7 @@ export class Simulator {
       return;
     }
     this.#inFlight++;
+    this.#background(fnId, now, this.config.callBackgroundCpuMs);
     const sb = this.#takeAvailable(fnId);
     if (sb) {
       this.#startOn(new Request(seq, fnId, now, dur, mem, init), sb);
@@ -380,6 +383,14 @@ export class Simulator {
     this.#fnStats[fnId]!.queued++;
     this.#queue.push(seq, fnId, now, dur, mem, init);
     if (this.#log) this.#emit('queue', fnId, seq);
+  }
+
+  /** CPU work no request waits for, sharing the cores with the handlers (SimConfig.callBackgroundCpuMs). */
+  #background(fnId: number, now: number, ms: number): void {
+    if (!(ms > 0)) return;
+    const b = new Request(-1, fnId, now, ms, 0, NaN);
+    b.background = true;
+    this.#cpu.add(now, ms, b);
   }
 
   #drop(seq: number, fnId: number, arrival: number): void {
@@ -538,6 +549,7 @@ export class Simulator {
     if (extra) req.dur += extra;
     this.#r.cold++;
     this.#r.sandboxesCreated++;
+    this.#background(req.fnId, now, this.config.coldBackgroundCpuMs);
     this.#fnStats[req.fnId]!.cold++;
     req.kind = 'cold';
     req.sb = sb;
@@ -627,6 +639,7 @@ export class Simulator {
   };
 
   #complete(req: Request): void {
+    if (req.background) return;
     if (req.creating) return this.#created(req);
     const now = this.clock.now();
     const sb = req.sb!;

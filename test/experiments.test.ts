@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { projectPath } from '../common/paths.js';
+import { machineBusyMs } from '../experiments/calibrate.js';
 import { compareRuns, incompatibility, ksDistance } from '../experiments/compare.js';
 import { buildPlan, type PlanOptions } from '../experiments/plan.js';
 import { checkFeasible } from '../experiments/real.js';
@@ -119,6 +120,19 @@ describe('comparison', () => {
     expect(incompatibility(a.info, readRun(join(dir, 'c')).info)).toMatch(/different seeds \(1 vs 2\)/);
     await runSim({ plan: p, out: join(dir, 'd'), policy: 'lru', memoryMb: 4096, cores: 2, profile: loadProfile() });
     expect(() => compareRuns(a, readRun(join(dir, 'd')))).toThrow(/cannot be compared: they use different policies \(openlambda vs lru\)/);
+  });
+
+  it('a profile\'s measured background CPU slows the simulated handlers; /proc/stat is read as busy time', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ol-bg-'));
+    const p = buildPlan(opts());
+    const base = constantProfile({ create: 30, warmDispatch: 2, unpause: 3 });
+    await runSim({ plan: p, out: join(dir, 'a'), policy: 'openlambda', memoryMb: 4096, cores: 1, profile: base });
+    await runSim({ plan: p, out: join(dir, 'b'), policy: 'openlambda', memoryMb: 4096, cores: 1, profile: { ...base, extra: { backgroundCpu: { callMs: 4, coldMs: 20 } } } });
+    const mean = (d: string) => { const r = readRun(join(dir, d)).rows; return r.reduce((s, x) => s + x.latencyMs, 0) / r.length; };
+    expect(mean('b')).toBeGreaterThan(mean('a'));
+    // user nice system idle iowait irq softirq steal: busy = all but idle and iowait, in USER_HZ (10 ms)
+    expect(machineBusyMs('cpu  100 5 50 1000 20 3 2 1 0 0\ncpu0 1 2 3 4 5 6 7 8\n')).toBe(1610);
+    expect(() => machineBusyMs('intr 1 2 3\n')).toThrow(/\/proc\/stat: unexpected first line/);
   });
 
   it('a truncated run file or an unknown function is a clear error', async () => {

@@ -135,6 +135,20 @@ describe('hand-worked scenarios', () => {
     expect(text.filter((l) => l.includes('done'))).toEqual(['50 done b #1 sb1', '125 done a #0 sb0']);
   });
 
+  it('background CPU (a call\'s, a cold start\'s) shares the core though nothing waits for it', () => {
+    // 1 core. At 0: the call's 4 ms and the cold start's 20 ms of background work start, two
+    // jobs sharing: the call's ends at 8, the cold start's has 14 ms left at 10, when a's 100 ms
+    // handler starts beside it (create is a 10 ms delay here). From 0 the core never idles:
+    // a ends at 4 + 20 + 100 = 124 (110 without background work)
+    const { text, result } = runRows(
+      [{ t: 0, fn: 'a', dur: 100, mem: 10 }],
+      { policy: 'lru', memoryMb: 1000, cores: 1, callBackgroundCpuMs: 4, coldBackgroundCpuMs: 20 }, costs,
+    );
+    expect(text.filter((l) => l.includes('done'))).toEqual(['124 done a #0 sb0']);
+    expect(result.latency.max).toBe(124);
+    expect(result.cpuBusyCoreMs).toBe(124);
+  });
+
   it('a finishing sandbox goes to the oldest waiting request of its own function', () => {
     // pool fits one sandbox: a#1 and b#2 wait; when a#0 ends at 60, a#1 takes its sandbox
     // (warm) although b#2 is not behind it; b#2 then evicts it at 70 and starts cold
