@@ -104,10 +104,15 @@ export async function calibrate(o: { backend: 'sock' | 'docker'; n: number; out:
     // the idle machine's own busy rate, subtracted from the CPU measurements below, taken once
     // the new worker has settled (its first sandbox made the root zygote)
     await call(w.base, 'burn0', JSON.stringify({ dur_ms: 1 }));
-    await sleep(1500);
-    const b0 = machineBusyMs(), t0 = performance.now();
     await sleep(1000);
-    idlePerMs = (machineBusyMs() - b0) / (performance.now() - t0);
+    // the median of three windows: a stray burst in one of them is not the idle rate
+    const rates: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const b0 = machineBusyMs(), t0 = performance.now();
+      await sleep(700);
+      rates.push((machineBusyMs() - b0) / (performance.now() - t0));
+    }
+    idlePerMs = median(rates);
     cpuCold = await cpuPerOp(n, idlePerMs, async () => {
       for (let i = 0; i < n; i++) cold.push(await call(w.base, `noop${i}`));
       await sleep(300); // the last spare's clone and the cgroup refill finish
