@@ -165,7 +165,7 @@ await yargs(hideBin(process.argv))
     .option('profile', { type: 'string', describe: 'cost profile (ol-exp calibrate); default: the bundled one' })
     .option('cores', { type: 'string', describe: 'cores (default: the profile\'s effective cores, else this machine\'s)' })
     .option('backend', { choices: ['sock', 'docker'] as const, default: 'sock' as const, describe: 'the backend the real run used (docker sandboxes never fork from zygotes)' })
-    .option('create-on-cpu', { type: 'boolean', default: true, describe: 'model sandbox creation as CPU work shared with handlers, the profile\'s creation lanes at a time (--no-create-on-cpu: a fixed delay off the CPU)' }),
+    .option('create-on-cpu', { type: 'boolean', default: true, describe: 'model sandbox creation (the profile\'s creation lanes at a time) and destruction as CPU work shared with handlers (--no-create-on-cpu: fixed delays off the CPU)' }),
   (a) => sim(a as never))
   .command('compare <real> <sim>', 'agreement figures and the report (PDF, HTML, PNG)', (y) => y
     .positional('real', { type: 'string', demandOption: true })

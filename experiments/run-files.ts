@@ -25,6 +25,8 @@ export interface RunInfo {
   cores?: number | string;
   /** sim: sandbox creation modelled as CPU work (ol-exp sim --create-on-cpu). */
   createOnCpu?: boolean;
+  /** sim: destroys as CPU work too (on with createOnCpu since destroys were measured to be CPU work). */
+  destroyOnCpu?: boolean;
   machine: unknown;
   complete: boolean;
   invocations: number;

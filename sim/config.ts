@@ -49,6 +49,14 @@ export interface SimConfig {
    * (`extra.backgroundCpu`).
    */
   callBackgroundCpuMs: number;
+  /**
+   * Treat destroying a sandbox as CPU work (a job beside the handlers)
+   * instead of a pure delay: a new sandbox's creation starts when its
+   * victims' destroys are done, and evictions ahead of need take their CPU
+   * with nothing waiting. Under load, destroys stretch like everything
+   * else. Needs createOnCpu for the first part.
+   */
+  destroyOnCpu: boolean;
   coldBackgroundCpuMs: number;
   /** The run's one seed. */
   seed: number;
@@ -66,6 +74,7 @@ export const simDefaults: SimConfig = {
   createOnCpu: false,
   createLanes: Infinity,
   callBackgroundCpuMs: 0,
+  destroyOnCpu: false,
   coldBackgroundCpuMs: 0,
   seed: 1,
 };

@@ -157,6 +157,8 @@ class Request {
   creating = false;
   /** CPU work off any request's path (the zygote's next spare, the worker's own bookkeeping): nothing waits for it. */
   background = false;
+  /** A background job that `then`'s sandbox creation waits for (its victims' destroys, with destroyOnCpu). */
+  then: Request | undefined = undefined;
   beginAt = 0;
   constructor(
     readonly seq: number,
@@ -566,7 +568,15 @@ export class Simulator {
       wait = start - (now + destroyCost);
       this.#lanes[k] = start + sb.coldStartMs;
     }
-    if (this.config.createOnCpu) {
+    if (this.config.createOnCpu && this.config.destroyOnCpu && destroyCost > 0) {
+      // the victims' destroys are CPU work too; the creation starts once they are done
+      this.#endQueueing(req, now);
+      req.beginAt = now;
+      const d = new Request(-1, req.fnId, now, destroyCost, 0, NaN);
+      d.background = true;
+      d.then = req;
+      this.#cpu.add(now, destroyCost, d);
+    } else if (this.config.createOnCpu) {
       // creation is its own CPU job, sharing the cores with the handlers, at most createLanes at once
       this.#beginCreate(req, destroyCost);
     } else {
@@ -639,7 +649,10 @@ export class Simulator {
   };
 
   #complete(req: Request): void {
-    if (req.background) return;
+    if (req.background) {
+      if (req.then) this.#createStart(req.then);
+      return;
+    }
     if (req.creating) return this.#created(req);
     const now = this.clock.now();
     const sb = req.sb!;
@@ -790,6 +803,8 @@ export class Simulator {
       const v = this.policy.victim(now) as SimSandbox | undefined;
       if (!v) return;
       this.#evict(v);
+      // ahead of need nothing waits for the destroy, but with destroyOnCpu it takes its CPU
+      if (this.config.destroyOnCpu) this.#background(v.fnId, now, this.#costs.sample.destroy(this.#costRng));
     }
   }
 

@@ -149,6 +149,20 @@ describe('hand-worked scenarios', () => {
     expect(result.cpuBusyCoreMs).toBe(124);
   });
 
+  it('with destroyOnCpu an eviction\'s destroy is CPU work the new sandbox waits for', () => {
+    // 1 core. c's create (10) runs 95-105 alone... until b at 100 evicts idle a: the 1 ms destroy
+    // shares the core with c's create and ends at 102 (c's create has 4 left); b's create (10)
+    // then shares with it: c's ends at 110, b's at 122 (6 left at 110, half speed); b's 10 ms
+    // handler beside c's 100 ends at 142; c's remaining 84 ms end at 226
+    const { text } = runRows(
+      [{ t: 0, fn: 'a', dur: 10, mem: 100 }, { t: 95, fn: 'c', dur: 100, mem: 10 }, { t: 100, fn: 'b', dur: 10, mem: 100 }],
+      { policy: 'lru', memoryMb: 150, cores: 1, createOnCpu: true, destroyOnCpu: true }, costs,
+    );
+    expect(text).toContain('100 evict a sb0');
+    expect(text.filter((l) => l.includes('exec'))).toEqual(['10 exec a #0 sb0', '110 exec c #1 sb1', '122 exec b #2 sb2']);
+    expect(text.filter((l) => l.includes('done'))).toEqual(['20 done a #0 sb0', '142 done b #2 sb2', '226 done c #1 sb1']);
+  });
+
   it('a finishing sandbox goes to the oldest waiting request of its own function', () => {
     // pool fits one sandbox: a#1 and b#2 wait; when a#0 ends at 60, a#1 takes its sandbox
     // (warm) although b#2 is not behind it; b#2 then evicts it at 70 and starts cold
