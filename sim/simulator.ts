@@ -157,8 +157,8 @@ class Request {
   creating = false;
   /** CPU work off any request's path (the zygote's next spare, the worker's own bookkeeping): nothing waits for it. */
   background = false;
-  /** A background job that `then`'s sandbox creation waits for (its victims' destroys, with destroyOnCpu). */
-  then: Request | undefined = undefined;
+  /** destroyOnCpu: this background job is a destroy; `mem` MB are dying until it ends. */
+  destroy = false;
   beginAt = 0;
   constructor(
     readonly seq: number,
@@ -205,6 +205,9 @@ export class Simulator {
   readonly #r: Omit<SimResult, 'perFunction' | 'policyStats'>;
   /** createOnCpu: creation jobs on the CPU now, and those waiting for a lane. */
   #createsRunning = 0;
+  /** destroyOnCpu: memory of sandboxes whose destroy is still running, and creations waiting for it to go. */
+  #dyingMb = 0;
+  readonly #memWaiters: Request[] = [];
   readonly #createWaiting: Request[] = [];
   /** When each creation lane frees up (only with a finite createLanes). */
   readonly #lanes: Float64Array | undefined;
@@ -323,7 +326,7 @@ export class Simulator {
       if (this.#sampleEvery > 0) {
         while (this.#nextSample < t) {
           this.#hooks.onSample!({
-            t: this.#nextSample, usedMb: this.#used, idleMb: this.#evictable, sandboxes: this.#live,
+            t: this.#nextSample, usedMb: this.#used + this.#dyingMb, idleMb: this.#evictable, sandboxes: this.#live,
             busy: this.#busySandboxes, queued: this.#queue.size,
           });
           this.#nextSample += this.#sampleEvery;
@@ -568,14 +571,9 @@ export class Simulator {
       wait = start - (now + destroyCost);
       this.#lanes[k] = start + sb.coldStartMs;
     }
-    if (this.config.createOnCpu && this.config.destroyOnCpu && destroyCost > 0) {
-      // the victims' destroys are CPU work too; the creation starts once they are done
-      this.#endQueueing(req, now);
-      req.beginAt = now;
-      const d = new Request(-1, req.fnId, now, destroyCost, 0, NaN);
-      d.background = true;
-      d.then = req;
-      this.#cpu.add(now, destroyCost, d);
+    if (this.config.createOnCpu && this.#used + this.#dyingMb > this.#capacity) {
+      // destroyOnCpu: as the worker, the new sandbox waits until dying sandboxes' memory is gone
+      this.#memWaiters.push(req);
     } else if (this.config.createOnCpu) {
       // creation is its own CPU job, sharing the cores with the handlers, at most createLanes at once
       this.#beginCreate(req, destroyCost);
@@ -650,7 +648,7 @@ export class Simulator {
 
   #complete(req: Request): void {
     if (req.background) {
-      if (req.then) this.#createStart(req.then);
+      if (req.destroy) this.#destroyed(req.mem);
       return;
     }
     if (req.creating) return this.#created(req);
@@ -771,7 +769,7 @@ export class Simulator {
         if (mb === undefined) return -1; // the books said there was more to evict
         this.#used -= mb;
       }
-      cost += this.#costs.sample.destroy(this.#costRng);
+      if (!this.config.destroyOnCpu) cost += this.#costs.sample.destroy(this.#costRng); // else a CPU job of its own (#destroy)
     }
     return cost;
   }
@@ -803,8 +801,6 @@ export class Simulator {
       const v = this.policy.victim(now) as SimSandbox | undefined;
       if (!v) return;
       this.#evict(v);
-      // ahead of need nothing waits for the destroy, but with destroyOnCpu it takes its CPU
-      if (this.config.destroyOnCpu) this.#background(v.fnId, now, this.#costs.sample.destroy(this.#costRng));
     }
   }
 
@@ -812,10 +808,30 @@ export class Simulator {
     if (sb.availIdx >= 0) this.#removeAvailable(sb);
     if (sb.state === 'idle' || sb.state === 'paused') this.#evictable -= sb.footprint;
     this.#used -= sb.footprint;
+    if (this.config.destroyOnCpu) {
+      // its memory is dying, not free, until the destroy's CPU job ends
+      this.#dyingMb += sb.footprint;
+      const now = this.clock.now();
+      const cost = this.#costs.sample.destroy(this.#costRng);
+      const d = new Request(-1, sb.fnId, now, cost, sb.footprint, NaN);
+      d.background = true;
+      d.destroy = true;
+      this.#cpu.add(now, cost, d);
+    }
     this.#live--;
     sb.state = 'destroyed';
     sb.expiresAt = Infinity;
     this.policy.onDestroy(sb, this.clock.now(), reason);
+  }
+
+  /** destroyOnCpu: a destroy ended; once no more memory is held than the pool, waiting creations start. */
+  #destroyed(mb: number): void {
+    this.#dyingMb -= mb;
+    if (this.#used + this.#dyingMb <= this.#capacity + 1e-9 && this.#memWaiters.length > 0) {
+      const go = this.#memWaiters.splice(0);
+      for (const req of go) this.#beginCreate(req, 0);
+    }
+    if (this.#queue.size > 0) this.#drainQueue();
   }
 
   #checkCapacity(): void {

@@ -163,6 +163,21 @@ describe('hand-worked scenarios', () => {
     expect(text.filter((l) => l.includes('done'))).toEqual(['20 done a #0 sb0', '142 done b #2 sb2', '226 done c #1 sb1']);
   });
 
+  it('with destroyOnCpu an evicted sandbox\'s memory stays taken until its destroy ends, for every creation', () => {
+    // 1 core, pool 150. b at 100 evicts idle a (100 MB dying, 1 ms destroy job); c at 100.5 finds
+    // 50 MB free and needs 40, but reserved 140 + dying 100 is over the pool: like the worker it
+    // waits for the destroy (ends at 101). Then b's and c's 10 ms creations share the core (end 121),
+    // and so do their 10 ms handlers (end 141)
+    const { text } = runRows(
+      [{ t: 0, fn: 'a', dur: 10, mem: 100 }, { t: 100, fn: 'b', dur: 10, mem: 100 }, { t: 100.5, fn: 'c', dur: 10, mem: 40 }],
+      { policy: 'lru', memoryMb: 150, cores: 1, createOnCpu: true, destroyOnCpu: true }, costs,
+    );
+    expect(text).toContain('100 evict a sb0');
+    expect(text).toContain('121 exec b #1 sb1');
+    expect(text).toContain('121 exec c #2 sb2');
+    expect(text.filter((l) => l.includes('done')).slice(1).sort()).toEqual(['141 done b #1 sb1', '141 done c #2 sb2']);
+  });
+
   it('a finishing sandbox goes to the oldest waiting request of its own function', () => {
     // pool fits one sandbox: a#1 and b#2 wait; when a#0 ends at 60, a#1 takes its sandbox
     // (warm) although b#2 is not behind it; b#2 then evicts it at 70 and starts cold
