@@ -17,6 +17,8 @@ import { newBatch } from '../traces/types.js';
 import { INVOCATION_HEADER, type RunInfo } from './run-files.js';
 import type { Plan } from './plan.js';
 import { touchMb } from './real.js';
+import { SANDBOX_CPU_SHARES } from '../worker/sandbox/cgroups.js';
+import { ZYGOTE_CPU_SHARES } from '../worker/sandbox/sock.js';
 
 export interface SimRunOptions {
   plan: Plan;
@@ -41,18 +43,21 @@ export async function runSim(o: SimRunOptions): Promise<void> {
   const touchCost = Number((o.profile.extra as { touchMsPerMb?: number } | undefined)?.touchMsPerMb ?? 0);
   const lanes = Number((o.profile.extra as { createLanes?: number } | undefined)?.createLanes ?? Infinity);
   const bg = (o.profile.extra as { backgroundCpu?: { callMs?: number; coldMs?: number } } | undefined)?.backgroundCpu;
+  const zygotes = o.backend !== 'docker' && (p.options.importCache ?? true);
   const config = resolveSimConfig({
     policy: o.policy, memoryMb: o.memoryMb, cores: o.cores, queue: 'wait', seed: p.options.seed,
     createLanes: Number.isFinite(lanes) && lanes >= 1 ? Math.round(lanes) : Infinity,
     // with it, a destroy is CPU work too (SimConfig.destroyOnCpu): on this machine it is (9 ms of CPU for an 8 ms destroy)
     createOnCpu: o.createOnCpu ?? false, destroyOnCpu: o.createOnCpu ?? false,
+    // forks run in the zygote's group, at its CPU weight against a sandbox's (worker/sandbox/sock.ts, cgroups.ts)
+    createCpuWeight: zygotes && o.createOnCpu ? ZYGOTE_CPU_SHARES / SANDBOX_CPU_SHARES : 1,
     // CPU the worker spends that no request waits for; profiles from before it was measured have none
     callBackgroundCpuMs: Number(bg?.callMs ?? 0), coldBackgroundCpuMs: Number(bg?.coldMs ?? 0),
   });
   const costs = compileProfile(o.profile);
   const importMs = new Map((p.packages?.catalog ?? []).map((c) => [c.name, c.importMs]));
   // as the real worker: on sock, sandboxes fork from zygotes unless the plan turns the import cache off
-  const model = o.backend !== 'docker' && (p.options.importCache ?? true)
+  const model = zygotes
     ? new ImportCacheModel({
       tree: p.packages?.tree ?? { packages: [], children: [] },
       fnPackages: p.packages?.fnPackages ?? [],

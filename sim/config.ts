@@ -57,6 +57,13 @@ export interface SimConfig {
    * else. Needs createOnCpu for the first part.
    */
   destroyOnCpu: boolean;
+  /**
+   * With createOnCpu: the CPU weight of a creation's job against a
+   * handler's 1 (the worker forks sandboxes from zygotes whose CPU weight is
+   * 32 times a sandbox's, so a fork is not stretched like the handlers
+   * around it). 1: creations share the cores like handlers.
+   */
+  createCpuWeight: number;
   coldBackgroundCpuMs: number;
   /** The run's one seed. */
   seed: number;
@@ -75,6 +82,7 @@ export const simDefaults: SimConfig = {
   createLanes: Infinity,
   callBackgroundCpuMs: 0,
   destroyOnCpu: false,
+  createCpuWeight: 1,
   coldBackgroundCpuMs: 0,
   seed: 1,
 };
@@ -91,6 +99,7 @@ export function resolveSimConfig(given: Partial<SimConfig>): SimConfig {
   if (!(c.createLanes === Infinity || (Number.isInteger(c.createLanes) && c.createLanes >= 1))) badConfig('create-lanes', `must be a whole number >= 1 or Infinity, got ${c.createLanes}`);
   if (!(c.callBackgroundCpuMs >= 0 && Number.isFinite(c.callBackgroundCpuMs))) badConfig('call-background-cpu', `must be a number of ms >= 0, got ${c.callBackgroundCpuMs}`);
   if (!(c.coldBackgroundCpuMs >= 0 && Number.isFinite(c.coldBackgroundCpuMs))) badConfig('cold-background-cpu', `must be a number of ms >= 0, got ${c.coldBackgroundCpuMs}`);
+  if (!(c.createCpuWeight >= 1 && Number.isFinite(c.createCpuWeight))) badConfig('create-cpu-weight', `must be a number >= 1, got ${c.createCpuWeight}`);
   c.policyOptions = resolvePolicyOptions(c.policy, c.policyOptions);
   return c;
 }

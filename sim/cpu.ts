@@ -5,61 +5,40 @@
  * uses more than one core. C may be Infinity (no contention), which is what
  * FaasCache-style simulators assume.
  *
- * Implementation: a global "virtual work" counter V grows at the current
- * per-handler rate; a handler that starts when V = v with w ms of work ends
- * when V reaches v + w. Completion order in V never changes when n changes,
- * so one heap keyed by that tag serves, and the next completion's real time
- * is derived on demand. Costs O(log n) per start and per finish.
+ * A second class of jobs may carry a higher weight W (the worker's zygotes
+ * run at a CPU weight 32 times a sandbox's, so the fork on a cold start's
+ * path is not stretched like the handlers around it): the cores are shared
+ * in proportion to weight, no job above one core, and what a capped class
+ * cannot use goes to the other (water-filling over the two classes).
+ *
+ * Implementation: per class, a "virtual work" counter V grows at the class's
+ * current per-job rate; a job that starts when V = v with w ms of work ends
+ * when V reaches v + w. Completion order within a class never changes when
+ * the counts change, so one heap per class keyed by that tag serves, and
+ * the next completion's real time is derived on demand. Costs O(log n) per
+ * start and per finish.
  *
  * Limits (documented in docs/SIMULATOR.md): no scheduler quantum or context
- * switch cost, no memory-bandwidth or cache interference, sandbox creation
- * and dispatch are delays that do not occupy a core.
+ * switch cost, no memory-bandwidth or cache interference.
  */
-export class ProcessorSharing<P> {
-  readonly cores: number;
-  #n = 0;
-  #v = 0;
-  #last = 0;
-  #busyCoreMs = 0;
+class TagHeap<P> {
+  n = 0;
+  v = 0;
   #seq = 0;
   #tag = new Float64Array(256);
   #key = new Float64Array(256);
   #payload: (P | undefined)[] = new Array(256);
 
-  constructor(cores: number) {
-    if (!(cores > 0)) throw new RangeError(`cores must be > 0 (or Infinity), got ${cores}`);
-    this.cores = cores;
+  get topTag(): number {
+    return this.#tag[0]!;
   }
 
-  /** Handlers running now. */
-  get running(): number {
-    return this.#n;
-  }
-
-  /** Core-milliseconds of work done so far (utilisation = this / (C × time)). */
-  get busyCoreMs(): number {
-    return this.#busyCoreMs;
-  }
-
-  /** Brings V up to time `now`. */
-  advance(now: number): void {
-    const dt = now - this.#last;
-    if (dt > 0 && this.#n > 0) {
-      const n = this.#n, c = this.cores;
-      if (n <= c) { this.#v += dt; this.#busyCoreMs += dt * n; }
-      else { this.#v += (dt * c) / n; this.#busyCoreMs += dt * c; }
-    }
-    this.#last = now;
-  }
-
-  /** Starts a handler needing `work` ms of one core, at time `now`. */
-  add(now: number, work: number, payload: P): void {
-    this.advance(now);
-    if (this.#n === this.#tag.length) this.#grow();
-    const tag = this.#v + work;
+  push(work: number, payload: P): void {
+    if (this.n === this.#tag.length) this.#grow();
+    const tag = this.v + work;
     const key = this.#seq++;
     const tags = this.#tag, keys = this.#key, pl = this.#payload;
-    let i = this.#n++;
+    let i = this.n++;
     while (i > 0) {
       const p = (i - 1) >> 1;
       const pt = tags[p]!;
@@ -70,21 +49,10 @@ export class ProcessorSharing<P> {
     tags[i] = tag; keys[i] = key; pl[i] = payload;
   }
 
-  /** Real time at which the next handler finishes, or Infinity. */
-  nextTime(): number {
-    if (this.#n === 0) return Infinity;
-    const rem = this.#tag[0]! - this.#v;
-    if (rem <= 0) return this.#last;
-    const n = this.#n, c = this.cores;
-    return this.#last + (n <= c ? rem : (rem * n) / c);
-  }
-
-  /** Removes and returns the handler that finishes next; call at `nextTime()`. */
-  pop(now: number): P {
-    this.advance(now);
+  pop(): P {
     const tags = this.#tag, keys = this.#key, pl = this.#payload;
     const out = pl[0]!;
-    const n = --this.#n;
+    const n = --this.n;
     if (n > 0) {
       const lt = tags[n]!, lk = keys[n]!, lp = pl[n];
       let i = 0;
@@ -102,7 +70,7 @@ export class ProcessorSharing<P> {
     }
     pl[n] = undefined;
     // keep V from drifting past a finished tag through rounding
-    if (this.#n === 0) this.#v = 0, this.#seq = 0;
+    if (this.n === 0) this.v = 0, this.#seq = 0;
     return out;
   }
 
@@ -111,5 +79,102 @@ export class ProcessorSharing<P> {
     const t = new Float64Array(cap); t.set(this.#tag); this.#tag = t;
     const k = new Float64Array(cap); k.set(this.#key); this.#key = k;
     this.#payload.length = cap;
+  }
+}
+
+export class ProcessorSharing<P> {
+  readonly cores: number;
+  /** Weight of a `priority` job against an ordinary one's 1. */
+  readonly weight: number;
+  readonly #h = [new TagHeap<P>(), new TagHeap<P>()];
+  #last = 0;
+  #busyCoreMs = 0;
+  #r0 = 1;
+  #r1 = 1;
+
+  constructor(cores: number, weight = 1) {
+    if (!(cores > 0)) throw new RangeError(`cores must be > 0 (or Infinity), got ${cores}`);
+    if (!(weight >= 1 && Number.isFinite(weight))) throw new RangeError(`weight must be a number >= 1, got ${weight}`);
+    this.cores = cores;
+    this.weight = weight;
+  }
+
+  /** Jobs running now. */
+  get running(): number {
+    return this.#h[0]!.n + this.#h[1]!.n;
+  }
+
+  /** Core-milliseconds of work done so far (utilisation = this / (C × time)). */
+  get busyCoreMs(): number {
+    return this.#busyCoreMs;
+  }
+
+  /** Per-job rates of the two classes for the current counts. */
+  #rates(): void {
+    const n0 = this.#h[0]!.n, n1 = this.#h[1]!.n, c = this.cores;
+    if (n1 === 0) {
+      // one class: the original arithmetic, so results without priority jobs are unchanged
+      this.#r0 = n0 <= c ? 1 : c / n0;
+      this.#r1 = 1;
+      return;
+    }
+    const w = this.weight;
+    let r1 = Math.min(1, (w * c) / (n0 + w * n1));
+    const r0 = n0 > 0 ? Math.min(1, (c - n1 * r1) / n0) : 1;
+    if (n0 > 0 && r0 >= 1) r1 = Math.min(1, (c - n0) / n1);
+    this.#r0 = r0;
+    this.#r1 = r1;
+  }
+
+  /** Brings V up to time `now`. */
+  advance(now: number): void {
+    const dt = now - this.#last;
+    if (dt > 0) {
+      const [a, b] = this.#h as [TagHeap<P>, TagHeap<P>];
+      if (b.n === 0) {
+        // one class: the original arithmetic, exactly
+        const n = a.n, c = this.cores;
+        if (n > 0) {
+          if (n <= c) { a.v += dt; this.#busyCoreMs += dt * n; }
+          else { a.v += (dt * c) / n; this.#busyCoreMs += dt * c; }
+        }
+      } else {
+        if (a.n > 0) { a.v += dt * this.#r0; this.#busyCoreMs += dt * this.#r0 * a.n; }
+        b.v += dt * this.#r1; this.#busyCoreMs += dt * this.#r1 * b.n;
+      }
+    }
+    this.#last = now;
+  }
+
+  /** Starts a job needing `work` ms of one core, at time `now`; `priority`: of the weighted class. */
+  add(now: number, work: number, payload: P, priority = false): void {
+    this.advance(now);
+    this.#h[priority && this.weight !== 1 ? 1 : 0]!.push(work, payload);
+    this.#rates();
+  }
+
+  #dueOf(i: 0 | 1): number {
+    const h = this.#h[i]!;
+    if (h.n === 0) return Infinity;
+    const rem = h.topTag - h.v;
+    if (rem <= 0) return this.#last;
+    if (i === 0 && this.#h[1]!.n === 0) {
+      const n = h.n, c = this.cores;
+      return this.#last + (n <= c ? rem : (rem * n) / c);
+    }
+    return this.#last + rem / (i === 0 ? this.#r0 : this.#r1);
+  }
+
+  /** Real time at which the next job finishes, or Infinity. */
+  nextTime(): number {
+    return Math.min(this.#dueOf(0), this.#dueOf(1));
+  }
+
+  /** Removes and returns the job that finishes next; call at `nextTime()`. */
+  pop(now: number): P {
+    this.advance(now);
+    const out = this.#h[this.#dueOf(1) < this.#dueOf(0) ? 1 : 0]!.pop();
+    this.#rates();
+    return out;
   }
 }

@@ -224,7 +224,7 @@ export class Simulator {
     this.#capacity = config.memoryMb;
     this.#conc = config.sandboxConcurrency;
     this.#costRng = makeRng(config.seed, 'sim/costs');
-    this.#cpu = new ProcessorSharing(config.cores);
+    this.#cpu = new ProcessorSharing(config.cores, config.createCpuWeight);
     this.#lanes = Number.isFinite(config.createLanes) ? new Float64Array(config.createLanes) : undefined;
     this.policy = createPolicy(config.policy, {
       capacityMb: config.memoryMb, rng: makeRng(config.seed, 'sim/policy'), options: config.policyOptions,
@@ -609,7 +609,7 @@ export class Simulator {
     }
     this.#createsRunning++;
     req.creating = true;
-    this.#cpu.add(this.clock.now(), req.sb!.coldStartMs, req);
+    this.#cpu.add(this.clock.now(), req.sb!.coldStartMs, req, true);
   };
 
   /** A creation's CPU job is done: free its lane, then dispatch the request. */

@@ -59,6 +59,33 @@ describe('ProcessorSharing', () => {
     expect(cpu.busyCoreMs).toBeCloseTo(150, 9);
   });
 
+  it('shares by weight, no job above a core, the capped class\'s leftover to the other', () => {
+    // 1 core, weight 3: ordinary a (10 ms) and priority p (3 ms) at 0 run at 1/4 and 3/4;
+    // p ends at 4, a has done 1 and runs its last 9 alone: ends at 13
+    const one = new ProcessorSharing<string>(1, 3);
+    one.add(0, 10, 'a');
+    one.add(0, 3, 'p', true);
+    expect(one.nextTime()).toBeCloseTo(4, 9);
+    expect(one.pop(4)).toBe('p');
+    expect(one.nextTime()).toBeCloseTo(13, 9);
+    expect(one.pop(13)).toBe('a');
+    expect(one.busyCoreMs).toBeCloseTo(13, 9);
+    // 2 cores, weight 32: p's share (64/36 cores) is capped at one core; 4 ordinary jobs of 10 ms
+    // share the other at 1/4: p (5 ms) ends at 5; then 2 cores for 4 jobs with 8.75 ms left each: 22.5
+    const two = new ProcessorSharing<string>(2, 32);
+    for (const x of ['a', 'b', 'c', 'd']) two.add(0, 10, x);
+    two.add(0, 5, 'p', true);
+    expect(two.nextTime()).toBeCloseTo(5, 9);
+    expect(two.pop(5)).toBe('p');
+    expect(two.nextTime()).toBeCloseTo(22.5, 9);
+    // weight 1 (the default) ignores the class: a priority job is an ordinary one
+    const flat = new ProcessorSharing<string>(1);
+    flat.add(0, 10, 'a');
+    flat.add(0, 10, 'p', true);
+    expect(flat.nextTime()).toBeCloseTo(20, 9);
+    expect(() => new ProcessorSharing(1, 0.5)).toThrow(/weight must be a number >= 1/);
+  });
+
   it('with infinite cores is plain delay', () => {
     const cpu = new ProcessorSharing<number>(Infinity);
     for (let i = 0; i < 10; i++) cpu.add(i, 10, i);

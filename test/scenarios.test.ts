@@ -178,6 +178,20 @@ describe('hand-worked scenarios', () => {
     expect(text.filter((l) => l.includes('done')).slice(1).sort()).toEqual(['141 done b #1 sb1', '141 done c #2 sb2']);
   });
 
+  it('with createCpuWeight a creation takes the larger share of the core, as a zygote\'s fork does', () => {
+    // 1 core, weight 3. a's create runs alone (0-10), its 100 ms handler from 10. b at 20: its
+    // create runs at 3/4 beside a's handler at 1/4, ending at 20 + 10/0.75 = 33.33 (a has 86.67
+    // left); b's 5 ms handler then shares equally: ends at 43.33; a's last 81.67 end at 125
+    const { log } = runRows(
+      [{ t: 0, fn: 'a', dur: 100, mem: 10 }, { t: 20, fn: 'b', dur: 5, mem: 10 }],
+      { policy: 'lru', memoryMb: 1000, cores: 1, createOnCpu: true, createCpuWeight: 3 }, costs,
+    );
+    const at = (kind: string, fn: string) => log.find((e) => e.kind === kind && e.fn === fn)!.t;
+    expect(at('exec', 'b')).toBeCloseTo(20 + 10 / 0.75, 9);
+    expect(at('done', 'b')).toBeCloseTo(20 + 10 / 0.75 + 10, 9);
+    expect(at('done', 'a')).toBeCloseTo(125, 9);
+  });
+
   it('a finishing sandbox goes to the oldest waiting request of its own function', () => {
     // pool fits one sandbox: a#1 and b#2 wait; when a#0 ends at 60, a#1 takes its sandbox
     // (warm) although b#2 is not behind it; b#2 then evicts it at 70 and starts cold
