@@ -11,7 +11,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { spawnWorker } from './worker-process.js';
+import { removeWorkerDir, spawnWorker } from './worker-process.js';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -236,6 +236,8 @@ export async function runReal(o: RealOptions): Promise<boolean> {
     await new Promise((r) => worker!.once('exit', r));
     const rec = join(workerDir, 'records.jsonl');
     if (existsSync(rec)) copyFileSync(rec, join(o.out, 'worker-records.jsonl'));
+    // what the run needs is copied; a worker that left mounts behind keeps its folder for a look
+    if (!removeWorkerDir(workerDir)) log(`the worker left mounts under ${workerDir}; the folder is kept`);
   }
   info.invocations = done;
   writeFileSync(join(o.out, 'run.json'), JSON.stringify(info, null, 2) + '\n');

@@ -1,6 +1,6 @@
 /** The validation harness: plans, run files, comparison, reports; and one short real replay. */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -9,6 +9,7 @@ import { machineBusyMs } from '../experiments/calibrate.js';
 import { compareRuns, incompatibility, ksDistance } from '../experiments/compare.js';
 import { buildPlan, type PlanOptions } from '../experiments/plan.js';
 import { checkFeasible } from '../experiments/real.js';
+import { removeWorkerDir } from '../experiments/worker-process.js';
 import { readRun } from '../experiments/run-files.js';
 import { runSim } from '../experiments/sim.js';
 import { spreadMembers, summarizeSpread } from '../experiments/spread.js';
@@ -133,6 +134,23 @@ describe('comparison', () => {
     // user nice system idle iowait irq softirq steal: busy = all but idle and iowait, in USER_HZ (10 ms)
     expect(machineBusyMs('cpu  100 5 50 1000 20 3 2 1 0 0\ncpu0 1 2 3 4 5 6 7 8\n')).toBe(1610);
     expect(() => machineBusyMs('intr 1 2 3\n')).toThrow(/\/proc\/stat: unexpected first line/);
+  });
+
+  it('a stopped worker\'s folder is removed, but never while something is mounted under it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ol-exp-worker-test-'));
+    const outside = mkdtempSync(join(tmpdir(), 'ol-bind-src-'));
+    writeFileSync(join(outside, 'keep.txt'), 'x');
+    mkdirSync(join(dir, 'sandboxes', 'sb', 'root'), { recursive: true });
+    execFileSync('mount', ['--bind', outside, join(dir, 'sandboxes', 'sb', 'root')]);
+    try {
+      expect(removeWorkerDir(dir)).toBe(false);
+      expect(existsSync(join(dir, 'sandboxes', 'sb', 'root', 'keep.txt'))).toBe(true);
+    } finally {
+      execFileSync('umount', [join(dir, 'sandboxes', 'sb', 'root')]);
+    }
+    expect(removeWorkerDir(dir)).toBe(true);
+    expect(existsSync(dir)).toBe(false);
+    expect(existsSync(join(outside, 'keep.txt'))).toBe(true);
   });
 
   it('a truncated run file or an unknown function is a clear error', async () => {
