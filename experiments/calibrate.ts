@@ -70,12 +70,17 @@ export function machineBusyMs(stat = readFileSync('/proc/stat', 'utf8')): number
   return (v[0]! + v[1]! + v[2]! + v[5]! + v[6]! + (v[7] ?? 0)) * 10;
 }
 
-/** Runs `fn` and returns the machine CPU it cost per op, less the idle machine's `idlePerMs` over its wall time. */
-async function cpuPerOp(ops: number, idlePerMs: number, fn: () => Promise<void>): Promise<number> {
+/** Runs `fn`: the machine's busy CPU meanwhile and the wall time, ms. */
+async function busyDuring(fn: () => Promise<unknown>): Promise<{ busy: number; wall: number }> {
   const b0 = machineBusyMs(), t0 = performance.now();
   await fn();
-  const b1 = machineBusyMs(), wall = performance.now() - t0;
-  return Math.max(0, (b1 - b0 - idlePerMs * wall) / ops);
+  return { busy: machineBusyMs() - b0, wall: performance.now() - t0 };
+}
+
+/** Runs `fn` and returns the machine CPU it cost per op, less the idle machine's `idlePerMs` over its wall time. */
+async function cpuPerOp(ops: number, idlePerMs: number, fn: () => Promise<void>): Promise<number> {
+  const { busy, wall } = await busyDuring(fn);
+  return Math.max(0, (busy - idlePerMs * wall) / ops);
 }
 
 /** Pause between the warm calls, and between the unpaused ones, ms. */
@@ -108,9 +113,8 @@ export async function calibrate(o: { backend: 'sock' | 'docker'; n: number; out:
     // the median of three windows: a stray burst in one of them is not the idle rate
     const rates: number[] = [];
     for (let i = 0; i < 3; i++) {
-      const b0 = machineBusyMs(), t0 = performance.now();
-      await sleep(700);
-      rates.push((machineBusyMs() - b0) / (performance.now() - t0));
+      const { busy, wall } = await busyDuring(() => sleep(700));
+      rates.push(busy / wall);
     }
     idlePerMs = median(rates);
     cpuCold = await cpuPerOp(n, idlePerMs, async () => {

@@ -49,12 +49,13 @@ export interface SimConfig {
    * (`extra.backgroundCpu`).
    */
   callBackgroundCpuMs: number;
+  coldBackgroundCpuMs: number;
   /**
-   * Treat destroying a sandbox as CPU work (a job beside the handlers)
-   * instead of a pure delay: a new sandbox's creation starts when its
-   * victims' destroys are done, and evictions ahead of need take their CPU
-   * with nothing waiting. Under load, destroys stretch like everything
-   * else. Needs createOnCpu for the first part.
+   * With createOnCpu: treat destroying a sandbox as CPU work (a job beside
+   * the handlers) instead of a pure delay; its memory is dying, not free,
+   * until that job ends, and a creation waits while reserved plus dying
+   * memory is over the pool (the worker's rule). Under load, destroys
+   * stretch like everything else, and so do the waits.
    */
   destroyOnCpu: boolean;
   /**
@@ -64,7 +65,6 @@ export interface SimConfig {
    * around it). 1: creations share the cores like handlers.
    */
   createCpuWeight: number;
-  coldBackgroundCpuMs: number;
   /** The run's one seed. */
   seed: number;
 }
@@ -81,9 +81,9 @@ export const simDefaults: SimConfig = {
   createOnCpu: false,
   createLanes: Infinity,
   callBackgroundCpuMs: 0,
+  coldBackgroundCpuMs: 0,
   destroyOnCpu: false,
   createCpuWeight: 1,
-  coldBackgroundCpuMs: 0,
   seed: 1,
 };
 
@@ -99,6 +99,7 @@ export function resolveSimConfig(given: Partial<SimConfig>): SimConfig {
   if (!(c.createLanes === Infinity || (Number.isInteger(c.createLanes) && c.createLanes >= 1))) badConfig('create-lanes', `must be a whole number >= 1 or Infinity, got ${c.createLanes}`);
   if (!(c.callBackgroundCpuMs >= 0 && Number.isFinite(c.callBackgroundCpuMs))) badConfig('call-background-cpu', `must be a number of ms >= 0, got ${c.callBackgroundCpuMs}`);
   if (!(c.coldBackgroundCpuMs >= 0 && Number.isFinite(c.coldBackgroundCpuMs))) badConfig('cold-background-cpu', `must be a number of ms >= 0, got ${c.coldBackgroundCpuMs}`);
+  if (c.destroyOnCpu && !c.createOnCpu) badConfig('destroy-on-cpu', 'needs create-on-cpu: creations must be CPU jobs to wait for dying memory');
   if (!(c.createCpuWeight >= 1 && Number.isFinite(c.createCpuWeight))) badConfig('create-cpu-weight', `must be a number >= 1, got ${c.createCpuWeight}`);
   c.policyOptions = resolvePolicyOptions(c.policy, c.policyOptions);
   return c;

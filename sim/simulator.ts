@@ -390,11 +390,16 @@ export class Simulator {
     if (this.#log) this.#emit('queue', fnId, seq);
   }
 
-  /** CPU work no request waits for, sharing the cores with the handlers (SimConfig.callBackgroundCpuMs). */
-  #background(fnId: number, now: number, ms: number): void {
-    if (!(ms > 0)) return;
-    const b = new Request(-1, fnId, now, ms, 0, NaN);
+  /**
+   * CPU work no request waits for, sharing the cores with the handlers
+   * (SimConfig.callBackgroundCpuMs); with `dyingMb`, a destroy whose memory
+   * is freed when it ends (destroyOnCpu).
+   */
+  #background(fnId: number, now: number, ms: number, dyingMb = 0): void {
+    if (!(ms > 0) && dyingMb === 0) return;
+    const b = new Request(-1, fnId, now, ms, dyingMb, NaN);
     b.background = true;
+    b.destroy = dyingMb > 0;
     this.#cpu.add(now, ms, b);
   }
 
@@ -808,15 +813,10 @@ export class Simulator {
     if (sb.availIdx >= 0) this.#removeAvailable(sb);
     if (sb.state === 'idle' || sb.state === 'paused') this.#evictable -= sb.footprint;
     this.#used -= sb.footprint;
-    if (this.config.destroyOnCpu) {
+    if (this.config.destroyOnCpu && sb.footprint > 0) {
       // its memory is dying, not free, until the destroy's CPU job ends
       this.#dyingMb += sb.footprint;
-      const now = this.clock.now();
-      const cost = this.#costs.sample.destroy(this.#costRng);
-      const d = new Request(-1, sb.fnId, now, cost, sb.footprint, NaN);
-      d.background = true;
-      d.destroy = true;
-      this.#cpu.add(now, cost, d);
+      this.#background(sb.fnId, this.clock.now(), this.#costs.sample.destroy(this.#costRng), sb.footprint);
     }
     this.#live--;
     sb.state = 'destroyed';

@@ -176,6 +176,10 @@ describe('hand-worked scenarios', () => {
     expect(text).toContain('121 exec b #1 sb1');
     expect(text).toContain('121 exec c #2 sb2');
     expect(text.filter((l) => l.includes('done')).slice(1).sort()).toEqual(['141 done b #1 sb1', '141 done c #2 sb2']);
+    // and the settings it needs are checked, naming them
+    expect(() => runRows([], { destroyOnCpu: true })).toThrow(/destroy-on-cpu: needs create-on-cpu/);
+    expect(() => runRows([], { coldBackgroundCpuMs: -1 })).toThrow(/cold-background-cpu: must be a number of ms >= 0, got -1/);
+    expect(() => runRows([], { createCpuWeight: 0.5 })).toThrow(/create-cpu-weight: must be a number >= 1, got 0.5/);
   });
 
   it('with createCpuWeight a creation takes the larger share of the core, as a zygote\'s fork does', () => {
