@@ -70,8 +70,9 @@ function coresFor(arg: string | undefined, profile: CostProfile): number {
   return typeof c === 'number' && c > 0 ? c : availableParallelism();
 }
 
-async function real(a: PlanArgs & { out: string; backend: 'sock' | 'docker'; worker?: string; force: boolean; maxRate: number }): Promise<void> {
-  const p = await plan(a);
+/** `built`: a plan `validate` already made from the same arguments. */
+async function real(a: PlanArgs & { out: string; backend: 'sock' | 'docker'; worker?: string; force: boolean; maxRate: number }, built?: Plan): Promise<void> {
+  const p = built ?? await plan(a);
   const { checkFeasible, runReal } = await import('./real.js');
   if (!a.force) checkFeasible(p, a.memory, availableParallelism(), a.maxRate);
   say(`replaying ${p.n} invocations of ${p.functions.length} functions over ${(p.spanMs / 1000).toFixed(1)} s on the real worker (Ctrl-C stops and keeps what was recorded)`);
@@ -85,8 +86,8 @@ async function real(a: PlanArgs & { out: string; backend: 'sock' | 'docker'; wor
   say(`${complete ? 'done' : 'stopped early'}: ${a.out}`);
 }
 
-async function sim(a: PlanArgs & { out: string; profile?: string; cores?: string; backend?: 'sock' | 'docker'; createOnCpu?: boolean }): Promise<void> {
-  const p = await plan(a);
+async function sim(a: PlanArgs & { out: string; profile?: string; cores?: string; backend?: 'sock' | 'docker'; createOnCpu?: boolean }, built?: Plan): Promise<void> {
+  const p = built ?? await plan(a);
   const { runSim } = await import('./sim.js');
   const pr = profileFor(a.profile);
   const cores = coresFor(a.cores, pr.profile);
@@ -99,14 +100,13 @@ async function sim(a: PlanArgs & { out: string; profile?: string; cores?: string
  * alternatives (experiments/spread.ts), each into `<out>/<i>`, and
  * compares every one with the real run.
  */
-async function simulateSpread(a: PlanArgs & { backend: 'sock' | 'docker' }, profilePath: string, realDir: string, out: string): Promise<import('./spread.js').SpreadSummary | undefined> {
+async function simulateSpread(p: Plan, a: PlanArgs & { backend: 'sock' | 'docker' }, profilePath: string, realDir: string, out: string): Promise<import('./spread.js').SpreadSummary | undefined> {
   const { spreadMembers, summarizeSpread } = await import('./spread.js');
   const { readRun } = await import('./run-files.js');
   const { compareRuns } = await import('./compare.js');
   const { runSim } = await import('./sim.js');
   const members = spreadMembers(loadProfile(profilePath));
   if (members.length === 0) return undefined;
-  const p = await plan(a);
   const r = readRun(realDir);
   const done: { label: string; agreement: import('./compare.js').Agreement }[] = [];
   for (const [i, m] of members.entries()) {
@@ -215,12 +215,14 @@ await yargs(hideBin(process.argv))
     const { calibrate } = await import('./calibrate.js');
     say('1/4 calibrating the simulator on this machine');
     await calibrate({ backend: a.backend as 'sock', n: a.calibrateN, out: join(out, 'profile.json'), log: (s) => say(`    ${s}`) });
+    // one plan for the replay and every simulation (its packages, wheels and fitted tree made once)
+    const p = await plan(a as unknown as PlanArgs);
     say('2/4 replaying the trace on the real worker');
-    await real({ ...(a as unknown as PlanArgs), out: join(out, 'real'), backend: a.backend as 'sock', force: false, maxRate: 1500 });
+    await real({ ...(a as unknown as PlanArgs), out: join(out, 'real'), backend: a.backend as 'sock', force: false, maxRate: 1500 }, p);
     say('3/4 simulating the same invocations');
-    await sim({ ...(a as unknown as PlanArgs), out: join(out, 'sim'), profile: join(out, 'profile.json'), backend: a.backend as 'sock' });
+    await sim({ ...(a as unknown as PlanArgs), out: join(out, 'sim'), profile: join(out, 'profile.json'), backend: a.backend as 'sock' }, p);
     say('    and again over the calibration\'s spread (each effective-cores sample × the quartiles of the memory-touching cost)');
-    const spread = await simulateSpread({ ...(a as unknown as PlanArgs), backend: a.backend as 'sock' }, join(out, 'profile.json'), join(out, 'real'), join(out, 'sim-spread'));
+    const spread = await simulateSpread(p, { ...(a as unknown as PlanArgs), backend: a.backend as 'sock' }, join(out, 'profile.json'), join(out, 'real'), join(out, 'sim-spread'));
     say('4/4 comparing');
     await compare(join(out, 'real'), join(out, 'sim'), join(out, 'report'), spread);
     say(`open ${join(out, 'report', 'report.html')} (or report.pdf) to see how well the simulator predicts the real worker`);

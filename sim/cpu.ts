@@ -109,15 +109,11 @@ export class ProcessorSharing<P> {
     return this.#busyCoreMs;
   }
 
-  /** Per-job rates of the two classes for the current counts. */
+  /** Per-job rates of the two classes for the current counts (with priority jobs running). */
   #rates(): void {
     const n0 = this.#h[0]!.n, n1 = this.#h[1]!.n, c = this.cores;
-    if (n1 === 0) {
-      // one class: the original arithmetic, so results without priority jobs are unchanged
-      this.#r0 = n0 <= c ? 1 : c / n0;
-      this.#r1 = 1;
-      return;
-    }
+    // one class: advance() and #dueOf() use the original arithmetic, so results without priority jobs are unchanged
+    if (n1 === 0) return;
     const w = this.weight;
     let r1 = Math.min(1, (w * c) / (n0 + w * n1));
     const r0 = n0 > 0 ? Math.min(1, (c - n1 * r1) / n0) : 1;
