@@ -34,17 +34,17 @@
  *   `extra.backgroundCpu`, which `ol-exp sim` charges as CPU work nothing
  *   waits for (SimConfig.callBackgroundCpuMs, coldBackgroundCpuMs).
  */
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { removeUnlessMounted } from '../common/fs.js';
 import { machineInfo } from '../common/machine.js';
 import { defaultConfig } from '../worker/config.js';
 import { makePoolFor } from '../worker/pools.js';
 import type { CostProfile } from '../sim/profile.js';
 import { SYNTHETIC_LAMBDA } from './real.js';
 import { spawnWorker } from './worker-process.js';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 
 const NOOP = 'def f(event):\n    return event\n';
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
@@ -185,24 +185,31 @@ export async function calibrate(o: { backend: 'sock' | 'docker'; n: number; out:
   // 4. pause and destroy, on the backend directly
   o.log('pause and destroy on the backend directly');
   const dir = mkdtempSync(join(tmpdir(), 'ol-calib-'));
-  const c = { ...defaultConfig(dir), sandbox: o.backend };
-  const pool = await makePoolFor(c);
   const code = mkdtempSync(join(tmpdir(), 'ol-calib-code-'));
-  writeFileSync(join(code, 'f.py'), NOOP);
-  chmodSync(code, 0o755); // the sandbox user must read it
   const pause: number[] = [], destroy: number[] = [];
-  for (let i = 0; i < Math.min(n, 30); i++) {
-    const sb = await pool.create({ id: `calib${i}`, lambda: 'calib', codeDir: code, env: {}, memoryMb: 64, pids: 32, cpuPercent: 100, tmpMb: 16 });
-    let t = performance.now();
-    await sb.pause();
-    pause.push(performance.now() - t);
-    await sb.unpause();
-    t = performance.now();
-    await sb.destroy('calibration');
-    destroy.push(performance.now() - t);
+  try {
+    const c = { ...defaultConfig(dir), sandbox: o.backend };
+    const pool = await makePoolFor(c);
+    try {
+      writeFileSync(join(code, 'f.py'), NOOP);
+      chmodSync(code, 0o755); // the sandbox user must read it
+      for (let i = 0; i < Math.min(n, 30); i++) {
+        const sb = await pool.create({ id: `calib${i}`, lambda: 'calib', codeDir: code, env: {}, memoryMb: 64, pids: 32, cpuPercent: 100, tmpMb: 16 });
+        let t = performance.now();
+        await sb.pause();
+        pause.push(performance.now() - t);
+        await sb.unpause();
+        t = performance.now();
+        await sb.destroy('calibration');
+        destroy.push(performance.now() - t);
+      }
+    } finally {
+      await pool.cleanup();
+      await pool.close?.(); // its (now empty) root cgroup too
+    }
+  } finally {
+    for (const d of [dir, code]) if (!removeUnlessMounted(d)) o.log(`sandboxes left mounts under ${d}; the folder is kept`);
   }
-  await pool.cleanup();
-  await pool.close?.(); // its (now empty) root cgroup too
   // effective cores: work done per unit of wall time once handlers outnumber cores
   const m = await machineInfo();
   const byK = (k: number) => median(cpu.filter((x) => x.k === k).map((x) => x.wallMs));

@@ -10,18 +10,19 @@
  * this command started the worker, from the worker's own records.
  */
 import type { ChildProcess } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { removeWorkerDir, spawnWorker } from './worker-process.js';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CsvWriter, us } from '../common/csv-writer.js';
 import { OlError } from '../common/errors.js';
+import { removeUnlessMounted } from '../common/fs.js';
 import { machineInfo } from '../common/machine.js';
 import { olLabVersion } from '../common/version.js';
 import { INVOCATION_HEADER, type RunInfo } from './run-files.js';
 import { planLoad, type Plan } from './plan.js';
 import { buildWheels, moduleOf } from './wheels.js';
+import { spawnWorker } from './worker-process.js';
 
 export const SYNTHETIC_LAMBDA = `# ol-lab synthetic trace function: burn CPU, hold memory
 import time
@@ -86,12 +87,16 @@ function request(agent: http.Agent, base: URL, path: string, body: string): Prom
 async function register(base: URL, p: Plan): Promise<void> {
   const { execFileSync } = await import('node:child_process');
   const d = mkdtempSync(join(tmpdir(), 'ol-lambda-'));
-  writeFileSync(join(d, 'f.py'), SYNTHETIC_LAMBDA);
-  for (const f of p.functions) {
-    writeFileSync(join(d, 'ol.yaml'), `limits:\n  mem_mb: ${f.memMb}\n`);
-    const tgz = execFileSync('tar', ['-czf', '-', '-C', d, 'f.py', 'ol.yaml']);
-    const r = await fetch(new URL(`/registry/${f.lambda}`, base), { method: 'POST', body: tgz });
-    if (r.status !== 201) throw new OlError('OL_ERR_CONFIG', `registering ${f.lambda} on ${base.origin} failed: ${r.status} ${await r.text()}`);
+  try {
+    writeFileSync(join(d, 'f.py'), SYNTHETIC_LAMBDA);
+    for (const f of p.functions) {
+      writeFileSync(join(d, 'ol.yaml'), `limits:\n  mem_mb: ${f.memMb}\n`);
+      const tgz = execFileSync('tar', ['-czf', '-', '-C', d, 'f.py', 'ol.yaml']);
+      const r = await fetch(new URL(`/registry/${f.lambda}`, base), { method: 'POST', body: tgz });
+      if (r.status !== 201) throw new OlError('OL_ERR_CONFIG', `registering ${f.lambda} on ${base.origin} failed: ${r.status} ${await r.text()}`);
+    }
+  } finally {
+    rmSync(d, { recursive: true, force: true });
   }
 }
 
@@ -237,7 +242,7 @@ export async function runReal(o: RealOptions): Promise<boolean> {
     const rec = join(workerDir, 'records.jsonl');
     if (existsSync(rec)) copyFileSync(rec, join(o.out, 'worker-records.jsonl'));
     // what the run needs is copied; a worker that left mounts behind keeps its folder for a look
-    if (!removeWorkerDir(workerDir)) log(`the worker left mounts under ${workerDir}; the folder is kept`);
+    if (!removeUnlessMounted(workerDir)) log(`the worker left mounts under ${workerDir}; the folder is kept`);
   }
   info.invocations = done;
   writeFileSync(join(o.out, 'run.json'), JSON.stringify(info, null, 2) + '\n');

@@ -1,9 +1,10 @@
 /** Starting a real worker as its own process, for the harness and calibration. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OlError } from '../common/errors.js';
+import { removeUnlessMounted } from '../common/fs.js';
 import { projectPath } from '../common/paths.js';
 import { defaultConfig, type SandboxLimits, type WorkerConfig } from '../worker/config.js';
 
@@ -12,18 +13,6 @@ export interface WorkerProcess {
   base: URL;
   child: ChildProcess;
   stop(): Promise<void>;
-}
-
-/**
- * Removes a stopped worker's temporary directory, unless something is still
- * mounted under it (a worker that died without unmounting its sandboxes):
- * a recursive delete must never walk into a bind mount. True if removed.
- */
-export function removeWorkerDir(dir: string): boolean {
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '');
-  if (mounts.some((m) => m === dir || m.startsWith(dir + '/'))) return false;
-  rmSync(dir, { recursive: true, force: true });
-  return true;
 }
 
 export async function spawnWorker(over: Omit<Partial<WorkerConfig>, 'limits'> & { limits?: Partial<SandboxLimits> }, lambdas: { name: string; src: string; yaml?: string; requirements?: string }[]): Promise<WorkerProcess> {
@@ -44,7 +33,7 @@ export async function spawnWorker(over: Omit<Partial<WorkerConfig>, 'limits'> & 
   const base = new URL(`http://127.0.0.1:${port}`);
   for (let i = 0; i < 600; i++) {
     if (child.exitCode !== null) {
-      removeWorkerDir(dir);
+      removeUnlessMounted(dir);
       throw new OlError('OL_ERR_CONFIG', `the worker exited at start: ${err.trim()}`);
     }
     try {
@@ -56,7 +45,7 @@ export async function spawnWorker(over: Omit<Partial<WorkerConfig>, 'limits'> & 
               child.kill('SIGTERM');
               await new Promise((r) => child.once('exit', r));
             }
-            removeWorkerDir(dir);
+            removeUnlessMounted(dir);
           },
         };
       }

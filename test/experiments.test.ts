@@ -4,12 +4,12 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { removeUnlessMounted } from '../common/fs.js';
 import { projectPath } from '../common/paths.js';
 import { machineBusyMs } from '../experiments/calibrate.js';
 import { compareRuns, incompatibility, ksDistance } from '../experiments/compare.js';
 import { buildPlan, type PlanOptions } from '../experiments/plan.js';
 import { checkFeasible } from '../experiments/real.js';
-import { removeWorkerDir } from '../experiments/worker-process.js';
 import { readRun } from '../experiments/run-files.js';
 import { runSim } from '../experiments/sim.js';
 import { spreadMembers, summarizeSpread } from '../experiments/spread.js';
@@ -143,12 +143,12 @@ describe('comparison', () => {
     mkdirSync(join(dir, 'sandboxes', 'sb', 'root'), { recursive: true });
     execFileSync('mount', ['--bind', outside, join(dir, 'sandboxes', 'sb', 'root')]);
     try {
-      expect(removeWorkerDir(dir)).toBe(false);
+      expect(removeUnlessMounted(dir)).toBe(false);
       expect(existsSync(join(dir, 'sandboxes', 'sb', 'root', 'keep.txt'))).toBe(true);
     } finally {
       execFileSync('umount', [join(dir, 'sandboxes', 'sb', 'root')]);
     }
-    expect(removeWorkerDir(dir)).toBe(true);
+    expect(removeUnlessMounted(dir)).toBe(true);
     expect(existsSync(dir)).toBe(false);
     expect(existsSync(join(outside, 'keep.txt'))).toBe(true);
   });
