@@ -15,6 +15,9 @@ import { defaultConfig, type WorkerConfig } from '../worker/config.js';
 import { buildApp, type Worker } from '../worker/server.js';
 
 const BASE = '/var/lib/ol-lab/ol-min';
+/** A lambda name long enough that its sandbox's id fills the 64 characters a sandbox id may have. */
+const LONG_NAME = 'a-lambda-whose-name-is-long-'.repeat(3);
+
 const LAMBDAS: Record<string, string> = {
   echo: 'def f(e):\n    return e\n',
   env: 'import os\ndef f(e):\n    return os.environ.get("GREETING")\n',
@@ -24,6 +27,8 @@ const LAMBDAS: Record<string, string> = {
   bomb: 'import os, time\ndef f(e):\n    n = 0\n    try:\n        while True:\n            if os.fork() == 0:\n                time.sleep(60)\n                os._exit(0)\n            n += 1\n    except OSError as err:\n        return {"forks": n, "error": str(err)}\n',
   quit: 'import os\ndef f(e):\n    os._exit(7)\n',
   syntax: 'def f(e)\n    return 1\n',
+  // its sandbox's folder name would put the worker's socket path past the kernel's 107 bytes
+  [LONG_NAME]: 'def f(e):\n    return e\n',
   iso: [
     'import os, socket',
     'def attempt(fn):',
@@ -112,6 +117,12 @@ for (const backend of ['sock', 'docker'] as const) {
       expect(b.status).toBe(200);
       expect(['warm', 'unpaused']).toContain(b.start);
       expect(JSON.parse((await post(base, 'env', null)).text)).toBe('hello from ol.yaml');
+    });
+
+    it('a lambda whose long name makes a long sandbox id is served (socket paths stay within the kernel\'s limit)', async () => {
+      const a = await post(base, LONG_NAME, { long: true });
+      expect(a).toMatchObject({ status: 200, start: 'cold' });
+      expect(JSON.parse(a.text)).toEqual({ long: true });
     });
 
     it('a handler exception is a 500 with the traceback; a broken lambda too', async () => {

@@ -15,6 +15,7 @@ import Docker from 'dockerode';
 import { OlError } from '../../common/errors.js';
 import { projectPath } from '../../common/paths.js';
 import { PoolEvents, type CleanupReport, type Diagnosis, type Sandbox, type SandboxPool, type SandboxSpec } from './api.js';
+import { SandboxDirs } from './dirs.js';
 import { RuntimeSandbox } from './runtime-sandbox.js';
 import { packageConfig, readFirstLine, type JobSpec } from './sock.js';
 
@@ -80,11 +81,13 @@ export class DockerPool extends PoolEvents implements SandboxPool {
   readonly name = 'docker' as const;
   readonly #o: DockerOptions;
   readonly #docker: Docker;
+  readonly #dirs: SandboxDirs;
 
   constructor(o: DockerOptions) {
     super();
     this.#o = o;
     this.#docker = new Docker({ socketPath: o.socketPath ?? '/var/run/docker.sock' });
+    this.#dirs = new SandboxDirs(o.dir, 'ol.sock');
     mkdirSync(o.dir, { recursive: true });
   }
 
@@ -115,7 +118,7 @@ export class DockerPool extends PoolEvents implements SandboxPool {
 
   async create(spec: SandboxSpec): Promise<Sandbox> {
     const t0 = performance.now();
-    const dir = join(this.#o.dir, spec.id);
+    const dir = this.#dirs.path(spec.id);
     mkdirSync(dir, { recursive: true });
     chownSync(dir, this.#o.uid, this.#o.gid);
     const packages = spec.packages ?? [];

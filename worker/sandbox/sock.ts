@@ -18,6 +18,7 @@ import { OlError } from '../../common/errors.js';
 import { projectPath } from '../../common/paths.js';
 import { PoolEvents, type CleanupReport, type Diagnosis, type PackageMount, type Sandbox, type SandboxPool, type SandboxSpec, type ZygoteHandle } from './api.js';
 import { cgroupDriver, type Cgroup, type CgroupDriver } from './cgroups.js';
+import { SandboxDirs } from './dirs.js';
 import { RuntimeSandbox } from './runtime-sandbox.js';
 import { formatRequest, type SentFirst } from './runtime-client.js';
 
@@ -161,6 +162,7 @@ class SockSandbox extends RuntimeSandbox {
  */
 export const ZYGOTE_CPU_SHARES = 8192;
 
+
 /** What a zygote is made of (worker/import-cache.ts decides which). */
 export interface ZygoteSpec {
   id: string;
@@ -228,6 +230,7 @@ export class SockPool extends PoolEvents implements SandboxPool {
   readonly #o: SockOptions;
   readonly #cg: CgroupDriver;
   readonly #init = projectPath('worker', 'runtime', 'init.py');
+  readonly #dirs: SandboxDirs;
 
   constructor(o: SockOptions) {
     super();
@@ -241,13 +244,14 @@ export class SockPool extends PoolEvents implements SandboxPool {
       throw new OlError('OL_ERR_SANDBOX', `base root ${o.baseRoot} still has /dev/console; run "ol-worker init" to prune its devices`);
     }
     this.#o = o;
+    this.#dirs = new SandboxDirs(o.dir, join('scratch', 'zygote.sock'));
     mkdirSync(o.dir, { recursive: true });
     this.#cg = cgroupDriver(o.cgroupRoot, o.cgroupVersion ?? 'auto');
   }
 
-  /** A sandbox directory with its root mount point and a scratch folder the sandbox user owns. */
+  /** A sandbox directory (see SandboxDirs) with its root mount point and a scratch folder the sandbox user owns. */
   #makeDir(id: string): { dir: string; root: string; scratch: string } {
-    const dir = join(this.#o.dir, id);
+    const dir = this.#dirs.path(id);
     const root = join(dir, 'root');
     const scratch = join(dir, 'scratch');
     mkdirSync(root, { recursive: true });
