@@ -585,7 +585,6 @@ export class Simulator {
     } else {
       this.#begin(req, destroyCost + wait + sb.coldStartMs);
     }
-    this.#keepFreeTarget();
     return true;
   }
 
@@ -645,7 +644,11 @@ export class Simulator {
   readonly #execStart = (req: Request): void => {
     const now = this.clock.now();
     const sb = req.sb!;
-    if (sb.state === 'creating') sb.state = 'busy';
+    if (sb.state === 'creating') {
+      sb.state = 'busy';
+      // as the worker: evicting ahead of need happens once a new sandbox is up, among the sandboxes idle by then
+      this.#keepFreeTarget();
+    }
     req.execStart = now;
     if (this.#log) this.#emit('exec', req.fnId, req.seq, sb.id);
     this.#cpu.add(now, req.dur, req);

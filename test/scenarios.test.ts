@@ -82,10 +82,10 @@ describe('hand-worked scenarios', () => {
 
   it('openlambda evicts ahead of need to keep 20% of the pool free', () => {
     // pool 500 MB, 100 MB sandboxes: after a, b, c, d (400 MB) the 5th cold start leaves 0 free;
-    // the evictor then destroys the oldest paused sandbox(es) until 100 MB (20%) is free.
+    // once its sandbox is up (410) the evictor destroys the oldest paused sandbox(es) until 100 MB (20%) is free.
     const rows = ['a', 'b', 'c', 'd', 'e'].map((fn, i) => ({ t: i * 100, fn, dur: 10, mem: 100 }));
     const { text, result } = runRows(rows, { policy: 'openlambda', memoryMb: 500, cores: 2 }, costs);
-    expect(text.filter((l) => l.includes('evict'))).toEqual(['400 evict a sb0']);
+    expect(text.filter((l) => l.includes('evict'))).toEqual(['410 evict a sb0']);
     expect(result.evictions).toBe(1);
   });
 
@@ -194,6 +194,18 @@ describe('hand-worked scenarios', () => {
     expect(at('exec', 'b')).toBeCloseTo(20 + 10 / 0.75, 9);
     expect(at('done', 'b')).toBeCloseTo(20 + 10 / 0.75 + 10, 9);
     expect(at('done', 'a')).toBeCloseTo(125, 9);
+  });
+
+  it('openlambda evicts ahead of need once a new sandbox is up, as the worker does, not when its creation starts', () => {
+    // pool 100, 20% kept free. a (50 MB) is paused from 20. b (40 MB) at 30 fits without an
+    // eviction, but leaves 10 MB free: when b's sandbox is up (40), a goes
+    const { text, result } = runRows(
+      [{ t: 0, fn: 'a', dur: 10, mem: 50 }, { t: 30, fn: 'b', dur: 10, mem: 40 }],
+      { policy: 'openlambda', memoryMb: 100, cores: 2 }, costs,
+    );
+    expect(text).toContain('40 evict a sb0');
+    expect(text.indexOf('40 evict a sb0')).toBeGreaterThan(text.indexOf('30 cold b #1 sb1'));
+    expect(result.evictions).toBe(1);
   });
 
   it('a finishing sandbox goes to the oldest waiting request of its own function', () => {
