@@ -85,6 +85,11 @@ async function cpuPerOp(ops: number, idlePerMs: number, fn: () => Promise<void>)
 
 /** Pause between the warm calls, and between the unpaused ones, ms. */
 const GAP_MS = 20;
+/** First calls touching memory at once, and how often that is measured. */
+const TOUCH_K = 4;
+const TOUCH_REPS = 3;
+/** Pause before each cold call that should find the zygote's spare ready, ms (it is cloned in ~30 ms). */
+const READY_GAP_MS = 200;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const round = (x: number) => Math.round(x * 1000) / 1000;
@@ -98,11 +103,15 @@ export async function calibrate(o: { backend: 'sock' | 'docker'; n: number; out:
   const TOUCH = 40;
   const touchN = Math.max(5, Math.ceil(n / 3));
   const touch = Array.from({ length: 2 * touchN }, (_, i) => ({ name: `touch${i}`, src: SYNTHETIC_LAMBDA, yaml: 'limits:\n  mem_mb: 128\n' }));
+  const ready = Array.from({ length: n }, (_, i) => ({ name: `ready${i}`, src: NOOP }));
+  // TOUCH_K first calls at once, touching TOUCH MB or none, TOUCH_REPS times each
+  const ctouch = Array.from({ length: 2 * TOUCH_K * TOUCH_REPS }, (_, i) => ({ name: `ctouch${i}`, src: SYNTHETIC_LAMBDA, yaml: 'limits:\n  mem_mb: 128\n' }));
   // 1. cold, warm (lru keeps idle sandboxes unpaused)
   o.log(`cold and warm calls (${n} each) on a ${o.backend} worker`);
-  let w = await spawnWorker({ sandbox: o.backend, policy: 'lru', mem_pool_mb: 16_000, limits: { mem_mb: 64 } }, [...lambdas, ...burn, ...touch, ...conc]);
+  let w = await spawnWorker({ sandbox: o.backend, policy: 'lru', mem_pool_mb: 16_000, limits: { mem_mb: 64 } }, [...lambdas, ...burn, ...touch, ...conc, ...ready, ...ctouch]);
   const concWall: number[] = [];
-  const cold: number[] = [], warm: number[] = [], cold0: number[] = [], coldT: number[] = [];
+  const ctouchWall: { touched: number; none: number }[] = [];
+  const cold: number[] = [], warm: number[] = [], cold0: number[] = [], coldT: number[] = [], coldReady: number[] = [];
   let cpu: { k: number; wallMs: number; workMs: number }[] = [];
   let idlePerMs = 0, cpuCall = 0, cpuCold = 0;
   try {
@@ -130,11 +139,29 @@ export async function calibrate(o: { backend: 'sock' | 'docker'; n: number; out:
         warm.push(await call(w.base, 'noop0'));
       }
     });
+    // cold calls far enough apart that the zygote's next spare is ready for each: the sandbox's
+    // own start-up alone (on sock; back to back, each fork also waits for its spare's clone)
+    for (let i = 0; i < n; i++) {
+      await sleep(READY_GAP_MS);
+      coldReady.push(await call(w.base, `ready${i}`));
+    }
     // memory touching on a sandbox's first call: cold with 0 MB vs TOUCH MB
     o.log(`first calls touching 0 and ${TOUCH} MB (${touchN} each)`);
     for (let i = 0; i < touchN; i++) {
       cold0.push(await call(w.base, `touch${2 * i}`, JSON.stringify({ dur_ms: 0, touch_mb: 0 })));
       coldT.push(await call(w.base, `touch${2 * i + 1}`, JSON.stringify({ dur_ms: 0, touch_mb: TOUCH })));
+    }
+    // the same, TOUCH_K first calls at once: page faults taken side by side cost more each
+    o.log(`first calls touching 0 and ${TOUCH} MB, ${TOUCH_K} at once (${TOUCH_REPS} times each)`);
+    let ct = 0;
+    const together = async (mb: number) => {
+      const t = performance.now();
+      await Promise.all(Array.from({ length: TOUCH_K }, () => call(w.base, `ctouch${ct++}`, JSON.stringify({ dur_ms: 0, touch_mb: mb }))));
+      return performance.now() - t;
+    };
+    for (let r = 0; r < TOUCH_REPS; r++) {
+      const none = await together(0);
+      ctouchWall.push({ none, touched: await together(TOUCH) });
     }
     // concurrent creations: how many proceed at once
     o.log(`${CONC} creations at once, 3 times`);
@@ -234,7 +261,13 @@ export async function calibrate(o: { backend: 'sock' | 'docker'; n: number; out:
       // k creations at once take k × (one creation) / lanes
       createLanes: Math.max(1, Math.round((CONC * Math.max(0, median(cold) - warmMed)) / Math.max(1, median(concWall) - warmMed))),
       concurrentCreations: { k: CONC, wallMs: concWall.map(round) },
+      // a fork's part after the sandbox joins its own cgroup, run at a handler's CPU weight (SimConfig.createSandboxMs)
+      ...(fresh.length ? { forkSandboxMs: round(Math.max(0, median(coldReady) - warmMed)), forkReadySamples: coldReady.map((x) => round(Math.max(0, x - warmMed))) } : {}),
       touchMsPerMb: round(Math.max(0, (median(coldT) - median(cold0)) / TOUCH)),
+      // TOUCH_K first calls at once: the machine's CPU over the extra wall time touching took, per MB
+      // (never below the one-at-a-time cost); what ol-exp sim charges a first call that starts among others
+      touchBusyMsPerMb: round(Math.max(Math.max(0, (median(coldT) - median(cold0)) / TOUCH), (median(ctouchWall.map((x) => x.touched - x.none)) * cores) / (TOUCH_K * TOUCH))),
+      touchTogether: { k: TOUCH_K, mb: TOUCH, wallMs: ctouchWall.map((x) => ({ none: round(x.none), touched: round(x.touched) })) },
       // each pair measured back to back: the spread `validate` simulates over (experiments/spread.ts)
       touchMsPerMbSamples: cold0.map((c0, i) => round(Math.max(0, (coldT[i]! - c0) / TOUCH))),
       cpu: { samples: cpu, effectiveCores: effective.map(round), note: 'k handlers each burning workMs of CPU at once; effective cores = k × work / wall' },

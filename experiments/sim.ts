@@ -41,6 +41,8 @@ export async function runSim(o: SimRunOptions): Promise<void> {
   const mem = new CsvWriter(join(o.out, 'memory.csv'), ['t_ms', 'used_mb']);
   const functions = p.functions.map((f) => ({ name: f.name }));
   const touchCost = Number((o.profile.extra as { touchMsPerMb?: number } | undefined)?.touchMsPerMb ?? 0);
+  // profiles from before it was measured: as alone
+  const touchBusyCost = Number((o.profile.extra as { touchBusyMsPerMb?: number } | undefined)?.touchBusyMsPerMb ?? touchCost);
   const lanes = Number((o.profile.extra as { createLanes?: number } | undefined)?.createLanes ?? Infinity);
   const bg = (o.profile.extra as { backgroundCpu?: { callMs?: number; coldMs?: number } } | undefined)?.backgroundCpu;
   const zygotes = o.backend !== 'docker' && (p.options.importCache ?? true);
@@ -51,6 +53,8 @@ export async function runSim(o: SimRunOptions): Promise<void> {
     createOnCpu: o.createOnCpu ?? false, destroyOnCpu: o.createOnCpu ?? false,
     // forks run in the zygote's group, at its CPU weight against a sandbox's (worker/sandbox/sock.ts, cgroups.ts)
     createCpuWeight: zygotes && o.createOnCpu ? ZYGOTE_CPU_SHARES / SANDBOX_CPU_SHARES : 1,
+    // the part of a fork after the sandbox joins its own cgroup, at a sandbox's weight (profiles from before it was measured: none)
+    createSandboxMs: zygotes && o.createOnCpu ? Number((o.profile.extra as { forkSandboxMs?: number } | undefined)?.forkSandboxMs ?? 0) : 0,
     // CPU the worker spends that no request waits for; profiles from before it was measured have none
     callBackgroundCpuMs: Number(bg?.callMs ?? 0), coldBackgroundCpuMs: Number(bg?.coldMs ?? 0),
   });
@@ -77,6 +81,7 @@ export async function runSim(o: SimRunOptions): Promise<void> {
     onSample: (s) => mem.row([us(s.t), us(s.usedMb)]),
     // the synthetic lambda touches its memory on a sandbox's first call
     coldWorkMs: p.functions.map((f, i) => touchMb(f.memMb) * touchCost + (freshImports?.[i] ?? 0)),
+    coldWorkBusyMs: p.functions.map((f, i) => touchMb(f.memMb) * touchBusyCost + (freshImports?.[i] ?? 0)),
   }, model);
   const b = newBatch(p.n);
   b.t.set(p.t); b.fn.set(p.fn); b.dur.set(p.dur); b.mem.set(p.mem);

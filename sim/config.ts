@@ -65,6 +65,16 @@ export interface SimConfig {
    * around it). 1: creations share the cores like handlers.
    */
   createCpuWeight: number;
+  /**
+   * With createOnCpu: ms of each creation's CPU work that run at a
+   * handler's weight, after the weighted part (a forked sandbox's own
+   * start-up once it has joined its cgroup: its root, its privileges, its
+   * handler's import). The creation holds its lane through both parts, so
+   * under load, when this part stretches like the handlers, the next
+   * creations wait longer (the worker's zygote makes the next spare only
+   * once the last sandbox is up). 0: all of it at createCpuWeight.
+   */
+  createSandboxMs: number;
   /** The run's one seed. */
   seed: number;
 }
@@ -84,6 +94,7 @@ export const simDefaults: SimConfig = {
   coldBackgroundCpuMs: 0,
   destroyOnCpu: false,
   createCpuWeight: 1,
+  createSandboxMs: 0,
   seed: 1,
 };
 
@@ -101,6 +112,8 @@ export function resolveSimConfig(given: Partial<SimConfig>): SimConfig {
   if (!(c.coldBackgroundCpuMs >= 0 && Number.isFinite(c.coldBackgroundCpuMs))) badConfig('cold-background-cpu', `must be a number of ms >= 0, got ${c.coldBackgroundCpuMs}`);
   if (c.destroyOnCpu && !c.createOnCpu) badConfig('destroy-on-cpu', 'needs create-on-cpu: creations must be CPU jobs to wait for dying memory');
   if (!(c.createCpuWeight >= 1 && Number.isFinite(c.createCpuWeight))) badConfig('create-cpu-weight', `must be a number >= 1, got ${c.createCpuWeight}`);
+  if (!(c.createSandboxMs >= 0 && Number.isFinite(c.createSandboxMs))) badConfig('create-sandbox-ms', `must be a number of ms >= 0, got ${c.createSandboxMs}`);
+  if (c.createSandboxMs > 0 && !c.createOnCpu) badConfig('create-sandbox-ms', 'needs create-on-cpu: only creations run as CPU jobs have parts');
   c.policyOptions = resolvePolicyOptions(c.policy, c.policyOptions);
   return c;
 }

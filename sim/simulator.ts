@@ -76,7 +76,7 @@ export interface MemorySample {
   queued: number;
 }
 
-/** Optional observers; none of them changes the run. */
+/** Optional observers (none of them changes the run), and the per-function cold work the validation harness sets. */
 export interface SimHooks {
   log?: (e: SimEvent) => void;
   onInvocation?: (r: InvocationRecord) => void;
@@ -89,6 +89,12 @@ export interface SimHooks {
    * The validation harness sets it from calibration.
    */
   coldWorkMs?: ArrayLike<number>;
+  /**
+   * The same work when the first request starts while other CPU jobs run
+   * (page faults taken side by side cost more each: calibrated as
+   * touchBusyMsPerMb); default: coldWorkMs.
+   */
+  coldWorkBusyMs?: ArrayLike<number>;
 }
 
 /** Per-function results. */
@@ -155,6 +161,10 @@ class Request {
   execStart = 0;
   /** With createOnCpu: its sandbox's creation is the CPU job running now, begun at `beginAt`. */
   creating = false;
+  /** The first request on a new sandbox: its handler does the function's cold work (coldWorkMs) too. */
+  firstOnSandbox = false;
+  /** With createSandboxMs: the creation's weighted part is done; its part at a handler's weight runs now. */
+  sandboxPart = false;
   /** CPU work off any request's path (the zygote's next spare, the worker's own bookkeeping): nothing waits for it. */
   background = false;
   /** destroyOnCpu: this background job is a destroy; `mem` MB are dying until it ends. */
@@ -555,8 +565,7 @@ export class Simulator {
         ? this.#startup.coldStartMs(req.fnId, now, this.#freshStart, this.#reserveZygote)
         : this.#freshStart();
     sb.active = 1;
-    const extra = this.#hooks.coldWorkMs?.[req.fnId];
-    if (extra) req.dur += extra;
+    req.firstOnSandbox = true;
     this.#r.cold++;
     this.#r.sandboxesCreated++;
     this.#background(req.fnId, now, this.config.coldBackgroundCpuMs);
@@ -613,12 +622,20 @@ export class Simulator {
     }
     this.#createsRunning++;
     req.creating = true;
-    this.#cpu.add(this.clock.now(), req.sb!.coldStartMs, req, true);
+    const own = Math.min(this.config.createSandboxMs, req.sb!.coldStartMs);
+    this.#cpu.add(this.clock.now(), req.sb!.coldStartMs - own, req, true);
   };
 
   /** A creation's CPU job is done: free its lane, then dispatch the request. */
   #created(req: Request): void {
     const now = this.clock.now();
+    const own = Math.min(this.config.createSandboxMs, req.sb!.coldStartMs);
+    if (own > 0 && !req.sandboxPart) {
+      // the sandbox's own start-up, at a handler's weight, still in the creation's lane
+      req.sandboxPart = true;
+      this.#cpu.add(now, own, req);
+      return;
+    }
     req.creating = false;
     this.#createsRunning--;
     const next = this.#createWaiting.shift();
@@ -650,6 +667,12 @@ export class Simulator {
       this.#keepFreeTarget();
     }
     req.execStart = now;
+    if (req.firstOnSandbox) {
+      // the first request's extra work on a new sandbox, dearer when it starts among other jobs
+      req.firstOnSandbox = false;
+      const alone = this.#hooks.coldWorkMs?.[req.fnId] ?? 0;
+      req.dur += this.#cpu.running > 0 ? this.#hooks.coldWorkBusyMs?.[req.fnId] ?? alone : alone;
+    }
     if (this.#log) this.#emit('exec', req.fnId, req.seq, sb.id);
     this.#cpu.add(now, req.dur, req);
   };

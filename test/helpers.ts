@@ -3,7 +3,7 @@ import { expect } from 'vitest';
 import { projectPath } from '../common/paths.js';
 import { resolveSimConfig, type SimConfig } from '../sim/config.js';
 import { compileProfile, constantProfile, type CostName } from '../sim/profile.js';
-import { Simulator, type SimEvent, type SimResult } from '../sim/simulator.js';
+import { Simulator, type SimEvent, type SimHooks, type SimResult } from '../sim/simulator.js';
 import type { SimSummary } from '../sim/summary.js';
 import { ArrayTraceSource, type InvocationRow } from '../traces/memory.js';
 
@@ -32,11 +32,12 @@ export function runRows(
   rows: InvocationRow[],
   config: Partial<SimConfig>,
   costs: Partial<Record<CostName, number>> = {},
+  hooks: Omit<SimHooks, 'log'> = {},
 ): { log: SimEvent[]; result: SimResult; text: string[] } {
   const src = new ArrayTraceSource(rows);
   const log: SimEvent[] = [];
   const c = resolveSimConfig(config);
-  const sim = new Simulator(c, compileProfile(constantProfile(costs)), src.functions, { log: (e) => log.push(e) });
+  const sim = new Simulator(c, compileProfile(constantProfile(costs)), src.functions, { ...hooks, log: (e) => log.push(e) });
   const result = sim.run(src.batches());
   checkResult(result, c.memoryMb);
   const text = log.map((e) => `${e.t} ${e.kind} ${e.fn}${e.inv !== undefined ? ` #${e.inv}` : ''}${e.sb !== undefined ? ` sb${e.sb}` : ''}`);

@@ -196,6 +196,34 @@ describe('hand-worked scenarios', () => {
     expect(at('done', 'a')).toBeCloseTo(125, 9);
   });
 
+  it('with createSandboxMs a creation ends at a handler\'s weight and holds its lane until then, as a fork after its sandbox joins its cgroup', () => {
+    // 1 core, weight 3, one lane; each creation is 6 ms weighted + 4 ms at weight 1. a and b at 0:
+    // a's creation runs alone, 0-10 (a's 100 ms handler from 10). b's creation waits for the lane
+    // until 10, not 6: its weighted 6 ms at 3/4 beside a's handler end at 18, its own 4 ms at 1/2
+    // at 26. b's 5 ms handler at 1/2 ends at 36; a's handler, 2 + 4 + 5 = 11 ms done by then, at 125
+    const { log } = runRows(
+      [{ t: 0, fn: 'a', dur: 100, mem: 10 }, { t: 0, fn: 'b', dur: 5, mem: 10 }],
+      { policy: 'lru', memoryMb: 1000, cores: 1, createOnCpu: true, createCpuWeight: 3, createLanes: 1, createSandboxMs: 4 }, costs,
+    );
+    const at = (kind: string, fn: string) => log.find((e) => e.kind === kind && e.fn === fn)!.t;
+    expect(at('exec', 'a')).toBeCloseTo(10, 9);
+    expect(at('exec', 'b')).toBeCloseTo(26, 9);
+    expect(at('done', 'b')).toBeCloseTo(36, 9);
+    expect(at('done', 'a')).toBeCloseTo(125, 9);
+    expect(() => runRows([], { createSandboxMs: 4 })).toThrow(/create-sandbox-ms: needs create-on-cpu/);
+    expect(() => runRows([], { createOnCpu: true, createSandboxMs: -1 })).toThrow(/create-sandbox-ms: must be a number of ms >= 0, got -1/);
+  });
+
+  it('a new sandbox\'s first request does its cold work, the dearer figure when it starts among other jobs', () => {
+    // 2 cores, create 10 ms (a delay). a's first request starts at 10 with nothing else running:
+    // 100 + 20 ms, done at 130. b's starts at 60 beside a's handler: 5 + 30 ms, done at 95
+    const { text } = runRows(
+      [{ t: 0, fn: 'a', dur: 100, mem: 10 }, { t: 50, fn: 'b', dur: 5, mem: 10 }],
+      { policy: 'lru', memoryMb: 1000, cores: 2 }, costs, { coldWorkMs: [20, 20], coldWorkBusyMs: [30, 30] },
+    );
+    expect(text.filter((l) => l.includes('done'))).toEqual(['95 done b #1 sb1', '130 done a #0 sb0']);
+  });
+
   it('openlambda evicts ahead of need once a new sandbox is up, as the worker does, not when its creation starts', () => {
     // pool 100, 20% kept free. a (50 MB) is paused from 20. b (40 MB) at 30 fits without an
     // eviction, but leaves 10 MB free: when b's sandbox is up (40), a goes
