@@ -21,6 +21,10 @@ const { fail, usage } = cliErrors('ol-exp');
 
 const say = (s: string) => process.stdout.write(s + '\n');
 const DEFAULT_TRACE = `azure2019:${projectPath('traces', 'data', 'azure2019', '10')}`;
+/** Replications `ol-exp sim` and `validate` simulate by default: on the bundled plan one alone moves by ±10% with its cost draws. */
+const REPLICAS = 9;
+/** Replays `validate` makes on the real worker: on this 2-core machine the bundled plan's cold starts varied from 70 to 146 between replays. */
+const REAL_RUNS = 3;
 
 function planOptions<T>(y: Argv<T>) {
   return y
@@ -71,28 +75,36 @@ function coresFor(arg: string | undefined, profile: CostProfile): number {
 }
 
 /** `built`: a plan `validate` already made from the same arguments. */
-async function real(a: PlanArgs & { out: string; backend: 'sock' | 'docker'; worker?: string; force: boolean; maxRate: number }, built?: Plan): Promise<void> {
+async function real(a: PlanArgs & { out: string; backend: 'sock' | 'docker'; worker?: string; force: boolean; maxRate: number; runs?: number }, built?: Plan): Promise<void> {
   const p = built ?? await plan(a);
-  const { checkFeasible, runReal } = await import('./real.js');
+  const { checkFeasible, runRealRepeated } = await import('./real.js');
   if (!a.force) checkFeasible(p, a.memory, availableParallelism(), a.maxRate);
   say(`replaying ${p.n} invocations of ${p.functions.length} functions over ${(p.spanMs / 1000).toFixed(1)} s on the real worker (Ctrl-C stops and keeps what was recorded)`);
   const bar = progress(true);
-  let complete: boolean;
+  const runs = a.runs ?? 1;
+  let got: Awaited<ReturnType<typeof runRealRepeated>>;
   try {
-    complete = await runReal({ plan: p, out: a.out, policy: a.policy, memoryMb: a.memory, backend: a.backend, worker: a.worker, force: a.force, onProgress: (d, t) => bar.update(d, t, `${d}/${t} answered`), log: say });
+    got = await runRealRepeated({ plan: p, out: a.out, policy: a.policy, memoryMb: a.memory, backend: a.backend, worker: a.worker, force: a.force, runs, onProgress: (d, t) => bar.update(d, t, `${d}/${t} answered`), log: say });
   } finally {
     bar.end();
   }
-  say(`${complete ? 'done' : 'stopped early'}: ${a.out}`);
+  const which = got.runs.length > 1
+    ? `; the median of ${got.runs.length} replays (cold starts ${got.runs.map((r) => r.coldStarts).sort((x, y) => x - y).join(', ')}) is run ${got.chosen}`
+    : '';
+  say(`${got.complete ? 'done' : 'stopped early'}${which}: ${a.out}`);
 }
 
-async function sim(a: PlanArgs & { out: string; profile?: string; cores?: string; backend?: 'sock' | 'docker'; createOnCpu?: boolean }, built?: Plan): Promise<void> {
+async function sim(a: PlanArgs & { out: string; profile?: string; cores?: string; backend?: 'sock' | 'docker'; createOnCpu?: boolean; replicas?: number }, built?: Plan): Promise<void> {
   const p = built ?? await plan(a);
-  const { runSim } = await import('./sim.js');
+  const { runSimReplicated } = await import('./sim.js');
   const pr = profileFor(a.profile);
   const cores = coresFor(a.cores, pr.profile);
-  await runSim({ plan: p, out: a.out, policy: a.policy, memoryMb: a.memory, cores, profile: pr.profile, backend: a.backend ?? 'sock', createOnCpu: a.createOnCpu ?? true, ...(pr.path ? { profilePath: pr.path } : {}) });
-  say(`simulated ${p.n} invocations (cores ${cores}, profile ${pr.profile.name}): ${a.out}`);
+  const replicas = a.replicas ?? 1;
+  const got = await runSimReplicated({ plan: p, out: a.out, policy: a.policy, memoryMb: a.memory, cores, profile: pr.profile, backend: a.backend ?? 'sock', createOnCpu: a.createOnCpu ?? true, replicas, ...(pr.path ? { profilePath: pr.path } : {}) });
+  const which = replicas > 1
+    ? `; the median of ${replicas} replications (cold starts ${[...got.replicas].map((r) => r.coldStarts).sort((x, y) => x - y).join(', ')}) is replication ${got.chosen}`
+    : '';
+  say(`simulated ${p.n} invocations (cores ${cores}, profile ${pr.profile.name})${which}: ${a.out}`);
 }
 
 /**
@@ -119,17 +131,36 @@ async function simulateSpread(p: Plan, a: PlanArgs & { backend: 'sock' | 'docker
 
 async function compare(realDir: string, simDir: string, out: string, spread?: import('./spread.js').SpreadSummary): Promise<void> {
   const { readRun } = await import('./run-files.js');
+  const { readRepeats } = await import('./repeats.js');
   const { compareRuns } = await import('./compare.js');
+  const { summarizeFigures } = await import('./spread.js');
   const { writeComparisonReport } = await import('../reports/comparison.js');
   const r = readRun(realDir), s = readRun(simDir);
   if (r.info.kind !== 'real' || s.info.kind !== 'sim') throw new OlError('OL_ERR_CONFIG', `compare takes a real run then a simulated one; got ${r.info.kind} (${realDir}) and ${s.info.kind} (${simDir})`);
-  const a = { ...compareRuns(r, s), ...(spread ? { simSpread: spread } : {}) };
+  const a0 = compareRuns(r, s);
+  const reps = readRepeats(simDir, 'replicas.json');
+  const runs = readRepeats(realDir, 'runs.json');
+  const a = {
+    ...a0, ...(spread ? { simSpread: spread } : {}),
+    ...(reps ? { simReplicas: { ...summarizeFigures(a0.real, reps.list), chosen: reps.chosen } } : {}),
+    ...(runs ? { realRuns: { ...summarizeFigures(a0.real, runs.list), chosen: runs.chosen } } : {}),
+  };
   const files = await writeComparisonReport(out, a, r, s);
   const e = a.errorPct;
   say(`cold starts: real ${a.real.coldStarts}, sim ${a.sim.coldStarts} (${e.coldStarts.toFixed(1)}%, target ±${a.targets.coldStartsPct}%: ${a.met.coldStarts ? 'met' : 'not met'})`);
   say(`p50: real ${a.real.p50.toFixed(2)} ms, sim ${a.sim.p50.toFixed(2)} ms (${e.p50.toFixed(1)}%, target ±${a.targets.p50Pct}%: ${a.met.p50 ? 'met' : 'not met'})`);
   say(`p90: real ${a.real.p90.toFixed(2)} ms, sim ${a.sim.p90.toFixed(2)} ms (${e.p90.toFixed(1)}%)`);
   say(`p99: real ${a.real.p99.toFixed(2)} ms, sim ${a.sim.p99.toFixed(2)} ms (${e.p99.toFixed(1)}%, target ±${a.targets.p99Pct}%: ${a.met.p99 ? 'met' : 'not met'})`);
+  if (a.realRuns) {
+    const { rangeText: t } = await import('./spread.js');
+    const m = a.realRuns;
+    say(`the real run is the median of ${m.members.length} replays (run ${m.chosen}); over them: cold starts ${t(m.coldStarts, 0)}, p50 ${t(m.p50, 2)} ms, p99 ${t(m.p99, 0)} ms`);
+  }
+  if (a.simReplicas) {
+    const { rangeText: t } = await import('./spread.js');
+    const m = a.simReplicas;
+    say(`the simulated run is the median of ${m.members.length} replications (replication ${m.chosen}); over them: cold starts ${t(m.coldStarts, 0)}, p50 ${t(m.p50, 2)} ms, p99 ${t(m.p99, 0)} ms`);
+  }
   if (spread) {
     const { rangeText: t } = await import('./spread.js');
     say(`over the calibration's spread (${spread.members.length} simulations): cold starts ${t(spread.coldStarts, 0)}, p50 ${t(spread.p50, 2)} ms, p99 ${t(spread.p99, 0)} ms; the real run's figures ${Object.values(spread.realWithin).filter(Boolean).length} of 3 within`);
@@ -158,14 +189,16 @@ await yargs(hideBin(process.argv))
     .option('backend', { choices: ['sock', 'docker'] as const, default: 'sock' as const })
     .option('worker', { type: 'string', describe: 'URL of a running worker to use instead of starting one' })
     .option('max-rate', { type: 'number', default: 1500, describe: 'requests/s the worker is taken to sustain (feasibility check)' })
-    .option('force', { type: 'boolean', default: false, describe: 'replay even when the feasibility check says the machine cannot keep up' }),
+    .option('force', { type: 'boolean', default: false, describe: 'replay even when the feasibility check says the machine cannot keep up' })
+    .option('runs', { type: 'number', default: 1, describe: 'replay this many times, each on a fresh worker, and keep the median replay (by cold starts; all listed in runs.json)' }),
   (a) => real(a as never))
   .command('sim', 'simulate exactly the invocations ol-exp real replays', (y) => planOptions(y)
     .option('out', { type: 'string', default: 'out/sim' })
     .option('profile', { type: 'string', describe: 'cost profile (ol-exp calibrate); default: the bundled one' })
     .option('cores', { type: 'string', describe: 'cores (default: the profile\'s effective cores, else this machine\'s)' })
     .option('backend', { choices: ['sock', 'docker'] as const, default: 'sock' as const, describe: 'the backend the real run used (docker sandboxes never fork from zygotes)' })
-    .option('create-on-cpu', { type: 'boolean', default: true, describe: 'model sandbox creation (the profile\'s creation lanes at a time) and destruction as CPU work shared with handlers (--no-create-on-cpu: fixed delays off the CPU)' }),
+    .option('create-on-cpu', { type: 'boolean', default: true, describe: 'model sandbox creation (the profile\'s creation lanes at a time) and destruction as CPU work shared with handlers (--no-create-on-cpu: fixed delays off the CPU)' })
+    .option('replicas', { type: 'number', default: REPLICAS, describe: 'simulate this many times, differing only in the cost draws, and keep the median run (by cold starts; all listed in replicas.json)' }),
   (a) => sim(a as never))
   .command('compare <real> <sim>', 'agreement figures and the report (PDF, HTML, PNG)', (y) => y
     .positional('real', { type: 'string', demandOption: true })
@@ -208,7 +241,8 @@ await yargs(hideBin(process.argv))
   .command('validate', 'the main job: calibrate, replay on the real worker, simulate, compare (embedded default trace)', (y) => planOptions(y)
     .option('out', { type: 'string', default: 'out/validate' })
     .option('backend', { choices: ['sock', 'docker'] as const, default: 'sock' as const })
-    .option('calibrate-n', { type: 'number', default: 30 }),
+    .option('calibrate-n', { type: 'number', default: 30 })
+    .option('real-runs', { type: 'number', default: REAL_RUNS, describe: 'replays on the real worker, each on a fresh worker; the median one is compared' }),
   async (a) => {
     const out = a.out;
     mkdirSync(out, { recursive: true });
@@ -217,10 +251,10 @@ await yargs(hideBin(process.argv))
     await calibrate({ backend: a.backend as 'sock', n: a.calibrateN, out: join(out, 'profile.json'), log: (s) => say(`    ${s}`) });
     // one plan for the replay and every simulation (its packages, wheels and fitted tree made once)
     const p = await plan(a as unknown as PlanArgs);
-    say('2/4 replaying the trace on the real worker');
-    await real({ ...(a as unknown as PlanArgs), out: join(out, 'real'), backend: a.backend as 'sock', force: false, maxRate: 1500 }, p);
-    say('3/4 simulating the same invocations');
-    await sim({ ...(a as unknown as PlanArgs), out: join(out, 'sim'), profile: join(out, 'profile.json'), backend: a.backend as 'sock' }, p);
+    say(`2/4 replaying the trace on the real worker (${a.realRuns} times)`);
+    await real({ ...(a as unknown as PlanArgs), out: join(out, 'real'), backend: a.backend as 'sock', force: false, maxRate: 1500, runs: a.realRuns }, p);
+    say(`3/4 simulating the same invocations (${REPLICAS} replications)`);
+    await sim({ ...(a as unknown as PlanArgs), out: join(out, 'sim'), profile: join(out, 'profile.json'), backend: a.backend as 'sock', replicas: REPLICAS }, p);
     say('    and again over the calibration\'s spread (each effective-cores sample × the quartiles of the memory-touching cost)');
     const spread = await simulateSpread(p, { ...(a as unknown as PlanArgs), backend: a.backend as 'sock' }, join(out, 'profile.json'), join(out, 'real'), join(out, 'sim-spread'));
     say('4/4 comparing');

@@ -34,6 +34,10 @@ export interface Agreement {
   cdf: { real: [number, number][]; sim: [number, number][] };
   /** The simulations over the calibration's spread (validate), if any. */
   simSpread?: SpreadSummary;
+  /** The replications the simulated run was chosen from (ol-exp sim --replicas), if any. */
+  simReplicas?: SpreadSummary & { chosen: number };
+  /** The replays the real run was chosen from (ol-exp real --runs), if any. */
+  realRuns?: SpreadSummary & { chosen: number };
 }
 
 /** Why two runs may not be compared, or undefined when they may. */
@@ -49,6 +53,11 @@ export function incompatibility(a: RunInfo, b: RunInfo): string | undefined {
 function pct(sorted: Float64Array, q: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((q / 100) * sorted.length) - 1))]!;
+}
+
+/** One run's figures: invocations, cold starts, latency percentiles. */
+export function summarizeRun(rows: InvocationRow[]): Side {
+  return side(rows).s;
 }
 
 function side(rows: InvocationRow[]): { s: Side; lat: Float64Array } {

@@ -10,7 +10,7 @@
  * this command started the worker, from the worker's own records.
  */
 import type { ChildProcess } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -19,8 +19,10 @@ import { OlError } from '../common/errors.js';
 import { removeUnlessMounted } from '../common/fs.js';
 import { machineInfo } from '../common/machine.js';
 import { olLabVersion } from '../common/version.js';
-import { INVOCATION_HEADER, type RunInfo } from './run-files.js';
+import { summarizeRun } from './compare.js';
+import { INVOCATION_HEADER, readRun, type RunInfo } from './run-files.js';
 import { planLoad, type Plan } from './plan.js';
+import { medianRepeat, writeRepeats, type RepeatFigures } from './repeats.js';
 import { buildWheels, moduleOf } from './wheels.js';
 import { spawnWorker } from './worker-process.js';
 
@@ -60,6 +62,8 @@ export interface RealOptions {
   maxRatePerS?: number;
   onProgress?: (done: number, total: number) => void;
   log?: (s: string) => void;
+  /** Which of several replays of the plan this is (runRealRepeated); 0 or none: the only one. */
+  repeat?: number;
 }
 
 /** Refuses a replay this machine cannot keep up with, with the numbers. */
@@ -170,6 +174,7 @@ export async function runReal(o: RealOptions): Promise<boolean> {
     tool: 'ol-exp', kind: 'real', olLabVersion: olLabVersion(), planSha256: p.planSha256, traceSha256: p.traceSha256,
     trace: p.options.trace, plan: { ...p.options }, seed: p.options.seed, policy: o.policy, memoryMb: o.memoryMb, backend: o.backend,
     machine: await machineInfo(), complete: false, invocations: p.n, functions: p.functions, notes: p.notes,
+    ...(o.repeat ? { repeat: { index: o.repeat } } : {}),
   };
   writeFileSync(join(o.out, 'run.json'), JSON.stringify(info, null, 2) + '\n');
   const inv = new CsvWriter(join(o.out, 'invocations.csv'), INVOCATION_HEADER.split(','));
@@ -247,4 +252,44 @@ export async function runReal(o: RealOptions): Promise<boolean> {
   info.invocations = done;
   writeFileSync(join(o.out, 'run.json'), JSON.stringify(info, null, 2) + '\n');
   return !stopped;
+}
+
+/**
+ * Replays the plan `runs` times, each on a worker of its own started
+ * afresh, into `<out>/runs/<r>`, and keeps the median replay as the run in
+ * `out`, with `runs.json` listing all (experiments/repeats.ts). A replay
+ * stopped early ends the series: the median is taken over the complete
+ * ones (or that replay alone, if none is). True if all were complete.
+ */
+export async function runRealRepeated(o: RealOptions & { runs: number }): Promise<{ complete: boolean; chosen: number; runs: RepeatFigures[] }> {
+  if (!(Number.isInteger(o.runs) && o.runs >= 1)) throw new OlError('OL_ERR_CONFIG', `runs: must be a whole number >= 1, got ${o.runs}`);
+  if (o.runs > 1 && o.worker) throw new OlError('OL_ERR_CONFIG', `--runs ${o.runs} replays each run on a worker started afresh; leave out --worker`);
+  rmSync(join(o.out, 'runs'), { recursive: true, force: true });
+  rmSync(join(o.out, 'runs.json'), { force: true });
+  const figures = (dir: string, r: number): RepeatFigures => {
+    const f = summarizeRun(readRun(dir).rows);
+    return { label: `run ${r}`, index: r, coldStarts: f.coldStarts, p50: f.p50, p99: f.p99 };
+  };
+  if (o.runs === 1) {
+    const complete = await runReal(o);
+    return { complete, chosen: 0, runs: [figures(o.out, 0)] };
+  }
+  const runs: RepeatFigures[] = [];
+  let complete = true;
+  for (let r = 0; r < o.runs; r++) {
+    o.log?.(`replay ${r + 1} of ${o.runs}`);
+    const dir = join(o.out, 'runs', String(r));
+    const ok = await runReal({ ...o, out: dir, repeat: r });
+    runs.push(figures(dir, r));
+    if (!ok) {
+      complete = false;
+      break;
+    }
+  }
+  const pool = complete || runs.length === 1 ? runs : runs.slice(0, -1);
+  const chosen = medianRepeat(pool);
+  const src = join(o.out, 'runs', String(chosen));
+  for (const f of readdirSync(src)) cpSync(join(src, f), join(o.out, f), { recursive: true });
+  writeRepeats(o.out, 'runs.json', chosen, pool);
+  return { complete, chosen, runs: pool };
 }

@@ -25,6 +25,8 @@ export interface RunInfo {
   cores?: number | string;
   /** sim: sandbox creation modelled as CPU work (ol-exp sim --create-on-cpu). */
   createOnCpu?: boolean;
+  /** One of several repetitions (experiments/repeats.ts): its number, and for a simulator replication the seed it used; absent for number 0. */
+  repeat?: { index: number; seed?: number };
   /** sim: destroys as CPU work too (on with createOnCpu since destroys were measured to be CPU work). */
   destroyOnCpu?: boolean;
   machine: unknown;
@@ -86,3 +88,4 @@ export function readRun(dir: string): { info: RunInfo; rows: InvocationRow[]; me
   }
   return { info, rows, memory };
 }
+

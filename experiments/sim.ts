@@ -3,9 +3,10 @@
  * (same arrivals, execution times and memory), with the same policy and
  * memory and a cost profile, written in the same run-directory format.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CsvWriter, us } from '../common/csv-writer.js';
+import { OlError } from '../common/errors.js';
 import { machineInfo } from '../common/machine.js';
 import { olLabVersion } from '../common/version.js';
 import { resolveSimConfig } from '../sim/config.js';
@@ -14,9 +15,11 @@ import { ImportCacheModel } from '../sim/import-cache.js';
 import { makeRng } from '../sim/rng.js';
 import { Simulator } from '../sim/simulator.js';
 import { newBatch } from '../traces/types.js';
-import { INVOCATION_HEADER, type RunInfo } from './run-files.js';
+import { summarizeRun } from './compare.js';
+import { INVOCATION_HEADER, readRun, type RunInfo } from './run-files.js';
 import type { Plan } from './plan.js';
 import { touchMb } from './real.js';
+import { medianRepeat, writeRepeats, type RepeatFigures } from './repeats.js';
 import { SANDBOX_CPU_SHARES } from '../worker/sandbox/cgroups.js';
 import { ZYGOTE_CPU_SHARES } from '../worker/sandbox/sock.js';
 
@@ -32,6 +35,41 @@ export interface SimRunOptions {
   backend?: 'sock' | 'docker';
   /** Sandbox creation as CPU work, one creation lane at a time per the profile (SimConfig.createOnCpu), and destruction (destroyOnCpu). */
   createOnCpu?: boolean;
+  /** Replication number: 0 (or none) simulates with the plan's seed; r > 0 with seed replicaSeed(seed, r), the same invocations with other cost draws. */
+  replica?: number;
+}
+
+/** The simulator's seed for replication `r` of a plan with seed `seed` (r = 0: the seed itself). */
+export function replicaSeed(seed: number, r: number): number {
+  return r === 0 ? seed : seed + r * 1_000_003;
+}
+
+/**
+ * Simulates the plan `replicas` times, differing only in the simulator's
+ * own random draws (costs sampled from the profile's distributions), each
+ * into `<out>/replicas/<r>`, and keeps the median replication as the run in
+ * `out`, with `replicas.json` listing all (experiments/repeats.ts).
+ */
+export async function runSimReplicated(o: SimRunOptions & { replicas: number }): Promise<{ chosen: number; replicas: RepeatFigures[] }> {
+  if (!(Number.isInteger(o.replicas) && o.replicas >= 1)) throw new OlError('OL_ERR_CONFIG', `replicas: must be a whole number >= 1, got ${o.replicas}`);
+  // replications of an earlier run in the same folder must not be mistaken for this one's
+  rmSync(join(o.out, 'replicas'), { recursive: true, force: true });
+  rmSync(join(o.out, 'replicas.json'), { force: true });
+  const replicas: RepeatFigures[] = [];
+  for (let r = 0; r < o.replicas; r++) {
+    const dir = o.replicas === 1 ? o.out : join(o.out, 'replicas', String(r));
+    await runSim({ ...o, out: dir, replica: r });
+    const f = summarizeRun(readRun(dir).rows);
+    const seed = replicaSeed(o.plan.options.seed, r);
+    replicas.push({ label: `replication ${r} (seed ${seed})`, index: r, seed, coldStarts: f.coldStarts, p50: f.p50, p99: f.p99 });
+  }
+  const chosen = medianRepeat(replicas);
+  if (o.replicas > 1) {
+    // the chosen replication again, into out itself: deterministic, so the same run
+    await runSim({ ...o, replica: chosen });
+    writeRepeats(o.out, 'replicas.json', chosen, replicas);
+  }
+  return { chosen, replicas };
 }
 
 export async function runSim(o: SimRunOptions): Promise<void> {
@@ -47,7 +85,7 @@ export async function runSim(o: SimRunOptions): Promise<void> {
   const bg = (o.profile.extra as { backgroundCpu?: { callMs?: number; coldMs?: number } } | undefined)?.backgroundCpu;
   const zygotes = o.backend !== 'docker' && (p.options.importCache ?? true);
   const config = resolveSimConfig({
-    policy: o.policy, memoryMb: o.memoryMb, cores: o.cores, queue: 'wait', seed: p.options.seed,
+    policy: o.policy, memoryMb: o.memoryMb, cores: o.cores, queue: 'wait', seed: replicaSeed(p.options.seed, o.replica ?? 0),
     createLanes: Number.isFinite(lanes) && lanes >= 1 ? Math.round(lanes) : Infinity,
     // with it, a destroy is CPU work too (SimConfig.destroyOnCpu): on this machine it is (9 ms of CPU for an 8 ms destroy)
     createOnCpu: o.createOnCpu ?? false, destroyOnCpu: o.createOnCpu ?? false,
@@ -69,7 +107,7 @@ export async function runSim(o: SimRunOptions): Promise<void> {
       installMs: () => 0, // ol-exp real installs every package before the replay
       fork: costs.fork ?? costs.sample.create,
       zygoteMb: 128,
-      rng: makeRng(p.options.seed, 'sim/import-cache'),
+      rng: makeRng(replicaSeed(p.options.seed, o.replica ?? 0), 'sim/import-cache'),
     })
     : undefined;
   const freshImports = !model && p.packages
@@ -92,6 +130,7 @@ export async function runSim(o: SimRunOptions): Promise<void> {
   const info: RunInfo = {
     tool: 'ol-exp', kind: 'sim', olLabVersion: olLabVersion(), planSha256: p.planSha256, traceSha256: p.traceSha256,
     trace: p.options.trace, plan: { ...p.options }, seed: p.options.seed, policy: o.policy, memoryMb: o.memoryMb,
+    ...(o.replica ? { repeat: { index: o.replica, seed: replicaSeed(p.options.seed, o.replica) } } : {}),
     cores: o.cores === Infinity ? 'infinite' : o.cores, createOnCpu: o.createOnCpu ?? false, destroyOnCpu: o.createOnCpu ?? false, profile: { path: o.profilePath ?? null, ...o.profile },
     machine: await machineInfo(), complete: true, invocations: p.n, functions: p.functions, notes: p.notes,
   };

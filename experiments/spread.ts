@@ -60,14 +60,19 @@ export interface SpreadSummary {
 }
 
 export function summarizeSpread(real: Side, members: { label: string; agreement: Agreement }[]): SpreadSummary {
+  return summarizeFigures(real, members.map((m) => ({ label: m.label, coldStarts: m.agreement.sim.coldStarts, p50: m.agreement.sim.p50, p99: m.agreement.sim.p99 })));
+}
+
+/** Min, median and max of each figure over several simulations, and whether the real run's lies within. */
+export function summarizeFigures(real: Side, members: SpreadSummary['members']): SpreadSummary {
   const range = (k: 'coldStarts' | 'p50' | 'p99'): [number, number, number] => {
-    const v = members.map((m) => m.agreement.sim[k]).sort((a, b) => a - b);
+    const v = members.map((m) => m[k]).sort((a, b) => a - b);
     return [v[0]!, v[Math.floor((v.length - 1) / 2)]!, v[v.length - 1]!];
   };
   const cold = range('coldStarts'), p50 = range('p50'), p99 = range('p99');
   const within = (r: [number, number, number], x: number) => x >= r[0] && x <= r[2];
   return {
-    members: members.map((m) => ({ label: m.label, coldStarts: m.agreement.sim.coldStarts, p50: m.agreement.sim.p50, p99: m.agreement.sim.p99 })),
+    members: members.map((m) => ({ label: m.label, coldStarts: m.coldStarts, p50: m.p50, p99: m.p99 })),
     coldStarts: cold, p50, p99,
     realWithin: { coldStarts: within(cold, real.coldStarts), p50: within(p50, real.p50), p99: within(p99, real.p99) },
   };

@@ -61,6 +61,8 @@ export async function writeComparisonReport(
       `p50 latency ${f2(a.sim.p50)} ms vs ${f2(a.real.p50)} ms (${sign(a.errorPct.p50)}), p99 ${f2(a.sim.p99)} ms vs ${f2(a.real.p99)} ms (${sign(a.errorPct.p99)}); ` +
       `Kolmogorov–Smirnov distance ${a.ksDistance.toFixed(3)}. Targets (cold starts ±${a.targets.coldStartsPct}%, p50 ±${a.targets.p50Pct}%, p99 ±${a.targets.p99Pct}%): ` +
       `${met(a.met.coldStarts)}, ${met(a.met.p50)}, ${met(a.met.p99)}.` +
+      (a.realRuns ? ` The real run is the median of ${a.realRuns.members.length} replays (cold starts ${rangeText(a.realRuns.coldStarts, 0)}).` : '') +
+      (a.simReplicas ? ` The simulated run is the median of ${a.simReplicas.members.length} replications differing only in cost draws (cold starts ${rangeText(a.simReplicas.coldStarts, 0)}).` : '') +
       (a.simSpread ? ` Over the calibration's own spread (${a.simSpread.members.length} simulations) the simulator predicted ${rangeText(a.simSpread.coldStarts, 0)} cold starts, p50 ${rangeText(a.simSpread.p50, 2)} ms, p99 ${rangeText(a.simSpread.p99, 0)} ms.` : ''),
     sections: [
       {
@@ -73,6 +75,13 @@ export async function writeComparisonReport(
           ['p99 latency', `real ${f2(a.real.p99)} ms, sim ${f2(a.sim.p99)} ms: ${sign(a.errorPct.p99)} (target ±${a.targets.p99Pct}%: ${met(a.met.p99)})`],
           ['mean latency', `real ${f2(a.real.mean)} ms, sim ${f2(a.sim.mean)} ms: ${sign(a.errorPct.mean)}`],
           ['KS distance', a.ksDistance.toFixed(4)],
+          ...(a.realRuns ? [
+            ['real run', `the median of ${a.realRuns.members.length} replays, each on a fresh worker, run ${a.realRuns.chosen}; over them cold starts ${rangeText(a.realRuns.coldStarts, 0)}, p50 ${rangeText(a.realRuns.p50, 2)} ms, p99 ${rangeText(a.realRuns.p99, 0)} ms`] as [string, string],
+            ...a.realRuns.members.map((m): [string, string] => [`  ${m.label}`, `cold starts ${m.coldStarts}, p50 ${f2(m.p50)} ms, p99 ${f2(m.p99)} ms`]),
+          ] : []),
+          ...(a.simReplicas ? [
+            ['simulated run', `the median of ${a.simReplicas.members.length} replications (same invocations, other cost draws), replication ${a.simReplicas.chosen}; over them cold starts ${rangeText(a.simReplicas.coldStarts, 0)} (real ${a.real.coldStarts}: ${a.simReplicas.realWithin.coldStarts ? 'within' : 'outside'}), p50 ${rangeText(a.simReplicas.p50, 2)} ms, p99 ${rangeText(a.simReplicas.p99, 0)} ms`] as [string, string],
+          ] : []),
           ...(a.simSpread ? [
             ['over the calibration\'s spread', `${a.simSpread.members.length} simulations (each effective-cores sample × the quartiles of the memory-touching cost): cold starts ${rangeText(a.simSpread.coldStarts, 0)} (real ${a.real.coldStarts}: ${a.simSpread.realWithin.coldStarts ? 'within' : 'outside'}), p50 ${rangeText(a.simSpread.p50, 2)} ms (${a.simSpread.realWithin.p50 ? 'within' : 'outside'}), p99 ${rangeText(a.simSpread.p99, 0)} ms (${a.simSpread.realWithin.p99 ? 'within' : 'outside'})`] as [string, string],
             ...a.simSpread.members.map((m): [string, string] => [`  ${m.label}`, `cold starts ${m.coldStarts}, p50 ${f2(m.p50)} ms, p99 ${f2(m.p99)} ms`]),

@@ -7,11 +7,12 @@ import { describe, expect, it } from 'vitest';
 import { removeUnlessMounted } from '../common/fs.js';
 import { projectPath } from '../common/paths.js';
 import { machineBusyMs } from '../experiments/calibrate.js';
-import { compareRuns, incompatibility, ksDistance } from '../experiments/compare.js';
+import { compareRuns, incompatibility, ksDistance, summarizeRun } from '../experiments/compare.js';
 import { buildPlan, type PlanOptions } from '../experiments/plan.js';
 import { checkFeasible } from '../experiments/real.js';
+import { medianRepeat, readRepeats } from '../experiments/repeats.js';
 import { readRun } from '../experiments/run-files.js';
-import { runSim } from '../experiments/sim.js';
+import { runSim, runSimReplicated } from '../experiments/sim.js';
 import { spreadMembers, summarizeSpread } from '../experiments/spread.js';
 import { writeComparisonReport } from '../reports/comparison.js';
 import { constantProfile, loadProfile } from '../sim/profile.js';
@@ -123,6 +124,49 @@ describe('comparison', () => {
     expect(() => compareRuns(a, readRun(join(dir, 'd')))).toThrow(/cannot be compared: they use different policies \(openlambda vs lru\)/);
   });
 
+  it('replications differ only in cost draws; the median one is kept, all are listed, and compare reports their range', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ol-rep-'));
+    const p = buildPlan(opts());
+    // an empirical profile: its costs are drawn per creation, so replications differ
+    const profile = loadProfile();
+    const got = await runSimReplicated({ plan: p, out: join(dir, 'sim'), policy: 'openlambda', memoryMb: 1024, cores: 1, profile, createOnCpu: true, replicas: 5 });
+    expect(got.replicas.map((r) => r.index)).toEqual([0, 1, 2, 3, 4]);
+    expect(new Set(got.replicas.map((r) => r.seed)).size).toBe(5);
+    expect(got.replicas[0]!.seed).toBe(p.options.seed);
+    // the kept run is the median by cold starts, written into the folder itself
+    const colds = got.replicas.map((r) => r.coldStarts).sort((a, b) => a - b);
+    const kept = readRun(join(dir, 'sim'));
+    expect(summarizeRun(kept.rows).coldStarts).toBe(colds[2]);
+    expect(kept.info.repeat?.index ?? 0).toBe(got.chosen);
+    expect(got.replicas.find((r) => r.index === got.chosen)!.coldStarts).toBe(colds[2]);
+    // each replication is a run of its own, of the same invocations
+    for (const r of got.replicas) expect(readRun(join(dir, 'sim', 'replicas', String(r.index))).rows).toHaveLength(p.n);
+    expect(readRepeats(join(dir, 'sim'), 'replicas.json')).toEqual({ chosen: got.chosen, list: got.replicas });
+    // the same replication number gives the same run; another gives other draws
+    await runSim({ plan: p, out: join(dir, 'again'), policy: 'openlambda', memoryMb: 1024, cores: 1, profile, createOnCpu: true, replica: got.chosen });
+    expect(readFileSync(join(dir, 'again', 'invocations.csv'), 'utf8')).toBe(readFileSync(join(dir, 'sim', 'invocations.csv'), 'utf8'));
+    const lat = (r: number) => readFileSync(join(dir, 'sim', 'replicas', String(r), 'invocations.csv'), 'utf8');
+    expect(lat(0)).not.toBe(lat(1));
+    // one replication: no replicas folder or list
+    await runSimReplicated({ plan: p, out: join(dir, 'one'), policy: 'openlambda', memoryMb: 1024, cores: 1, profile, replicas: 1 });
+    expect(readRepeats(join(dir, 'one'), 'replicas.json')).toBeUndefined();
+    await expect(runSimReplicated({ plan: p, out: join(dir, 'none'), policy: 'openlambda', memoryMb: 1024, cores: 1, profile, replicas: 0 })).rejects.toThrow(/replicas: must be a whole number >= 1, got 0/);
+    // a list that does not match its run is refused, naming the file
+    const list = join(dir, 'sim', 'replicas.json');
+    const text = readFileSync(list, 'utf8');
+    writeFileSync(list, text.replace(/"chosen": \d+/, `"chosen": ${(got.chosen + 1) % 5}`));
+    expect(() => readRepeats(join(dir, 'sim'), 'replicas.json')).toThrow(/replicas\.json says replication \d was kept, but .*run\.json is replication \d/);
+    writeFileSync(list, '{"chosen": 0, "replicas": []}');
+    expect(() => readRepeats(join(dir, 'sim'), 'replicas.json')).toThrow(/replicas\.json: lists no replications/);
+    writeFileSync(list, text.slice(0, 40));
+    expect(() => readRepeats(join(dir, 'sim'), 'replicas.json')).toThrow(/replicas\.json is not valid JSON/);
+    // the median: by cold starts, then p99, the lower middle of an even count
+    const f = (index: number, coldStarts: number, p99: number) => ({ label: `run ${index}`, index, coldStarts, p50: 1, p99 });
+    expect(medianRepeat([f(0, 70, 5), f(1, 146, 9), f(2, 132, 8)])).toBe(2);
+    expect(medianRepeat([f(0, 100, 9), f(1, 100, 5), f(2, 100, 7)])).toBe(2);
+    expect(medianRepeat([f(0, 10, 1), f(1, 30, 1), f(2, 20, 1), f(3, 40, 1)])).toBe(2);
+  });
+
   it('a profile\'s measured background CPU slows the simulated handlers; /proc/stat is read as busy time', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ol-bg-'));
     const p = buildPlan(opts());
@@ -167,14 +211,47 @@ describe('comparison', () => {
 });
 
 describe('ol-exp real, end to end (sock backend, needs root)', () => {
+  it('calibrate measures each cost the simulator prices, as distributions, and ol-exp sim reads them', () => {
+    if (process.getuid?.() !== 0 || !existsSync('/var/lib/ol-lab/ol-min/.ol-lab-base')) throw new Error('needs root and scripts/setup-host.sh');
+    const dir = mkdtempSync(join(tmpdir(), 'ol-calib-test-'));
+    const cli = projectPath('dist', 'experiments', 'cli.js');
+    const r = spawnSync(process.execPath, [cli, 'calibrate', '--n', '6', '--out', join(dir, 'profile.json')], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const p = loadProfile(join(dir, 'profile.json'));
+    const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+    const samples = (k: string) => (p.costs as Record<string, { samples: number[] }>)[k]!.samples;
+    for (const k of ['create', 'fork', 'unpause', 'pause', 'destroy', 'warmDispatch']) expect(samples(k).length).toBeGreaterThanOrEqual(6);
+    const x = p.extra as Record<string, number> & { forkReadySamples: number[]; touchTogether: { k: number; wallMs: unknown[] }; backgroundCpu: { callMs: number; coldMs: number } };
+    // a fork that finds the zygote's spare ready is the sandbox's own start-up only: cheaper than back to back
+    expect(x.forkReadySamples).toHaveLength(6);
+    expect(x.forkSandboxMs).toBeGreaterThan(0);
+    expect(x.forkSandboxMs).toBeLessThan(med(samples('fork')));
+    // touching memory costs CPU; side by side it is never taken as cheaper than alone
+    expect(x.touchMsPerMb).toBeGreaterThan(0);
+    expect(x.touchBusyMsPerMb).toBeGreaterThanOrEqual(x.touchMsPerMb);
+    expect(x.touchTogether.wallMs).toHaveLength(3);
+    expect(x.cores).toBeGreaterThan(0.5);
+    expect(x.backgroundCpu.callMs).toBeGreaterThanOrEqual(0);
+    // the simulator takes the profile as it is written
+    const s = spawnSync(process.execPath, [cli, 'sim', '--minutes', '1:5', '--replicas', '1', '--profile', join(dir, 'profile.json'), '--out', join(dir, 'sim')], { encoding: 'utf8' });
+    expect(s.status).toBe(0);
+    expect(readRun(join(dir, 'sim')).info.profile).toMatchObject({ extra: { forkSandboxMs: x.forkSandboxMs } });
+  }, 240_000);
+
   it('replays a short trace open loop, records it, and compares with the simulator', () => {
     if (process.getuid?.() !== 0 || !existsSync('/var/lib/ol-lab/ol-min/.ol-lab-base')) throw new Error('needs root and scripts/setup-host.sh');
     const dir = mkdtempSync(join(tmpdir(), 'ol-real-e2e-'));
     const cli = projectPath('dist', 'experiments', 'cli.js');
     const common = ['--minutes', '1:8', '--time-scale', '60', '--duration-scale', '0.02', '--memory', '4096'];
-    const r = spawnSync(process.execPath, [cli, 'real', ...common, '--out', join(dir, 'real')], { encoding: 'utf8' });
+    // two replays, each on a fresh worker: the median one is kept in real/, both in real/runs/
+    const r = spawnSync(process.execPath, [cli, 'real', ...common, '--runs', '2', '--out', join(dir, 'real')], { encoding: 'utf8' });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/replay 2 of 2/);
+    const runs = readRepeats(join(dir, 'real'), 'runs.json')!;
+    expect(runs.list.map((x) => x.index)).toEqual([0, 1]);
+    expect(readFileSync(join(dir, 'real', 'invocations.csv'), 'utf8')).toBe(readFileSync(join(dir, 'real', 'runs', String(runs.chosen), 'invocations.csv'), 'utf8'));
     const run = readRun(join(dir, 'real'));
     expect(run.info.complete).toBe(true);
     expect(run.rows.every((x) => x.status === 200)).toBe(true);
@@ -186,10 +263,15 @@ describe('ol-exp real, end to end (sock backend, needs root)', () => {
     const c = spawnSync(process.execPath, [cli, 'compare', join(dir, 'real'), join(dir, 'sim'), '--out', join(dir, 'report')], { encoding: 'utf8' });
     expect(c.status).toBe(0);
     expect(c.stdout).toMatch(/cold starts: real \d+, sim \d+/);
+    expect(c.stdout).toMatch(/the real run is the median of 2 replays \(run [01]\)/);
+    expect(c.stdout).toMatch(/the simulated run is the median of 9 replications/);
     expect(existsSync(join(dir, 'report', 'report.pdf'))).toBe(true);
     const bad = spawnSync(process.execPath, [cli, 'real', '--worker', 'http://127.0.0.1:9', ...common, '--out', join(dir, 'x')], { encoding: 'utf8' });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/the worker at http:\/\/127\.0\.0\.1:9 is not reachable/);
+    const twice = spawnSync(process.execPath, [cli, 'real', '--worker', 'http://127.0.0.1:9', '--runs', '2', ...common, '--out', join(dir, 'y')], { encoding: 'utf8' });
+    expect(twice.status).toBe(2);
+    expect(twice.stderr).toMatch(/--runs 2 replays each run on a worker started afresh; leave out --worker/);
   }, 120_000);
 
   it('with synthetic packages and a fitted tree: the real worker forks from the tree\'s zygotes, the simulator models it', () => {
@@ -201,9 +283,14 @@ describe('ol-exp real, end to end (sock backend, needs root)', () => {
     // a loaded machine (other test files at once) filled the pool and zygotes gave their memory back
     const common = ['--minutes', '1:5', '--functions', '5', '--time-scale', '60', '--duration-scale', '0.005', '--memory', '16000', '--policy', 'lru',
       '--packages', '4', '--import-ms', '30', '--zygotes', 'fit:4'];
-    const r = spawnSync(process.execPath, [cli, 'real', ...common, '--out', join(dir, 'real')], { encoding: 'utf8' });
+    // two replays, each on a fresh worker: the median one is kept in real/, both in real/runs/
+    const r = spawnSync(process.execPath, [cli, 'real', ...common, '--runs', '2', '--out', join(dir, 'real')], { encoding: 'utf8' });
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/replay 2 of 2/);
+    const runs = readRepeats(join(dir, 'real'), 'runs.json')!;
+    expect(runs.list.map((x) => x.index)).toEqual([0, 1]);
+    expect(readFileSync(join(dir, 'real', 'invocations.csv'), 'utf8')).toBe(readFileSync(join(dir, 'real', 'runs', String(runs.chosen), 'invocations.csv'), 'utf8'));
     const run = readRun(join(dir, 'real'));
     expect(run.rows.every((x) => x.status === 200)).toBe(true);
     const records = readFileSync(join(dir, 'real', 'worker-records.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));

@@ -1,0 +1,63 @@
+/**
+ * Repeated runs of one plan: the simulator's replications (the same
+ * invocations, other cost draws: `ol-exp sim --replicas`) and the real
+ * worker's repeated replays (`ol-exp real --runs`). Near a tipping point
+ * one run is one sample of what a system does with a plan; the median of
+ * several is the figure to compare, and their range says how far one run
+ * may land from it. The median run (by cold starts, then p99) is kept as
+ * the run in the output folder itself, so every chart is of a run that
+ * happened; `replicas.json` / `runs.json` list them all.
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { OlError } from '../common/errors.js';
+import type { RunInfo } from './run-files.js';
+
+/** One repetition's figures. */
+export interface RepeatFigures {
+  label: string;
+  index: number;
+  /** sim: the simulator seed this replication used. */
+  seed?: number;
+  coldStarts: number;
+  p50: number;
+  p99: number;
+}
+
+export type RepeatFile = 'replicas.json' | 'runs.json';
+
+/** The index of the median repetition: by cold starts, then p99, then index (the lower middle of an even count). */
+export function medianRepeat(list: RepeatFigures[]): number {
+  if (list.length === 0) throw new RangeError('no repetitions');
+  const order = [...list].sort((a, b) => a.coldStarts - b.coldStarts || a.p99 - b.p99 || a.index - b.index);
+  return order[Math.floor((order.length - 1) / 2)]!.index;
+}
+
+export function writeRepeats(dir: string, file: RepeatFile, chosen: number, list: RepeatFigures[]): void {
+  writeFileSync(join(dir, file), JSON.stringify({ chosen, [file === 'replicas.json' ? 'replicas' : 'runs']: list }, null, 2) + '\n');
+}
+
+/** The repetitions a run folder's run was chosen from, or undefined if it was run once. */
+export function readRepeats(dir: string, file: RepeatFile): { chosen: number; list: RepeatFigures[] } | undefined {
+  const path = join(dir, file);
+  if (!existsSync(path)) return undefined;
+  const what = file === 'replicas.json' ? 'replication' : 'run';
+  let v: Record<string, unknown>;
+  try {
+    v = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new OlError('OL_ERR_CONFIG', `${path} is not valid JSON (${(e as Error).message})`);
+  }
+  const raw = v[file === 'replicas.json' ? 'replicas' : 'runs'];
+  const list = Array.isArray(raw) ? raw as Record<string, unknown>[] : [];
+  const num = (x: unknown) => typeof x === 'number' && Number.isFinite(x);
+  const bad = list.findIndex((r) => typeof r.label !== 'string' || !Number.isInteger(r.index) || !num(r.coldStarts) || !num(r.p50) || !num(r.p99) || (r.seed !== undefined && !num(r.seed)));
+  if (list.length === 0) throw new OlError('OL_ERR_CONFIG', `${path}: lists no ${what}s`);
+  if (bad >= 0) throw new OlError('OL_ERR_CONFIG', `${path}: ${what} ${bad} lacks a label, index, coldStarts, p50 or p99`);
+  const chosen = v.chosen;
+  if (!Number.isInteger(chosen) || !list.some((r) => r.index === chosen)) throw new OlError('OL_ERR_CONFIG', `${path}: "chosen" (${JSON.stringify(chosen)}) is not one of its ${what}s`);
+  const info = JSON.parse(readFileSync(join(dir, 'run.json'), 'utf8')) as RunInfo;
+  const kept = info.repeat?.index ?? 0;
+  if (kept !== chosen) throw new OlError('OL_ERR_CONFIG', `${path} says ${what} ${String(chosen)} was kept, but ${join(dir, 'run.json')} is ${what} ${kept}`);
+  return { chosen: chosen as number, list: list as unknown as RepeatFigures[] };
+}
