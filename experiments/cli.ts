@@ -30,8 +30,8 @@ function planOptions<T>(y: Argv<T>) {
   return y
     .option('trace', { type: 'string', default: DEFAULT_TRACE, describe: 'trace (format:path), as for ol-sim' })
     .option('policy', { choices: Object.keys(evictionPolicies), default: 'openlambda', describe: 'keep-alive / eviction policy' })
-    .option('memory', { type: 'number', default: 4096, describe: 'memory pool, MB' })
-    .option('time-scale', { type: 'number', default: 60, describe: 'compress trace time by this factor (60: a trace hour in a minute)' })
+    .option('memory', { type: 'number', default: 6144, describe: 'memory pool, MB' })
+    .option('time-scale', { type: 'number', default: 40, describe: 'compress trace time by this factor (40: two trace hours in three minutes)' })
     .option('duration-scale', { type: 'number', default: 0.01, describe: 'multiply execution times by this' })
     .option('functions', { type: 'number', describe: 'keep the N most-invoked functions' })
     .option('minutes', { type: 'string', default: '1:120', describe: 'azure2019: minutes A:B of the day' })

@@ -61,8 +61,8 @@ export async function writeComparisonReport(
       `p50 latency ${f2(a.sim.p50)} ms vs ${f2(a.real.p50)} ms (${sign(a.errorPct.p50)}), p99 ${f2(a.sim.p99)} ms vs ${f2(a.real.p99)} ms (${sign(a.errorPct.p99)}); ` +
       `Kolmogorov–Smirnov distance ${a.ksDistance.toFixed(3)}. Targets (cold starts ±${a.targets.coldStartsPct}%, p50 ±${a.targets.p50Pct}%, p99 ±${a.targets.p99Pct}%): ` +
       `${met(a.met.coldStarts)}, ${met(a.met.p50)}, ${met(a.met.p99)}.` +
-      (a.realRuns ? ` The real run is the median of ${a.realRuns.members.length} replays (cold starts ${rangeText(a.realRuns.coldStarts, 0)}).` : '') +
-      (a.simReplicas ? ` The simulated run is the median of ${a.simReplicas.members.length} replications differing only in cost draws (cold starts ${rangeText(a.simReplicas.coldStarts, 0)}).` : '') +
+      (a.realRuns ? ` The real run is the median of ${a.realRuns.members.length} replays, whose cold starts ranged ${rangeText(a.realRuns.coldStarts, 0)}.` : '') +
+      (a.simReplicas ? ` The simulated run is the median of ${a.simReplicas.members.length} replications differing only in cost draws, whose cold starts ranged ${rangeText(a.simReplicas.coldStarts, 0)}.` : '') +
       (a.simSpread ? ` Over the calibration's own spread (${a.simSpread.members.length} simulations) the simulator predicted ${rangeText(a.simSpread.coldStarts, 0)} cold starts, p50 ${rangeText(a.simSpread.p50, 2)} ms, p99 ${rangeText(a.simSpread.p99, 0)} ms.` : ''),
     sections: [
       {
