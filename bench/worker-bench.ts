@@ -28,6 +28,7 @@ import { join } from 'node:path';
 import { machineInfo } from '../common/machine.js';
 import { projectPath } from '../common/paths.js';
 import { pct, request, runMain, startWorker, stop, writeReport } from './common.js';
+import { freePort } from '../experiments/worker-process.js';
 import { defaultConfig } from '../worker/config.js';
 
 const arg = (name: string, d: string) => {
@@ -94,7 +95,7 @@ async function main(): Promise<void> {
 
   for (const backend of ['sock', 'docker'] as const) {
     const dir = setupDir(N);
-    const port = 21000 + Math.floor(Math.random() * 20000);
+    const port = await freePort();
     const w = await startWorker(dir, port, [`sandbox="${backend}"`, 'policy="lru"']);
     try {
       // cold starts, interleaved with their floor so both see the same machine state
@@ -148,7 +149,7 @@ async function main(): Promise<void> {
     if (backend === 'sock') {
       // unpause: openlambda pauses every idle sandbox
       const dir2 = setupDir(2);
-      const port2 = port + 1;
+      const port2 = await freePort();
       const w2 = await startWorker(dir2, port2, ['policy="openlambda"']);
       try {
         await request({ host: '127.0.0.1', port: port2, path: '/run/noop0' });

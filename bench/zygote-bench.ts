@@ -22,6 +22,7 @@ import { join } from 'node:path';
 import { machineInfo } from '../common/machine.js';
 import { pct, request, runMain, startWorker, stop, writeReport } from './common.js';
 import { buildWheels } from '../experiments/wheels.js';
+import { freePort } from '../experiments/worker-process.js';
 import { defaultConfig } from '../worker/config.js';
 
 const arg = (name: string, d: string) => {
@@ -82,22 +83,22 @@ async function main(): Promise<void> {
   buildWheels(wheels, [{ name: 'heavy-pkg', importMs: IMPORT_MS }]);
   const freshDir = workerDir(wheels, false);
   const forkDir = workerDir(wheels, true);
-  const port = 21000 + Math.floor(Math.random() * 20000);
-  const [wf, wz] = await Promise.all([startWorker(freshDir, port), startWorker(forkDir, port + 1)]);
+  const port = await freePort(), port2 = await freePort();
+  const [wf, wz] = await Promise.all([startWorker(freshDir, port), startWorker(forkDir, port2)]);
   try {
     // warm-up: installs the package into each worker's cache, makes the zygotes
     const setupFresh = await cold(port, 'heavy0');
-    const setupFork = await cold(port + 1, 'heavy0');
+    const setupFork = await cold(port2, 'heavy0');
     await cold(port, 'noop0');
-    await cold(port + 1, 'noop0');
+    await cold(port2, 'noop0');
     const fresh: number[] = [], forked: number[] = [], noopFresh: number[] = [], noopForked: number[] = [];
     for (let i = 1; i <= N; i++) {
       fresh.push(await cold(port, `heavy${i}`));
-      forked.push(await cold(port + 1, `heavy${i}`));
+      forked.push(await cold(port2, `heavy${i}`));
       noopFresh.push(await cold(port, `noop${i}`));
-      noopForked.push(await cold(port + 1, `noop${i}`));
+      noopForked.push(await cold(port2, `noop${i}`));
     }
-    const statsZ = JSON.parse((await call(port + 1, '/stats', 'GET', '')).text);
+    const statsZ = JSON.parse((await call(port2, '/stats', 'GET', '')).text);
     const statsF = JSON.parse((await call(port, '/stats', 'GET', '')).text);
     const floor = bareFork(wheels);
     say('## Zygote benchmark (`npm run bench:zygote`)');

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { projectPath } from '../common/paths.js';
+import { freePort } from '../experiments/worker-process.js';
 import { makePoolFor } from '../worker/pools.js';
 import { defaultConfig, type WorkerConfig } from '../worker/config.js';
 import { buildApp, type Worker } from '../worker/server.js';
@@ -217,7 +218,7 @@ describe.each(['sock', 'docker'] as const)('recovery after SIGKILL (%s backend)'
   it('up after a killed worker removes its processes, cgroups, containers and sandbox dirs', async () => {
     const missing = prerequisites(backend);
     if (missing) throw new Error(missing);
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const port = await freePort();
     const c = workerDir({ port, log_level: 'warn', sandbox: backend });
     const cli = projectPath('dist', 'worker', 'cli.js');
     const start = async (): Promise<ChildProcess> => {
