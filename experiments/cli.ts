@@ -151,20 +151,11 @@ async function compare(realDir: string, simDir: string, out: string, spread?: im
   say(`p50: real ${a.real.p50.toFixed(2)} ms, sim ${a.sim.p50.toFixed(2)} ms (${e.p50.toFixed(1)}%, target ±${a.targets.p50Pct}%: ${a.met.p50 ? 'met' : 'not met'})`);
   say(`p90: real ${a.real.p90.toFixed(2)} ms, sim ${a.sim.p90.toFixed(2)} ms (${e.p90.toFixed(1)}%)`);
   say(`p99: real ${a.real.p99.toFixed(2)} ms, sim ${a.sim.p99.toFixed(2)} ms (${e.p99.toFixed(1)}%, target ±${a.targets.p99Pct}%: ${a.met.p99 ? 'met' : 'not met'})`);
-  if (a.realRuns) {
-    const { rangeText: t } = await import('./spread.js');
-    const m = a.realRuns;
-    say(`the real run is the median of ${m.members.length} replays (run ${m.chosen}); over them: cold starts ${t(m.coldStarts, 0)}, p50 ${t(m.p50, 2)} ms, p99 ${t(m.p99, 0)} ms`);
-  }
-  if (a.simReplicas) {
-    const { rangeText: t } = await import('./spread.js');
-    const m = a.simReplicas;
-    say(`the simulated run is the median of ${m.members.length} replications (replication ${m.chosen}); over them: cold starts ${t(m.coldStarts, 0)}, p50 ${t(m.p50, 2)} ms, p99 ${t(m.p99, 0)} ms`);
-  }
-  if (spread) {
-    const { rangeText: t } = await import('./spread.js');
-    say(`over the calibration's spread (${spread.members.length} simulations): cold starts ${t(spread.coldStarts, 0)}, p50 ${t(spread.p50, 2)} ms, p99 ${t(spread.p99, 0)} ms; the real run's figures ${Object.values(spread.realWithin).filter(Boolean).length} of 3 within`);
-  }
+  const { rangeText: t } = await import('./spread.js');
+  const ranges = (m: import('./spread.js').SpreadSummary) => `cold starts ${t(m.coldStarts, 0)}, p50 ${t(m.p50, 2)} ms, p99 ${t(m.p99, 0)} ms`;
+  if (a.realRuns) say(`the real run is the median of ${a.realRuns.members.length} replays (run ${a.realRuns.chosen}); over them: ${ranges(a.realRuns)}`);
+  if (a.simReplicas) say(`the simulated run is the median of ${a.simReplicas.members.length} replications (replication ${a.simReplicas.chosen}); over them: ${ranges(a.simReplicas)}`);
+  if (spread) say(`over the calibration's spread (${spread.members.length} simulations): ${ranges(spread)}; the real run's figures ${Object.values(spread.realWithin).filter(Boolean).length} of 3 within`);
   say(`KS distance ${a.ksDistance.toFixed(3)}; report: ${files.map((f) => join(out, f)).join(', ')}`);
 }
 
@@ -242,7 +233,8 @@ await yargs(hideBin(process.argv))
     .option('out', { type: 'string', default: 'out/validate' })
     .option('backend', { choices: ['sock', 'docker'] as const, default: 'sock' as const })
     .option('calibrate-n', { type: 'number', default: 30 })
-    .option('real-runs', { type: 'number', default: REAL_RUNS, describe: 'replays on the real worker, each on a fresh worker; the median one is compared' }),
+    .option('real-runs', { type: 'number', default: REAL_RUNS, describe: 'replays on the real worker, each on a fresh worker; the median one is compared' })
+    .option('replicas', { type: 'number', default: REPLICAS, describe: 'simulator replications (other cost draws); the median one is compared' }),
   async (a) => {
     const out = a.out;
     mkdirSync(out, { recursive: true });
@@ -253,8 +245,8 @@ await yargs(hideBin(process.argv))
     const p = await plan(a as unknown as PlanArgs);
     say(`2/4 replaying the trace on the real worker (${a.realRuns} times)`);
     await real({ ...(a as unknown as PlanArgs), out: join(out, 'real'), backend: a.backend as 'sock', force: false, maxRate: 1500, runs: a.realRuns }, p);
-    say(`3/4 simulating the same invocations (${REPLICAS} replications)`);
-    await sim({ ...(a as unknown as PlanArgs), out: join(out, 'sim'), profile: join(out, 'profile.json'), backend: a.backend as 'sock', replicas: REPLICAS }, p);
+    say(`3/4 simulating the same invocations (${a.replicas} replications)`);
+    await sim({ ...(a as unknown as PlanArgs), out: join(out, 'sim'), profile: join(out, 'profile.json'), backend: a.backend as 'sock', replicas: a.replicas }, p);
     say('    and again over the calibration\'s spread (each effective-cores sample × the quartiles of the memory-touching cost)');
     const spread = await simulateSpread(p, { ...(a as unknown as PlanArgs), backend: a.backend as 'sock' }, join(out, 'profile.json'), join(out, 'real'), join(out, 'sim-spread'));
     say('4/4 comparing');

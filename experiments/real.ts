@@ -259,7 +259,8 @@ export async function runReal(o: RealOptions): Promise<boolean> {
  * afresh, into `<out>/runs/<r>`, and keeps the median replay as the run in
  * `out`, with `runs.json` listing all (experiments/repeats.ts). A replay
  * stopped early ends the series: the median is taken over the complete
- * ones (or that replay alone, if none is). True if all were complete.
+ * ones (or that replay alone, if none is). `runs` lists the replays
+ * (none when there is only one).
  */
 export async function runRealRepeated(o: RealOptions & { runs: number }): Promise<{ complete: boolean; chosen: number; runs: RepeatFigures[] }> {
   if (!(Number.isInteger(o.runs) && o.runs >= 1)) throw new OlError('OL_ERR_CONFIG', `runs: must be a whole number >= 1, got ${o.runs}`);
@@ -270,10 +271,8 @@ export async function runRealRepeated(o: RealOptions & { runs: number }): Promis
     const f = summarizeRun(readRun(dir).rows);
     return { label: `run ${r}`, index: r, coldStarts: f.coldStarts, p50: f.p50, p99: f.p99 };
   };
-  if (o.runs === 1) {
-    const complete = await runReal(o);
-    return { complete, chosen: 0, runs: [figures(o.out, 0)] };
-  }
+  // once: the run as it is, not read back (a run stopped early is kept as recorded)
+  if (o.runs === 1) return { complete: await runReal(o), chosen: 0, runs: [] };
   const runs: RepeatFigures[] = [];
   let complete = true;
   for (let r = 0; r < o.runs; r++) {
