@@ -6,6 +6,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -248,5 +249,18 @@ describe.each(['sock', 'docker'] as const)('recovery after SIGKILL (%s backend)'
     second.kill('SIGTERM');
     await new Promise((r) => second.once('exit', r));
     expect(await pool.census()).toEqual({ processes: 0, cgroups: 0, containers: 0, dirs: 0 });
-  }, 60_000);
+    // a worker that cannot listen (its port taken) says so and leaves nothing behind, its root cgroups included
+    const roots = () => ['cpu', 'memory', 'freezer', 'pids', 'unified'].map((h) => join('/sys/fs/cgroup', h, c.cgroup_root)).filter((d) => existsSync(d));
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(port, '127.0.0.1', r));
+    try {
+      const r = spawnSync(process.execPath, [cli, 'up', '--path', c.worker_dir], { encoding: 'utf8', timeout: 30_000 });
+      expect(r.status).toBe(2);
+      expect(r.stderr).toMatch(new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port} \\(.*EADDRINUSE`));
+      expect(roots()).toEqual([]);
+      expect(existsSync(join(c.worker_dir, 'worker.pid'))).toBe(false);
+    } finally {
+      await new Promise((r) => taken.close(r));
+    }
+  }, 90_000);
 });

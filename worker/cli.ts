@@ -70,7 +70,15 @@ async function up(dir: string, overrides: string[], detach: boolean): Promise<vo
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
   process.on('SIGINT', () => void stop('SIGINT'));
-  await w.app.listen({ host: c.host, port: c.port });
+  try {
+    await w.app.listen({ host: c.host, port: c.port });
+  } catch (e) {
+    // nothing of this worker may stay behind: its zygotes, its root cgroups, its pid file
+    closing = true;
+    await w.app.close().catch(() => {});
+    rmSync(pidFile(dir), { force: true });
+    throw new OlError('OL_ERR_CONFIG', `cannot listen on ${c.host}:${c.port} (${(e as Error).message}); choose another port in ${join(dir, 'config.json')}`);
+  }
 }
 
 async function down(dir: string): Promise<void> {
