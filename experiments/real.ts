@@ -10,7 +10,7 @@
  * this command started the worker, from the worker's own records.
  */
 import type { ChildProcess } from 'node:child_process';
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -19,10 +19,9 @@ import { OlError } from '../common/errors.js';
 import { removeUnlessMounted } from '../common/fs.js';
 import { machineInfo } from '../common/machine.js';
 import { olLabVersion } from '../common/version.js';
-import { summarizeRun } from './compare.js';
-import { INVOCATION_HEADER, readRun, type RunInfo } from './run-files.js';
+import { INVOCATION_HEADER, type RunInfo } from './run-files.js';
 import { planLoad, type Plan } from './plan.js';
-import { medianRepeat, writeRepeats, type RepeatFigures } from './repeats.js';
+import { runRepeated, type RepeatFigures } from './repeats.js';
 import { buildWheels, moduleOf } from './wheels.js';
 import { spawnWorker } from './worker-process.js';
 
@@ -265,30 +264,15 @@ export async function runReal(o: RealOptions): Promise<boolean> {
 export async function runRealRepeated(o: RealOptions & { runs: number }): Promise<{ complete: boolean; chosen: number; runs: RepeatFigures[] }> {
   if (!(Number.isInteger(o.runs) && o.runs >= 1)) throw new OlError('OL_ERR_CONFIG', `runs: must be a whole number >= 1, got ${o.runs}`);
   if (o.runs > 1 && o.worker) throw new OlError('OL_ERR_CONFIG', `--runs ${o.runs} replays each run on a worker started afresh; leave out --worker`);
-  rmSync(join(o.out, 'runs'), { recursive: true, force: true });
-  rmSync(join(o.out, 'runs.json'), { force: true });
-  const figures = (dir: string, r: number): RepeatFigures => {
-    const f = summarizeRun(readRun(dir).rows);
-    return { label: `run ${r}`, index: r, coldStarts: f.coldStarts, p50: f.p50, p99: f.p99 };
-  };
-  // once: the run as it is, not read back (a run stopped early is kept as recorded)
-  if (o.runs === 1) return { complete: await runReal(o), chosen: 0, runs: [] };
-  const runs: RepeatFigures[] = [];
-  let complete = true;
-  for (let r = 0; r < o.runs; r++) {
-    o.log?.(`replay ${r + 1} of ${o.runs}`);
-    const dir = join(o.out, 'runs', String(r));
-    const ok = await runReal({ ...o, out: dir, repeat: r });
-    runs.push(figures(dir, r));
-    if (!ok) {
-      complete = false;
-      break;
-    }
+  if (o.runs === 1) {
+    // once: the run as it is, not read back (a run stopped early is kept as recorded), and no list
+    rmSync(join(o.out, 'runs'), { recursive: true, force: true });
+    rmSync(join(o.out, 'runs.json'), { force: true });
+    return { complete: await runReal(o), chosen: 0, runs: [] };
   }
-  const pool = complete || runs.length === 1 ? runs : runs.slice(0, -1);
-  const chosen = medianRepeat(pool);
-  const src = join(o.out, 'runs', String(chosen));
-  for (const f of readdirSync(src)) cpSync(join(src, f), join(o.out, f), { recursive: true });
-  writeRepeats(o.out, 'runs.json', chosen, pool);
-  return { complete, chosen, runs: pool };
+  const got = await runRepeated(o.out, 'runs.json', o.runs, (r) => ({ label: `run ${r}` }), (dir, r) => {
+    o.log?.(`replay ${r + 1} of ${o.runs}`);
+    return runReal({ ...o, out: dir, repeat: r });
+  });
+  return { complete: got.complete, chosen: got.chosen, runs: got.list };
 }

@@ -8,10 +8,11 @@
  * the run in the output folder itself, so every chart is of a run that
  * happened; `replicas.json` / `runs.json` list them all.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OlError } from '../common/errors.js';
-import type { RunInfo } from './run-files.js';
+import { summarizeRun } from './compare.js';
+import { readRun, type RunInfo } from './run-files.js';
 
 /** One repetition's figures. */
 export interface RepeatFigures {
@@ -33,8 +34,37 @@ export function medianRepeat(list: RepeatFigures[]): number {
   return order[Math.floor((order.length - 1) / 2)]!.index;
 }
 
-export function writeRepeats(dir: string, file: RepeatFile, chosen: number, list: RepeatFigures[]): void {
-  writeFileSync(join(dir, file), JSON.stringify({ chosen, [file === 'replicas.json' ? 'replicas' : 'runs']: list }, null, 2) + '\n');
+/** The list's key in its file, and the folder under `out` the repetitions go to. */
+const KEY: Record<RepeatFile, 'replicas' | 'runs'> = { 'replicas.json': 'replicas', 'runs.json': 'runs' };
+
+/**
+ * Runs `n` (> 1) repetitions, `run(dir, r)` each into `<out>/<replicas|runs>/<r>`
+ * (false: it was stopped early, which ends the series), then keeps the
+ * median complete one (or the stopped one, if it was the first) as the run
+ * in `out` and lists them in `out/<file>`. Repetitions of an earlier series
+ * in `out` are removed first.
+ */
+export async function runRepeated(out: string, file: RepeatFile, n: number, label: (r: number) => { label: string; seed?: number }, run: (dir: string, r: number) => Promise<boolean>): Promise<{ complete: boolean; chosen: number; list: RepeatFigures[] }> {
+  rmSync(join(out, KEY[file]), { recursive: true, force: true });
+  rmSync(join(out, file), { force: true });
+  const list: RepeatFigures[] = [];
+  let complete = true;
+  for (let r = 0; r < n; r++) {
+    const dir = join(out, KEY[file], String(r));
+    const ok = await run(dir, r);
+    const f = summarizeRun(readRun(dir).rows);
+    list.push({ ...label(r), index: r, coldStarts: f.coldStarts, p50: f.p50, p99: f.p99 });
+    if (!ok) {
+      complete = false;
+      break;
+    }
+  }
+  const pool = complete || list.length === 1 ? list : list.slice(0, -1);
+  const chosen = medianRepeat(pool);
+  const src = join(out, KEY[file], String(chosen));
+  for (const f of readdirSync(src)) cpSync(join(src, f), join(out, f), { recursive: true });
+  writeFileSync(join(out, file), JSON.stringify({ chosen, [KEY[file]]: pool }, null, 2) + '\n');
+  return { complete, chosen, list: pool };
 }
 
 /** The repetitions a run folder's run was chosen from, or undefined if it was run once. */
@@ -48,7 +78,7 @@ export function readRepeats(dir: string, file: RepeatFile): { chosen: number; li
   } catch (e) {
     throw new OlError('OL_ERR_CONFIG', `${path} is not valid JSON (${(e as Error).message})`);
   }
-  const raw = v[file === 'replicas.json' ? 'replicas' : 'runs'];
+  const raw = v[KEY[file]];
   const list = Array.isArray(raw) ? raw as Record<string, unknown>[] : [];
   const num = (x: unknown) => typeof x === 'number' && Number.isFinite(x);
   const bad = list.findIndex((r) => typeof r.label !== 'string' || !Number.isInteger(r.index) || !num(r.coldStarts) || !num(r.p50) || !num(r.p99) || (r.seed !== undefined && !num(r.seed)));

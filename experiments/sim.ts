@@ -15,11 +15,10 @@ import { ImportCacheModel } from '../sim/import-cache.js';
 import { makeRng } from '../sim/rng.js';
 import { Simulator } from '../sim/simulator.js';
 import { newBatch } from '../traces/types.js';
-import { summarizeRun } from './compare.js';
-import { INVOCATION_HEADER, readRun, type RunInfo } from './run-files.js';
+import { INVOCATION_HEADER, type RunInfo } from './run-files.js';
 import type { Plan } from './plan.js';
 import { touchMb } from './real.js';
-import { medianRepeat, writeRepeats, type RepeatFigures } from './repeats.js';
+import { runRepeated, type RepeatFigures } from './repeats.js';
 import { SANDBOX_CPU_SHARES } from '../worker/sandbox/cgroups.js';
 import { ZYGOTE_CPU_SHARES } from '../worker/sandbox/sock.js';
 
@@ -48,28 +47,24 @@ export function replicaSeed(seed: number, r: number): number {
  * Simulates the plan `replicas` times, differing only in the simulator's
  * own random draws (costs sampled from the profile's distributions), each
  * into `<out>/replicas/<r>`, and keeps the median replication as the run in
- * `out`, with `replicas.json` listing all (experiments/repeats.ts).
+ * `out`, with `replicas.json` listing all (experiments/repeats.ts);
+ * `replicas` lists them (none when there is only one).
  */
 export async function runSimReplicated(o: SimRunOptions & { replicas: number }): Promise<{ chosen: number; replicas: RepeatFigures[] }> {
   if (!(Number.isInteger(o.replicas) && o.replicas >= 1)) throw new OlError('OL_ERR_CONFIG', `replicas: must be a whole number >= 1, got ${o.replicas}`);
-  // replications of an earlier run in the same folder must not be mistaken for this one's
-  rmSync(join(o.out, 'replicas'), { recursive: true, force: true });
-  rmSync(join(o.out, 'replicas.json'), { force: true });
-  const replicas: RepeatFigures[] = [];
-  for (let r = 0; r < o.replicas; r++) {
-    const dir = o.replicas === 1 ? o.out : join(o.out, 'replicas', String(r));
+  if (o.replicas === 1) {
+    // once: no list, and none of an earlier series left to be mistaken for this run's
+    rmSync(join(o.out, 'replicas'), { recursive: true, force: true });
+    rmSync(join(o.out, 'replicas.json'), { force: true });
+    await runSim(o);
+    return { chosen: 0, replicas: [] };
+  }
+  const seedOf = (r: number) => replicaSeed(o.plan.options.seed, r);
+  const got = await runRepeated(o.out, 'replicas.json', o.replicas, (r) => ({ label: `replication ${r} (seed ${seedOf(r)})`, seed: seedOf(r) }), async (dir, r) => {
     await runSim({ ...o, out: dir, replica: r });
-    const f = summarizeRun(readRun(dir).rows);
-    const seed = replicaSeed(o.plan.options.seed, r);
-    replicas.push({ label: `replication ${r} (seed ${seed})`, index: r, seed, coldStarts: f.coldStarts, p50: f.p50, p99: f.p99 });
-  }
-  const chosen = medianRepeat(replicas);
-  if (o.replicas > 1) {
-    // the chosen replication again, into out itself: deterministic, so the same run
-    await runSim({ ...o, replica: chosen });
-    writeRepeats(o.out, 'replicas.json', chosen, replicas);
-  }
-  return { chosen, replicas };
+    return true;
+  });
+  return { chosen: got.chosen, replicas: got.list };
 }
 
 export async function runSim(o: SimRunOptions): Promise<void> {
