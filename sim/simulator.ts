@@ -218,6 +218,12 @@ export class Simulator {
   /** destroyOnCpu: memory of sandboxes whose destroy is still running, and creations waiting for it to go. */
   #dyingMb = 0;
   readonly #memWaiters: Request[] = [];
+  /**
+   * destroyOnCpu: the queued request the drain gave memory to, while its
+   * creation waits for dying sandboxes to go. As in the worker, the drain
+   * serves nobody else meanwhile and newcomers queue behind it.
+   */
+  #drainHeld: Request | undefined;
   readonly #createWaiting: Request[] = [];
   /** When each creation lane frees up (only with a finite createLanes). */
   readonly #lanes: Float64Array | undefined;
@@ -385,7 +391,7 @@ export class Simulator {
       this.#startOn(new Request(seq, fnId, now, dur, mem, init), sb);
       return;
     }
-    if (this.#queue.size === 0) {
+    if (this.#queue.size === 0 && !this.#drainHeld) {
       const req = new Request(seq, fnId, now, dur, mem, init);
       if (this.#tryCold(req)) return;
     }
@@ -425,6 +431,7 @@ export class Simulator {
 
   /** Serves queued invocations, in order, while memory or sandboxes allow. */
   #drainQueue(): void {
+    if (this.#drainHeld) return;
     const q = this.#queue;
     while (q.size > 0) {
       const pos = q.head;
@@ -437,8 +444,14 @@ export class Simulator {
       } else {
         // POLICY: strict FIFO for memory: the head waits, and so does everyone behind it
         if (!this.#canFree(q.mem(pos))) break;
-        if (!this.#tryCold(this.#requestAt(pos))) break;
+        const req = this.#requestAt(pos);
+        if (!this.#tryCold(req)) break;
         q.take(pos);
+        if (this.#memWaiters[this.#memWaiters.length - 1] === req) {
+          // as the worker's drain, which awaits that memory before it looks at the next waiter
+          this.#drainHeld = req;
+          break;
+        }
       }
     }
   }
@@ -855,6 +868,7 @@ export class Simulator {
     this.#dyingMb -= mb;
     if (this.#used + this.#dyingMb <= this.#capacity + 1e-9 && this.#memWaiters.length > 0) {
       const go = this.#memWaiters.splice(0);
+      this.#drainHeld = undefined;
       for (const req of go) this.#beginCreate(req, 0);
     }
     if (this.#queue.size > 0) this.#drainQueue();

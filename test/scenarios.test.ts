@@ -182,6 +182,24 @@ describe('hand-worked scenarios', () => {
     expect(() => runRows([], { createCpuWeight: 0.5 })).toThrow(/create-cpu-weight: must be a number >= 1, got 0.5/);
   });
 
+  it('with destroyOnCpu a queued request given memory holds the queue until its eviction is gone, as the worker\'s drain does', () => {
+    // 4 cores, pool 150, destroy 4 ms. a (100 MB) runs 10-50, e (10 MB) 10-52; b (100 MB) at 20
+    // finds no memory and queues. At 50 a goes idle: the drain evicts it for b, whose creation
+    // waits for the destroy (50-54). e's second call at 51 finds memory free, but the drain is
+    // held, so it queues behind b as in the worker, and e's sandbox, done at 52, is handed to it
+    const { text, result } = runRows(
+      [{ t: 0, fn: 'a', dur: 40, mem: 100 }, { t: 0, fn: 'e', dur: 42, mem: 10 }, { t: 20, fn: 'b', dur: 10, mem: 100 }, { t: 51, fn: 'e', dur: 5, mem: 10 }],
+      { policy: 'lru', memoryMb: 150, cores: 4, createOnCpu: true, destroyOnCpu: true }, { ...costs, destroy: 4 },
+    );
+    expect(text).toContain('20 queue b #2');
+    expect(text).toContain('50 evict a sb0');
+    expect(text).toContain('51 queue e #3');
+    expect(text).toContain('52 warm e #3 sb1');
+    expect(text).toContain('57 done e #3 sb1');
+    expect(text).toContain('64 exec b #2 sb2');
+    expect([result.cold, result.warm]).toEqual([3, 1]);
+  });
+
   it('with createCpuWeight a creation takes the larger share of the core, as a zygote\'s fork does', () => {
     // 1 core, weight 3. a's create runs alone (0-10), its 100 ms handler from 10. b at 20: its
     // create runs at 3/4 beside a's handler at 1/4, ending at 20 + 10/0.75 = 33.33 (a has 86.67
