@@ -219,11 +219,14 @@ export class Simulator {
   #dyingMb = 0;
   readonly #memWaiters: Request[] = [];
   /**
-   * destroyOnCpu: the queued request the drain gave memory to, while its
-   * creation waits for dying sandboxes to go. As in the worker, the drain
-   * serves nobody else meanwhile and newcomers queue behind it.
+   * destroyOnCpu: the head of the queue, once the drain has evicted for it
+   * and reserved its memory, while dying sandboxes' memory is still going.
+   * As in the worker, whose drain awaits that memory: it stays queued (a
+   * sandbox of its function that finishes meanwhile is handed to it, and
+   * the reservation returned), the drain serves nobody else, and newcomers
+   * queue behind it.
    */
-  #drainHeld: Request | undefined;
+  #held: { seq: number; mem: number } | undefined;
   readonly #createWaiting: Request[] = [];
   /** When each creation lane frees up (only with a finite createLanes). */
   readonly #lanes: Float64Array | undefined;
@@ -391,7 +394,7 @@ export class Simulator {
       this.#startOn(new Request(seq, fnId, now, dur, mem, init), sb);
       return;
     }
-    if (this.#queue.size === 0 && !this.#drainHeld) {
+    if (this.#queue.size === 0) {
       const req = new Request(seq, fnId, now, dur, mem, init);
       if (this.#tryCold(req)) return;
     }
@@ -431,7 +434,7 @@ export class Simulator {
 
   /** Serves queued invocations, in order, while memory or sandboxes allow. */
   #drainQueue(): void {
-    if (this.#drainHeld) return;
+    if (this.#held) return;
     const q = this.#queue;
     while (q.size > 0) {
       const pos = q.head;
@@ -443,15 +446,20 @@ export class Simulator {
         this.#startOn(req, sb);
       } else {
         // POLICY: strict FIFO for memory: the head waits, and so does everyone behind it
-        if (!this.#canFree(q.mem(pos))) break;
-        const req = this.#requestAt(pos);
-        if (!this.#tryCold(req)) break;
-        q.take(pos);
-        if (this.#memWaiters[this.#memWaiters.length - 1] === req) {
-          // as the worker's drain, which awaits that memory before it looks at the next waiter
-          this.#drainHeld = req;
-          break;
+        const mem = q.mem(pos);
+        if (!this.#canFree(mem)) break;
+        if (this.config.destroyOnCpu) {
+          if (this.#ensureFree(mem) < 0) break;
+          if (this.#used + mem + this.#dyingMb > this.#capacity + 1e-9) {
+            // as the worker's drain: reserve, then wait for the evicted memory before anything else
+            this.#used += mem;
+            this.#checkCapacity();
+            this.#held = { seq: q.seq(pos), mem };
+            break;
+          }
         }
+        if (!this.#tryCold(this.#requestAt(pos))) break;
+        q.take(pos);
       }
     }
   }
@@ -465,6 +473,7 @@ export class Simulator {
     if (pos < 0) return false;
     const req = this.#requestAt(pos);
     this.#queue.take(pos);
+    if (this.#held?.seq === req.seq) this.#unhold();
     this.#startOn(req, sb); // the sandbox is still busy: a warm start
     return true;
   }
@@ -868,10 +877,16 @@ export class Simulator {
     this.#dyingMb -= mb;
     if (this.#used + this.#dyingMb <= this.#capacity + 1e-9 && this.#memWaiters.length > 0) {
       const go = this.#memWaiters.splice(0);
-      this.#drainHeld = undefined;
       for (const req of go) this.#beginCreate(req, 0);
     }
+    if (this.#held && this.#used + this.#dyingMb <= this.#capacity + 1e-9) this.#unhold(); // the drain goes on: memory for the head is there
     if (this.#queue.size > 0) this.#drainQueue();
+  }
+
+  /** Returns the held head's reservation (the drain then takes it again, or serves others). */
+  #unhold(): void {
+    this.#used -= this.#held!.mem;
+    this.#held = undefined;
   }
 
   #checkCapacity(): void {

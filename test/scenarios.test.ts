@@ -200,6 +200,22 @@ describe('hand-worked scenarios', () => {
     expect([result.cold, result.warm]).toEqual([3, 1]);
   });
 
+  it('with destroyOnCpu a held request is still queued: its own function\'s sandbox that finishes first is handed to it', () => {
+    // 4 cores, pool 150, destroy 4 ms. a (100 MB) runs 10-50, b (40 MB) 10-52; b's second call at
+    // 20 finds no memory and queues. At 50 the drain evicts idle a for it and reserves its 40 MB
+    // while a's memory dies (50-54); at 52 b's sandbox finishes and is handed to it, the
+    // reservation is returned, and no sandbox is created
+    const { text, result } = runRows(
+      [{ t: 0, fn: 'a', dur: 40, mem: 100 }, { t: 0, fn: 'b', dur: 42, mem: 40 }, { t: 20, fn: 'b', dur: 5, mem: 40 }],
+      { policy: 'lru', memoryMb: 150, cores: 4, createOnCpu: true, destroyOnCpu: true }, { ...costs, destroy: 4 },
+    );
+    expect(text).toContain('20 queue b #2');
+    expect(text).toContain('50 evict a sb0');
+    expect(text).toContain('52 warm b #2 sb1');
+    expect(text).toContain('57 done b #2 sb1');
+    expect([result.cold, result.warm, result.evictions]).toEqual([2, 1, 1]);
+  });
+
   it('with createCpuWeight a creation takes the larger share of the core, as a zygote\'s fork does', () => {
     // 1 core, weight 3. a's create runs alone (0-10), its 100 ms handler from 10. b at 20: its
     // create runs at 3/4 beside a's handler at 1/4, ending at 20 + 10/0.75 = 33.33 (a has 86.67
