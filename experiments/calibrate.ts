@@ -38,6 +38,7 @@ import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { machineBusyMs } from '../common/cpu-usage.js';
 import { removeUnlessMounted } from '../common/fs.js';
 import { machineInfo } from '../common/machine.js';
 import { defaultConfig } from '../worker/config.js';
@@ -59,15 +60,6 @@ function call(base: URL, name: string, body = '1'): Promise<number> {
     req.on('error', reject);
     req.end(body);
   });
-}
-
-/** CPU time the whole machine has spent busy (every CPU, user + system + interrupts), ms. */
-export function machineBusyMs(stat = readFileSync('/proc/stat', 'utf8')): number {
-  const f = stat.slice(0, stat.indexOf('\n')).trim().split(/\s+/);
-  if (f[0] !== 'cpu' || f.length < 8) throw new Error(`/proc/stat: unexpected first line ${JSON.stringify(f.join(' '))}`);
-  const v = f.slice(1).map(Number);
-  // user nice system idle iowait irq softirq steal: all but idle and iowait; USER_HZ is 100
-  return (v[0]! + v[1]! + v[2]! + v[5]! + v[6]! + (v[7] ?? 0)) * 10;
 }
 
 /** Runs `fn`: the machine's busy CPU meanwhile and the wall time, ms. */

@@ -16,10 +16,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CsvWriter, us } from '../common/csv-writer.js';
 import { OlError } from '../common/errors.js';
+import { machineBusyMs, processCpuMs } from '../common/cpu-usage.js';
 import { removeUnlessMounted } from '../common/fs.js';
 import { machineInfo } from '../common/machine.js';
 import { olLabVersion } from '../common/version.js';
-import { INVOCATION_HEADER, type RunInfo } from './run-files.js';
+import { CPU_HEADER, INVOCATION_HEADER, type RunInfo } from './run-files.js';
 import { planLoad, type Plan } from './plan.js';
 import { runRepeated, type RepeatFigures } from './repeats.js';
 import { buildWheels, moduleOf } from './wheels.js';
@@ -31,18 +32,36 @@ _held = None
 
 def f(event):
     global _held
+    w0, c0 = time.perf_counter(), time.process_time()
     mb = event.get("touch_mb", 0)
     if _held is None and mb > 0:
         _held = bytearray(int(mb * 1048576))
         for i in range(0, len(_held), 4096):
             _held[i] = 1
-    end = time.process_time() + event["dur_ms"] / 1000.0
+    w1, c1 = time.perf_counter(), time.process_time()
+    end = c1 + event["dur_ms"] / 1000.0
     x = 0
     while time.process_time() < end:
         for _ in range(200):
             x += 1
-    return {"inv": event.get("inv")}
+    w2, c2 = time.perf_counter(), time.process_time()
+    # its own CPU and wall time, ms, touching memory and then working: how much CPU it got
+    return {"inv": event.get("inv"), "touch": [(c1 - c0) * 1e3, (w1 - w0) * 1e3], "work": [(c2 - c1) * 1e3, (w2 - w1) * 1e3]}
 `;
+
+/** `handler-times.csv`: what the synthetic lambda measured of itself, per invocation (CPU and wall ms). */
+export const HANDLER_TIMES_HEADER = ['inv', 'touch_cpu_ms', 'touch_wall_ms', 'work_cpu_ms', 'work_wall_ms'];
+
+/** The synthetic lambda's own times from its reply; undefined if the reply does not hold them. */
+export function handlerTimes(text: string): [number, number, number, number] | undefined {
+  try {
+    const r = JSON.parse(text) as { touch?: unknown; work?: unknown };
+    const v = [...(Array.isArray(r.touch) ? r.touch : []), ...(Array.isArray(r.work) ? r.work : [])];
+    return v.length === 4 && v.every((x) => typeof x === 'number' && Number.isFinite(x) && x >= 0) ? (v as [number, number, number, number]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 export function touchMb(memMb: number): number {
   return Math.max(0, Math.min(memMb / 4, memMb - 48));
@@ -178,6 +197,11 @@ export async function runReal(o: RealOptions): Promise<boolean> {
   writeFileSync(join(o.out, 'run.json'), JSON.stringify(info, null, 2) + '\n');
   const inv = new CsvWriter(join(o.out, 'invocations.csv'), INVOCATION_HEADER.split(','));
   const memCsv = new CsvWriter(join(o.out, 'memory.csv'), ['t_ms', 'used_mb']);
+  const timesCsv = new CsvWriter(join(o.out, 'handler-times.csv'), HANDLER_TIMES_HEADER);
+  // the machine's CPU, and the worker's (if this command started it) and this client's, in cores
+  const cpuCsv = new CsvWriter(join(o.out, 'cpu.csv'), CPU_HEADER);
+  const cpuNow = () => ({ t: performance.now(), machine: machineBusyMs(), worker: worker?.pid ? processCpuMs(worker.pid) : undefined, client: process.cpuUsage() });
+  let cpuLast = cpuNow();
   const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
   let stopped = false;
   let graceTimer: NodeJS.Timeout | undefined;
@@ -195,6 +219,15 @@ export async function runReal(o: RealOptions): Promise<boolean> {
   let allSent!: () => void;
   const finished = new Promise<void>((r) => (allSent = r));
   const sampler = setInterval(async () => {
+    // CPU first, synchronously: a sample never lands after the files are closed
+    const c = cpuNow(), dt = c.t - cpuLast.t;
+    const client = process.cpuUsage(cpuLast.client);
+    cpuCsv.row([
+      us(c.t - t0), ((c.machine - cpuLast.machine) / dt).toFixed(3),
+      c.worker !== undefined && cpuLast.worker !== undefined ? ((c.worker - cpuLast.worker) / dt).toFixed(3) : '',
+      ((client.user + client.system) / 1000 / dt).toFixed(3),
+    ]);
+    cpuLast = c;
     try {
       const s = await (await fetch(new URL('/stats', base))).json() as { gauges: { mem_used_mb: number } };
       memCsv.row([us(performance.now() - t0), s.gauges.mem_used_mb]);
@@ -212,6 +245,8 @@ export async function runReal(o: RealOptions): Promise<boolean> {
       if (closed) return;
       const end = performance.now() - t0;
       inv.row([k, f.name, us(p.t[k]!), us(sent), us(end), us(end - sent), r.status === 200 ? (r.start || 'unknown') : 'failed', r.status]);
+      const times = r.status === 200 ? handlerTimes(r.text) : undefined;
+      if (times) timesCsv.row([k, ...times.map((x) => x.toFixed(3))]);
       inFlight--;
       done++;
       o.onProgress?.(done, p.n);
@@ -234,6 +269,8 @@ export async function runReal(o: RealOptions): Promise<boolean> {
   process.off('SIGINT', onSigint);
   inv.close();
   memCsv.close();
+  timesCsv.close();
+  cpuCsv.close();
   agent.destroy();
   lateness.sort((a, b) => a - b);
   const lateP99 = lateness[Math.floor(lateness.length * 0.99)] ?? 0;

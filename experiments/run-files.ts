@@ -46,8 +46,25 @@ export interface InvocationRow {
 }
 
 export const INVOCATION_HEADER = 'inv,fn,arrival_ms,sent_ms,done_ms,latency_ms,start,status';
+/**
+ * `cpu.csv`, one row a second: busy cores over the second before `t_ms`, of
+ * the machine (/proc/stat; a simulation: its CPU model), and of the worker
+ * process and the client (a real run that started its worker).
+ */
+export const CPU_HEADER = ['t_ms', 'machine_cores', 'worker_cores', 'client_cores'];
 
-export function readRun(dir: string): { info: RunInfo; rows: InvocationRow[]; memory: { t: number; mb: number }[] } {
+/** The first two columns of a time series (memory.csv, cpu.csv), rows that hold numbers there; none if the file is absent. */
+function readSeries(path: string): [number, number][] {
+  if (!existsSync(path)) return [];
+  const out: [number, number][] = [];
+  for (const l of readFileSync(path, 'utf8').split('\n').slice(1)) {
+    const [t, v] = l.split(',').map((x) => (x === '' ? NaN : Number(x)));
+    if (Number.isFinite(t) && Number.isFinite(v)) out.push([t!, v!]);
+  }
+  return out;
+}
+
+export function readRun(dir: string): { info: RunInfo; rows: InvocationRow[]; memory: { t: number; mb: number }[]; cpu: { t: number; cores: number }[] } {
   const infoPath = join(dir, 'run.json');
   if (!existsSync(infoPath)) throw new OlError('OL_ERR_CONFIG', `${dir} is not a run directory (no run.json)`);
   let info: RunInfo;
@@ -77,15 +94,9 @@ export function readRun(dir: string): { info: RunInfo; rows: InvocationRow[]; me
     };
     rows.push({ inv: num(0, 'inv'), fn: f[1]!, arrivalMs: num(2, 'arrival_ms'), latencyMs: num(5, 'latency_ms'), start: f[6]!, status: num(7, 'status') });
   }
-  const memPath = join(dir, 'memory.csv');
-  const memory: { t: number; mb: number }[] = [];
-  if (existsSync(memPath)) {
-    for (const l of readFileSync(memPath, 'utf8').split('\n').slice(1)) {
-      if (!l) continue;
-      const [t, mb] = l.split(',').map(Number);
-      if (Number.isFinite(t) && Number.isFinite(mb)) memory.push({ t: t!, mb: mb! });
-    }
-  }
-  return { info, rows, memory };
+  const memory = readSeries(join(dir, 'memory.csv')).map(([t, mb]) => ({ t, mb }));
+  // runs recorded before cpu.csv existed have none
+  const cpu = readSeries(join(dir, 'cpu.csv')).map(([t, cores]) => ({ t, cores }));
+  return { info, rows, memory, cpu };
 }
 

@@ -15,7 +15,7 @@ import { ImportCacheModel } from '../sim/import-cache.js';
 import { makeRng } from '../sim/rng.js';
 import { Simulator } from '../sim/simulator.js';
 import { newBatch } from '../traces/types.js';
-import { INVOCATION_HEADER, type RunInfo } from './run-files.js';
+import { CPU_HEADER, INVOCATION_HEADER, type RunInfo } from './run-files.js';
 import type { Plan } from './plan.js';
 import { touchMb } from './real.js';
 import { runRepeated, type RepeatFigures } from './repeats.js';
@@ -72,6 +72,9 @@ export async function runSim(o: SimRunOptions): Promise<void> {
   mkdirSync(o.out, { recursive: true });
   const inv = new CsvWriter(join(o.out, 'invocations.csv'), INVOCATION_HEADER.split(','));
   const mem = new CsvWriter(join(o.out, 'memory.csv'), ['t_ms', 'used_mb']);
+  // the CPU model's busy cores each second, in the real run's format (no worker or client of its own)
+  const cpu = new CsvWriter(join(o.out, 'cpu.csv'), CPU_HEADER);
+  let lastCpu = { t: 0, busy: 0 };
   const functions = p.functions.map((f) => ({ name: f.name }));
   const touchCost = Number((o.profile.extra as { touchMsPerMb?: number } | undefined)?.touchMsPerMb ?? 0);
   // profiles from before it was measured: as alone
@@ -111,7 +114,11 @@ export async function runSim(o: SimRunOptions): Promise<void> {
   const sim = new Simulator(config, costs, functions, {
     onInvocation: (r) => inv.row([r.inv, r.fn, us(r.arrival), us(r.arrival), us(r.arrival + r.latencyMs), us(r.latencyMs), r.start === 'dropped' ? 'failed' : r.start, r.start === 'dropped' ? 0 : 200]),
     seriesIntervalMs: 1000,
-    onSample: (s) => mem.row([us(s.t), us(s.usedMb)]),
+    onSample: (s) => {
+      mem.row([us(s.t), us(s.usedMb)]);
+      if (s.t > lastCpu.t) cpu.row([us(s.t), ((s.cpuBusyCoreMs - lastCpu.busy) / (s.t - lastCpu.t)).toFixed(3), '', '']);
+      lastCpu = { t: s.t, busy: s.cpuBusyCoreMs };
+    },
     // the synthetic lambda touches its memory on a sandbox's first call
     coldWorkMs: p.functions.map((f, i) => touchMb(f.memMb) * touchCost + (freshImports?.[i] ?? 0)),
     coldWorkBusyMs: p.functions.map((f, i) => touchMb(f.memMb) * touchBusyCost + (freshImports?.[i] ?? 0)),
@@ -122,6 +129,7 @@ export async function runSim(o: SimRunOptions): Promise<void> {
   sim.run([b]);
   inv.close();
   mem.close();
+  cpu.close();
   const info: RunInfo = {
     tool: 'ol-exp', kind: 'sim', olLabVersion: olLabVersion(), planSha256: p.planSha256, traceSha256: p.traceSha256,
     trace: p.options.trace, plan: { ...p.options }, seed: p.options.seed, policy: o.policy, memoryMb: o.memoryMb,

@@ -13,8 +13,8 @@ const sign = (x: number) => (Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${x.toFix
 export async function writeComparisonReport(
   out: string,
   a: Agreement,
-  real: { info: RunInfo; memory: { t: number; mb: number }[] },
-  sim: { info: RunInfo; memory: { t: number; mb: number }[] },
+  real: { info: RunInfo; memory: { t: number; mb: number }[]; cpu?: { t: number; cores: number }[] },
+  sim: { info: RunInfo; memory: { t: number; mb: number }[]; cpu?: { t: number; cores: number }[] },
 ): Promise<string[]> {
   mkdirSync(out, { recursive: true });
   const charts: ReportChart[] = [];
@@ -32,16 +32,21 @@ export async function writeComparisonReport(
       series: [{ label: 'real', points: a.coldPerMinute.map((m) => [m.minute, m.real]) }, { label: 'simulator', points: a.coldPerMinute.map((m) => [m.minute, m.sim]), dashed: true }],
     }),
   });
-  charts.push({
-    file: 'memory.png', title: 'Memory in use over time',
-    png: await lineChart({
-      title: 'Sandbox memory in use', x: 'replay time (s)', y: 'memory in use (MB)', yMin: 0, stepped: true,
-      series: [
-        { label: 'real (worker\'s pool, sampled each second)', points: real.memory.map((m) => [m.t / 1000, m.mb]) },
-        { label: 'simulator', points: sim.memory.map((m) => [m.t / 1000, m.mb]), dashed: true },
-      ],
-    }),
-  });
+  // real against simulated, over the replay's time
+  const overTime = async (file: string, title: string, chartTitle: string, y: string, r: { label: string; points: [number, number][] }, sm: { label: string; points: [number, number][] }) => {
+    charts.push({
+      file, title,
+      png: await lineChart({ title: chartTitle, x: 'replay time (s)', y, yMin: 0, stepped: true, series: [r, { ...sm, dashed: true }] }),
+    });
+  };
+  await overTime('memory.png', 'Memory in use over time', 'Sandbox memory in use', 'memory in use (MB)',
+    { label: 'real (worker\'s pool, sampled each second)', points: real.memory.map((m) => [m.t / 1000, m.mb]) },
+    { label: 'simulator', points: sim.memory.map((m) => [m.t / 1000, m.mb]) });
+  if (real.cpu?.length && sim.cpu?.length) {
+    await overTime('cpu.png', 'CPU busy over time', 'CPU busy: the real machine vs the simulator\'s CPU model', 'busy cores (over the second before)',
+      { label: 'real (/proc/stat: the whole machine)', points: real.cpu.map((c) => [c.t / 1000, c.cores]) },
+      { label: `simulator (${sim.info.cores} cores: handlers, creations, background)`, points: sim.cpu.map((c) => [c.t / 1000, c.cores]) });
+  }
   const pf = a.perFunction.filter((f) => f.invocations > 0 && Number.isFinite(f.p50ErrorPct)).sort((x, y) => y.invocations - x.invocations);
   charts.push({
     file: 'per-function.png', title: 'Per-function p50 latency, real vs simulator',

@@ -109,6 +109,15 @@ export class ProcessorSharing<P> {
     return this.#busyCoreMs;
   }
 
+  /** busyCoreMs as it will be at `t` (>= the last change) if no job starts or ends before. */
+  busyCoreMsAt(t: number): number {
+    const dt = t - this.#last;
+    if (!(dt > 0)) return this.#busyCoreMs;
+    const [a, b] = this.#h as [TagHeap<P>, TagHeap<P>];
+    const rate = b.n === 0 ? Math.min(a.n, this.cores) : (a.n > 0 ? this.#r0 * a.n : 0) + this.#r1 * b.n;
+    return this.#busyCoreMs + rate * dt;
+  }
+
   /** Per-job rates of the two classes for the current counts (with priority jobs running). */
   #rates(): void {
     const n0 = this.#h[0]!.n, n1 = this.#h[1]!.n, c = this.cores;

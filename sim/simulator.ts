@@ -69,6 +69,8 @@ export interface InvocationRecord {
 /** The pool's state at one instant (memory-over-time series). */
 export interface MemorySample {
   t: number;
+  /** Core-ms of CPU work done since the start (handlers, creations, background; utilisation from differences). */
+  cpuBusyCoreMs: number;
   usedMb: number;
   idleMb: number;
   sandboxes: number;
@@ -345,7 +347,7 @@ export class Simulator {
       if (this.#sampleEvery > 0) {
         while (this.#nextSample < t) {
           this.#hooks.onSample!({
-            t: this.#nextSample, usedMb: this.#used + this.#dyingMb, idleMb: this.#evictable, sandboxes: this.#live,
+            t: this.#nextSample, cpuBusyCoreMs: this.#cpu.busyCoreMsAt(this.#nextSample), usedMb: this.#used + this.#dyingMb, idleMb: this.#evictable, sandboxes: this.#live,
             busy: this.#busySandboxes, queued: this.#queue.size,
           });
           this.#nextSample += this.#sampleEvery;

@@ -1,12 +1,12 @@
 /** The validation harness: plans, run files, comparison, reports; and one short real replay. */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { removeUnlessMounted } from '../common/fs.js';
 import { projectPath } from '../common/paths.js';
-import { machineBusyMs } from '../experiments/calibrate.js';
+import { machineBusyMs, processCpuMs } from '../common/cpu-usage.js';
 import { compareRuns, incompatibility, ksDistance, summarizeRun } from '../experiments/compare.js';
 import { buildPlan, type PlanOptions } from '../experiments/plan.js';
 import { checkFeasible } from '../experiments/real.js';
@@ -108,6 +108,11 @@ describe('comparison', () => {
     const out = join(dir, 'report');
     const files = await writeComparisonReport(out, ag, a, b);
     for (const f of files) expect(existsSync(join(out, f)), f).toBe(true);
+    // each simulation's CPU model, second by second, charted against the other
+    expect(files).toContain('cpu.png');
+    expect(a.cpu.length).toBeGreaterThan(10);
+    expect(a.cpu.every((c) => c.cores >= 0 && c.cores <= 2 + 1e-9)).toBe(true);
+    expect(a.cpu.some((c) => c.cores > 0)).toBe(true);
     expect(pngSize(readFileSync(join(out, 'latency-cdf.png')))).toEqual([1600, 1000]);
     expect(readFileSync(join(out, 'report.pdf')).subarray(0, 5).toString()).toBe('%PDF-');
     const html = readFileSync(join(out, 'report.html'), 'utf8');
@@ -178,6 +183,11 @@ describe('comparison', () => {
     // user nice system idle iowait irq softirq steal: busy = all but idle and iowait, in USER_HZ (10 ms)
     expect(machineBusyMs('cpu  100 5 50 1000 20 3 2 1 0 0\ncpu0 1 2 3 4 5 6 7 8\n')).toBe(1610);
     expect(() => machineBusyMs('intr 1 2 3\n')).toThrow(/\/proc\/stat: unexpected first line/);
+    // a process's own: utime + stime (fields 14-15), read past a command name with spaces and ')'
+    expect(processCpuMs(42, '42 (node (x) y) S 1 42 42 0 -1 4194560 100 0 0 0 250 37 0 0 20 0 11 0\n')).toBe(2870);
+    expect(processCpuMs(process.pid)).toBeGreaterThan(0);
+    expect(processCpuMs(2 ** 30)).toBeUndefined();
+    expect(() => processCpuMs(42, '42 (x) S')).toThrow(/\/proc\/42\/stat: unexpected contents/);
   });
 
   it('a stopped worker\'s folder is removed, but never while something is mounted under it', () => {
@@ -259,6 +269,30 @@ describe('ol-exp real, end to end (sock backend, needs root)', () => {
     expect(new Set(run.rows.map((x) => x.inv)).size).toBe(run.rows.length);
     const worker = readFileSync(join(dir, 'real', 'worker-records.jsonl'), 'utf8').trim().split('\n');
     expect(worker).toHaveLength(run.rows.length);
+    // the lambda's own times: one row per answered call; first calls touched memory, all did their work
+    const times = readFileSync(join(dir, 'real', 'handler-times.csv'), 'utf8').trim().split('\n');
+    expect(times[0]).toBe('inv,touch_cpu_ms,touch_wall_ms,work_cpu_ms,work_wall_ms');
+    const t = times.slice(1).map((l) => l.split(',').map(Number));
+    expect(t.map((x) => x[0]).sort((a, b) => a - b)).toEqual(run.rows.map((x) => x.inv).sort((a, b) => a - b));
+    const cold = new Set(run.rows.filter((x) => x.start === 'cold').map((x) => x.inv));
+    for (const [k, tc, tw, wc, ww] of t) {
+      expect(tc! > 1).toBe(cold.has(k!)); // touched (at least 16 MB) on the sandbox's first call only
+      expect(tw!).toBeGreaterThanOrEqual(tc! * 0.9 - 1); // CPU time never runs ahead of the wall clock (the two clocks' grain aside)
+      expect(wc!).toBeGreaterThanOrEqual(0);
+      expect(ww!).toBeGreaterThanOrEqual(wc! * 0.9 - 1);
+    }
+    // CPU once a second: the machine's busy cores, the worker's and the client's
+    const cpu = readFileSync(join(dir, 'real', 'cpu.csv'), 'utf8').trim().split('\n');
+    expect(cpu[0]).toBe('t_ms,machine_cores,worker_cores,client_cores');
+    const samples = cpu.slice(1).map((l) => l.split(',').map(Number));
+    expect(samples.length).toBeGreaterThan(3);
+    for (const [, m, w, cl] of samples) {
+      expect(m!).toBeGreaterThanOrEqual(0);
+      expect(m!).toBeLessThanOrEqual(cpus().length + 0.5);
+      expect(w!).toBeGreaterThanOrEqual(0);
+      expect(cl!).toBeGreaterThan(0);
+    }
+    expect(samples.some(([, , w]) => w! > 0)).toBe(true);
     execFileSync(process.execPath, [cli, 'sim', ...common, '--out', join(dir, 'sim')]);
     const c = spawnSync(process.execPath, [cli, 'compare', join(dir, 'real'), join(dir, 'sim'), '--out', join(dir, 'report')], { encoding: 'utf8' });
     expect(c.status).toBe(0);

@@ -59,6 +59,21 @@ describe('ProcessorSharing', () => {
     expect(cpu.busyCoreMs).toBeCloseTo(150, 9);
   });
 
+  it('tells the work done by any time between changes (the simulator\'s CPU series)', () => {
+    // 2 cores: a (100 ms) at 0 alone (1 core busy), b (100 ms) at 10: 2 busy from then
+    const cpu = new ProcessorSharing<string>(2);
+    cpu.add(0, 100, 'a');
+    expect(cpu.busyCoreMsAt(5)).toBeCloseTo(5, 9);
+    cpu.add(10, 100, 'b');
+    expect(cpu.busyCoreMsAt(10)).toBeCloseTo(10, 9);
+    expect(cpu.busyCoreMsAt(30)).toBeCloseTo(50, 9);
+    // weight 3 on 1 core: the two classes together keep the one core busy
+    const w = new ProcessorSharing<string>(1, 3);
+    w.add(0, 10, 'a');
+    w.add(0, 3, 'p', true);
+    expect(w.busyCoreMsAt(2)).toBeCloseTo(2, 9);
+  });
+
   it('shares by weight, no job above a core, the capped class\'s leftover to the other', () => {
     // 1 core, weight 3: ordinary a (10 ms) and priority p (3 ms) at 0 run at 1/4 and 3/4;
     // p ends at 4, a has done 1 and runs its last 9 alone: ends at 13
