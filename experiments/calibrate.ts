@@ -26,7 +26,7 @@
  *   stored as `extra.cores` (what `ol-exp sim` uses by default);
  * - background CPU: the machine's busy time (/proc/stat, all processes and
  *   the kernel, less the idle machine's own rate) over the warm calls and
- *   over the cold ones, per call. What a call costs beyond its handler is
+ *   over the cold ones, per call (the median of batches: cpuPerOp). What a call costs beyond its handler is
  *   CPU the simulator's delays leave out (worker, client, HTTP); what a
  *   cold start costs beyond that and beyond the creation the simulator
  *   already runs as CPU work is done off the request's path (the zygote
@@ -69,10 +69,30 @@ async function busyDuring(fn: () => Promise<unknown>): Promise<{ busy: number; w
   return { busy: machineBusyMs() - b0, wall: performance.now() - t0 };
 }
 
-/** Runs `fn` and returns the machine CPU it cost per op, less the idle machine's `idlePerMs` over its wall time. */
-async function cpuPerOp(ops: number, idlePerMs: number, fn: () => Promise<void>): Promise<number> {
-  const { busy, wall } = await busyDuring(fn);
-  return Math.max(0, (busy - idlePerMs * wall) / ops);
+/** Batches the CPU-per-call figures are measured in, and the idle window before each, ms. */
+const CPU_BATCHES = 5;
+const IDLE_WINDOW_MS = 500;
+
+/**
+ * The machine CPU one op costs: `ops` ops run in up to CPU_BATCHES batches
+ * (`fn(from, to)` runs ops [from, to)), each measured less the idle
+ * machine's rate taken just before it. The median over batches: on a shared
+ * machine a burst of someone else's work spoils a batch, not the figure
+ * (one window over all the ops once read 11.8 ms a warm call where quiet
+ * runs read 2-5). Also returns the median idle rate, busy ms per ms.
+ */
+export async function cpuPerOp(ops: number, fn: (from: number, to: number) => Promise<void>): Promise<{ perOp: number; idlePerMs: number; batches: number[] }> {
+  const k = Math.max(1, Math.min(CPU_BATCHES, ops));
+  const per: number[] = [], idle: number[] = [];
+  for (let b = 0; b < k; b++) {
+    const from = Math.floor((b * ops) / k), to = Math.floor(((b + 1) * ops) / k);
+    const i = await busyDuring(() => sleep(IDLE_WINDOW_MS));
+    const rate = i.busy / i.wall;
+    const { busy, wall } = await busyDuring(() => fn(from, to));
+    idle.push(rate);
+    per.push(Math.max(0, (busy - rate * wall) / (to - from)));
+  }
+  return { perOp: median(per), idlePerMs: median(idle), batches: per.map(round) };
 }
 
 /** Pause between the warm calls, and between the unpaused ones, ms. */
@@ -106,31 +126,26 @@ export async function calibrate(o: { backend: 'sock' | 'docker'; n: number; out:
   const cold: number[] = [], warm: number[] = [], cold0: number[] = [], coldT: number[] = [], coldReady: number[] = [];
   let cpu: { k: number; wallMs: number; workMs: number }[] = [];
   let idlePerMs = 0, cpuCall = 0, cpuCold = 0;
+  let coldBatches: number[] = [], warmBatches: number[] = [];
   try {
-    // the idle machine's own busy rate, subtracted from the CPU measurements below, taken once
-    // the new worker has settled (its first sandbox made the root zygote)
+    // the CPU measurements start once the new worker has settled (its first sandbox made the root zygote)
     await call(w.base, 'burn0', JSON.stringify({ dur_ms: 1 }));
     await sleep(1000);
-    // the median of three windows: a stray burst in one of them is not the idle rate
-    const rates: number[] = [];
-    for (let i = 0; i < 3; i++) {
-      const { busy, wall } = await busyDuring(() => sleep(700));
-      rates.push(busy / wall);
-    }
-    idlePerMs = median(rates);
-    cpuCold = await cpuPerOp(n, idlePerMs, async () => {
-      for (let i = 0; i < n; i++) cold.push(await call(w.base, `noop${i}`));
+    const c = await cpuPerOp(n, async (from, to) => {
+      for (let i = from; i < to; i++) cold.push(await call(w.base, `noop${i}`));
       await sleep(300); // the last spare's clone and the cgroup refill finish
     });
     // as far apart as the unpaused calls below (and the requests of a replay): on a VM, a call
     // that finds the cores idle waits for them to wake up (~1.5 ms here), paused sandbox or not
     const nWarm = Math.max(n, 100);
-    cpuCall = await cpuPerOp(nWarm, idlePerMs, async () => {
-      for (let i = 0; i < nWarm; i++) {
+    const h = await cpuPerOp(nWarm, async (from, to) => {
+      for (let i = from; i < to; i++) {
         await sleep(GAP_MS);
         warm.push(await call(w.base, 'noop0'));
       }
     });
+    cpuCold = c.perOp; cpuCall = h.perOp; coldBatches = c.batches; warmBatches = h.batches;
+    idlePerMs = median([c.idlePerMs, h.idlePerMs]);
     // cold calls far enough apart that the zygote's next spare is ready for each: the sandbox's
     // own start-up alone (on sock; back to back, each fork also waits for its spare's clone)
     for (let i = 0; i < n; i++) {
@@ -267,8 +282,8 @@ export async function calibrate(o: { backend: 'sock' | 'docker'; n: number; out:
       backgroundCpu: {
         callMs: round(cpuCall),
         coldMs: round(Math.max(0, cpuCold - cpuCall - Math.max(0, median(cold) - warmMed))),
-        measured: { idleBusyPerS: round(idlePerMs * 1000), cpuPerWarmCallMs: round(cpuCall), cpuPerColdCallMs: round(cpuCold) },
-        note: 'machine CPU (/proc/stat) per call: callMs, of a warm noop call; coldMs, of a cold one beyond a warm call and beyond the creation the simulator runs as CPU work',
+        measured: { idleBusyPerS: round(idlePerMs * 1000), cpuPerWarmCallMs: round(cpuCall), cpuPerColdCallMs: round(cpuCold), warmCallBatchesMs: warmBatches, coldCallBatchesMs: coldBatches },
+        note: 'machine CPU (/proc/stat) per call, the median of 5 batches each less the idle rate just before it: callMs, of a warm noop call; coldMs, of a cold one beyond a warm call and beyond the creation the simulator runs as CPU work',
       },
       medians: { coldMs: round(median(cold)), ...(fresh.length ? { freshColdMs: round(median(fresh)) } : {}), warmMs: round(warmMed), unpausedMs: round(median(unpaused)), pauseMs: round(median(pause)), destroyMs: round(median(destroy)) },
     },

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { removeUnlessMounted } from '../common/fs.js';
 import { projectPath } from '../common/paths.js';
 import { machineBusyMs, processCpuMs } from '../common/cpu-usage.js';
+import { cpuPerOp } from '../experiments/calibrate.js';
 import { compareRuns, incompatibility, ksDistance, summarizeRun } from '../experiments/compare.js';
 import { buildPlan, type PlanOptions } from '../experiments/plan.js';
 import { checkFeasible } from '../experiments/real.js';
@@ -189,6 +190,20 @@ describe('comparison', () => {
     expect(processCpuMs(2 ** 30)).toBeUndefined();
     expect(() => processCpuMs(42, '42 (x) S')).toThrow(/\/proc\/42\/stat: unexpected contents/);
   });
+
+  it('CPU per call is the median of batches, each less the idle rate just before it: a stray burst spoils one batch only', async () => {
+    const burn = (ms: number) => { const end = performance.now() + ms; while (performance.now() < end) { /* busy */ } };
+    // 10 ops of 15 ms of CPU in 5 batches; the third batch also meets 200 ms of someone else's work
+    const got = await cpuPerOp(10, async (from, to) => {
+      for (let i = from; i < to; i++) burn(15);
+      if (from === 4) burn(200);
+    });
+    expect(got.batches).toHaveLength(5);
+    expect(got.batches[2]!).toBeGreaterThan(got.perOp + 50);
+    expect(got.perOp).toBeGreaterThan(5);
+    expect(got.perOp).toBeLessThan(80);
+    expect(got.idlePerMs).toBeGreaterThanOrEqual(0);
+  }, 30_000);
 
   it('a stopped worker\'s folder is removed, but never while something is mounted under it', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ol-exp-worker-test-'));
