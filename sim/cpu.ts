@@ -112,10 +112,14 @@ export class ProcessorSharing<P> {
   /** busyCoreMs as it will be at `t` (>= the last change) if no job starts or ends before. */
   busyCoreMsAt(t: number): number {
     const dt = t - this.#last;
-    if (!(dt > 0)) return this.#busyCoreMs;
+    return dt > 0 ? this.#busyCoreMs + this.#busyOver(dt) : this.#busyCoreMs;
+  }
+
+  /** Core-ms of work done over `dt` ms at the current counts and rates. */
+  #busyOver(dt: number): number {
     const [a, b] = this.#h as [TagHeap<P>, TagHeap<P>];
-    const rate = b.n === 0 ? Math.min(a.n, this.cores) : (a.n > 0 ? this.#r0 * a.n : 0) + this.#r1 * b.n;
-    return this.#busyCoreMs + rate * dt;
+    if (b.n === 0) return a.n <= this.cores ? dt * a.n : dt * this.cores;
+    return (a.n > 0 ? dt * this.#r0 * a.n : 0) + dt * this.#r1 * b.n;
   }
 
   /** Per-job rates of the two classes for the current counts (with priority jobs running). */
@@ -139,14 +143,12 @@ export class ProcessorSharing<P> {
       if (b.n === 0) {
         // one class: the original arithmetic, exactly
         const n = a.n, c = this.cores;
-        if (n > 0) {
-          if (n <= c) { a.v += dt; this.#busyCoreMs += dt * n; }
-          else { a.v += (dt * c) / n; this.#busyCoreMs += dt * c; }
-        }
+        if (n > 0) a.v += n <= c ? dt : (dt * c) / n;
       } else {
-        if (a.n > 0) { a.v += dt * this.#r0; this.#busyCoreMs += dt * this.#r0 * a.n; }
-        b.v += dt * this.#r1; this.#busyCoreMs += dt * this.#r1 * b.n;
+        if (a.n > 0) a.v += dt * this.#r0;
+        b.v += dt * this.#r1;
       }
+      this.#busyCoreMs += this.#busyOver(dt);
     }
     this.#last = now;
   }
