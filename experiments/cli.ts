@@ -21,10 +21,20 @@ const { fail, usage } = cliErrors('ol-exp');
 
 const say = (s: string) => process.stdout.write(s + '\n');
 const DEFAULT_TRACE = `azure2019:${projectPath('traces', 'data', 'azure2019', '10')}`;
-/** Replications `ol-exp sim` and `validate` simulate by default: on the bundled plan one alone moves by ±10% with its cost draws. */
-const REPLICAS = 9;
-/** Replays `validate` makes on the real worker: on this 2-core machine the bundled plan's cold starts varied from 70 to 146 between replays. */
-const REAL_RUNS = 3;
+/**
+ * Replications `ol-exp sim` and `validate` simulate by default: on the
+ * bundled plan one alone moves by ±10% with its cost draws, and the median
+ * of 9 still moved by ±6% between sets of draws (61 did not: docs/BENCHMARKS.md);
+ * 31 cost seconds.
+ */
+const REPLICAS = 31;
+/**
+ * Replays `validate` makes on the real worker: on this 2-core machine the
+ * bundled plan's cold starts varied from 106 to 150 between replays (and a
+ * few tipped into a cascade of 365-946), so the median of 3 moved by about
+ * ±6% and could be a cascade when two of three were; 5 halve both risks.
+ */
+const REAL_RUNS = 5;
 
 function planOptions<T>(y: Argv<T>) {
   return y
@@ -134,6 +144,7 @@ async function compare(realDir: string, simDir: string, out: string, spread?: im
   const { readRepeats } = await import('./repeats.js');
   const { compareRuns } = await import('./compare.js');
   const { summarizeFigures } = await import('./spread.js');
+  const { errorIntervals, intervalText } = await import('./uncertainty.js');
   const { writeComparisonReport } = await import('../reports/comparison.js');
   const r = readRun(realDir), s = readRun(simDir);
   if (r.info.kind !== 'real' || s.info.kind !== 'sim') throw new OlError('OL_ERR_CONFIG', `compare takes a real run then a simulated one; got ${r.info.kind} (${realDir}) and ${s.info.kind} (${simDir})`);
@@ -144,6 +155,7 @@ async function compare(realDir: string, simDir: string, out: string, spread?: im
     ...a0, ...(spread ? { simSpread: spread } : {}),
     ...(reps ? { simReplicas: { ...summarizeFigures(a0.real, reps.list), chosen: reps.chosen } } : {}),
     ...(runs ? { realRuns: { ...summarizeFigures(a0.real, runs.list), chosen: runs.chosen } } : {}),
+    ...(runs && reps ? { errorIntervals: errorIntervals(runs.list, reps.list) } : {}),
   };
   const files = await writeComparisonReport(out, a, r, s);
   const e = a.errorPct;
@@ -155,6 +167,10 @@ async function compare(realDir: string, simDir: string, out: string, spread?: im
   const ranges = (m: import('./spread.js').SpreadSummary) => `cold starts ${t(m.coldStarts, 0)}, p50 ${t(m.p50, 2)} ms, p99 ${t(m.p99, 0)} ms`;
   if (a.realRuns) say(`the real run is the median of ${a.realRuns.members.length} replays (run ${a.realRuns.chosen}); over them: ${ranges(a.realRuns)}`);
   if (a.simReplicas) say(`the simulated run is the median of ${a.simReplicas.members.length} replications (replication ${a.simReplicas.chosen}); over them: ${ranges(a.simReplicas)}`);
+  if (a.errorIntervals) {
+    const iv = a.errorIntervals;
+    say(`resampling the replays and replications (${iv.resamples} times): cold-start error ${intervalText(iv, 'coldStarts')}; p50 ${intervalText(iv, 'p50')}; p99 ${intervalText(iv, 'p99')}; all three in ${Math.round(iv.metShare.all * 100)}%`);
+  }
   if (spread) say(`over the calibration's spread (${spread.members.length} simulations): ${ranges(spread)}; the real run's figures ${Object.values(spread.realWithin).filter(Boolean).length} of 3 within`);
   say(`KS distance ${a.ksDistance.toFixed(3)}; report: ${files.map((f) => join(out, f)).join(', ')}`);
 }

@@ -7,6 +7,7 @@
 import { OlError } from '../common/errors.js';
 import type { InvocationRow, RunInfo } from './run-files.js';
 import type { SpreadSummary } from './spread.js';
+import type { ErrorIntervals } from './uncertainty.js';
 
 /** The fidelity targets of issue #4. */
 export const TARGETS = { coldStartsPct: 5, p50Pct: 10, p99Pct: 25 };
@@ -38,6 +39,8 @@ export interface Agreement {
   simReplicas?: SpreadSummary & { chosen: number };
   /** The replays the real run was chosen from (ol-exp real --runs), if any. */
   realRuns?: SpreadSummary & { chosen: number };
+  /** How far the errors could move with the replays' and replications' own variation (both lists resampled), if both were repeated. */
+  errorIntervals?: ErrorIntervals;
 }
 
 /** Why two runs may not be compared, or undefined when they may. */

@@ -15,6 +15,7 @@ import { medianRepeat, readRepeats } from '../experiments/repeats.js';
 import { readRun } from '../experiments/run-files.js';
 import { runSim, runSimReplicated } from '../experiments/sim.js';
 import { spreadMembers, summarizeSpread } from '../experiments/spread.js';
+import { errorIntervals, intervalText } from '../experiments/uncertainty.js';
 import { writeComparisonReport } from '../reports/comparison.js';
 import { constantProfile, loadProfile } from '../sim/profile.js';
 import { SAMPLE10 } from './helpers.js';
@@ -173,6 +174,29 @@ describe('comparison', () => {
     expect(medianRepeat([f(0, 10, 1), f(1, 30, 1), f(2, 20, 1), f(3, 40, 1)])).toBe(2);
   });
 
+  it('the errors\' intervals resample the replays and replications and keep the median run of each resample', () => {
+    const f = (index: number, coldStarts: number, p50 = 10, p99 = 1000) => ({ label: `run ${index}`, index, coldStarts, p50, p99 });
+    // no variation on either side: the interval is the one error, met or not
+    const fixed = errorIntervals([f(0, 100), f(1, 100), f(2, 100)], [f(0, 110, 10.5), f(1, 110, 10.5)]);
+    expect(fixed.errorPct.coldStarts).toEqual([10, 10, 10]);
+    expect(fixed.errorPct.p50[1]).toBeCloseTo(5, 9);
+    expect(fixed.metShare).toEqual({ coldStarts: 0, p50: 1, p99: 1, all: 0 });
+    // three replays 90, 100, 110 against a steady 100: a resampled median is the middle one with
+    // probability 13/27 (error 0), the low or high one with 7/27 each (+11.1%, -9.1%)
+    const iv = errorIntervals([f(0, 90), f(1, 100), f(2, 110)], [f(0, 100), f(1, 100), f(2, 100), f(3, 100), f(4, 100)], { resamples: 4000 });
+    expect(iv.errorPct.coldStarts[0]).toBeCloseTo(-100 / 11, 6);
+    expect(iv.errorPct.coldStarts[1]).toBe(0);
+    expect(iv.errorPct.coldStarts[2]).toBeCloseTo(100 / 9, 6);
+    expect(iv.metShare.coldStarts).toBeGreaterThan(13 / 27 - 0.03);
+    expect(iv.metShare.coldStarts).toBeLessThan(13 / 27 + 0.03);
+    // the kept run's p99 goes with its cold starts, as in the harness
+    expect(iv.errorPct.p99).toEqual([0, 0, 0]);
+    // seeded: the same runs give the same report
+    expect(errorIntervals([f(0, 90), f(1, 100), f(2, 110)], [f(0, 100), f(1, 100), f(2, 100), f(3, 100), f(4, 100)], { resamples: 4000 })).toEqual(iv);
+    expect(intervalText(iv, 'coldStarts')).toMatch(/^90% interval -9\.1% to \+11\.1%; target met in (4[5-9]|5[01])% of resamples$/);
+    expect(() => errorIntervals([], [f(0, 1)])).toThrow(/at least one real and one simulated run/);
+  });
+
   it('a profile\'s measured background CPU slows the simulated handlers; /proc/stat is read as busy time', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ol-bg-'));
     const p = buildPlan(opts());
@@ -313,7 +337,7 @@ describe('ol-exp real, end to end (sock backend, needs root)', () => {
     expect(c.status).toBe(0);
     expect(c.stdout).toMatch(/cold starts: real \d+, sim \d+/);
     expect(c.stdout).toMatch(/the real run is the median of 2 replays \(run [01]\)/);
-    expect(c.stdout).toMatch(/the simulated run is the median of 9 replications/);
+    expect(c.stdout).toMatch(/the simulated run is the median of 31 replications/);
     expect(existsSync(join(dir, 'report', 'report.pdf'))).toBe(true);
     const bad = spawnSync(process.execPath, [cli, 'real', '--worker', 'http://127.0.0.1:9', ...common, '--out', join(dir, 'x')], { encoding: 'utf8' });
     expect(bad.status).toBe(2);
@@ -355,6 +379,12 @@ describe('ol-exp real, end to end (sock backend, needs root)', () => {
     execFileSync(process.execPath, [cli, 'sim', ...common, '--out', join(dir, 'sim')]);
     const c = spawnSync(process.execPath, [cli, 'compare', join(dir, 'real'), join(dir, 'sim'), '--out', join(dir, 'report')], { encoding: 'utf8' });
     expect(c.status, c.stderr).toBe(0);
+    // both sides repeated: how far the errors could move with the repetitions' own variation
+    expect(c.stdout).toMatch(/resampling the replays and replications \(2000 times\): cold-start error 90% interval -?[\d.]+% to \+?-?[\d.]+%; target met in \d+% of resamples/);
+    const iv = JSON.parse(readFileSync(join(dir, 'report', 'agreement.json'), 'utf8')).errorIntervals;
+    expect(iv.resamples).toBe(2000);
+    expect(iv.errorPct.coldStarts[0]).toBeLessThanOrEqual(iv.errorPct.coldStarts[2]);
+    expect(readFileSync(join(dir, 'report', 'report.html'), 'utf8')).toMatch(/chance in the errors/);
     // a simulation of another tree is another plan: refused
     execFileSync(process.execPath, [cli, 'sim', ...common.slice(0, -1), 'fit:2', '--out', join(dir, 'sim2')]);
     const d = spawnSync(process.execPath, [cli, 'compare', join(dir, 'real'), join(dir, 'sim2'), '--out', join(dir, 'report2')], { encoding: 'utf8' });
