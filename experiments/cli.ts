@@ -24,8 +24,8 @@ const DEFAULT_TRACE = `azure2019:${projectPath('traces', 'data', 'azure2019', '1
 /**
  * Replications `ol-exp sim` and `validate` simulate by default: on the
  * bundled plan one alone moves by ±10% with its cost draws, and the median
- * of 9 still moved by ±6% between sets of draws (61 did not: docs/BENCHMARKS.md);
- * 31 cost seconds.
+ * of 9 still lay 2-13% from the median of 61 on five calibrated profiles
+ * (docs/BENCHMARKS.md); 31 cost seconds.
  */
 const REPLICAS = 31;
 /**
