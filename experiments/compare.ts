@@ -53,7 +53,8 @@ export function incompatibility(a: RunInfo, b: RunInfo): string | undefined {
   return undefined;
 }
 
-function pct(sorted: Float64Array, q: number): number {
+/** The nearest-rank `q`-th percentile (0-100) of sorted values; NaN when there are none. */
+export function pct(sorted: ArrayLike<number>, q: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((q / 100) * sorted.length) - 1))]!;
 }
@@ -87,7 +88,8 @@ export function ksDistance(a: Float64Array, b: Float64Array): number {
   return d;
 }
 
-const err = (sim: number, real: number) => (real === 0 ? (sim === 0 ? 0 : Infinity) : ((sim - real) / real) * 100);
+/** (sim − real) / real in percent (0 when both are 0). */
+export const err = (sim: number, real: number) => (real === 0 ? (sim === 0 ? 0 : Infinity) : ((sim - real) / real) * 100);
 
 function cdfPoints(lat: Float64Array, max = 400): [number, number][] {
   const out: [number, number][] = [];

@@ -11,7 +11,7 @@
  * costs (profiles written before those were recorded vary the cores only).
  */
 import type { CostProfile } from '../sim/profile.js';
-import type { Agreement, Side } from './compare.js';
+import { pct, type Agreement, type Side } from './compare.js';
 
 export interface SpreadMember {
   label: string;
@@ -23,8 +23,7 @@ export interface SpreadMember {
 /** Lower quartile, median, upper quartile (nearest rank). */
 function quartiles(xs: number[]): number[] {
   const s = [...xs].sort((a, b) => a - b);
-  const at = (q: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))]!;
-  return [at(0.25), at(0.5), at(0.75)];
+  return [pct(s, 25), pct(s, 50), pct(s, 75)];
 }
 
 /** Profiles for the calibration's spread: one per (effective cores sample, touching quartile); [] if the profile records no spread. */

@@ -11,7 +11,7 @@
  * one of the three), which is what it should say.
  */
 import { makeRng } from '../sim/rng.js';
-import { TARGETS } from './compare.js';
+import { err, pct, TARGETS } from './compare.js';
 import { medianRepeat, type RepeatFigures } from './repeats.js';
 
 type Figure = 'coldStarts' | 'p50' | 'p99';
@@ -35,10 +35,6 @@ function kept(list: RepeatFigures[]): RepeatFigures {
   return list.find((r) => r.index === i)!;
 }
 
-function quantile(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
-}
-
 /**
  * Bootstrap intervals of the errors between the run kept from the real
  * replays and the one kept from the simulator's replications. Seeded, so a
@@ -55,7 +51,7 @@ export function errorIntervals(real: RepeatFigures[], sim: RepeatFigures[], o: {
     const r = kept(draw(real)), s = kept(draw(sim));
     let all = true;
     for (const f of FIGURES) {
-      const e = r[f] === 0 ? (s[f] === 0 ? 0 : Infinity) : ((s[f] - r[f]) / r[f]) * 100;
+      const e = err(s[f], r[f]);
       errs[f].push(e);
       const ok = Math.abs(e) <= limit[f];
       if (ok) met[f]++;
@@ -67,7 +63,7 @@ export function errorIntervals(real: RepeatFigures[], sim: RepeatFigures[], o: {
   const errorPct = {} as ErrorIntervals['errorPct'];
   for (const f of FIGURES) {
     const s = errs[f].sort((a, b) => a - b);
-    errorPct[f] = [quantile(s, tail), quantile(s, 0.5), quantile(s, 1 - tail)];
+    errorPct[f] = [pct(s, tail * 100), pct(s, 50), pct(s, (1 - tail) * 100)];
   }
   return {
     resamples, level, errorPct,
