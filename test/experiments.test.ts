@@ -272,10 +272,12 @@ describe('ol-exp real, end to end (sock backend, needs root)', () => {
     const samples = (k: string) => (p.costs as Record<string, { samples: number[] }>)[k]!.samples;
     for (const k of ['create', 'fork', 'unpause', 'pause', 'destroy', 'warmDispatch']) expect(samples(k).length).toBeGreaterThanOrEqual(6);
     const x = p.extra as Record<string, number> & { forkReadySamples: number[]; touchTogether: { k: number; wallMs: unknown[] }; backgroundCpu: { callMs: number; coldMs: number } };
-    // a fork that finds the zygote's spare ready is the sandbox's own start-up only: cheaper than back to back
+    // a fork that finds the zygote's spare ready is the sandbox's own start-up only: far cheaper than a
+    // fresh sandbox (with --n 6 the "back to back" cold calls come in five batches, each after a 300-ms
+    // pause (the CPU-per-call batches), so most of them find a ready spare too and are no yardstick)
     expect(x.forkReadySamples).toHaveLength(6);
     expect(x.forkSandboxMs).toBeGreaterThan(0);
-    expect(x.forkSandboxMs).toBeLessThan(med(samples('fork')));
+    expect(x.forkSandboxMs).toBeLessThan(med(samples('create')));
     // touching memory costs CPU; side by side it is never taken as cheaper than alone
     expect(x.touchMsPerMb).toBeGreaterThan(0);
     expect(x.touchBusyMsPerMb).toBeGreaterThanOrEqual(x.touchMsPerMb);
