@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildPlan, type PlanOptions } from '../experiments/plan.js';
 import { readRepeats } from '../experiments/repeats.js';
+import { summarizeRun } from '../experiments/compare.js';
 import { readRun } from '../experiments/run-files.js';
 import { runSimReplicated } from '../experiments/sim.js';
 import { loadProfile, type CostProfile } from '../sim/profile.js';
@@ -47,7 +48,7 @@ for (const v of variantArgs) {
 const real = readRun(realDir);
 if (real.info.kind !== 'real') usage(`${realDir} is a ${real.info.kind} run, not a real one`);
 const runs = readRepeats(realDir, 'runs.json');
-const realCold = real.rows.filter((r) => r.start === 'cold').length;
+const realCold = summarizeRun(real.rows).coldStarts;
 const plan = buildPlan(real.info.plan as unknown as PlanOptions);
 const base = loadProfile(profilePath);
 const work = mkdtempSync(join(tmpdir(), 'ol-resim-'));
@@ -60,7 +61,7 @@ try {
     const cores = Number((profile.extra as { cores?: number }).cores);
     if (!(cores > 0)) usage(`variant "${v.name}": the profile has no extra.cores`);
     const got = await runSimReplicated({ plan, out: join(work, String(k)), policy: real.info.policy, memoryMb: real.info.memoryMb, cores, profile, backend: 'sock', createOnCpu: true, replicas, profilePath });
-    const cs = (got.replicas.length ? got.replicas.map((r) => r.coldStarts) : [readRun(join(work, String(k))).rows.filter((r) => r.start === 'cold').length]).sort((a, b) => a - b);
+    const cs = (got.replicas.length ? got.replicas.map((r) => r.coldStarts) : [summarizeRun(readRun(join(work, String(k))).rows).coldStarts]).sort((a, b) => a - b);
     const at = (q: number) => cs[Math.min(cs.length - 1, Math.floor(q * cs.length))]!;
     const med = cs[Math.floor((cs.length - 1) / 2)]!;
     const err = ((med - realCold) / realCold) * 100;

@@ -12,6 +12,11 @@ import type { ErrorIntervals } from './uncertainty.js';
 /** The fidelity targets of issue #4. */
 export const TARGETS = { coldStartsPct: 5, p50Pct: 10, p99Pct: 25 };
 
+/** Whether an error (percent) of one target figure is within its target. */
+export function targetMet(figure: 'coldStarts' | 'p50' | 'p99', errorPct: number): boolean {
+  return Math.abs(errorPct) <= TARGETS[`${figure}Pct`];
+}
+
 export interface Side {
   invocations: number;
   failed: number;
@@ -138,7 +143,7 @@ export function compareRuns(real: { info: RunInfo; rows: InvocationRow[] }, sim:
   };
   return {
     real: r.s, sim: s.s, errorPct, ksDistance: ksDistance(r.lat, s.lat), targets: TARGETS,
-    met: { coldStarts: Math.abs(errorPct.coldStarts) <= TARGETS.coldStartsPct, p50: Math.abs(errorPct.p50) <= TARGETS.p50Pct, p99: Math.abs(errorPct.p99) <= TARGETS.p99Pct },
+    met: { coldStarts: targetMet('coldStarts', errorPct.coldStarts), p50: targetMet('p50', errorPct.p50), p99: targetMet('p99', errorPct.p99) },
     perFunction, coldPerMinute, cdf: { real: cdfPoints(r.lat), sim: cdfPoints(s.lat) },
   };
 }

@@ -20,7 +20,7 @@ import { machineBusyMs, processCpuMs } from '../common/cpu-usage.js';
 import { removeUnlessMounted } from '../common/fs.js';
 import { machineInfo } from '../common/machine.js';
 import { olLabVersion } from '../common/version.js';
-import { CPU_HEADER, INVOCATION_HEADER, type RunInfo } from './run-files.js';
+import { CPU_HEADER, INVOCATION_HEADER, MEMORY_HEADER, type RunInfo } from './run-files.js';
 import { planLoad, type Plan } from './plan.js';
 import { runRepeated, type RepeatFigures } from './repeats.js';
 import { buildWheels, moduleOf } from './wheels.js';
@@ -196,7 +196,7 @@ export async function runReal(o: RealOptions): Promise<boolean> {
   };
   writeFileSync(join(o.out, 'run.json'), JSON.stringify(info, null, 2) + '\n');
   const inv = new CsvWriter(join(o.out, 'invocations.csv'), INVOCATION_HEADER.split(','));
-  const memCsv = new CsvWriter(join(o.out, 'memory.csv'), ['t_ms', 'used_mb']);
+  const memCsv = new CsvWriter(join(o.out, 'memory.csv'), MEMORY_HEADER);
   const timesCsv = new CsvWriter(join(o.out, 'handler-times.csv'), HANDLER_TIMES_HEADER);
   // the machine's CPU, and the worker's (if this command started it) and this client's, in cores
   const cpuCsv = new CsvWriter(join(o.out, 'cpu.csv'), CPU_HEADER);

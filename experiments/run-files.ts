@@ -46,6 +46,8 @@ export interface InvocationRow {
 }
 
 export const INVOCATION_HEADER = 'inv,fn,arrival_ms,sent_ms,done_ms,latency_ms,start,status';
+/** `memory.csv`, one row a second: the pool's memory in use (a real run: the worker's /stats gauge). */
+export const MEMORY_HEADER = ['t_ms', 'used_mb'];
 /**
  * `cpu.csv`, one row a second: busy cores over the second before `t_ms`, of
  * the machine (/proc/stat; a simulation: its CPU model), and of the worker

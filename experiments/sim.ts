@@ -15,7 +15,7 @@ import { ImportCacheModel } from '../sim/import-cache.js';
 import { makeRng } from '../sim/rng.js';
 import { Simulator } from '../sim/simulator.js';
 import { newBatch } from '../traces/types.js';
-import { CPU_HEADER, INVOCATION_HEADER, type RunInfo } from './run-files.js';
+import { CPU_HEADER, INVOCATION_HEADER, MEMORY_HEADER, type RunInfo } from './run-files.js';
 import type { Plan } from './plan.js';
 import { touchMb } from './real.js';
 import { runRepeated, type RepeatFigures } from './repeats.js';
@@ -71,7 +71,7 @@ export async function runSim(o: SimRunOptions): Promise<void> {
   const p = o.plan;
   mkdirSync(o.out, { recursive: true });
   const inv = new CsvWriter(join(o.out, 'invocations.csv'), INVOCATION_HEADER.split(','));
-  const mem = new CsvWriter(join(o.out, 'memory.csv'), ['t_ms', 'used_mb']);
+  const mem = new CsvWriter(join(o.out, 'memory.csv'), MEMORY_HEADER);
   // the CPU model's busy cores each second, in the real run's format (no worker or client of its own)
   const cpu = new CsvWriter(join(o.out, 'cpu.csv'), CPU_HEADER);
   let lastCpu = { t: 0, busy: 0 };

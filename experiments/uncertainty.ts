@@ -11,7 +11,7 @@
  * one of the three), which is what it should say.
  */
 import { makeRng } from '../sim/rng.js';
-import { err, pct, TARGETS } from './compare.js';
+import { err, pct, targetMet } from './compare.js';
 import { medianRepeat, type RepeatFigures } from './repeats.js';
 
 type Figure = 'coldStarts' | 'p50' | 'p99';
@@ -26,8 +26,6 @@ export interface ErrorIntervals {
   /** Share of resamples in which each target is met, and all three at once. */
   metShare: Record<Figure | 'all', number>;
 }
-
-const limit: Record<Figure, number> = { coldStarts: TARGETS.coldStartsPct, p50: TARGETS.p50Pct, p99: TARGETS.p99Pct };
 
 /** The run the harness keeps from `list`: the median by cold starts, then p99. */
 function kept(list: RepeatFigures[]): RepeatFigures {
@@ -53,7 +51,7 @@ export function errorIntervals(real: RepeatFigures[], sim: RepeatFigures[], o: {
     for (const f of FIGURES) {
       const e = err(s[f], r[f]);
       errs[f].push(e);
-      const ok = Math.abs(e) <= limit[f];
+      const ok = targetMet(f, e);
       if (ok) met[f]++;
       all &&= ok;
     }
