@@ -144,7 +144,7 @@ async function compare(realDir: string, simDir: string, out: string, spread?: im
   const { readRepeats } = await import('./repeats.js');
   const { compareRuns } = await import('./compare.js');
   const { summarizeFigures } = await import('./spread.js');
-  const { errorIntervals, intervalText } = await import('./uncertainty.js');
+  const { errorIntervals, intervalText, selfText } = await import('./uncertainty.js');
   const { writeComparisonReport } = await import('../reports/comparison.js');
   const r = readRun(realDir), s = readRun(simDir);
   if (r.info.kind !== 'real' || s.info.kind !== 'sim') throw new OlError('OL_ERR_CONFIG', `compare takes a real run then a simulated one; got ${r.info.kind} (${realDir}) and ${s.info.kind} (${simDir})`);
@@ -170,6 +170,7 @@ async function compare(realDir: string, simDir: string, out: string, spread?: im
   if (a.errorIntervals) {
     const iv = a.errorIntervals;
     say(`resampling the replays and replications (${iv.resamples} times): cold-start error ${intervalText(iv, 'coldStarts')}; p50 ${intervalText(iv, 'p50')}; p99 ${intervalText(iv, 'p99')}; all three in ${Math.round(iv.metShare.all * 100)}%`);
+    say(`the real worker against itself (two independent resamples of its replays, under the same targets): ${selfText(iv)}`);
   }
   if (spread) say(`over the calibration's spread (${spread.members.length} simulations): ${ranges(spread)}; the real run's figures ${Object.values(spread.realWithin).filter(Boolean).length} of 3 within`);
   say(`KS distance ${a.ksDistance.toFixed(3)}; report: ${files.map((f) => join(out, f)).join(', ')}`);

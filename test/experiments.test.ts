@@ -15,7 +15,7 @@ import { medianRepeat, readRepeats } from '../experiments/repeats.js';
 import { readRun } from '../experiments/run-files.js';
 import { runSim, runSimReplicated } from '../experiments/sim.js';
 import { spreadMembers, summarizeSpread } from '../experiments/spread.js';
-import { errorIntervals, intervalText } from '../experiments/uncertainty.js';
+import { errorIntervals, intervalText, selfText } from '../experiments/uncertainty.js';
 import { writeComparisonReport } from '../reports/comparison.js';
 import { constantProfile, loadProfile } from '../sim/profile.js';
 import { SAMPLE10 } from './helpers.js';
@@ -181,6 +181,8 @@ describe('comparison', () => {
     expect(fixed.errorPct.coldStarts).toEqual([10, 10, 10]);
     expect(fixed.errorPct.p50[1]).toBeCloseTo(5, 9);
     expect(fixed.metShare).toEqual({ coldStarts: 0, p50: 1, p99: 1, all: 0 });
+    // replays that never vary agree with themselves every time
+    expect(fixed.realSelfShare).toEqual({ coldStarts: 1, p50: 1, p99: 1, all: 1 });
     // three replays 90, 100, 110 against a steady 100: a resampled median is the middle one with
     // probability 13/27 (error 0), the low or high one with 7/27 each (+11.1%, -9.1%)
     const iv = errorIntervals([f(0, 90), f(1, 100), f(2, 110)], [f(0, 100), f(1, 100), f(2, 100), f(3, 100), f(4, 100)], { resamples: 4000 });
@@ -191,6 +193,13 @@ describe('comparison', () => {
     expect(iv.metShare.coldStarts).toBeLessThan(13 / 27 + 0.03);
     // the kept run's p99 goes with its cold starts, as in the harness
     expect(iv.errorPct.p99).toEqual([0, 0, 0]);
+    // the real worker against itself: two resampled medians of 90, 100, 110 differ by 9.1% or more
+    // unless they are the same replay, with probability (7² + 13² + 7²) / 27² = 267/729
+    expect(iv.realSelfShare.coldStarts).toBeGreaterThan(267 / 729 - 0.03);
+    expect(iv.realSelfShare.coldStarts).toBeLessThan(267 / 729 + 0.03);
+    expect(iv.realSelfShare.p50).toBe(1);
+    expect(iv.realSelfShare.all).toBe(iv.realSelfShare.coldStarts);
+    expect(selfText(iv)).toMatch(/^cold starts 3[4-9]%, p50 100%, p99 100%, all three 3[4-9]%$/);
     // seeded: the same runs give the same report
     expect(errorIntervals([f(0, 90), f(1, 100), f(2, 110)], [f(0, 100), f(1, 100), f(2, 100), f(3, 100), f(4, 100)], { resamples: 4000 })).toEqual(iv);
     expect(intervalText(iv, 'coldStarts')).toMatch(/^90% interval -9\.1% to \+11\.1%; target met in (4[5-9]|5[01])% of resamples$/);
@@ -387,6 +396,10 @@ describe('ol-exp real, end to end (sock backend, needs root)', () => {
     expect(iv.resamples).toBe(2000);
     expect(iv.errorPct.coldStarts[0]).toBeLessThanOrEqual(iv.errorPct.coldStarts[2]);
     expect(readFileSync(join(dir, 'report', 'report.html'), 'utf8')).toMatch(/chance in the errors/);
+    // and the real replays against themselves, the ceiling for any model
+    expect(c.stdout).toMatch(/the real worker against itself \(two independent resamples of its replays, under the same targets\): cold starts \d+%, p50 \d+%, p99 \d+%, all three \d+%/);
+    expect(iv.realSelfShare.all).toBeLessThanOrEqual(iv.realSelfShare.coldStarts);
+    expect(readFileSync(join(dir, 'report', 'report.html'), 'utf8')).toMatch(/the real worker against itself/);
     // a simulation of another tree is another plan: refused
     execFileSync(process.execPath, [cli, 'sim', ...common.slice(0, -1), 'fit:2', '--out', join(dir, 'sim2')]);
     const d = spawnSync(process.execPath, [cli, 'compare', join(dir, 'real'), join(dir, 'sim2'), '--out', join(dir, 'report2')], { encoding: 'utf8' });
