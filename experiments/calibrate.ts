@@ -291,3 +291,57 @@ export async function calibrate(o: { backend: 'sock' | 'docker'; n: number; out:
   writeFileSync(o.out, JSON.stringify(profile, null, 2) + '\n');
   return profile;
 }
+
+/**
+ * One profile from several calibrations of the same machine. A single
+ * calibration is one moment of a shared machine: of eleven on the bundled
+ * plan, four read one figure in a slow moment (a ready spare 9.7-10.4 ms
+ * where others read 6-8; touching 7.9 ms per MB where others read 5.2-6.6)
+ * and the simulator, given that figure, ran 17-27% over the worker
+ * (docs/BENCHMARKS.md). So `validate` calibrates more than once, spread
+ * over its replays, and merges: each single figure in `extra` (effective
+ * cores, per-MB touching, a ready spare's start-up, background CPU per
+ * call, ...) becomes the median of the calibrations' values (so one slow
+ * reading of three is outvoted); each list of samples (a cost's empirical
+ * distribution, the effective-cores samples, per-pair touching costs)
+ * becomes all of them together; text and the machine are the first's.
+ * `extra.calibrations` keeps each one's headline figures.
+ */
+export function mergeCalibrations(profiles: CostProfile[]): CostProfile {
+  if (profiles.length === 0) throw new RangeError('mergeCalibrations needs at least one profile');
+  if (profiles.length === 1) return profiles[0]!;
+  const mid = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    const m = s.length >> 1;
+    return s.length % 2 ? s[m]! : round((s[m - 1]! + s[m]!) / 2);
+  };
+  const merge = (vs: unknown[]): unknown => {
+    const present = vs.filter((v) => v !== undefined);
+    if (present.length === 0) return undefined;
+    if (present.every((v) => typeof v === 'number')) return mid(present as number[]);
+    if (present.every((v) => Array.isArray(v))) return (present as unknown[][]).flat();
+    if (present.every((v) => v !== null && typeof v === 'object' && !Array.isArray(v))) {
+      const keys = [...new Set(present.flatMap((v) => Object.keys(v as object)))];
+      return Object.fromEntries(keys.map((k) => [k, merge(present.map((v) => (v as Record<string, unknown>)[k]))]));
+    }
+    return present[0];
+  };
+  const first = profiles[0]!;
+  const costs = {} as Record<string, unknown>;
+  for (const name of Object.keys(first.costs)) {
+    const ds = profiles.map((p) => (p.costs as Record<string, { kind: string; samples?: number[] }>)[name]);
+    costs[name] = ds.every((d) => d?.kind === 'empirical') ? { kind: 'empirical', samples: ds.flatMap((d) => d!.samples!) } : ds[0];
+  }
+  const headline = (p: CostProfile) => {
+    const x = (p.extra ?? {}) as Record<string, unknown> & { backgroundCpu?: { callMs?: number; coldMs?: number } };
+    return { source: p.source, cores: x.cores, touchBusyMsPerMb: x.touchBusyMsPerMb, forkSandboxMs: x.forkSandboxMs, callMs: x.backgroundCpu?.callMs, coldMs: x.backgroundCpu?.coldMs };
+  };
+  return {
+    format: first.format,
+    name: first.name,
+    source: `the median of ${profiles.length} calibrations: ${profiles.map((p) => p.source).join('; ')}`,
+    costs: costs as CostProfile['costs'],
+    machine: first.machine,
+    extra: { ...(merge(profiles.map((p) => p.extra)) as Record<string, unknown>), calibrations: profiles.map(headline) },
+  };
+}

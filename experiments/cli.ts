@@ -4,7 +4,7 @@
  * and validate (all of it end to end on an embedded default). Errors
  * ol-lab raises on purpose become one line and exit code 2.
  */
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import yargs, { type Argv } from 'yargs';
@@ -35,6 +35,13 @@ const REPLICAS = 31;
  * ±6% and could be a cascade when two of three were; 5 halve both risks.
  */
 const REAL_RUNS = 5;
+/**
+ * Calibrations `validate` makes, spread over its replays, and merges
+ * (experiments/calibrate.ts, mergeCalibrations): four of eleven single
+ * calibrations read one figure in a slow moment, and their simulations
+ * ran 17-27% over the worker (docs/BENCHMARKS.md).
+ */
+const CALIBRATIONS = 3;
 
 function planOptions<T>(y: Argv<T>) {
   return y
@@ -85,7 +92,7 @@ function coresFor(arg: string | undefined, profile: CostProfile): number {
 }
 
 /** `built`: a plan `validate` already made from the same arguments. */
-async function real(a: PlanArgs & { out: string; backend: 'sock' | 'docker'; worker?: string; force: boolean; maxRate: number; runs?: number }, built?: Plan): Promise<void> {
+async function real(a: PlanArgs & { out: string; backend: 'sock' | 'docker'; worker?: string; force: boolean; maxRate: number; runs?: number; beforeReplay?: (r: number) => Promise<void> }, built?: Plan): Promise<void> {
   const p = built ?? await plan(a);
   const { checkFeasible, runRealRepeated } = await import('./real.js');
   if (!a.force) checkFeasible(p, a.memory, availableParallelism(), a.maxRate);
@@ -94,7 +101,11 @@ async function real(a: PlanArgs & { out: string; backend: 'sock' | 'docker'; wor
   const runs = a.runs ?? 1;
   let got: Awaited<ReturnType<typeof runRealRepeated>>;
   try {
-    got = await runRealRepeated({ plan: p, out: a.out, policy: a.policy, memoryMb: a.memory, backend: a.backend, worker: a.worker, force: a.force, runs, onProgress: (d, t) => bar.update(d, t, `${d}/${t} answered`), log: say });
+    const before = a.beforeReplay;
+    got = await runRealRepeated({
+      plan: p, out: a.out, policy: a.policy, memoryMb: a.memory, backend: a.backend, worker: a.worker, force: a.force, runs, onProgress: (d, t) => bar.update(d, t, `${d}/${t} answered`), log: say,
+      ...(before ? { beforeReplay: async (r: number) => { bar.end(); await before(r); } } : {}),
+    });
   } finally {
     bar.end();
   }
@@ -250,18 +261,37 @@ await yargs(hideBin(process.argv))
     .option('out', { type: 'string', default: 'out/validate' })
     .option('backend', { choices: ['sock', 'docker'] as const, default: 'sock' as const })
     .option('calibrate-n', { type: 'number', default: 30 })
+    .option('calibrations', { type: 'number', default: CALIBRATIONS, describe: 'calibrations, spread over the replays (the first before the first replay) and merged: the median of each figure, all samples' })
     .option('real-runs', { type: 'number', default: REAL_RUNS, describe: 'replays on the real worker, each on a fresh worker; the median one is compared' })
     .option('replicas', { type: 'number', default: REPLICAS, describe: 'simulator replications (other cost draws); the median one is compared' }),
   async (a) => {
     const out = a.out;
     mkdirSync(out, { recursive: true });
-    const { calibrate } = await import('./calibrate.js');
-    say('1/4 calibrating the simulator on this machine');
-    await calibrate({ backend: a.backend as 'sock', n: a.calibrateN, out: join(out, 'profile.json'), log: (s) => say(`    ${s}`) });
+    const { calibrate, mergeCalibrations } = await import('./calibrate.js');
+    if (!(Number.isInteger(a.calibrations) && a.calibrations >= 1)) fail(`--calibrations: a whole number >= 1, got ${a.calibrations}`);
+    if (!(Number.isInteger(a.realRuns) && a.realRuns >= 1)) fail(`--real-runs: a whole number >= 1, got ${a.realRuns}`);
+    // calibrations before replays 0, round(R/n), round(2R/n), ... (one replay: all before it)
+    const at = Array.from({ length: a.calibrations }, (_, i) => Math.min(a.realRuns - 1, Math.round((i * a.realRuns) / a.calibrations)));
+    const calDir = join(out, 'calibrations');
+    rmSync(calDir, { recursive: true, force: true });
+    mkdirSync(calDir, { recursive: true });
+    const profiles: import('../sim/profile.js').CostProfile[] = [];
+    const calibrateNow = async () => {
+      say(`    calibration ${profiles.length + 1} of ${a.calibrations}`);
+      profiles.push(await calibrate({ backend: a.backend as 'sock', n: a.calibrateN, out: join(calDir, `${profiles.length}.json`), log: (s) => say(`      ${s}`) }));
+    };
     // one plan for the replay and every simulation (its packages, wheels and fitted tree made once)
     const p = await plan(a as unknown as PlanArgs);
-    say(`2/4 replaying the trace on the real worker (${a.realRuns} times)`);
-    await real({ ...(a as unknown as PlanArgs), out: join(out, 'real'), backend: a.backend as 'sock', force: false, maxRate: 1500, runs: a.realRuns }, p);
+    say(`1/4 calibrating the simulator on this machine (${a.calibrations} times, spread over the replays) and 2/4 replaying the trace on the real worker (${a.realRuns} times)`);
+    // one replay (no series): all of them before it
+    if (a.realRuns === 1) for (let i = 0; i < a.calibrations; i++) await calibrateNow();
+    await real({
+      ...(a as unknown as PlanArgs), out: join(out, 'real'), backend: a.backend as 'sock', force: false, maxRate: 1500, runs: a.realRuns,
+      ...(a.realRuns > 1 ? { beforeReplay: async (r: number) => { for (const x of at) if (x === r) await calibrateNow(); } } : {}),
+    }, p);
+    // a series stopped early has made fewer, never none (the first comes before the first replay)
+    writeFileSync(join(out, 'profile.json'), JSON.stringify(mergeCalibrations(profiles), null, 2) + '\n');
+    say(`    merged ${profiles.length} calibrations into ${join(out, 'profile.json')} (each in ${calDir})`);
     say(`3/4 simulating the same invocations (${a.replicas} replications)`);
     await sim({ ...(a as unknown as PlanArgs), out: join(out, 'sim'), profile: join(out, 'profile.json'), backend: a.backend as 'sock', replicas: a.replicas }, p);
     say('    and again over the calibration\'s spread (each effective-cores sample × the quartiles of the memory-touching cost)');

@@ -80,6 +80,8 @@ export interface RealOptions {
   maxRatePerS?: number;
   onProgress?: (done: number, total: number) => void;
   log?: (s: string) => void;
+  /** With several runs: awaited before replay r starts (validate calibrates between replays). */
+  beforeReplay?: (r: number) => Promise<void>;
   /** Which of several replays of the plan this is (runRealRepeated); 0 or none: the only one. */
   repeat?: number;
 }
@@ -307,7 +309,8 @@ export async function runRealRepeated(o: RealOptions & { runs: number }): Promis
     rmSync(join(o.out, 'runs.json'), { force: true });
     return { complete: await runReal(o), chosen: 0, runs: [] };
   }
-  const got = await runRepeated(o.out, 'runs.json', o.runs, (r) => ({ label: `run ${r}` }), (dir, r) => {
+  const got = await runRepeated(o.out, 'runs.json', o.runs, (r) => ({ label: `run ${r}` }), async (dir, r) => {
+    await o.beforeReplay?.(r);
     o.log?.(`replay ${r + 1} of ${o.runs}`);
     return runReal({ ...o, out: dir, repeat: r });
   });

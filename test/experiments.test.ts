@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { removeUnlessMounted } from '../common/fs.js';
 import { projectPath } from '../common/paths.js';
 import { machineBusyMs, processCpuMs } from '../common/cpu-usage.js';
-import { cpuPerOp } from '../experiments/calibrate.js';
+import { cpuPerOp, mergeCalibrations } from '../experiments/calibrate.js';
 import { compareRuns, incompatibility, ksDistance, summarizeRun } from '../experiments/compare.js';
 import { buildPlan, type PlanOptions } from '../experiments/plan.js';
 import { checkFeasible } from '../experiments/real.js';
@@ -17,7 +17,7 @@ import { runSim, runSimReplicated } from '../experiments/sim.js';
 import { spreadMembers, summarizeSpread } from '../experiments/spread.js';
 import { errorIntervals, intervalText, selfText } from '../experiments/uncertainty.js';
 import { writeComparisonReport } from '../reports/comparison.js';
-import { constantProfile, loadProfile } from '../sim/profile.js';
+import { compileProfile, constantProfile, loadProfile } from '../sim/profile.js';
 import { SAMPLE10 } from './helpers.js';
 
 const opts = (over: Partial<PlanOptions> = {}): PlanOptions => ({
@@ -47,6 +47,39 @@ describe('the simulator over the calibration\'s spread', () => {
     expect(sum.p99).toEqual([2700, 4200, 4500]);
     expect(sum.realWithin).toEqual({ coldStarts: true, p50: true, p99: false });
     expect(sum.members.map((m) => m.label)).toEqual(['a', 'b', 'c']);
+  });
+});
+
+describe('several calibrations merged', () => {
+  it('takes the median of each figure and all the samples, and lists each calibration', () => {
+    const cal = (fork: number, cores: number, forkMs: number, warm: number[]) => ({
+      ...constantProfile({ create: 100 }, 'calibrated-sock'),
+      source: `calibration at ${cores}`,
+      costs: { ...constantProfile({ create: 100 }).costs, warmDispatch: { kind: 'empirical' as const, samples: warm } },
+      machine: { cores: 2, when: cores },
+      extra: { cores, forkSandboxMs: forkMs, createLanes: 1, cpu: { effectiveCores: [cores, cores - 0.1], note: 'k handlers' }, backgroundCpu: { callMs: fork, coldMs: 2 * fork } },
+    });
+    // one slow reading (a ready spare of 10.4 ms, 1.87 cores) among three is outvoted
+    const m = mergeCalibrations([cal(3, 1.94, 6.1, [3, 4]), cal(5, 1.87, 10.4, [5]), cal(4, 1.92, 8.1, [3.5])]);
+    const x = m.extra as { cores: number; forkSandboxMs: number; createLanes: number; cpu: { effectiveCores: number[]; note: string }; backgroundCpu: { callMs: number; coldMs: number }; calibrations: { cores: number; forkSandboxMs: number; source: string }[] };
+    expect(x.cores).toBe(1.92);
+    expect(x.forkSandboxMs).toBe(8.1);
+    expect(x.createLanes).toBe(1);
+    expect(x.backgroundCpu).toEqual({ callMs: 4, coldMs: 8 });
+    expect(x.cpu.effectiveCores).toEqual([1.94, 1.94 - 0.1, 1.87, 1.87 - 0.1, 1.92, 1.92 - 0.1]);
+    expect(x.cpu.note).toBe('k handlers');
+    expect(x.calibrations.map((c) => [c.cores, c.forkSandboxMs])).toEqual([[1.94, 6.1], [1.87, 10.4], [1.92, 8.1]]);
+    expect(m.costs.warmDispatch).toEqual({ kind: 'empirical', samples: [3, 4, 5, 3.5] });
+    expect(m.costs.create).toEqual({ kind: 'constant', ms: 100 });
+    expect(m.source).toBe('the median of 3 calibrations: calibration at 1.94; calibration at 1.87; calibration at 1.92');
+    expect(m.machine).toEqual({ cores: 2, when: 1.94 });
+    // two: the mean of the middle pair; one: itself; none: an error
+    expect((mergeCalibrations([cal(3, 1.9, 6, [1]), cal(5, 1.8, 8, [2])]).extra as { forkSandboxMs: number }).forkSandboxMs).toBe(7);
+    const one = cal(3, 1.9, 6, [1]);
+    expect(mergeCalibrations([one])).toBe(one);
+    expect(() => mergeCalibrations([])).toThrow(/at least one profile/);
+    // the merged profile is a profile the simulator reads
+    expect(() => compileProfile(m)).not.toThrow();
   });
 });
 
@@ -298,6 +331,30 @@ describe('ol-exp real, end to end (sock backend, needs root)', () => {
     expect(s.status).toBe(0);
     expect(readRun(join(dir, 'sim')).info.profile).toMatchObject({ extra: { forkSandboxMs: x.forkSandboxMs } });
   }, 240_000);
+
+  it('validate, the main job, on a short plan: calibrations between the replays, merged into one profile, and the report', () => {
+    if (process.getuid?.() !== 0 || !existsSync('/var/lib/ol-lab/ol-min/.ol-lab-base')) throw new Error('needs root and scripts/setup-host.sh');
+    const dir = mkdtempSync(join(tmpdir(), 'ol-validate-e2e-'));
+    const cli = projectPath('dist', 'experiments', 'cli.js');
+    const r = spawnSync(process.execPath, [cli, 'validate', '--minutes', '1:5', '--real-runs', '2', '--calibrations', '2', '--calibrate-n', '6', '--replicas', '3', '--out', join(dir, 'v')], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    // the first calibration before the first replay, the second between the two
+    expect(r.stdout).toMatch(/calibration 1 of 2[\s\S]*replay 1 of 2[\s\S]*calibration 2 of 2[\s\S]*replay 2 of 2[\s\S]*merged 2 calibrations/);
+    const one = (i: number) => loadProfile(join(dir, 'v', 'calibrations', `${i}.json`));
+    const merged = loadProfile(join(dir, 'v', 'profile.json'));
+    expect(merged.source).toMatch(/^the median of 2 calibrations: ol-exp calibrate/);
+    const cal = (merged.extra as { calibrations: { cores: number }[] }).calibrations;
+    expect(cal.map((c) => c.cores)).toEqual([one(0), one(1)].map((p) => (p.extra as { cores: number }).cores));
+    // every sample of both, and the middle of the two for a single figure
+    const warm = (p: typeof merged) => (p.costs.warmDispatch as { samples: number[] }).samples;
+    expect(warm(merged)).toEqual([...warm(one(0)), ...warm(one(1))]);
+    const cores = [one(0), one(1)].map((p) => (p.extra as { cores: number }).cores);
+    expect((merged.extra as { cores: number }).cores).toBeCloseTo((cores[0]! + cores[1]!) / 2, 3);
+    // the simulation used the merged profile, and the report is written
+    expect(readRun(join(dir, 'v', 'sim')).info.profile).toMatchObject({ source: merged.source });
+    expect(existsSync(join(dir, 'v', 'report', 'report.html'))).toBe(true);
+    expect(r.stdout).toMatch(/the real worker against itself/);
+  }, 420_000);
 
   it('replays a short trace open loop, records it, and compares with the simulator', () => {
     if (process.getuid?.() !== 0 || !existsSync('/var/lib/ol-lab/ol-min/.ol-lab-base')) throw new Error('needs root and scripts/setup-host.sh');
