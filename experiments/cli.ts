@@ -265,11 +265,11 @@ await yargs(hideBin(process.argv))
     .option('real-runs', { type: 'number', default: REAL_RUNS, describe: 'replays on the real worker, each on a fresh worker; the median one is compared' })
     .option('replicas', { type: 'number', default: REPLICAS, describe: 'simulator replications (other cost draws); the median one is compared' }),
   async (a) => {
+    if (!(Number.isInteger(a.calibrations) && a.calibrations >= 1)) throw new OlError('OL_ERR_CONFIG', `--calibrations: a whole number >= 1, got ${a.calibrations}`);
+    if (!(Number.isInteger(a.realRuns) && a.realRuns >= 1)) throw new OlError('OL_ERR_CONFIG', `--real-runs: a whole number >= 1, got ${a.realRuns}`);
     const out = a.out;
     mkdirSync(out, { recursive: true });
     const { calibrate, mergeCalibrations } = await import('./calibrate.js');
-    if (!(Number.isInteger(a.calibrations) && a.calibrations >= 1)) fail(`--calibrations: a whole number >= 1, got ${a.calibrations}`);
-    if (!(Number.isInteger(a.realRuns) && a.realRuns >= 1)) fail(`--real-runs: a whole number >= 1, got ${a.realRuns}`);
     // calibrations before replays 0, round(R/n), round(2R/n), ... (one replay: all before it)
     const at = Array.from({ length: a.calibrations }, (_, i) => Math.min(a.realRuns - 1, Math.round((i * a.realRuns) / a.calibrations)));
     const calDir = join(out, 'calibrations');

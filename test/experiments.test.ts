@@ -336,6 +336,11 @@ describe('ol-exp real, end to end (sock backend, needs root)', () => {
     if (process.getuid?.() !== 0 || !existsSync('/var/lib/ol-lab/ol-min/.ol-lab-base')) throw new Error('needs root and scripts/setup-host.sh');
     const dir = mkdtempSync(join(tmpdir(), 'ol-validate-e2e-'));
     const cli = projectPath('dist', 'experiments', 'cli.js');
+    // a wrong count is refused before anything is made
+    const bad = spawnSync(process.execPath, [cli, 'validate', '--calibrations', '0', '--out', join(dir, 'bad')], { encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--calibrations: a whole number >= 1, got 0/);
+    expect(existsSync(join(dir, 'bad'))).toBe(false);
     const r = spawnSync(process.execPath, [cli, 'validate', '--minutes', '1:5', '--real-runs', '2', '--calibrations', '2', '--calibrate-n', '6', '--replicas', '3', '--out', join(dir, 'v')], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
     // the first calibration before the first replay, the second between the two
