@@ -33,14 +33,25 @@ export function writePdf(doc: ReportDoc, path: string): Promise<void> {
     pdf.pipe(out);
     pdf.font('Helvetica-Bold').fontSize(18).text(doc.title);
     pdf.moveDown(0.3).font('Helvetica').fontSize(10.5).text(doc.summary);
+    const bottom = () => pdf.page.height - pdf.page.margins.bottom;
+    // a row's height at 9 pt: its label and its value side by side
+    const rowHeight = ([k, v]: [string, string]) => {
+      pdf.fontSize(9);
+      return Math.max(pdf.font('Helvetica-Bold').heightOfString(k, { width: 190 }), pdf.font('Helvetica').heightOfString(v, { width: 560 }));
+    };
     for (const s of doc.sections) {
-      pdf.moveDown(0.6).font('Helvetica-Bold').fontSize(12).text(s.heading);
+      // a heading stays with its first row; a row is never split over two pages
+      const first = s.rows[0];
+      pdf.moveDown(0.6);
+      if (pdf.y + 20 + (first ? rowHeight(first) : 0) > bottom()) pdf.addPage();
+      pdf.font('Helvetica-Bold').fontSize(12).text(s.heading, 40);
       pdf.font('Helvetica').fontSize(9);
-      for (const [k, v] of s.rows) {
+      for (const row of s.rows) {
+        if (pdf.y + rowHeight(row) > bottom()) pdf.addPage();
         const y = pdf.y;
-        pdf.font('Helvetica-Bold').text(k, 40, y, { width: 190 });
+        pdf.font('Helvetica-Bold').text(row[0], 40, y, { width: 190 });
         const yk = pdf.y;
-        pdf.font('Helvetica').text(v, 235, y, { width: 560 });
+        pdf.font('Helvetica').text(row[1], 235, y, { width: 560 });
         pdf.y = Math.max(yk, pdf.y);
         pdf.x = 40;
       }
