@@ -59,3 +59,17 @@ export function runMain(main: () => Promise<void>): void {
     process.exit(1);
   });
 }
+
+/**
+ * Takes `name value` out of `args` (the scripts' own command lines):
+ * the value, or undefined if the option is absent; `missing` is called
+ * when the option is last with no value.
+ */
+export function takeOption(args: string[], name: string, missing: (why: string) => never): string | undefined {
+  const i = args.indexOf(name);
+  if (i < 0) return undefined;
+  const v = args[i + 1];
+  if (v === undefined) missing(`${name} needs a value`);
+  args.splice(i, 2);
+  return v;
+}

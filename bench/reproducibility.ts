@@ -22,6 +22,7 @@ import { readRun } from '../experiments/run-files.js';
 import { agreementShare } from '../experiments/uncertainty.js';
 import { pct } from '../experiments/compare.js';
 import type { RepeatFigures } from '../experiments/repeats.js';
+import { takeOption } from './common.js';
 
 function usage(why: string): never {
   process.stderr.write(`reproducibility: ${why}\nusage: node dist/bench/reproducibility.js RUN_REAL [RUN_REAL ...] [--k 3,5,9,15,25] [--resamples 10000]\n`);
@@ -29,16 +30,8 @@ function usage(why: string): never {
 }
 
 const args = process.argv.slice(2);
-const option = (name: string, fallback: string): string => {
-  const i = args.indexOf(name);
-  if (i < 0) return fallback;
-  const v = args[i + 1];
-  if (v === undefined) usage(`${name} needs a value`);
-  args.splice(i, 2);
-  return v;
-};
-const ks = option('--k', '3,5,9,15,25').split(',').map(Number);
-const resamples = Number(option('--resamples', '10000'));
+const ks = (takeOption(args, '--k', usage) ?? '3,5,9,15,25').split(',').map(Number);
+const resamples = Number(takeOption(args, '--resamples', usage) ?? '10000');
 if (!ks.every((k) => Number.isInteger(k) && k >= 1)) usage('--k: whole numbers >= 1, comma-separated');
 if (!(Number.isInteger(resamples) && resamples >= 100)) usage('--resamples: a whole number >= 100');
 if (args.length === 0) usage('name at least one real run folder');

@@ -18,6 +18,7 @@ import { summarizeRun } from '../experiments/compare.js';
 import { readRun } from '../experiments/run-files.js';
 import { runSimReplicated } from '../experiments/sim.js';
 import { loadProfile, type CostProfile } from '../sim/profile.js';
+import { takeOption } from './common.js';
 
 function usage(why: string): never {
   process.stderr.write(`resimulate: ${why}\nusage: node dist/bench/resimulate.js RUN_REAL PROFILE [--replicas N] [name='{"extra":{...}}' ...]\n`);
@@ -25,13 +26,9 @@ function usage(why: string): never {
 }
 
 const args = process.argv.slice(2);
-let replicas = 61;
-const ri = args.indexOf('--replicas');
-if (ri >= 0) {
-  replicas = Number(args[ri + 1]);
-  if (!(Number.isInteger(replicas) && replicas >= 1)) usage(`--replicas: a whole number >= 1, got ${args[ri + 1]}`);
-  args.splice(ri, 2);
-}
+const replicasArg = takeOption(args, '--replicas', usage) ?? '61';
+const replicas = Number(replicasArg);
+if (!(Number.isInteger(replicas) && replicas >= 1)) usage(`--replicas: a whole number >= 1, got ${replicasArg}`);
 const [realDir, profilePath, ...variantArgs] = args;
 if (!realDir || !profilePath) usage('needs a real run folder and a profile');
 const variants: { name: string; patch: { extra?: Record<string, unknown> } & Record<string, unknown> }[] = [{ name: 'as calibrated', patch: {} }];

@@ -283,11 +283,9 @@ await yargs(hideBin(process.argv))
     // one plan for the replay and every simulation (its packages, wheels and fitted tree made once)
     const p = await plan(a as unknown as PlanArgs);
     say(`1/4 calibrating the simulator on this machine (${a.calibrations} times, spread over the replays) and 2/4 replaying the trace on the real worker (${a.realRuns} times)`);
-    // one replay (no series): all of them before it
-    if (a.realRuns === 1) for (let i = 0; i < a.calibrations; i++) await calibrateNow();
     await real({
       ...(a as unknown as PlanArgs), out: join(out, 'real'), backend: a.backend as 'sock', force: false, maxRate: 1500, runs: a.realRuns,
-      ...(a.realRuns > 1 ? { beforeReplay: async (r: number) => { for (const x of at) if (x === r) await calibrateNow(); } } : {}),
+      beforeReplay: async (r) => { for (const x of at) if (x === r) await calibrateNow(); },
     }, p);
     // a series stopped early has made fewer, never none (the first comes before the first replay)
     writeFileSync(join(out, 'profile.json'), JSON.stringify(mergeCalibrations(profiles), null, 2) + '\n');

@@ -80,7 +80,7 @@ export interface RealOptions {
   maxRatePerS?: number;
   onProgress?: (done: number, total: number) => void;
   log?: (s: string) => void;
-  /** With several runs: awaited before replay r starts (validate calibrates between replays). */
+  /** Awaited before replay r starts (validate calibrates between replays). */
   beforeReplay?: (r: number) => Promise<void>;
   /** Which of several replays of the plan this is (runRealRepeated); 0 or none: the only one. */
   repeat?: number;
@@ -307,6 +307,7 @@ export async function runRealRepeated(o: RealOptions & { runs: number }): Promis
     // once: the run as it is, not read back (a run stopped early is kept as recorded), and no list
     rmSync(join(o.out, 'runs'), { recursive: true, force: true });
     rmSync(join(o.out, 'runs.json'), { force: true });
+    await o.beforeReplay?.(0);
     return { complete: await runReal(o), chosen: 0, runs: [] };
   }
   const got = await runRepeated(o.out, 'runs.json', o.runs, (r) => ({ label: `run ${r}` }), async (dir, r) => {
