@@ -24,7 +24,7 @@ import { join } from 'node:path';
 import { machineInfo } from '../common/machine.js';
 import { projectPath } from '../common/paths.js';
 import { runMain, writeReport } from './common.js';
-import { evictionPolicies } from '../sim/policies/index.js';
+import { evictionPolicies } from '../core/policies/index.js';
 import { simulate } from '../sim/run.js';
 
 function arg(name: string, dflt: string): string {

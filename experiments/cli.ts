@@ -13,7 +13,7 @@ import { cliErrors } from '../common/cli.js';
 import { OlError } from '../common/errors.js';
 import { projectPath } from '../common/paths.js';
 import { progress } from '../sim/commands/common.js';
-import { evictionPolicies } from '../sim/policies/index.js';
+import { evictionPolicies } from '../core/policies/index.js';
 import { loadProfile, type CostProfile } from '../sim/profile.js';
 import type { Plan } from './plan.js';
 
@@ -156,7 +156,7 @@ async function compare(realDir: string, simDir: string, out: string, spread?: im
   const { compareRuns } = await import('./compare.js');
   const { summarizeFigures } = await import('./spread.js');
   const { errorIntervals, intervalText, selfText } = await import('./uncertainty.js');
-  const { writeComparisonReport } = await import('../reports/comparison.js');
+  const { writeComparisonReport } = await import('./report.js');
   const r = readRun(realDir), s = readRun(simDir);
   if (r.info.kind !== 'real' || s.info.kind !== 'sim') throw new OlError('OL_ERR_CONFIG', `compare takes a real run then a simulated one; got ${r.info.kind} (${realDir}) and ${s.info.kind} (${simDir})`);
   const a0 = compareRuns(r, s);

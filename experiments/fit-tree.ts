@@ -22,8 +22,8 @@
  */
 import { OlError } from '../common/errors.js';
 import type { Usage } from '../traces/packages.js';
-import type { TreeNodeSpec } from '../worker/import-cache.js';
-import { normalizeName } from '../worker/packages.js';
+import type { TreeNodeSpec } from '../core/import-tree.js';
+import { normalizeName } from '../core/requirements.js';
 
 /** The fitted tree; each node also says what the fit expects of it. */
 export interface FittedNode extends TreeNodeSpec {

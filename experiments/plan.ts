@@ -7,9 +7,10 @@
  */
 import { createHash } from 'node:crypto';
 import { OlError, badConfig } from '../common/errors.js';
-import { makeRng, zipfSampler } from '../sim/rng.js';
+import { makeRng, zipfSampler } from '../common/rng.js';
 import { openTrace, type OpenTraceOptions } from '../traces/index.js';
-import { loadTree, type TreeNodeSpec } from '../worker/import-cache.js';
+import type { TreeNodeSpec } from '../core/import-tree.js';
+import { loadTree } from '../traces/tree-file.js';
 import { fitTree } from './fit-tree.js';
 
 export interface PlanOptions {

@@ -12,7 +12,7 @@ import { olLabVersion } from '../common/version.js';
 import { resolveSimConfig } from '../sim/config.js';
 import { compileProfile, type CostProfile } from '../sim/profile.js';
 import { ImportCacheModel } from '../sim/import-cache.js';
-import { makeRng } from '../sim/rng.js';
+import { makeRng } from '../common/rng.js';
 import { Simulator } from '../sim/simulator.js';
 import { newBatch } from '../traces/types.js';
 import { CPU_HEADER, INVOCATION_HEADER, MEMORY_HEADER, type RunInfo } from './run-files.js';

@@ -16,7 +16,7 @@
  * model: a simulator that predicted the worker exactly would still be
  * judged against one draw of the worker's replays.
  */
-import { makeRng } from '../sim/rng.js';
+import { makeRng } from '../common/rng.js';
 import { err, pct, targetMet } from './compare.js';
 import { medianRepeat, type RepeatFigures } from './repeats.js';
 

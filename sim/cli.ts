@@ -7,7 +7,7 @@
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { cliErrors } from '../common/cli.js';
-import { evictionPolicies } from './policies/index.js';
+import { evictionPolicies } from '../core/policies/index.js';
 import { genOptions, runOptions, sweepOptions } from './commands/options.js';
 
 const { fail, usage } = cliErrors('ol-sim');

@@ -3,7 +3,7 @@
  * that turn a wrong value into an error naming the setting.
  */
 import { badConfig } from '../common/errors.js';
-import { resolvePolicyOptions } from './policies/index.js';
+import { resolvePolicyOptions } from '../core/policies/index.js';
 
 /** What happens to an invocation that finds no memory for a new sandbox. */
 export type QueueMode = 'wait' | 'drop';

@@ -24,10 +24,10 @@
  *   being made; the next cold start that wants it makes it again. The
  *   model never lets a zygote die otherwise.
  */
-import type { TreeNodeSpec } from '../worker/import-cache.js';
-import { normalizeName } from '../worker/packages.js';
+import { ImportTree, type TreeNode, type TreeNodeSpec } from '../core/import-tree.js';
+import { normalizeName } from '../core/requirements.js';
 import type { CostSampler } from './profile.js';
-import type { Rng } from './rng.js';
+import type { Rng } from '../common/rng.js';
 
 /** What the simulator asks of a startup model. */
 export interface StartupModel {
@@ -37,10 +37,11 @@ export interface StartupModel {
    * zygote from the pool if it is free.
    */
   coldStartMs(fnId: number, now: number, fresh: () => number, tryReserve: (mb: number) => boolean): number;
-  /** Memory that evicting zygotes at `now` could free, MB. */
-  evictableMb?(now: number): number;
-  /** Evicts one zygote (the worker's choice); the MB it frees, or undefined if none can go. */
-  evictOne?(now: number): number | undefined;
+  /** The import tree whose zygotes the pool evicts last (core/pool.ts), and each zygote's memory. */
+  readonly tree?: ImportTree;
+  readonly zygoteMb?: number;
+  /** The pool evicted one of the tree's zygotes. */
+  zygoteEvicted?(): void;
   /** Counters for the summary. */
   stats(): Record<string, number>;
 }
@@ -57,40 +58,22 @@ export interface ImportModelOptions {
   rng: Rng;
 }
 
-interface Node {
-  id: string;
-  own: string[];
-  all: Set<string>;
-  parent: Node | undefined;
-  children: Node[];
-  /** When its zygote is (or will be) ready; undefined: none. */
-  readyAt: number | undefined;
-  /** When its zygote was made or last forked from. */
-  lastUsed: number;
-}
-
 export class ImportCacheModel implements StartupModel {
   readonly #o: ImportModelOptions;
-  readonly #root: Node | undefined;
+  readonly tree: ImportTree | undefined;
+  readonly zygoteMb: number;
   readonly #installed = new Set<string>();
-  readonly #nodeOf: (Node | null)[] = [];
+  readonly #nodeOf: (TreeNode | null)[] = [];
   readonly #pkgs: string[][];
   /** A zygote was refused memory during the current cold start. */
   #refused = false;
   readonly #counts = { freshStarts: 0, zygoteForks: 0, zygotesCreated: 0, zygoteEvictions: 0, zygoteNoMemory: 0 /* cold starts that found no memory for a zygote they wanted */, packageInstalls: 0, importMsSaved: 0 };
-  readonly #nodes: Node[] = [];
 
   constructor(o: ImportModelOptions) {
     this.#o = o;
+    this.zygoteMb = o.zygoteMb;
     this.#pkgs = o.fnPackages.map((p) => [...new Set((p ?? []).map(normalizeName))]);
-    const build = (spec: TreeNodeSpec, id: string, parent: Node | undefined): Node => {
-      const own = spec.packages.map(normalizeName);
-      const n: Node = { id, own, all: new Set([...(parent?.all ?? []), ...own]), parent, children: [], readyAt: undefined, lastUsed: 0 };
-      this.#nodes.push(n);
-      n.children = (spec.children ?? []).map((c, i) => build(c, `${id}.${i}`, n));
-      return n;
-    };
-    this.#root = o.tree ? build(o.tree, '0', undefined) : undefined;
+    this.tree = o.tree ? new ImportTree(o.tree) : undefined;
   }
 
   /** The node a function's cold starts fork from (the tree's lookup), or null without a tree. */
@@ -98,17 +81,9 @@ export class ImportCacheModel implements StartupModel {
     return this.#lookup(fnId)?.id ?? null;
   }
 
-  #lookup(fnId: number): Node | null {
+  #lookup(fnId: number): TreeNode | null {
     if (this.#nodeOf[fnId] !== undefined) return this.#nodeOf[fnId]!;
-    let n = this.#root ?? null;
-    if (n) {
-      const have = new Set(this.#pkgs[fnId] ?? []);
-      for (;;) {
-        const next: Node | undefined = n!.children.find((c) => c.own.every((p) => have.has(p)));
-        if (!next) break;
-        n = next;
-      }
-    }
+    const n = this.tree ? this.tree.lookup(new Set(this.#pkgs[fnId] ?? [])).at(-1)! : null;
     this.#nodeOf[fnId] = n;
     return n;
   }
@@ -131,8 +106,8 @@ export class ImportCacheModel implements StartupModel {
   }
 
   /** Makes `n`'s zygote (and its ancestors') if it can; when it is ready, or undefined. */
-  #ensure(n: Node, now: number, fresh: () => number, tryReserve: (mb: number) => boolean): number | undefined {
-    if (n.readyAt !== undefined) return n.readyAt;
+  #ensure(n: TreeNode, now: number, fresh: () => number, tryReserve: (mb: number) => boolean): number | undefined {
+    if (n.live) return n.readyAt;
     let start = now;
     if (n.parent) {
       const p = this.#ensure(n.parent, now, fresh, tryReserve);
@@ -143,10 +118,11 @@ export class ImportCacheModel implements StartupModel {
       this.#refused = true;
       return undefined;
     }
-    const install = this.#install(n.own);
+    const install = this.#install(n.ownNames);
     const make = n.parent ? this.#o.fork(this.#o.rng) : fresh();
-    n.readyAt = start + install + make + this.#imports(n.own);
-    n.lastUsed = now;
+    n.live = true;
+    n.readyAt = start + install + make + this.#imports(n.ownNames);
+    n.lastUsed = n.readyAt; // as the worker: made when ready
     this.#counts.zygotesCreated++;
     return n.readyAt;
   }
@@ -167,32 +143,21 @@ export class ImportCacheModel implements StartupModel {
       const ready = this.#ensure(n, t, fresh, tryReserve);
       if (ready === undefined) continue;
       this.#counts.zygoteForks++;
-      n.lastUsed = now;
-      const rest = pkgs.filter((p) => !n!.all.has(p));
+      // as the worker: the fork starts once the zygote is ready, and pins it until the fork is done
+      const forkAt = Math.max(ready, t);
+      const fork = this.#o.fork(this.#o.rng);
+      n.lastUsed = forkAt;
+      n.pinnedUntil = Math.max(n.pinnedUntil, forkAt + fork);
+      const rest = pkgs.filter((p) => !n!.allNames.has(p));
       this.#counts.importMsSaved += this.#imports(pkgs) - this.#imports(rest);
-      return Math.max(ready, t) - now + this.#o.fork(this.#o.rng) + this.#imports(rest);
+      return forkAt - now + fork + this.#imports(rest);
     }
     this.#counts.freshStarts++;
     return install + fresh() + this.#imports(pkgs);
   }
 
-  /** Zygotes that exist and are not being made at `now`. */
-  #evictable(now: number): Node[] {
-    return this.#nodes.filter((n) => n.readyAt !== undefined && n.readyAt <= now);
-  }
-
-  evictableMb(now: number): number {
-    return this.#evictable(now).length * this.#o.zygoteMb;
-  }
-
-  evictOne(now: number): number | undefined {
-    const live = this.#evictable(now);
-    if (live.length === 0) return undefined;
-    const leaves = live.filter((n) => !n.children.some((c) => c.readyAt !== undefined));
-    const pick = (leaves.length ? leaves : live).reduce((a, b) => (b.lastUsed < a.lastUsed ? b : a));
-    pick.readyAt = undefined;
+  zygoteEvicted(): void {
     this.#counts.zygoteEvictions++;
-    return this.#o.zygoteMb;
   }
 
   stats(): Record<string, number> {

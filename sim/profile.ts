@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { projectPath } from '../common/paths.js';
 import { OlError } from '../common/errors.js';
-import { samplePercentiles, type Rng } from './rng.js';
+import { samplePercentiles, type Rng } from '../common/rng.js';
 
 /** A cost distribution in milliseconds, as written in a profile JSON. */
 export type Distribution =

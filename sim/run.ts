@@ -9,10 +9,10 @@ import type { TraceSource } from '../traces/types.js';
 import { resolveSimConfig, type SimConfig } from './config.js';
 import { OlError } from '../common/errors.js';
 import { readUsage } from '../traces/packages.js';
-import { loadTree } from '../worker/import-cache.js';
+import { loadTree } from '../traces/tree-file.js';
 import { ImportCacheModel } from './import-cache.js';
 import { compileProfile, loadProfile, type CostModel, type CostProfile } from './profile.js';
-import { makeRng } from './rng.js';
+import { makeRng } from '../common/rng.js';
 import { Simulator, type SimHooks, type SimResult } from './simulator.js';
 import { summarise, type SimSummary } from './summary.js';
 

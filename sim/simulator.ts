@@ -18,16 +18,16 @@
  */
 import { OlError } from '../common/errors.js';
 import type { FunctionInfo, InvocationBatch } from '../traces/types.js';
-import { VirtualClock } from './clock.js';
+import { VirtualClock } from '../core/clock.js';
 import type { SimConfig } from './config.js';
 import { ProcessorSharing } from './cpu.js';
-import { LatencyHistogram } from './histogram.js';
-import { SandboxRecord, type DestroyReason, type IdleCause, type Policy } from './policy.js';
-import { createPolicy } from './policies/index.js';
+import { LatencyHistogram } from '../common/histogram.js';
+import type { DestroyReason, Policy } from '../core/policy.js';
+import { PooledSandbox, Route, SandboxPool, type PoolDecision, type PoolEffects } from '../core/pool.js';
+import { createPolicy } from '../core/policies/index.js';
 import type { StartupModel } from './import-cache.js';
 import type { CostModel } from './profile.js';
-import { InvocationQueue } from './queue.js';
-import { makeRng, type Rng } from './rng.js';
+import { makeRng, type Rng } from '../common/rng.js';
 
 const P_DISPATCH = 0;
 const P_ARRIVAL = 1;
@@ -86,6 +86,14 @@ export interface SimHooks {
   onSample?: (s: MemorySample) => void;
   seriesIntervalMs?: number;
   /**
+   * Invocations whose sandbox dies as they end (a crash, an OOM kill, a
+   * time limit): the sandbox is destroyed instead of going idle. Fault
+   * injection for what-if runs and the parity test; none by default.
+   */
+  crashes?: (inv: number) => boolean;
+  /** Sees every decision of the core pool (the parity test): request number or -1, sandbox id or -1. */
+  decisions?: (kind: PoolDecision, fn: string, sb: number, seq: number) => void;
+  /**
    * CPU work (ms) a function's handler does on a new sandbox's first
    * request, before its own execution time: imports, touching its memory.
    * The validation harness sets it from calibration.
@@ -127,6 +135,8 @@ export interface SimResult {
   prewarmsSkipped: number;
   prewarmUnloads: number;
   sandboxesCreated: number;
+  /** Sandboxes destroyed by an injected crash (SimHooks.crashes). */
+  crashes: number;
   /** The package / import-cache model's counters (with --packages or --zygotes). */
   startup?: Record<string, number>;
   latency: LatencyHistogram;
@@ -144,16 +154,7 @@ export interface SimResult {
   policyStats: Record<string, number>;
 }
 
-class SimSandbox extends SandboxRecord {
-  footprint: number;
-  active = 0;
-  availIdx = -1;
-  expiresAt = Infinity;
-  constructor(id: number, fnId: number, fn: string, memMb: number, createdAt: number) {
-    super(id, fnId, fn, memMb, createdAt);
-    this.footprint = memMb;
-  }
-}
+class SimSandbox extends PooledSandbox {}
 
 class Request {
   sb: SimSandbox | undefined = undefined;
@@ -172,6 +173,14 @@ class Request {
   /** destroyOnCpu: this background job is a destroy; `mem` MB are dying until it ends. */
   destroy = false;
   beginAt = 0;
+  /** What the pool decided for it, kept until the start is applied: the sandbox taken, or the new one's id; victims; paused, regrown. */
+  taken: SimSandbox | undefined = undefined;
+  newId = -1;
+  evictions = 0;
+  paused = false;
+  regrown = false;
+  /** The sandbox taken was idle or paused (not a busy one with a free slot). */
+  fromIdle = false;
   constructor(
     readonly seq: number,
     readonly fnId: number,
@@ -186,8 +195,21 @@ function newFnStats(): FunctionStats {
   return { invocations: 0, cold: 0, warm: 0, unpaused: 0, queued: 0, dropped: 0, latency: new LatencyHistogram(7) };
 }
 
-/** One simulated worker. Use once: construct, `run`, read the result. */
-export class Simulator {
+/** The queue's payload columns: what the simulator keeps of a waiting invocation. */
+const COL_ARRIVAL = 0, COL_DUR = 1, COL_INIT = 2;
+
+/** Pool decisions that appear in the simulator's event log under the same name. */
+const LOGGED: Partial<Record<PoolDecision, SimEvent['kind']>> = {
+  evict: 'evict', idle: 'idle', pause: 'pause', expire: 'expire', unload: 'unload', prewarm: 'prewarm', 'prewarm-skip': 'prewarm-skip',
+};
+
+/**
+ * One simulated worker. Use once: construct, `run`, read the result. Which
+ * sandbox lives, dies, waits or is handed over is the core pool's decision
+ * (core/pool.ts); this class applies it on the virtual clock with sampled
+ * costs and CPU sharing.
+ */
+export class Simulator implements PoolEffects<SimSandbox> {
   readonly config: SimConfig;
   readonly policy: Policy;
   readonly clock = new VirtualClock();
@@ -198,17 +220,11 @@ export class Simulator {
   readonly #hooks: SimHooks;
   readonly #log: ((e: SimEvent) => void) | undefined;
   readonly #capacity: number;
-  readonly #conc: number;
-  #avail: SimSandbox[][] = [];
+  readonly #pool: SandboxPool<SimSandbox>;
   #lastMem: number[] = [];
   #fnStats: FunctionStats[] = [];
-  readonly #queue = new InvocationQueue();
-  #used = 0;
-  #evictable = 0;
-  #live = 0;
   #busySandboxes = 0;
   #inFlight = 0;
-  #nextId = 0;
   #seq = 0;
   #lastT = 0;
   #nextSample = 0;
@@ -217,18 +233,8 @@ export class Simulator {
   readonly #r: Omit<SimResult, 'perFunction' | 'policyStats'>;
   /** createOnCpu: creation jobs on the CPU now, and those waiting for a lane. */
   #createsRunning = 0;
-  /** destroyOnCpu: memory of sandboxes whose destroy is still running, and creations waiting for it to go. */
-  #dyingMb = 0;
+  /** destroyOnCpu: creations waiting for dying memory to go (the worker's rule). */
   readonly #memWaiters: Request[] = [];
-  /**
-   * destroyOnCpu: the head of the queue, once the drain has evicted for it
-   * and reserved its memory, while dying sandboxes' memory is still going.
-   * As in the worker, whose drain awaits that memory: it stays queued (a
-   * sandbox of its function that finishes meanwhile is handed to it, and
-   * the reservation returned), the drain serves nobody else, and newcomers
-   * queue behind it.
-   */
-  #held: { seq: number; mem: number } | undefined;
   readonly #createWaiting: Request[] = [];
   /** When each creation lane frees up (only with a finite createLanes). */
   readonly #lanes: Float64Array | undefined;
@@ -243,12 +249,21 @@ export class Simulator {
     this.#hooks = hooks;
     this.#log = hooks.log;
     this.#capacity = config.memoryMb;
-    this.#conc = config.sandboxConcurrency;
     this.#costRng = makeRng(config.seed, 'sim/costs');
     this.#cpu = new ProcessorSharing(config.cores, config.createCpuWeight);
     this.#lanes = Number.isFinite(config.createLanes) ? new Float64Array(config.createLanes) : undefined;
     this.policy = createPolicy(config.policy, {
       capacityMb: config.memoryMb, rng: makeRng(config.seed, 'sim/policy'), options: config.policyOptions,
+    });
+    const log = this.#log, decisions = hooks.decisions;
+    this.#pool = new SandboxPool<SimSandbox>({
+      capacityMb: config.memoryMb, policy: this.policy, effects: this, concurrency: config.sandboxConcurrency,
+      pausedMemMb: config.pausedMemMb, tree: startup?.tree, zygoteMb: startup?.zygoteMb ?? 0, payloadColumns: 3,
+      log: log || decisions ? (kind, fnId, sb, seq) => {
+        const k = LOGGED[kind];
+        if (k && log) this.#emit(k, fnId, undefined, sb);
+        decisions?.(kind, fnId >= 0 ? this.#functions[fnId]!.name : '', sb, seq);
+      } : undefined,
     });
     if (hooks.onSample) {
       this.#sampleEvery = hooks.seriesIntervalMs ?? 60_000;
@@ -256,7 +271,7 @@ export class Simulator {
     }
     this.#r = {
       invocations: 0, completed: 0, cold: 0, warm: 0, unpaused: 0, queued: 0, dropped: 0, droppedOversize: 0,
-      evictions: 0, expirations: 0, pauses: 0, prewarms: 0, prewarmsSkipped: 0, prewarmUnloads: 0, sandboxesCreated: 0,
+      evictions: 0, expirations: 0, pauses: 0, prewarms: 0, prewarmsSkipped: 0, prewarmUnloads: 0, sandboxesCreated: 0, crashes: 0,
       latency: new LatencyHistogram(10), queueWaitMsTotal: 0, queueWaitMsMax: 0, startMs: 0, endMs: 0,
       memUsedMbMs: 0, memIdleMbMs: 0, peakUsedMb: 0, cpuBusyCoreMs: 0,
     };
@@ -264,7 +279,7 @@ export class Simulator {
 
   /** Memory in use now, MB. */
   get usedMb(): number {
-    return this.#used;
+    return this.#pool.used;
   }
 
   /** Simulates every invocation of `batches`, then runs until all are done. */
@@ -294,8 +309,15 @@ export class Simulator {
       }
     }
     this.#advance(this.clock.now());
-    this.#r.endMs = this.clock.now();
-    this.#r.cpuBusyCoreMs = this.#cpu.busyCoreMs;
+    const c = this.#pool.counts, r = this.#r;
+    r.endMs = this.clock.now();
+    r.cpuBusyCoreMs = this.#cpu.busyCoreMs;
+    r.evictions = c.evictions;
+    r.expirations = c.expirations;
+    r.pauses = c.pauses;
+    r.prewarms = c.prewarms;
+    r.prewarmsSkipped = c.prewarmsSkipped;
+    r.prewarmUnloads = c.prewarmUnloads;
     if (this.#startup) this.#r.startup = this.#startup.stats();
     this.#checkInvariants();
     return { ...this.#r, perFunction: this.#fnStats, policyStats: this.policy.stats() };
@@ -344,17 +366,18 @@ export class Simulator {
   #advance(t: number): void {
     const dt = t - this.#lastT;
     if (dt > 0) {
+      const pool = this.#pool;
       if (this.#sampleEvery > 0) {
         while (this.#nextSample < t) {
           this.#hooks.onSample!({
-            t: this.#nextSample, cpuBusyCoreMs: this.#cpu.busyCoreMsAt(this.#nextSample), usedMb: this.#used + this.#dyingMb, idleMb: this.#evictable, sandboxes: this.#live,
-            busy: this.#busySandboxes, queued: this.#queue.size,
+            t: this.#nextSample, cpuBusyCoreMs: this.#cpu.busyCoreMsAt(this.#nextSample), usedMb: pool.used + pool.dying, idleMb: pool.evictable, sandboxes: pool.live,
+            busy: this.#busySandboxes, queued: pool.queue.size,
           });
           this.#nextSample += this.#sampleEvery;
         }
       }
-      this.#r.memUsedMbMs += this.#used * dt;
-      this.#r.memIdleMbMs += this.#evictable * dt;
+      this.#r.memUsedMbMs += pool.used * dt;
+      this.#r.memIdleMbMs += pool.evictable * dt;
       this.#lastT = t;
     }
   }
@@ -369,8 +392,7 @@ export class Simulator {
   // --- invocations --------------------------------------------------------
 
   #ensureFn(fnId: number): void {
-    while (this.#avail.length <= fnId) {
-      this.#avail.push([]);
+    while (this.#lastMem.length <= fnId) {
       this.#lastMem.push(0);
       this.#fnStats.push(newFnStats());
     }
@@ -383,7 +405,8 @@ export class Simulator {
     this.#fnStats[fnId]!.invocations++;
     this.#lastMem[fnId] = mem;
     if (this.#log) this.#emit('arrive', fnId, seq);
-    this.policy.onInvoke(fnId, now);
+    const pool = this.#pool;
+    pool.invoked(fnId, now);
     if (mem > this.#capacity) {
       this.#r.droppedOversize++;
       this.#drop(seq, fnId, now);
@@ -391,14 +414,10 @@ export class Simulator {
     }
     this.#inFlight++;
     this.#background(fnId, now, this.config.callBackgroundCpuMs);
-    const sb = this.#takeAvailable(fnId);
-    if (sb) {
-      this.#startOn(new Request(seq, fnId, now, dur, mem, init), sb);
+    const route = pool.route(fnId, mem, now, seq);
+    if (route === Route.Warm || route === Route.Cold) {
+      this.#start(this.#decided(new Request(seq, fnId, now, dur, mem, init), route));
       return;
-    }
-    if (this.#queue.size === 0) {
-      const req = new Request(seq, fnId, now, dur, mem, init);
-      if (this.#tryCold(req)) return;
     }
     if (this.config.queue === 'drop') {
       this.#inFlight--;
@@ -407,7 +426,11 @@ export class Simulator {
     }
     this.#r.queued++;
     this.#fnStats[fnId]!.queued++;
-    this.#queue.push(seq, fnId, now, dur, mem, init);
+    const pos = pool.enqueue(seq, fnId, mem);
+    const q = pool.queue;
+    q.setCol(pos, COL_ARRIVAL, now);
+    q.setCol(pos, COL_DUR, dur);
+    q.setCol(pos, COL_INIT, init);
     if (this.#log) this.#emit('queue', fnId, seq);
   }
 
@@ -434,130 +457,88 @@ export class Simulator {
     });
   }
 
-  /** Serves queued invocations, in order, while memory or sandboxes allow. */
+  /**
+   * Serves queued invocations, in order, while the pool's drain allows. As
+   * in the worker, whose waiters resume only after its drain has granted
+   * all it can, the drain decides first and the starts (a new sandbox's
+   * zygote memory among them) follow, in the order decided.
+   */
   #drainQueue(): void {
-    if (this.#held) return;
-    const q = this.#queue;
-    while (q.size > 0) {
-      const pos = q.head;
-      const fnId = q.fn(pos);
-      const sb = this.#takeAvailable(fnId);
-      if (sb) {
-        const req = this.#requestAt(pos);
-        q.take(pos);
-        this.#startOn(req, sb);
-      } else {
-        // POLICY: strict FIFO for memory: the head waits, and so does everyone behind it
-        const mem = q.mem(pos);
-        if (!this.#canFree(mem)) break;
-        if (this.config.destroyOnCpu) {
-          if (this.#ensureFree(mem) < 0) break;
-          if (this.#used + mem + this.#dyingMb > this.#capacity + 1e-9) {
-            // as the worker's drain: reserve, then wait for the evicted memory before anything else
-            this.#used += mem;
-            this.#checkCapacity();
-            this.#held = { seq: q.seq(pos), mem };
-            break;
-          }
-        }
-        if (!this.#tryCold(this.#requestAt(pos))) break;
-        q.take(pos);
+    const pool = this.#pool;
+    const now = this.clock.now();
+    const starts = this.#starts;
+    for (;;) {
+      const r = pool.drainStep(now);
+      if (r === Route.Warm || r === Route.Cold) starts.push(this.#decided(this.#fromQueue(), r));
+      else {
+        if (r === Route.Hold) this.#notePeak();
+        break;
       }
     }
+    if (starts.length === 0) return;
+    const go = starts.splice(0);
+    for (const req of go) this.#start(req);
+  }
+
+  readonly #starts: Request[] = [];
+
+  /** Keeps with the request what the pool just decided for it. */
+  #decided(req: Request, r: Route): Request {
+    const pool = this.#pool;
+    req.evictions = pool.evictions;
+    if (r === Route.Warm) {
+      req.taken = pool.taken;
+      req.paused = pool.tookPaused;
+      req.regrown = pool.regrown;
+      req.fromIdle = pool.taken!.active === 1;
+    } else {
+      req.newId = pool.newId;
+    }
+    return req;
+  }
+
+  #start(req: Request): void {
+    if (req.taken) this.#startOn(req, req.taken, true);
+    else this.#startCold(req, req.evictions);
+  }
+
+  /** The invocation the pool just took from the queue, as a request. */
+  #fromQueue(): Request {
+    const o = this.#pool.out;
+    return new Request(o.seq, o.fn, o.cols[COL_ARRIVAL]!, o.cols[COL_DUR]!, o.mem, o.cols[COL_INIT]!);
+  }
+
+  /** Destroy costs on the path of a start that evicted `k` victims (a CPU job each instead, with destroyOnCpu). */
+  #destroyCost(k: number): number {
+    let cost = 0;
+    if (!this.config.destroyOnCpu) for (let i = 0; i < k; i++) cost += this.#costs.sample.destroy(this.#costRng);
+    return cost;
   }
 
   /**
-   * A sandbox that just finished goes straight to the oldest waiting
-   * request of its own function, as the real worker does; true if it did.
+   * The request runs on `sb`: `taken` by the pool just now (warm, or paused
+   * and now unpaused), or handed over busy from the request it just served.
    */
-  #handOver(sb: SimSandbox): boolean {
-    const pos = this.#queue.oldestOf(sb.fnId);
-    if (pos < 0) return false;
-    const req = this.#requestAt(pos);
-    this.#queue.take(pos);
-    if (this.#held?.seq === req.seq) this.#unhold();
-    this.#startOn(req, sb); // the sandbox is still busy: a warm start
-    return true;
-  }
-
-  /** The queued invocation at `pos`, as a request. */
-  #requestAt(pos: number): Request {
-    const q = this.#queue;
-    return new Request(q.seq(pos), q.fn(pos), q.arrival(pos), q.dur(pos), q.mem(pos), q.init(pos));
-  }
-
-  /** An available sandbox of the function (most recently idle first), taken. */
-  #takeAvailable(fnId: number): SimSandbox | undefined {
-    const list = this.#avail[fnId]!;
-    const n = list.length;
-    if (n === 0) return undefined;
-    const sb = list[n - 1]!;
-    if (sb.state === 'paused' && sb.footprint < sb.memMb) {
-      // a downsized paused sandbox needs its memory back before it can run
-      const extra = sb.memMb - sb.footprint;
-      if (this.#capacity - this.#used + this.#evictable - sb.footprint < extra) return undefined;
-    }
-    list.pop();
-    sb.availIdx = -1;
-    return sb;
-  }
-
-  #addAvailable(sb: SimSandbox): void {
-    const list = this.#avail[sb.fnId]!;
-    sb.availIdx = list.length;
-    list.push(sb);
-  }
-
-  #removeAvailable(sb: SimSandbox): void {
-    const list = this.#avail[sb.fnId]!;
-    const i = sb.availIdx;
-    const last = list.pop()!;
-    if (last !== sb) {
-      list[i] = last;
-      last.availIdx = i;
-    }
-    sb.availIdx = -1;
-  }
-
-  #startOn(req: Request, sb: SimSandbox): void {
-    const now = this.clock.now();
+  #startOn(req: Request, sb: SimSandbox, taken: boolean): void {
     const fs = this.#fnStats[req.fnId]!;
     let delay = 0;
-    if (sb.state === 'busy') {
-      req.kind = 'warm';
-    } else {
-      this.#evictable -= sb.footprint;
-      const paused = sb.state === 'paused';
-      sb.state = 'busy';
-      sb.expiresAt = Infinity;
-      this.#busySandboxes++;
-      this.policy.onBusy(sb, now);
-      if (paused) {
-        req.kind = 'unpaused';
-        delay += this.#costs.sample.unpause(this.#costRng);
-        if (sb.footprint < sb.memMb) {
-          const cost = this.#ensureFree(sb.memMb - sb.footprint);
-          if (cost < 0) throw new OlError('OL_ERR_INVARIANT', `no memory to unpause sandbox ${sb.id} after checking there was`);
-          delay += cost;
-          this.#used += sb.memMb - sb.footprint;
-          sb.footprint = sb.memMb;
-          this.#checkCapacity();
-        }
-        if (this.#log) this.#emit('unpause', req.fnId, req.seq, sb.id);
-      } else {
-        req.kind = 'warm';
+    if (taken && req.fromIdle) this.#busySandboxes++;
+    if (taken && req.paused) {
+      req.kind = 'unpaused';
+      delay += this.#costs.sample.unpause(this.#costRng);
+      if (req.regrown) {
+        delay += this.#destroyCost(req.evictions);
+        this.#notePeak();
       }
-    }
-    if (req.kind === 'warm') {
+      if (this.#log) this.#emit('unpause', req.fnId, req.seq, sb.id);
+      this.#r.unpaused++;
+      fs.unpaused++;
+    } else {
+      req.kind = 'warm';
       this.#r.warm++;
       fs.warm++;
       if (this.#log) this.#emit('warm', req.fnId, req.seq, sb.id);
-    } else {
-      this.#r.unpaused++;
-      fs.unpaused++;
     }
-    sb.active++;
-    if (sb.active < this.#conc && sb.availIdx < 0) this.#addAvailable(sb);
     req.sb = sb;
     this.#begin(req, delay);
   }
@@ -565,30 +546,25 @@ export class Simulator {
   readonly #freshStart = (): number => this.#costs.sample.create(this.#costRng) + this.#costs.sample.runtimeStart(this.#costRng);
 
   /** Memory for a zygote, from free memory only (it never evicts). */
-  readonly #reserveZygote = (mb: number): boolean => {
-    if (this.#capacity - this.#used < mb) return false;
-    this.#used += mb;
-    return true;
-  };
+  readonly #reserveZygote = (mb: number): boolean => this.#pool.tryReserveZygote(mb);
 
-  /** Starts a new sandbox for `req` if memory can be had; false if not. */
-  #tryCold(req: Request): boolean {
-    const destroyCost = this.#ensureFree(req.mem);
-    if (destroyCost < 0) return false;
+  #notePeak(): void {
+    if (this.#pool.used > this.#r.peakUsedMb) this.#r.peakUsedMb = this.#pool.used;
+  }
+
+  /** Starts a new sandbox for `req`, whose memory the pool made (evicting `evictions`) and reserved. */
+  #startCold(req: Request, evictions: number): void {
+    const destroyCost = this.#destroyCost(evictions);
     const now = this.clock.now();
     const fn = this.#functions[req.fnId]!.name;
-    const sb = new SimSandbox(this.#nextId++, req.fnId, fn, req.mem, now);
-    this.#used += req.mem;
-    this.#live++;
+    const sb = new SimSandbox(req.newId, req.fnId, fn, req.mem, now);
     this.#busySandboxes++;
-    this.#checkCapacity();
-    const c = this.#costs.sample;
+    this.#notePeak();
     sb.coldStartMs = this.config.coldFromTrace && !Number.isNaN(req.init)
       ? req.init
       : this.#startup
         ? this.#startup.coldStartMs(req.fnId, now, this.#freshStart, this.#reserveZygote)
         : this.#freshStart();
-    sb.active = 1;
     req.firstOnSandbox = true;
     this.#r.cold++;
     this.#r.sandboxesCreated++;
@@ -597,9 +573,7 @@ export class Simulator {
     req.kind = 'cold';
     req.sb = sb;
     if (this.#log) this.#emit('cold', req.fnId, req.seq, sb.id);
-    this.policy.onCreate(sb, now);
-    this.policy.onBusy(sb, now);
-    if (this.#conc > 1) this.#addAvailable(sb);
+    this.#pool.admit(sb, now);
     let wait = 0;
     if (this.#lanes && !this.config.createOnCpu) {
       // POLICY: creations beyond createLanes wait for a lane, first come first served
@@ -609,7 +583,7 @@ export class Simulator {
       wait = start - (now + destroyCost);
       this.#lanes[k] = start + sb.coldStartMs;
     }
-    if (this.config.createOnCpu && this.#used + this.#dyingMb > this.#capacity) {
+    if (this.config.createOnCpu && this.#pool.overCommitted) {
       // destroyOnCpu: as the worker, the new sandbox waits until dying sandboxes' memory is gone
       this.#memWaiters.push(req);
     } else if (this.config.createOnCpu) {
@@ -618,7 +592,6 @@ export class Simulator {
     } else {
       this.#begin(req, destroyCost + wait + sb.coldStartMs);
     }
-    return true;
   }
 
   #endQueueing(req: Request, now: number): void {
@@ -685,13 +658,10 @@ export class Simulator {
   readonly #execStart = (req: Request): void => {
     const now = this.clock.now();
     const sb = req.sb!;
-    if (sb.state === 'creating') {
-      sb.state = 'busy';
-      // as the worker: evicting ahead of need happens once a new sandbox is up, among the sandboxes idle by then
-      this.#keepFreeTarget();
-    }
     req.execStart = now;
     if (req.firstOnSandbox) {
+      // as the worker: evicting ahead of need happens once a new sandbox is up, among the sandboxes idle by then
+      this.#pool.up(now);
       // the first request's extra work on a new sandbox, dearer when it starts among other jobs
       req.firstOnSandbox = false;
       const alone = this.#hooks.coldWorkMs?.[req.fnId] ?? 0;
@@ -719,183 +689,86 @@ export class Simulator {
       inv: req.seq, fn: sb.fn, arrival: req.arrival, start: req.kind, queueMs: req.queueMs,
       startupMs: req.startupMs, execMs: now - req.execStart, latencyMs: latency, sandbox: sb.id,
     });
-    sb.active--;
-    sb.uses++;
-    if (this.#queue.size > 0 && this.#queue.countOf(sb.fnId) > 0 && this.#handOver(sb)) {
+    const pool = this.#pool;
+    if (this.#hooks.crashes?.(req.seq)) {
+      // the sandbox died with its request: destroyed from busy, never idle
+      this.#r.crashes++;
+      sb.active--;
+      sb.uses++;
+      if (sb.active === 0) {
+        this.#busySandboxes--;
+        pool.destroy(sb, 'error', now);
+      }
+    } else if (pool.release(sb, now)) {
       // still busy: it serves the waiting request now
+      this.#startOn(this.#fromQueue(), sb, false);
     } else if (sb.active === 0) {
-      if (sb.availIdx >= 0) this.#removeAvailable(sb);
       this.#busySandboxes--;
-      this.#becomeIdle(sb, 'finished');
-    } else if (sb.availIdx < 0) {
-      this.#addAvailable(sb);
     }
-    if (this.#queue.size > 0) this.#drainQueue();
+    if (pool.queue.size > 0) this.#drainQueue();
   }
 
-  // --- sandbox lifecycle --------------------------------------------------
+  // --- what the pool decided, carried out (PoolEffects) ---------------------
 
-  #becomeIdle(sb: SimSandbox, cause: IdleCause): void {
-    const now = this.clock.now();
-    sb.lastUsedAt = now;
-    sb.state = 'idle';
-    const d = this.policy.onIdle(sb, now, cause);
-    this.#evictable += sb.footprint;
-    if (cause === 'finished' && d.prewarmAfterMs !== undefined && d.prewarmAfterMs > 0) {
-      // unload now, load again just before the next call is expected
-      this.#r.prewarmUnloads++;
-      if (this.#log) this.#emit('unload', sb.fnId, undefined, sb.id);
-      this.#destroy(sb, 'prewarm-unload');
-      this.clock.schedule(now + d.prewarmAfterMs, this.#prewarm, sb.fnId, P_HOUSEKEEPING);
-      return;
+  destroy(sb: SimSandbox, _reason: DestroyReason): void {
+    if (this.config.destroyOnCpu && sb.footprint > 0) {
+      // its memory is dying, not free, until the destroy's CPU job ends
+      this.#background(sb.fnId, this.clock.now(), this.#costs.sample.destroy(this.#costRng), sb.footprint);
+    } else {
+      this.#pool.destroyed(sb.footprint);
     }
-    if (this.#log) this.#emit('idle', sb.fnId, undefined, sb.id);
-    if (d.pause) {
-      sb.state = 'paused';
-      this.#r.pauses++;
-      const p = this.config.pausedMemMb;
-      if (p !== null && p < sb.footprint) {
-        this.#used -= sb.footprint - p;
-        this.#evictable -= sb.footprint - p;
-        sb.footprint = p;
-      }
-      if (this.#log) this.#emit('pause', sb.fnId, undefined, sb.id);
-    }
-    this.#addAvailable(sb);
-    if (d.keepAliveMs !== Infinity) {
-      sb.expiresAt = now + d.keepAliveMs;
-      this.clock.schedule(sb.expiresAt, this.#expire, sb, P_HOUSEKEEPING);
-    }
+  }
+
+  pause(_sb: SimSandbox): void {
+    // a pause costs the worker a freeze off the request path: not modelled
+  }
+
+  scheduleExpiry(sb: SimSandbox, at: number): void {
+    this.clock.schedule(at, this.#expire, sb, P_HOUSEKEEPING);
+  }
+
+  schedulePrewarm(fnId: number, at: number): void {
+    this.clock.schedule(at, this.#prewarm, fnId, P_HOUSEKEEPING);
+  }
+
+  evictZygote(_node: unknown, mb: number): void {
+    // the model's zygotes die at once
+    this.#startup?.zygoteEvicted?.();
+    this.#pool.destroyed(mb);
   }
 
   readonly #expire = (sb: SimSandbox): void => {
-    // stale if the sandbox was used (or destroyed) since this was scheduled
-    if (sb.expiresAt !== this.clock.now() || (sb.state !== 'idle' && sb.state !== 'paused')) return;
-    this.#r.expirations++;
-    if (this.#log) this.#emit('expire', sb.fnId, undefined, sb.id);
-    this.#destroy(sb, 'expired');
-    if (this.#queue.size > 0) this.#drainQueue();
+    const now = this.clock.now();
+    if (this.#pool.expire(sb, now, now) && this.#pool.queue.size > 0) this.#drainQueue();
   };
 
   readonly #prewarm = (fnId: number): void => {
     const mem = this.#lastMem[fnId]!;
-    // POLICY: pre-warming uses free memory only; it never evicts
-    if (this.#capacity - this.#used < mem) {
-      this.#r.prewarmsSkipped++;
-      if (this.#log) this.#emit('prewarm-skip', fnId);
-      return;
-    }
+    if (!this.#pool.canPrewarm(fnId, mem)) return;
     const now = this.clock.now();
-    const sb = new SimSandbox(this.#nextId++, fnId, this.#functions[fnId]!.name, mem, now);
-    this.#used += mem;
-    this.#live++;
-    this.#checkCapacity();
-    const c = this.#costs.sample;
-    sb.coldStartMs = c.create(this.#costRng) + c.runtimeStart(this.#costRng);
-    this.#r.prewarms++;
+    const sb = new SimSandbox(this.#pool.newId, fnId, this.#functions[fnId]!.name, mem, now);
+    this.#notePeak();
+    // as the worker: a pre-warmed sandbox starts like any new one (forked from its zygote when there is a tree)
+    sb.coldStartMs = this.#startup ? this.#startup.coldStartMs(fnId, now, this.#freshStart, this.#reserveZygote) : this.#freshStart();
     this.#r.sandboxesCreated++;
-    if (this.#log) this.#emit('prewarm', fnId, undefined, sb.id);
-    this.policy.onCreate(sb, now);
+    this.#pool.admitPrewarm(sb, now);
     this.clock.schedule(now + sb.coldStartMs, this.#prewarmReady, sb, P_DISPATCH);
   };
 
   readonly #prewarmReady = (sb: SimSandbox): void => {
-    this.#becomeIdle(sb, 'prewarmed');
-    if (this.#queue.size > 0) this.#drainQueue();
+    this.#pool.prewarmed(sb, this.clock.now());
+    if (this.#pool.queue.size > 0) this.#drainQueue();
   };
-
-  /**
-   * Makes `needMb` free by evicting the policy's victims. Returns the summed
-   * destroy cost (the new sandbox waits for it), or -1 (evicting nothing)
-   * when even evicting every idle and paused sandbox would not be enough.
-   */
-  #ensureFree(needMb: number): number {
-    if (this.#capacity - this.#used >= needMb) return 0;
-    if (!this.#canFree(needMb)) return -1;
-    let cost = 0;
-    const now = this.clock.now();
-    while (this.#capacity - this.#used < needMb) {
-      const v = this.policy.victim(now) as SimSandbox | undefined;
-      if (v) {
-        this.#evict(v);
-      } else {
-        // no sandbox left to evict: zygotes give their memory back last, as in the worker
-        const mb = this.#startup?.evictOne?.(now);
-        if (mb === undefined) return -1; // the books said there was more to evict
-        this.#used -= mb;
-      }
-      if (!this.config.destroyOnCpu) cost += this.#costs.sample.destroy(this.#costRng); // else a CPU job of its own (#destroy)
-    }
-    return cost;
-  }
-
-  /**
-   * Whether `needMb` can be had by evicting: idle sandboxes first, then
-   * zygotes (asked about only when the sandboxes are not enough).
-   */
-  #canFree(needMb: number): boolean {
-    const short = needMb - (this.#capacity - this.#used + this.#evictable);
-    return short <= 0 || (this.#startup?.evictableMb?.(this.clock.now()) ?? 0) >= short;
-  }
-
-  #evict(v: SimSandbox): void {
-    if (v.state !== 'idle' && v.state !== 'paused') {
-      throw new OlError('OL_ERR_INVARIANT', `policy ${this.policy.name} chose sandbox ${v.id}, which is ${v.state}, as a victim`);
-    }
-    this.#r.evictions++;
-    if (this.#log) this.#emit('evict', v.fnId, undefined, v.id);
-    this.#destroy(v, 'evicted');
-  }
-
-  /** Evicts ahead of need while the policy wants more memory free. */
-  #keepFreeTarget(): void {
-    const target = this.policy.freeTargetMb;
-    if (target <= 0) return;
-    const now = this.clock.now();
-    while (this.#capacity - this.#used < target) {
-      const v = this.policy.victim(now) as SimSandbox | undefined;
-      if (!v) return;
-      this.#evict(v);
-    }
-  }
-
-  #destroy(sb: SimSandbox, reason: DestroyReason): void {
-    if (sb.availIdx >= 0) this.#removeAvailable(sb);
-    if (sb.state === 'idle' || sb.state === 'paused') this.#evictable -= sb.footprint;
-    this.#used -= sb.footprint;
-    if (this.config.destroyOnCpu && sb.footprint > 0) {
-      // its memory is dying, not free, until the destroy's CPU job ends
-      this.#dyingMb += sb.footprint;
-      this.#background(sb.fnId, this.clock.now(), this.#costs.sample.destroy(this.#costRng), sb.footprint);
-    }
-    this.#live--;
-    sb.state = 'destroyed';
-    sb.expiresAt = Infinity;
-    this.policy.onDestroy(sb, this.clock.now(), reason);
-  }
 
   /** destroyOnCpu: a destroy ended; once no more memory is held than the pool, waiting creations start. */
   #destroyed(mb: number): void {
-    this.#dyingMb -= mb;
-    if (this.#used + this.#dyingMb <= this.#capacity + 1e-9 && this.#memWaiters.length > 0) {
+    const pool = this.#pool;
+    pool.destroyed(mb);
+    if (!pool.overCommitted && this.#memWaiters.length > 0) {
       const go = this.#memWaiters.splice(0);
       for (const req of go) this.#beginCreate(req, 0);
     }
-    if (this.#held && this.#used + this.#dyingMb <= this.#capacity + 1e-9) this.#unhold(); // the drain goes on: memory for the head is there
-    if (this.#queue.size > 0) this.#drainQueue();
-  }
-
-  /** Returns the held head's reservation (the drain then takes it again, or serves others). */
-  #unhold(): void {
-    this.#used -= this.#held!.mem;
-    this.#held = undefined;
-  }
-
-  #checkCapacity(): void {
-    if (this.#used > this.#capacity + 1e-6) {
-      throw new OlError('OL_ERR_INVARIANT', `memory in use ${this.#used} MB exceeds the pool's ${this.#capacity} MB at t=${this.clock.now()}`);
-    }
-    if (this.#used > this.#r.peakUsedMb) this.#r.peakUsedMb = this.#used;
+    if (pool.queue.size > 0) this.#drainQueue();
   }
 
   #checkInvariants(): void {
@@ -904,9 +777,6 @@ export class Simulator {
     if (r.completed + r.dropped !== r.invocations) fail(`${r.completed} completed + ${r.dropped} dropped != ${r.invocations} invocations`);
     if (r.cold + r.warm + r.unpaused !== r.completed) fail(`cold ${r.cold} + warm ${r.warm} + unpaused ${r.unpaused} != completed ${r.completed}`);
     if (r.peakUsedMb > this.#capacity + 1e-6) fail(`peak memory ${r.peakUsedMb} MB above the pool's ${this.#capacity} MB`);
-    let idle = 0;
-    for (const list of this.#avail) for (const sb of list) if (sb.state === 'idle' || sb.state === 'paused') idle += sb.footprint;
-    if (Math.abs(idle - this.#evictable) > 1e-6) fail(`idle memory books ${this.#evictable} MB but idle sandboxes hold ${idle} MB`);
-    if (this.#used < -1e-6) fail(`memory in use is negative (${this.#used} MB)`);
+    this.#pool.checkInvariants();
   }
 }

@@ -5,7 +5,7 @@
  */
 import type { MachineInfo } from '../common/machine.js';
 import type { SimConfig } from './config.js';
-import type { LatencyHistogram } from './histogram.js';
+import type { LatencyHistogram } from '../common/histogram.js';
 import type { CostProfile } from './profile.js';
 import type { SimResult } from './simulator.js';
 import type { TraceSource } from '../traces/types.js';

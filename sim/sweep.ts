@@ -6,7 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { OlError, badConfig } from '../common/errors.js';
-import { policyFactory } from './policies/index.js';
+import { policyFactory } from '../core/policies/index.js';
 import type { RunSpec } from './run.js';
 import type { SweepJob, SweepReply, SweepRow } from './sweep-worker.js';
 

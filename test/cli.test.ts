@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { projectPath } from '../common/paths.js';
-import { evictionPolicies } from '../sim/policies/index.js';
+import { evictionPolicies } from '../core/policies/index.js';
 import { SAMPLE10 } from './helpers.js';
 
 const CLI = projectPath('dist', 'sim', 'cli.js');

@@ -16,7 +16,7 @@ import { readRun } from '../experiments/run-files.js';
 import { runSim, runSimReplicated } from '../experiments/sim.js';
 import { spreadMembers, summarizeSpread } from '../experiments/spread.js';
 import { errorIntervals, intervalText, selfText } from '../experiments/uncertainty.js';
-import { writeComparisonReport } from '../reports/comparison.js';
+import { writeComparisonReport } from '../experiments/report.js';
 import { compileProfile, constantProfile, loadProfile } from '../sim/profile.js';
 import { SAMPLE10 } from './helpers.js';
 

@@ -8,7 +8,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { projectPath } from '../common/paths.js';
-import { evictionPolicies } from '../sim/policies/index.js';
+import { evictionPolicies } from '../core/policies/index.js';
 import { simulate } from '../sim/run.js';
 import { checkSummary, SAMPLE10 } from './helpers.js';
 

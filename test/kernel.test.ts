@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { VirtualClock } from '../sim/clock.js';
+import { VirtualClock } from '../core/clock.js';
 import { ProcessorSharing } from '../sim/cpu.js';
-import { LatencyHistogram } from '../sim/histogram.js';
-import { makeRng } from '../sim/rng.js';
+import { LatencyHistogram } from '../common/histogram.js';
+import { makeRng } from '../common/rng.js';
 
 describe('VirtualClock', () => {
   it('runs callbacks by time, then priority, then scheduling order', () => {

@@ -27,7 +27,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { OlError, badConfig } from '../common/errors.js';
-import { makeRng, samplePercentiles, type Rng } from '../sim/rng.js';
+import { makeRng, samplePercentiles, type Rng } from '../common/rng.js';
 import { LineReader, parseNumber, splitHeader } from './line-reader.js';
 import { newBatch, type FunctionInfo, type InvocationBatch, type ReadStats, type ReaderOptions, type TraceSource } from './types.js';
 

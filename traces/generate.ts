@@ -14,7 +14,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { badConfig } from '../common/errors.js';
-import { exponential, makeRng, zipfSampler, type Rng } from '../sim/rng.js';
+import { exponential, makeRng, zipfSampler, type Rng } from '../common/rng.js';
 import { newBatch, type FunctionInfo, type InvocationBatch, type ReadStats, type TraceSource } from './types.js';
 
 /** Arrival processes the generator knows. */

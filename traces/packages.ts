@@ -12,7 +12,7 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { OlError } from '../common/errors.js';
-import { normalizeName } from '../worker/packages.js';
+import { normalizeName } from '../core/requirements.js';
 
 /** One lambda's packages and how often it was called. */
 export interface Usage {

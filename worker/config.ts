@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { OlError, badConfig } from '../common/errors.js';
-import { resolvePolicyOptions } from '../sim/policies/index.js';
+import { resolvePolicyOptions } from '../core/policies/index.js';
 
 /** Per-sandbox limits (overridable per lambda in ol.yaml). */
 export interface SandboxLimits {

@@ -17,66 +17,24 @@
  * The tree file (`import_tree`), e.g. from `ol-exp fit-tree`:
  * `{"packages": [], "children": [{"packages": ["numpy"], "children": []}]}`.
  */
-import { readFileSync } from 'node:fs';
-import { OlError, isOlError } from '../common/errors.js';
-import { PackageCache, parseRequirement, type PackageInfo } from './packages.js';
+import { isOlError } from '../common/errors.js';
+import type { Clock } from '../core/clock.js';
+import { ImportTree, type TreeNode, type TreeNodeSpec } from '../core/import-tree.js';
+import { PackageCache, type PackageInfo } from './packages.js';
 import type { Sandbox, SandboxSpec } from './sandbox/api.js';
 import type { SockPool, SockZygote } from './sandbox/sock.js';
 import type { WorkerStats } from './stats.js';
 
-/** A node of the tree file. */
-export interface TreeNodeSpec {
-  packages: string[];
-  children?: TreeNodeSpec[];
-  /** Ignored by the worker; fit-tree writes what the fit expected of the node. */
-  [extra: string]: unknown;
-}
-
-/** Checks a tree (parsed JSON); errors name the file and the node's path. */
-export function validateTree(t: unknown, where: string, path = 'root'): TreeNodeSpec {
-  if (typeof t !== 'object' || t === null || Array.isArray(t)) throw new OlError('OL_ERR_CONFIG', `${where}: node ${path} must be an object with "packages" and "children"`);
-  const n = t as Record<string, unknown>;
-  if (!Array.isArray(n.packages) || n.packages.some((p) => typeof p !== 'string')) {
-    throw new OlError('OL_ERR_CONFIG', `${where}: node ${path}: "packages" must be a list of package names`);
-  }
-  for (const p of n.packages as string[]) parseRequirement(p, `${where}: node ${path}`);
-  if (n.children !== undefined && !Array.isArray(n.children)) throw new OlError('OL_ERR_CONFIG', `${where}: node ${path}: "children" must be a list`);
-  ((n.children as unknown[]) ?? []).forEach((c, i) => validateTree(c, where, `${path}.${i}`));
-  return n as TreeNodeSpec;
-}
-
-/** Reads and checks a tree file; '' gives the root alone (a zygote with nothing but the runtime). */
-export function loadTree(file: string): TreeNodeSpec {
-  if (!file) return { packages: [], children: [] };
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new OlError('OL_ERR_CONFIG', `import_tree ${file}: ${(e as Error).message}`);
-  }
-  return validateTree(json, `import_tree ${file}`);
-}
-
-class ZNode {
-  readonly children: ZNode[] = [];
-  /** Its own packages and its ancestors' (requirement lines). */
-  readonly all: string[];
-  /** Normalised names of `own`, what the lookup matches. */
-  readonly ownNames: string[];
+/** What the worker keeps of a node beside the core's state: the zygote itself and how it is made. */
+interface ZState {
   zygote: SockZygote | undefined;
   creating: Promise<SockZygote | undefined> | undefined;
-  /** Installed closure of `all`, once known. */
+  /** Installed closure of the node's packages, once known. */
   closure: PackageInfo[] | undefined;
-  failedAt = -Infinity;
-  lastUsed = 0;
-  forking = 0;
-  constructor(readonly id: string, readonly own: string[], readonly parent: ZNode | undefined) {
-    this.all = [...(parent?.all ?? []), ...own];
-    this.ownNames = own.map((p) => parseRequirement(p).name);
-  }
+  failedAt: number;
 }
 
-/** How the manager lends memory to zygotes. */
+/** How the manager lends memory to zygotes (its core pool's books). */
 export interface ZygoteMemory {
   /** Takes `mb` from free memory, without evicting; false if there is not that much. */
   tryReserve(mb: number): boolean;
@@ -86,6 +44,7 @@ export interface ZygoteMemory {
 
 export interface ImportCacheOptions {
   tree: TreeNodeSpec;
+  clock: Clock;
   pool: SockPool;
   packages: PackageCache;
   memory: ZygoteMemory;
@@ -112,58 +71,36 @@ async function diesSoon(z: SockZygote): Promise<boolean> {
 const RETRY_MS = 10_000;
 
 export class ImportCache {
-  readonly root: ZNode;
+  /** The nodes and the rules on them (lookup, which zygote goes), shared with the simulator. */
+  readonly tree: ImportTree;
   readonly #o: ImportCacheOptions;
-  readonly #nodes: ZNode[] = [];
+  readonly #state = new Map<TreeNode, ZState>();
   #seq = 0;
   #closed = false;
 
   constructor(o: ImportCacheOptions) {
     this.#o = o;
-    const build = (spec: TreeNodeSpec, id: string, parent: ZNode | undefined): ZNode => {
-      const n = new ZNode(id, spec.packages, parent);
-      this.#nodes.push(n);
-      (spec.children ?? []).forEach((c, i) => n.children.push(build(c, `${id}.${i}`, n)));
-      return n;
-    };
-    this.root = build(o.tree, '0', undefined);
+    this.tree = new ImportTree(o.tree);
+    for (const n of this.tree.nodes) this.#state.set(n, { zygote: undefined, creating: undefined, closure: undefined, failedAt: -Infinity });
   }
 
-  /** The nodes from the root down to the deepest one whose packages the lambda has (by name). */
-  lookup(names: Set<string>): ZNode[] {
-    const path = [this.root];
-    for (;;) {
-      const here = path.at(-1)!;
-      const next = here.children.find((c) => c.ownNames.every((n) => names.has(n)));
-      if (!next) return path;
-      path.push(next);
-    }
+  #st(n: TreeNode): ZState {
+    return this.#state.get(n)!;
   }
 
   /** Live zygotes and their memory (for /stats). */
   gauges(): { zygotes: number; zygote_mem_mb: number } {
-    const n = this.#nodes.filter((x) => x.zygote).length;
+    const n = this.tree.liveCount();
     return { zygotes: n, zygote_mem_mb: n * this.#o.zygoteMb };
   }
 
-  /** Memory zygotes hold that eviction could free now. */
-  evictableMb(): number {
-    return this.#nodes.filter((n) => n.zygote && n.forking === 0).length * this.#o.zygoteMb;
-  }
-
-  /**
-   * Destroys one zygote to free memory: the least recently forked of those
-   * with no live child zygote (else of all), never one forking right now.
-   */
-  evictOne(): { mb: number; gone: Promise<void> } | undefined {
-    const live = this.#nodes.filter((n) => n.zygote && n.forking === 0);
-    if (live.length === 0) return undefined;
-    const leaves = live.filter((n) => !n.children.some((c) => c.zygote));
-    const pick = (leaves.length ? leaves : live).reduce((a, b) => (b.lastUsed < a.lastUsed ? b : a));
-    const z = pick.zygote!;
-    pick.zygote = undefined;
+  /** The core pool chose `node`'s zygote to give its memory back: destroys it; settles when it is gone. */
+  evicted(node: TreeNode): Promise<void> {
+    const st = this.#st(node);
+    const z = st.zygote;
+    st.zygote = undefined;
     this.#o.stats.count('zygote_evictions');
-    return { mb: this.#o.zygoteMb, gone: z.destroy().catch(() => {}) };
+    return z ? z.destroy().catch(() => {}) : Promise.resolve();
   }
 
   /**
@@ -174,11 +111,11 @@ export class ImportCache {
     const names = new Set(closure.filter((p) => !p.skipped).map((p) => p.name));
     const keys = new Set(closure.map((p) => p.key));
     for (let attempt = 0; attempt < 2; attempt++) {
-      const got = await this.#zygoteFor(this.lookup(names), keys);
+      const got = await this.#zygoteFor(this.tree.lookup(names), keys);
       if (!got) break;
       const { node, zygote } = got;
       node.forking++;
-      node.lastUsed = performance.now();
+      node.lastUsed = this.#o.clock.now();
       try {
         const sb = await this.#o.pool.create({ ...spec, zygote });
         this.#o.stats.count('zygote_forks');
@@ -198,50 +135,54 @@ export class ImportCache {
   }
 
   /** The deepest zygote on the path that can be had and whose installed packages the lambda has too. */
-  async #zygoteFor(path: ZNode[], keys: Set<string>): Promise<{ node: ZNode; zygote: SockZygote } | undefined> {
+  async #zygoteFor(path: TreeNode[], keys: Set<string>): Promise<{ node: TreeNode; zygote: SockZygote } | undefined> {
     for (let i = path.length - 1; i >= 0; i--) {
       const node = path[i]!;
       const z = await this.#ensure(node);
-      if (z && node.closure!.every((p) => keys.has(p.key))) return { node, zygote: z };
+      if (z && this.#st(node).closure!.every((p) => keys.has(p.key))) return { node, zygote: z };
     }
     return undefined;
   }
 
-  #drop(node: ZNode): void {
-    const z = node.zygote;
+  #drop(node: TreeNode): void {
+    const st = this.#st(node);
+    const z = st.zygote;
     if (!z) return;
-    node.zygote = undefined;
+    st.zygote = undefined;
+    node.live = false;
     this.#o.memory.release(this.#o.zygoteMb, z.destroy().catch(() => {}));
   }
 
   /** The node's zygote, made (with its ancestors') if need be; undefined if it cannot be had now. */
-  #ensure(node: ZNode): Promise<SockZygote | undefined> {
-    if (node.zygote) {
-      if (node.zygote.alive()) return Promise.resolve(node.zygote);
+  #ensure(node: TreeNode): Promise<SockZygote | undefined> {
+    const st = this.#st(node);
+    if (st.zygote) {
+      if (st.zygote.alive()) return Promise.resolve(st.zygote);
       this.#o.stats.count('zygote_deaths');
       this.#drop(node);
     }
-    if (this.#closed || performance.now() - node.failedAt < RETRY_MS) return Promise.resolve(undefined);
-    node.creating ??= this.#make(node).finally(() => { node.creating = undefined; });
-    return node.creating;
+    if (this.#closed || performance.now() - st.failedAt < RETRY_MS) return Promise.resolve(undefined);
+    st.creating ??= this.#make(node).finally(() => { st.creating = undefined; });
+    return st.creating;
   }
 
-  async #make(node: ZNode): Promise<SockZygote | undefined> {
+  async #make(node: TreeNode): Promise<SockZygote | undefined> {
+    const st = this.#st(node);
     const t0 = performance.now();
     try {
-      node.closure ??= await this.#o.packages.closure(node.all, `import-cache node ${node.id}`);
+      st.closure ??= await this.#o.packages.closure(node.all, `import-cache node ${node.id}`);
       const parent = node.parent ? await this.#ensure(node.parent) : undefined;
       if (node.parent && !parent) return undefined;
       if (!this.#o.memory.tryReserve(this.#o.zygoteMb)) {
         this.#o.stats.count('zygote_no_memory');
         return undefined;
       }
-      const inParent = new Set((node.parent?.closure ?? []).map((p) => p.key));
-      const imports = node.closure.filter((p) => !p.skipped && !inParent.has(p.key)).flatMap((p) => p.topLevel);
+      const inParent = new Set((node.parent ? this.#st(node.parent).closure ?? [] : []).map((p) => p.key));
+      const imports = st.closure.filter((p) => !p.skipped && !inParent.has(p.key)).flatMap((p) => p.topLevel);
       let z: SockZygote;
       try {
         z = await this.#o.pool.createZygote({
-          id: `zygote-${node.id}-${this.#seq++}`, packages: PackageCache.mounts(node.closure), imports,
+          id: `zygote-${node.id}-${this.#seq++}`, packages: PackageCache.mounts(st.closure), imports,
           memoryMb: this.#o.zygoteMb, pids: this.#o.pids, tmpMb: this.#o.tmpMb,
         }, parent);
       } catch (e) {
@@ -252,13 +193,14 @@ export class ImportCache {
         this.#o.memory.release(this.#o.zygoteMb, z.destroy());
         return undefined;
       }
-      node.zygote = z;
-      node.lastUsed = performance.now();
+      st.zygote = z;
+      node.live = true;
+      node.lastUsed = this.#o.clock.now();
       this.#o.stats.count('zygotes_created');
       this.#o.stats.time('zygote', performance.now() - t0);
       return z;
     } catch (e) {
-      node.failedAt = performance.now();
+      st.failedAt = performance.now();
       this.#o.stats.count('zygote_failures');
       this.#o.log?.warn({ err: e, node: node.id, packages: node.all }, 'a zygote could not be made; its lambdas start without it');
       return undefined;
@@ -268,8 +210,7 @@ export class ImportCache {
   /** Destroys every zygote. */
   async close(): Promise<void> {
     this.#closed = true;
-    await Promise.all(this.#nodes.map((n) => n.creating?.catch(() => {})));
-    for (const n of this.#nodes) this.#drop(n);
+    await Promise.all([...this.#state.values()].map((st) => st.creating?.catch(() => {})));
+    for (const n of this.tree.nodes) this.#drop(n);
   }
-
 }

@@ -1,51 +1,55 @@
 /**
- * The lambda manager: turns a request into a sandbox and a reply. Per
- * lambda it keeps the idle and paused sandboxes (instances) of the current
- * code version; a request takes the most recently idle one (unpausing it)
- * or creates a new one, whose memory comes from the pool (`mem_pool_mb`),
- * evicting the victims the policy names. The keep-alive / eviction policy
- * is the simulator's own object (sim/policies), driven here by the wall
- * clock: this module only carries out its decisions.
+ * The lambda manager: turns a request into a sandbox and a reply. Which
+ * sandbox serves, which is created, paused, kept, expired or evicted, who
+ * waits and who is handed a finishing sandbox is decided by the core pool
+ * (core/pool.ts) with the keep-alive policy — the very code the simulator
+ * runs — on the wall clock; this module carries the decisions out with
+ * real sandboxes and keeps the records.
  *
- * A request that finds no memory waits in one FIFO queue (as in the
- * simulator); each lambda may have at most `queue_limit` waiting, beyond
- * which requests get 429. One request at a time per sandbox, as
- * OpenLambda's Python runtime serves.
+ * Each code version of a lambda is its own function to the pool: when a
+ * new version appears, the old one is retired (its idle sandboxes are
+ * destroyed, its busy ones when they finish). A request that finds no
+ * memory waits in the pool's FIFO queue; each lambda may have at most
+ * `queue_limit` waiting, beyond which requests get 429. One request at a
+ * time per sandbox, as OpenLambda's Python runtime serves.
  */
 import { appendFileSync } from 'node:fs';
 import { OlError, isOlError } from '../common/errors.js';
-import { WallClock } from '../sim/clock.js';
-import { SandboxRecord, type IdleCause, type Policy } from '../sim/policy.js';
-import { createPolicy } from '../sim/policies/index.js';
-import { makeRng } from '../sim/rng.js';
+import { WallClock, type Clock } from '../core/clock.js';
+import type { TreeNode } from '../core/import-tree.js';
+import type { DestroyReason, Policy } from '../core/policy.js';
+import { createPolicy } from '../core/policies/index.js';
+import { PooledSandbox, Route, SandboxPool, type PoolDecision, type PoolEffects } from '../core/pool.js';
+import { makeRng, type Rng } from '../common/rng.js';
 import type { SandboxLimits, WorkerConfig } from './config.js';
 import { methodAllowed } from './lambda-config.js';
 import type { LambdaCode, Registry } from './registry.js';
-import { ImportCache, loadTree } from './import-cache.js';
+import { loadTree } from '../traces/tree-file.js';
+import { ImportCache } from './import-cache.js';
 import { PackageCache, type PackageInfo } from './packages.js';
-import type { FirstRequest, RuntimeReply, Sandbox, SandboxPool, SandboxSpec } from './sandbox/api.js';
+import type { FirstRequest, RuntimeReply, Sandbox, SandboxPool as SandboxBackend, SandboxSpec } from './sandbox/api.js';
 import type { SockPool } from './sandbox/sock.js';
 import type { WorkerStats } from './stats.js';
 
 /** How a request got its sandbox. */
 export type StartKind = 'warm' | 'unpaused' | 'cold';
 
-class Instance extends SandboxRecord {
+class Instance extends PooledSandbox {
   sb: Sandbox | undefined;
   /** Serialises pause / unpause / destroy on this sandbox. */
   chain: Promise<void> = Promise.resolve();
-  /** Bumped whenever the instance is taken, so stale expiry timers do nothing. */
-  gen = 0;
   constructor(id: number, fnId: number, fn: string, memMb: number, createdAt: number, readonly version: string) {
     super(id, fnId, fn, memMb, createdAt);
   }
 }
 
-interface Waiter {
-  fnId: number;
-  code: LambdaCode;
-  memMb: number;
-  grant: (g: { inst?: Instance; reserved?: boolean; handover?: boolean }) => void;
+/** What a waiting request is given: a sandbox (taken by the drain, or handed over busy) or reserved memory. */
+interface Grant {
+  inst?: Instance;
+  paused?: boolean;
+  handover?: boolean;
+  /** Memory was reserved for a new sandbox, numbered so by the pool. */
+  newId?: number;
 }
 
 /** One invocation's record (with `record` on, one JSON line each). */
@@ -67,32 +71,43 @@ export interface InvocationRecord {
 
 export interface ManagerOptions {
   config: WorkerConfig;
-  pool: SandboxPool;
+  pool: SandboxBackend;
   registry: Registry;
   stats: WorkerStats;
   log?: { warn(obj: unknown, msg?: string): void; error(obj: unknown, msg?: string): void };
+  /** The clock (default: the wall clock); the parity test drives a virtual one. */
+  clock?: Clock & { close?(): void };
+  /** The policy's random stream (default: seed 1, stream worker/policy); the parity test gives the simulator's. */
+  rng?: Rng;
+  /** Sees every pool decision (the parity test), with the request's number (or -1) and the sandbox's id (or -1). */
+  decisions?: (kind: PoolDecision, fn: string, sb: number, seq: number) => void;
 }
 
-export class LambdaManager {
-  readonly clock = new WallClock();
+/** Pool decisions the worker counts in /stats, under these names. */
+const COUNTED: Partial<Record<PoolDecision, string>> = { evict: 'evictions', expire: 'expirations', pause: 'pauses' };
+
+export class LambdaManager implements PoolEffects<Instance> {
+  readonly clock: Clock & { close?(): void };
   readonly policy: Policy;
   readonly #c: WorkerConfig;
-  readonly #pool: SandboxPool;
+  readonly #backend: SandboxBackend;
   readonly #registry: Registry;
   readonly #stats: WorkerStats;
   readonly #log: ManagerOptions['log'];
+  readonly #pool: SandboxPool<Instance>;
+  /** Function ids, one per code version (`name@version`), and each one's code. */
   readonly #fnIds = new Map<string, number>();
-  readonly #avail: Instance[][] = [];
+  readonly #fnCode: LambdaCode[] = [];
+  /** Each lambda's current version's function id. */
+  readonly #current = new Map<string, number>();
   readonly #live = new Set<Instance>();
-  readonly #queue: Waiter[] = [];
+  readonly #waiters = new Map<number, { fnId: number; grant: (g: Grant) => void }>();
   readonly #queuedPerFn: number[] = [];
-  #used = 0;
-  #nextId = 0;
+  #seq = 0;
   #draining = false;
   #drainAgain = false;
   #closed = false;
-  /** Memory of sandboxes being destroyed: no longer reserved, not yet free. */
-  #dyingMb = 0;
+  /** Destroys under way (sandboxes and zygotes); their memory is dying until each settles. */
   readonly #dying = new Set<Promise<void>>();
   readonly packages: PackageCache | undefined;
   readonly imports: ImportCache | undefined;
@@ -101,12 +116,13 @@ export class LambdaManager {
 
   constructor(o: ManagerOptions) {
     this.#c = o.config;
-    this.#pool = o.pool;
+    this.#backend = o.pool;
     this.#registry = o.registry;
     this.#stats = o.stats;
     this.#log = o.log;
+    this.clock = o.clock ?? new WallClock();
     this.policy = createPolicy(o.config.policy, {
-      capacityMb: o.config.mem_pool_mb, rng: makeRng(1, 'worker/policy'), options: o.config.policy_options,
+      capacityMb: o.config.mem_pool_mb, rng: o.rng ?? makeRng(1, 'worker/policy'), options: o.config.policy_options,
     });
     const c = o.config;
     const runner = o.pool.runJob ? { runJob: o.pool.runJob.bind(o.pool) } : undefined;
@@ -118,28 +134,33 @@ export class LambdaManager {
     }
     if (c.import_cache && o.pool.name === 'sock' && this.packages) {
       this.imports = new ImportCache({
-        tree: loadTree(c.import_tree), pool: o.pool as SockPool, packages: this.packages, stats: o.stats,
+        tree: loadTree(c.import_tree), clock: this.clock, pool: o.pool as SockPool, packages: this.packages, stats: o.stats,
         zygoteMb: c.zygote_mem_mb, pids: c.limits.pids, tmpMb: c.limits.tmp_mb, log: o.log,
         memory: {
-          tryReserve: (mb) => {
-            // free memory only, as the simulator's model: a zygote never evicts a sandbox
-            if (this.#closed || this.#c.mem_pool_mb - this.#used - this.#dyingMb < mb) return false;
-            this.#used += mb;
-            return true;
+          tryReserve: (mb) => !this.#closed && this.#pool.tryReserveZygote(mb),
+          release: (mb, gone) => {
+            this.#pool.zygoteGone(mb);
+            this.#trackDying(mb, gone);
           },
-          release: (mb, gone) => this.#releaseLater(mb, gone),
         },
       });
     }
+    const decisions = o.decisions;
+    this.#pool = new SandboxPool<Instance>({
+      capacityMb: c.mem_pool_mb, policy: this.policy, effects: this, tree: this.imports?.tree, zygoteMb: c.zygote_mem_mb,
+      log: (kind, fnId, sb, seq) => {
+        const counter = COUNTED[kind];
+        if (counter) this.#stats.count(counter);
+        decisions?.(kind, fnId >= 0 ? this.#fnCode[fnId]!.name : '', sb, seq);
+      },
+    });
   }
 
-  /** Memory leaves the reservation now and becomes free once `gone` settles. */
-  #releaseLater(mb: number, gone: Promise<void>): void {
-    this.#used -= mb;
-    this.#dyingMb += mb;
+  /** Memory that becomes free once `gone` settles. */
+  #trackDying(mb: number, gone: Promise<void>): void {
     const done = gone.then(() => {
       this.#dying.delete(done);
-      this.#dyingMb -= mb;
+      this.#pool.destroyed(mb);
       this.#kickDrain();
     });
     this.#dying.add(done);
@@ -167,19 +188,27 @@ export class LambdaManager {
       else if (i.state === 'paused') paused++;
       else busy++;
     }
+    const p = this.#pool;
     return {
-      mem_pool_mb: this.#c.mem_pool_mb, mem_used_mb: this.#used + this.#dyingMb, mem_reserved_mb: this.#used, sandboxes_idle: idle, sandboxes_paused: paused,
-      sandboxes_busy: busy, queue_length: this.#queue.length, ...(this.imports?.gauges() ?? { zygotes: 0, zygote_mem_mb: 0 }),
+      mem_pool_mb: this.#c.mem_pool_mb, mem_used_mb: p.used + p.dying, mem_reserved_mb: p.used, sandboxes_idle: idle, sandboxes_paused: paused,
+      sandboxes_busy: busy, queue_length: p.queue.size, ...(this.imports?.gauges() ?? { zygotes: 0, zygote_mem_mb: 0 }),
     };
   }
 
-  #fnId(name: string): number {
-    let id = this.#fnIds.get(name);
+  /** The function id of this code version; a newer version retires the older one's sandboxes. */
+  #fnId(code: LambdaCode): number {
+    const key = `${code.name}@${code.version}`;
+    let id = this.#fnIds.get(key);
     if (id === undefined) {
-      id = this.#fnIds.size;
-      this.#fnIds.set(name, id);
-      this.#avail.push([]);
+      id = this.#fnCode.length;
+      this.#fnIds.set(key, id);
+      this.#fnCode.push(code);
       this.#queuedPerFn.push(0);
+    }
+    const cur = this.#current.get(code.name);
+    if (cur !== id) {
+      this.#current.set(code.name, id);
+      if (cur !== undefined) this.#pool.retire(cur, this.clock.now());
     }
     return id;
   }
@@ -192,6 +221,7 @@ export class LambdaManager {
   async invoke(name: string, method: string, path: string, body: Buffer): Promise<RuntimeReply & { start: StartKind }> {
     if (this.#closed) throw new OlError('OL_ERR_SANDBOX', 'the worker is shutting down');
     const arrival = this.clock.now();
+    const seq = this.#seq++;
     const rec: InvocationRecord = { lambda: name, arrival_ms: Date.now(), start: 'failed', queue_ms: 0, create_ms: 0, unpause_ms: 0, handler_ms: 0, total_ms: 0, status: 500 };
     this.#stats.count('requests');
     try {
@@ -200,9 +230,9 @@ export class LambdaManager {
         throw new OlError('OL_ERR_METHOD', `lambda ${name} does not accept ${method} (ol.yaml allows ${code.config.methods.join(', ')})`);
       }
       const limits = this.#limits(code);
-      const fnId = this.#fnId(name);
-      this.policy.onInvoke(fnId, arrival);
-      const got = await this.#acquire(code, fnId, limits, rec, { method, path, body });
+      const fnId = this.#fnId(code);
+      this.#pool.invoked(fnId, this.clock.now());
+      const got = await this.#acquire(code, fnId, seq, limits, rec, { method, path, body });
       const inst = got.inst;
       rec.start = got.kind;
       this.#stats.count(got.kind);
@@ -236,7 +266,7 @@ export class LambdaManager {
     }
   }
 
-  /** Turns a failed runtime call into the error to report; the sandbox is destroyed. */
+  /** Turns a failed runtime call into the error to report; the sandbox is destroyed from busy. */
   async #failed(inst: Instance, e: unknown, name: string, limits: SandboxLimits): Promise<OlError> {
     let err: OlError;
     if (isOlError(e, 'OL_ERR_TIMEOUT')) {
@@ -252,67 +282,64 @@ export class LambdaManager {
         err = new OlError('OL_ERR_CRASH', `the sandbox of lambda ${name} died while handling the request (its Python process exited: ${(e as Error).message})`);
       }
     }
-    this.#busyToGone(inst);
-    await this.#destroy(inst, 'error');
+    this.#pool.destroy(inst, 'error', this.clock.now());
+    await inst.chain;
     return err;
   }
 
-  /** Gets a sandbox for the request: warm, unpaused or new. */
-  async #acquire(code: LambdaCode, fnId: number, limits: SandboxLimits, rec: InvocationRecord, first: FirstRequest): Promise<{ inst: Instance; kind: StartKind }> {
+  /** Gets a sandbox for the request: warm, unpaused or new, as the pool routes it. */
+  async #acquire(code: LambdaCode, fnId: number, seq: number, limits: SandboxLimits, rec: InvocationRecord, first: FirstRequest): Promise<{ inst: Instance; kind: StartKind }> {
+    const pool = this.#pool;
     for (;;) {
-      const inst = this.#takeAvailable(fnId, code.version);
-      if (inst) {
-        const kind = await this.#wake(inst, rec);
+      const route = pool.route(fnId, limits.mem_mb, this.clock.now(), seq);
+      if (route === Route.Warm) {
+        const inst = pool.taken!;
+        const kind = await this.#wake(inst, pool.tookPaused, rec);
         if (kind) return { inst, kind };
         continue; // it could not be unpaused and was destroyed: try again
       }
-      break;
-    }
-    const tq = this.clock.now();
-    let grant: { inst?: Instance; reserved?: boolean; handover?: boolean } = { reserved: false };
-    if (this.#queue.length === 0 && (await this.#reserve(limits.mem_mb))) grant = { reserved: true };
-    if (!grant.reserved) {
+      if (route === Route.Cold) {
+        const id = pool.newId;
+        await this.#dyingGone();
+        return { inst: await this.#create(code, fnId, id, limits, rec, first), kind: 'cold' };
+      }
       if (this.#queuedPerFn[fnId]! >= this.#c.queue_limit) {
         this.#stats.count('rejected_queue_full');
         throw new OlError('OL_ERR_QUEUE_FULL', `lambda ${code.name} has ${this.#queuedPerFn[fnId]} requests waiting (queue_limit ${this.#c.queue_limit}); try again later`);
       }
       this.#stats.count('queued');
+      const tq = this.clock.now();
       this.#queuedPerFn[fnId]!++;
-      grant = await new Promise((resolve) => this.#queue.push({ fnId, code, memMb: limits.mem_mb, grant: resolve }));
+      const grant = await new Promise<Grant>((resolve) => {
+        this.#waiters.set(seq, { fnId, grant: resolve });
+        pool.enqueue(seq, fnId, limits.mem_mb);
+      });
       this.#queuedPerFn[fnId]!--;
-      this.#kickDrain();
+      rec.queue_ms += this.clock.now() - tq;
+      this.#stats.time('queue', rec.queue_ms);
+      if (grant.handover) return { inst: grant.inst!, kind: 'warm' };
+      if (grant.inst) {
+        const kind = await this.#wake(grant.inst, grant.paused ?? false, rec);
+        if (kind) return { inst: grant.inst, kind };
+        continue;
+      }
+      return { inst: await this.#create(code, fnId, grant.newId!, limits, rec, first), kind: 'cold' };
     }
-    rec.queue_ms = this.clock.now() - tq;
-    this.#stats.time('queue', rec.queue_ms);
-    if (grant.handover) return { inst: grant.inst!, kind: 'warm' };
-    if (grant.inst) {
-      const kind = await this.#wake(grant.inst, rec);
-      if (kind) return { inst: grant.inst, kind };
-      return this.#acquire(code, fnId, limits, rec, first);
-    }
-    return { inst: await this.#create(code, fnId, limits, rec, first), kind: 'cold' };
   }
 
-  #takeAvailable(fnId: number, version: string): Instance | undefined {
-    const list = this.#avail[fnId]!;
-    while (list.length > 0) {
-      const inst = list.pop()!;
-      if (inst.version === version) return inst;
-      // old code: this sandbox will never serve again
-      void this.#destroy(inst, 'expired');
-    }
-    return undefined;
+  /** Waits, so that sandboxes never physically exceed the pool, until reserved plus dying memory fits. */
+  async #dyingGone(): Promise<void> {
+    if (!this.#pool.overCommitted) return;
+    const te = this.clock.now();
+    while (this.#pool.overCommitted && this.#dying.size > 0) await Promise.race(this.#dying);
+    this.#stats.time('evict', this.clock.now() - te);
   }
 
-  /** Marks an available instance busy and unpauses it if needed; undefined if it had to go. */
-  async #wake(inst: Instance, rec: InvocationRecord): Promise<StartKind | undefined> {
-    const wasPaused = inst.state === 'paused';
-    inst.state = 'busy';
-    inst.gen++;
-    this.policy.onBusy(inst, this.clock.now());
+  /** Unpauses a sandbox the pool just made busy, if it was paused; undefined if it had to go. */
+  async #wake(inst: Instance, wasPaused: boolean, rec: InvocationRecord): Promise<StartKind | undefined> {
     if (!wasPaused) {
       await inst.chain; // a pause may still be in flight
-      if (inst.sb === undefined) return undefined;
+      if (inst.state === 'destroyed' || inst.sb === undefined) return undefined;
       return 'warm';
     }
     const t = this.clock.now();
@@ -323,8 +350,7 @@ export class LambdaManager {
     });
     await inst.chain;
     if (!ok) {
-      this.#busyToGone(inst);
-      await this.#destroy(inst, 'error');
+      this.#pool.destroy(inst, 'error', this.clock.now());
       return undefined;
     }
     rec.unpause_ms = this.clock.now() - t;
@@ -332,54 +358,10 @@ export class LambdaManager {
     return 'unpaused';
   }
 
-  /**
-   * Makes room for `memMb` (evicting victims) and reserves it; false if it
-   * cannot. The decision is synchronous, so concurrent requests never pick
-   * the same victims or count the same free memory; then, so that sandboxes
-   * never physically exceed the pool, it waits until dying sandboxes are gone.
-   */
-  async #reserve(memMb: number): Promise<boolean> {
-    const cap = this.#c.mem_pool_mb;
-    if (cap - this.#used < memMb) {
-      let evictable = this.imports?.evictableMb() ?? 0;
-      for (const list of this.#avail) for (const i of list) evictable += i.memMb;
-      if (cap - this.#used + evictable < memMb) return false;
-      let evicted = 0;
-      while (cap - this.#used < memMb) {
-        const v = this.policy.victim(this.clock.now()) as Instance | undefined;
-        if (!v) {
-          // no sandbox left to evict: zygotes give their memory back last
-          const z = this.imports?.evictOne();
-          if (!z) break;
-          this.#releaseLater(z.mb, z.gone);
-          continue;
-        }
-        this.#removeAvailable(v);
-        this.#gone(v, 'evicted');
-        void this.#destroy(v, 'evicted', false); // moves its memory from used to dying at once
-        evicted++;
-      }
-      if (evicted) this.#stats.count('evictions', evicted);
-      if (cap - this.#used < memMb) return false;
-    }
-    this.#used += memMb;
-    if (this.#used + this.#dyingMb > cap) {
-      const te = this.clock.now();
-      while (this.#used + this.#dyingMb > cap && this.#dying.size > 0) await Promise.race(this.#dying);
-      this.#stats.time('evict', this.clock.now() - te);
-    }
-    return true;
-  }
-
-  /** A new sandbox; `first`: the request that asked for it (a forked sandbox gets it ahead, see SandboxSpec.first). */
-  async #create(code: LambdaCode, fnId: number, limits: SandboxLimits, rec: InvocationRecord, first?: FirstRequest): Promise<Instance> {
-    const now = this.clock.now();
-    const inst = new Instance(this.#nextId++, fnId, code.name, limits.mem_mb, now, code.version);
-    this.#live.add(inst);
-    this.policy.onCreate(inst, now);
-    this.policy.onBusy(inst, now);
-    inst.state = 'busy';
+  /** Makes the sandbox of `inst` (cold start or pre-warm); false, with the instance destroyed, if it failed. */
+  async #make(inst: Instance, code: LambdaCode, limits: SandboxLimits, rec: InvocationRecord, first?: FirstRequest): Promise<boolean> {
     const t0 = this.clock.now();
+    this.#live.add(inst);
     try {
       const closure = await this.#closure(code);
       const spec: SandboxSpec = {
@@ -393,15 +375,18 @@ export class LambdaManager {
         inst.sb = got.sb;
         rec.zygote = got.node;
       } else {
-        inst.sb = await this.#pool.create(spec);
+        inst.sb = await this.#backend.create(spec);
       }
     } catch (e) {
       this.#stats.count('start_failures');
-      this.#busyToGone(inst);
-      this.#live.delete(inst);
-      this.#used -= inst.memMb;
+      this.#pool.destroy(inst, 'error', this.clock.now());
       this.#kickDrain();
       throw e;
+    }
+    if (inst.state === 'destroyed') {
+      // the worker shut down while it was being made
+      await inst.sb.destroy('shutdown').catch(() => {});
+      throw new OlError('OL_ERR_SANDBOX', 'the worker is shutting down');
     }
     // a cold start's cost: installs on first need, zygotes made on the way, the sandbox itself
     const createMs = this.clock.now() - t0;
@@ -409,150 +394,99 @@ export class LambdaManager {
     rec.create_ms = createMs;
     this.#stats.time('create', createMs);
     this.#stats.count('sandboxes_created');
-    this.#keepFree();
+    return true;
+  }
+
+  /** A new sandbox for a request, whose memory the pool reserved. */
+  async #create(code: LambdaCode, fnId: number, id: number, limits: SandboxLimits, rec: InvocationRecord, first?: FirstRequest): Promise<Instance> {
+    const now = this.clock.now();
+    const inst = new Instance(id, fnId, code.name, limits.mem_mb, now, code.version);
+    this.#pool.admit(inst, now);
+    await this.#make(inst, code, limits, rec, first);
+    this.#pool.up(this.clock.now());
     return inst;
   }
 
-  /** A busy instance is finished with: give it to a waiter of its lambda, or let the policy decide. */
-  #release(inst: Instance, cause: IdleCause = 'finished'): void {
+  /** A request on `inst` is finished with: the pool hands it to a waiter, or the policy decides. */
+  #release(inst: Instance): void {
     const now = this.clock.now();
-    inst.uses += cause === 'finished' ? 1 : 0;
-    inst.lastUsedAt = now;
-    if (this.#closed) { void this.#destroy(inst, 'shutdown'); return; }
+    if (this.#closed) {
+      this.#pool.destroy(inst, 'shutdown', now);
+      return;
+    }
     const current = this.#registry.peekVersion(inst.fn);
-    if (current !== undefined && current !== inst.version) {
-      inst.state = 'idle';
-      this.#busyToGone(inst);
-      void this.#destroy(inst, 'expired');
-      return;
+    if (current !== undefined && current !== inst.version && this.#current.get(inst.fn) === inst.fnId) {
+      // new code was uploaded: this version's sandboxes serve no more
+      this.#pool.retire(inst.fnId, now);
     }
-    // a request of the same lambda is waiting: hand the sandbox over directly
-    const wi = this.#queue.findIndex((w) => w.fnId === inst.fnId && w.code.version === inst.version);
-    if (wi >= 0 && cause === 'finished') {
-      const [w] = this.#queue.splice(wi, 1);
-      // the sandbox stays busy: to the policy it simply serves one more request
-      inst.gen++;
-      w!.grant({ inst, handover: true });
-      return;
-    }
-    inst.state = 'idle';
-    const d = this.policy.onIdle(inst, now, cause);
-    if (cause === 'finished' && d.prewarmAfterMs !== undefined && d.prewarmAfterMs > 0) {
-      this.#gone(inst, 'prewarm-unload');
-      void this.#destroy(inst, 'prewarm-unload');
-      this.clock.schedule(now + d.prewarmAfterMs, () => void this.#prewarm(inst.fn, inst.fnId));
-      return;
-    }
-    if (d.pause) {
-      inst.state = 'paused';
-      this.#stats.count('pauses');
-      inst.chain = inst.chain.then(() => inst.sb!.pause()).catch((e) => {
-        this.#log?.warn({ err: e, sandbox: inst.sb?.id }, 'pause failed; destroying the sandbox');
-        if (inst.state === 'paused') {
-          this.#removeAvailable(inst);
-          this.#gone(inst, 'error');
-          void this.#destroy(inst, 'error');
-        }
-      });
-    }
-    this.#addAvailable(inst);
-    if (d.keepAliveMs !== Infinity) {
-      const gen = inst.gen;
-      this.clock.schedule(now + d.keepAliveMs, () => {
-        if (inst.gen !== gen || (inst.state !== 'idle' && inst.state !== 'paused')) return;
-        this.#stats.count('expirations');
-        this.#removeAvailable(inst);
-        this.#gone(inst, 'expired');
-        void this.#destroy(inst, 'expired');
-      });
-    }
+    if (this.#pool.release(inst, now)) this.#grant(this.#pool.out.seq, { inst, handover: true });
+    // as the simulator: the drain looks again after every release (time has passed: forks ended, pins lifted)
     this.#kickDrain();
   }
 
-  async #prewarm(name: string, fnId: number): Promise<void> {
-    if (this.#closed) return;
-    let code: LambdaCode;
+  #grant(seq: number, g: Grant): void {
+    const w = this.#waiters.get(seq)!;
+    this.#waiters.delete(seq);
+    w.grant(g);
+  }
+
+  async #prewarm(fnId: number): Promise<void> {
+    const code = this.#fnCode[fnId]!;
+    if (this.#closed || this.#current.get(code.name) !== fnId) return;
+    const limits = this.#limits(code);
+    const now = this.clock.now();
+    if (!this.#pool.canPrewarm(fnId, limits.mem_mb)) return;
+    const inst = new Instance(this.#pool.newId, fnId, code.name, limits.mem_mb, now, code.version);
+    this.#pool.admitPrewarm(inst, now);
     try {
-      code = await this.#registry.get(name);
-    } catch {
+      await this.#make(inst, code, limits, { create_ms: 0 } as InvocationRecord);
+    } catch (e) {
+      this.#log?.warn({ err: e, lambda: code.name }, 'pre-warm failed');
       return;
     }
-    const limits = this.#limits(code);
-    // POLICY: pre-warming uses free memory only; it never evicts
-    if (this.#c.mem_pool_mb - this.#used < limits.mem_mb || this.#queue.length > 0) return;
-    this.#used += limits.mem_mb;
-    const rec = { create_ms: 0 } as InvocationRecord;
-    try {
-      const inst = await this.#create(code, fnId, limits, rec);
-      this.#stats.count('prewarms');
-      this.#release(inst, 'prewarmed');
-    } catch (e) {
-      this.#log?.warn({ err: e, lambda: name }, 'pre-warm failed');
-    }
+    this.#stats.count('prewarms');
+    this.#pool.prewarmed(inst, this.clock.now());
+    this.#kickDrain();
   }
 
-  /** Evicts ahead of need while the policy wants memory free (OpenLambda's 20%). */
-  #keepFree(): void {
-    const target = this.policy.freeTargetMb;
-    while (target > 0 && this.#c.mem_pool_mb - this.#used < target) {
-      const v = this.policy.victim(this.clock.now()) as Instance | undefined;
-      if (!v) return;
-      this.#removeAvailable(v);
-      this.#gone(v, 'evicted');
-      this.#stats.count('evictions');
-      void this.#destroy(v, 'evicted'); // its memory leaves the reservation at once
-    }
-  }
+  // --- what the pool decided, carried out (PoolEffects) ---------------------
 
-  #addAvailable(inst: Instance): void {
-    this.#avail[inst.fnId]!.push(inst);
-  }
-
-  #removeAvailable(inst: Instance): void {
-    const list = this.#avail[inst.fnId]!;
-    const i = list.lastIndexOf(inst);
-    if (i >= 0) list.splice(i, 1);
-  }
-
-  /** A busy instance leaves the policy's view (it never went idle). */
-  #busyToGone(inst: Instance): void {
-    inst.state = 'idle';
-    this.policy.onIdle(inst, this.clock.now(), 'finished');
-    this.#gone(inst, 'error');
-  }
-
-  #gone(inst: Instance, reason: 'evicted' | 'expired' | 'prewarm-unload' | 'error' | 'shutdown'): void {
-    if (inst.state === 'destroyed') return;
-    inst.state = 'destroyed';
-    inst.gen++;
-    this.policy.onDestroy(inst, this.clock.now(), reason);
-  }
-
-  /** Destroys the sandbox and frees its memory; never throws. */
-  async #destroy(inst: Instance, reason: 'evicted' | 'expired' | 'prewarm-unload' | 'error' | 'shutdown', drain = true): Promise<void> {
-    this.#removeAvailable(inst);
-    this.#gone(inst, reason);
-    if (!this.#live.has(inst)) return;
+  destroy(inst: Instance, reason: DestroyReason): void {
     this.#live.delete(inst);
-    // from now on its memory is no longer reserved, only dying
-    this.#used -= inst.memMb;
-    this.#dyingMb += inst.memMb;
+    const mb = inst.footprint;
     inst.chain = inst.chain.then(() => inst.sb?.destroy(reason)).catch((e) => {
       this.#log?.error({ err: e, sandbox: inst.sb?.id }, 'destroy failed');
     });
-    const done = inst.chain;
-    this.#dying.add(done);
-    await done;
-    this.#dying.delete(done);
-    this.#dyingMb -= inst.memMb;
-    inst.sb = undefined;
-    this.#stats.count('sandboxes_destroyed');
-    if (drain) this.#kickDrain();
+    this.#trackDying(mb, inst.chain.then(() => {
+      if (inst.sb) this.#stats.count('sandboxes_destroyed');
+      inst.sb = undefined;
+    }));
   }
 
-  /** Serves waiters in order while sandboxes or memory allow. */
+  pause(inst: Instance): void {
+    inst.chain = inst.chain.then(() => inst.sb!.pause()).catch((e) => {
+      this.#log?.warn({ err: e, sandbox: inst.sb?.id }, 'pause failed; destroying the sandbox');
+      if (inst.state === 'paused') this.#pool.destroy(inst, 'error', this.clock.now());
+    });
+  }
+
+  scheduleExpiry(inst: Instance, at: number): void {
+    this.clock.schedule(at, () => {
+      if (this.#pool.expire(inst, at, this.clock.now())) this.#kickDrain();
+    });
+  }
+
+  schedulePrewarm(fnId: number, at: number): void {
+    this.clock.schedule(at, () => void this.#prewarm(fnId));
+  }
+
+  evictZygote(node: TreeNode, mb: number): void {
+    this.#trackDying(mb, this.imports ? this.imports.evicted(node) : Promise.resolve());
+  }
+
+  /** Serves waiters in order while the pool's drain allows. */
   #kickDrain(): void {
-    if (this.#queue.length === 0) return;
+    if (this.#pool.queue.size === 0) return;
     if (this.#draining) {
       // something changed while a drain was waiting: it must look again
       this.#drainAgain = true;
@@ -560,28 +494,22 @@ export class LambdaManager {
     }
     this.#draining = true;
     void (async () => {
+      const pool = this.#pool;
       try {
         do {
           this.#drainAgain = false;
-          while (this.#queue.length > 0) {
-            const w = this.#queue[0]!;
-            const inst = this.#takeAvailable(w.fnId, w.code.version);
-            if (inst) {
-              this.#queue.shift();
-              w.grant({ inst });
-              continue;
-            }
-            if (!(await this.#reserve(w.memMb))) break;
-            // while we waited, the waiter may have been handed a sandbox
-            const i = this.#queue.indexOf(w);
-            if (i < 0) {
-              this.#used -= w.memMb;
-              continue;
-            }
-            this.#queue.splice(i, 1);
-            w.grant({ reserved: true });
+          for (;;) {
+            const r = pool.drainStep(this.clock.now());
+            if (r === Route.Warm) this.#grant(pool.out.seq, { inst: pool.taken!, paused: pool.tookPaused });
+            else if (r === Route.Cold) this.#grant(pool.out.seq, { newId: pool.newId });
+            else if ((r === Route.Hold || pool.holding) && this.#dying.size > 0) {
+              // its memory is still dying: wait for it, serving nobody else meanwhile
+              const te = this.clock.now();
+              await Promise.race(this.#dying);
+              this.#stats.time('evict', this.clock.now() - te);
+            } else break;
           }
-        } while (this.#drainAgain && this.#queue.length > 0);
+        } while (this.#drainAgain && pool.queue.size > 0);
       } finally {
         this.#draining = false;
       }
@@ -591,9 +519,10 @@ export class LambdaManager {
   /** Destroys every sandbox (shutdown). */
   async close(): Promise<void> {
     this.#closed = true;
-    this.clock.close();
-    await Promise.all([...this.#live].map((i) => this.#destroy(i, 'shutdown', false)));
+    this.clock.close?.();
+    const now = this.clock.now();
+    for (const inst of [...this.#live]) this.#pool.destroy(inst, 'shutdown', now);
     await this.imports?.close();
-    await Promise.all(this.#dying);
+    while (this.#dying.size > 0) await Promise.all(this.#dying);
   }
 }

@@ -20,6 +20,7 @@ import { createHash } from 'node:crypto';
 import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OlError, isOlError } from '../common/errors.js';
+import { normalizeName, parseRequirement, type Requirement } from '../core/requirements.js';
 import type { PackageMount } from './sandbox/api.js';
 import type { JobSpec } from './sandbox/sock.js';
 import type { WorkerStats } from './stats.js';
@@ -46,14 +47,6 @@ export interface PackageInfo {
   skipped?: boolean;
 }
 
-/** A parsed requirement line. */
-export interface Requirement {
-  name: string;
-  extras: string[];
-  spec: string;
-  marker: string;
-}
-
 /** Runs installer and timing jobs in sandboxes (the sock pool does). */
 export interface JobRunner {
   runJob(job: JobSpec): Promise<unknown>;
@@ -70,26 +63,6 @@ export interface PackageCacheOptions {
   memoryMb: number;
   timeLimitMs: number;
   log?: { warn(obj: unknown, msg?: string): void };
-}
-
-/** PEP 503 normalisation: lower case, runs of -_. become -. */
-export function normalizeName(name: string): string {
-  return name.toLowerCase().replace(/[-_.]+/g, '-');
-}
-
-const REQ = /^([A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)\s*(?:\[([^\]]*)\])?\s*([^;]*?)\s*(?:;\s*(.*))?$/;
-
-/** Parses one requirement (PEP 508 without URLs); the error names the line. */
-export function parseRequirement(line: string, where = 'requirement'): Requirement {
-  const m = REQ.exec(line.trim());
-  if (!m || /^(-|git\+|https?:)/.test(line.trim()) || /[@]/.test(m[3] ?? '')) {
-    throw new OlError('OL_ERR_BAD_REQUEST', `${where}: ${JSON.stringify(line)} is not a requirement ol-lab understands (name[extras] version-spec; marker)`);
-  }
-  const spec = (m[3] ?? '').replace(/\s+/g, '');
-  if (spec && !/^(?:(?:==|!=|<=|>=|~=|===|<|>)[A-Za-z0-9.*+!_-]+,?)+$/.test(spec)) {
-    throw new OlError('OL_ERR_BAD_REQUEST', `${where}: ${JSON.stringify(line)} has a version spec pip would not accept (${spec})`);
-  }
-  return { name: normalizeName(m[1]!), extras: (m[2] ?? '').split(',').map((e) => e.trim()).filter(Boolean).sort(), spec: spec.replace(/,$/, ''), marker: (m[4] ?? '').trim() };
 }
 
 /** The cache key of a requirement: its normalised form, safe as a folder name. */

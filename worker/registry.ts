@@ -15,7 +15,7 @@ import { join, posix } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import * as tar from 'tar';
 import { OlError } from '../common/errors.js';
-import { parseRequirement } from './packages.js';
+import { parseRequirement } from '../core/requirements.js';
 import { DEFAULT_LAMBDA_CONFIG, parseLambdaConfig, type LambdaConfig } from './lambda-config.js';
 
 export const NAME_RE = /^[A-Za-z0-9._-]+$/;

@@ -5,7 +5,7 @@
  * handler (the round trip to the runtime), total (arrival to reply),
  * install (one package into the package cache), zygote (making one zygote).
  */
-import { LatencyHistogram } from '../sim/histogram.js';
+import { LatencyHistogram } from '../common/histogram.js';
 
 export const STAGES = ['queue', 'create', 'unpause', 'evict', 'handler', 'total', 'install', 'zygote'] as const;
 export type Stage = (typeof STAGES)[number];

@@ -1,6 +1,6 @@
 /** `ol-sim policies`: the registry, one line each. */
 import { table } from '../summary.js';
-import { evictionPolicies } from '../policies/index.js';
+import { evictionPolicies } from '../../core/policies/index.js';
 
 export function policiesCommand(a: { json: boolean }): void {
   if (a.json) {

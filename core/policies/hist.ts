@@ -151,6 +151,8 @@ export class HistogramPolicy extends BasePolicy {
   }
 
   onDestroy(sb: SandboxView): void {
+    // a busy sandbox that died (crash, OOM, time limit) ends no idle period: it only stops being busy
+    if (sb.state === 'busy') this.#busy[sb.fnId]!--;
     this.#heap.remove(sb);
   }
 

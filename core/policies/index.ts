@@ -5,7 +5,7 @@
  */
 import { badConfig, unknownName } from '../../common/errors.js';
 import type { Policy, PolicyContext, PolicyFactory } from '../policy.js';
-import type { Rng } from '../rng.js';
+import type { Rng } from '../../common/rng.js';
 import { freq } from './freq.js';
 import { gdsf } from './gdsf.js';
 import { hist } from './hist.js';

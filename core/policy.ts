@@ -7,13 +7,16 @@
  * the same object runs on the simulator's virtual clock and on the worker's
  * wall clock (see docs/DESIGN.md).
  *
- * Event order for one sandbox, guaranteed by every pool that drives a policy:
- * `onCreate`, then any number of (`onBusy`, `onIdle`) pairs, then `onDestroy`
- * exactly once. `victim()` only ever returns a sandbox that is idle or paused,
- * that is, one whose last event was `onIdle` (or `onCreate` of a pre-warmed
- * sandbox followed by `onIdle`).
+ * Event order for one sandbox, guaranteed by the core pool (core/pool.ts),
+ * which alone drives a policy: `onCreate`, then `onBusy` for a sandbox made
+ * for a request (or `onIdle` with cause `prewarmed` for a pre-warmed one),
+ * then any number of (`onIdle`, `onBusy`) alternations, then `onDestroy`
+ * exactly once, from any state: a busy sandbox that dies (crash, OOM kill,
+ * time limit) is destroyed without a pretended `onIdle`, and `onDestroy`
+ * sees the state it died in (`sb.state`). `victim()` only ever returns a
+ * sandbox that is idle or paused, that is, one whose last event was `onIdle`.
  */
-import type { Rng } from './rng.js';
+import type { Rng } from '../common/rng.js';
 
 /** Where a sandbox is in its life. */
 export type SandboxState = 'creating' | 'idle' | 'paused' | 'busy' | 'destroyed';

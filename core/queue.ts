@@ -1,10 +1,13 @@
 /**
- * The FIFO of invocations waiting for memory, stored column-wise in chunks
- * of typed arrays addressed by a stable position (the arrival order), so an
- * overloaded run can hold millions of waiting invocations without one
- * object each, and so a waiting invocation of a given function can be taken
- * out of the middle in O(1) (a finishing sandbox goes to a waiting request
- * of its own function first, as in the real worker).
+ * The FIFO of requests waiting for memory, shared by the simulator and the
+ * worker: what the pool rules read of a waiter (its number, function and
+ * memory) plus numeric payload columns of the side's own (the simulator's
+ * arrival, duration and cold-start time; the worker keeps none and maps
+ * the number to its waiter). Stored column-wise in chunks of typed arrays
+ * addressed by a stable position (the arrival order), so an overloaded run
+ * can hold millions of waiting requests without one object each, and so a
+ * waiting request of a given function can be taken out of the middle in
+ * O(1) (a finishing sandbox goes to a waiting request of its own function).
  */
 const BITS = 12;
 const SIZE = 1 << BITS;
@@ -13,21 +16,19 @@ const MASK = SIZE - 1;
 interface Chunk {
   seq: Float64Array;
   fn: Int32Array;
-  arrival: Float64Array;
-  dur: Float64Array;
   mem: Float64Array;
-  init: Float64Array;
+  cols: Float64Array[];
   taken: Uint8Array;
 }
 
-function chunk(): Chunk {
-  return {
-    seq: new Float64Array(SIZE), fn: new Int32Array(SIZE), arrival: new Float64Array(SIZE), dur: new Float64Array(SIZE),
-    mem: new Float64Array(SIZE), init: new Float64Array(SIZE), taken: new Uint8Array(SIZE),
-  };
+function chunk(ncols: number): Chunk {
+  const cols: Float64Array[] = [];
+  for (let k = 0; k < ncols; k++) cols.push(new Float64Array(SIZE));
+  return { seq: new Float64Array(SIZE), fn: new Int32Array(SIZE), mem: new Float64Array(SIZE), cols, taken: new Uint8Array(SIZE) };
 }
 
-export class InvocationQueue {
+export class WaitQueue {
+  readonly #ncols: number;
   #chunks = new Map<number, Chunk>();
   /** Position of the oldest entry still waiting (or past the end). */
   #head = 0;
@@ -38,6 +39,11 @@ export class InvocationQueue {
   #byFnHead: number[] = [];
   #count: number[] = [];
 
+  /** `payloadColumns`: how many numbers of its own each entry carries. */
+  constructor(payloadColumns = 0) {
+    this.#ncols = payloadColumns;
+  }
+
   get size(): number {
     return this.#size;
   }
@@ -47,16 +53,18 @@ export class InvocationQueue {
     return this.#count[fn] ?? 0;
   }
 
-  push(seq: number, fn: number, arrival: number, dur: number, mem: number, init: number): void {
+  /** Appends a waiter; returns its position. Payload columns start at 0 (set them with `setCol`). */
+  push(seq: number, fn: number, mem: number): number {
     const pos = this.#tail++;
     let c = this.#chunks.get(pos >>> BITS);
-    if (!c) this.#chunks.set(pos >>> BITS, (c = chunk()));
+    if (!c) this.#chunks.set(pos >>> BITS, (c = chunk(this.#ncols)));
     const i = pos & MASK;
-    c.seq[i] = seq; c.fn[i] = fn; c.arrival[i] = arrival; c.dur[i] = dur; c.mem[i] = mem; c.init[i] = init; c.taken[i] = 0;
+    c.seq[i] = seq; c.fn[i] = fn; c.mem[i] = mem; c.taken[i] = 0;
     while (this.#byFn.length <= fn) { this.#byFn.push([]); this.#byFnHead.push(0); this.#count.push(0); }
     this.#byFn[fn]!.push(pos);
     this.#count[fn]!++;
     this.#size++;
+    return pos;
   }
 
   /** Position of the oldest waiting entry (the queue must not be empty). */
@@ -85,10 +93,16 @@ export class InvocationQueue {
 
   seq(pos: number): number { return this.#at(pos).seq[pos & MASK]!; }
   fn(pos: number): number { return this.#at(pos).fn[pos & MASK]!; }
-  arrival(pos: number): number { return this.#at(pos).arrival[pos & MASK]!; }
-  dur(pos: number): number { return this.#at(pos).dur[pos & MASK]!; }
   mem(pos: number): number { return this.#at(pos).mem[pos & MASK]!; }
-  init(pos: number): number { return this.#at(pos).init[pos & MASK]!; }
+  col(pos: number, k: number): number { return this.#at(pos).cols[k]![pos & MASK]!; }
+  setCol(pos: number, k: number, v: number): void { this.#at(pos).cols[k]![pos & MASK] = v; }
+
+  /** Whether the entry at `pos` is still waiting. */
+  waiting(pos: number): boolean {
+    if (pos < this.#head || pos >= this.#tail) return false;
+    const c = this.#chunks.get(pos >>> BITS);
+    return c !== undefined && !c.taken[pos & MASK];
+  }
 
   /** Removes the entry at `pos` (the head or any other). */
   take(pos: number): void {

@@ -149,49 +149,53 @@ export class VirtualClock implements Clock {
 
 /**
  * The real clock: `now()` is milliseconds since construction (monotonic,
- * from `performance.now()`), and callbacks run on Node's timers.
- * Ordering among callbacks due at the same millisecond follows priority and
- * then scheduling order, as in the virtual clock.
+ * from `performance.now()`), and callbacks wait on Node's timers. As SimPy's
+ * RealtimeEnvironment, it is the virtual kernel with another way of
+ * waiting: due callbacks are kept in a {@link VirtualClock} and run by its
+ * `run(until)`, so callbacks due together run in the same order (time,
+ * priority, then scheduling order) on both clocks. Scheduling is a heap
+ * insertion; the timer is re-armed only for a callback due sooner.
  */
 export class WallClock implements Clock {
   readonly #origin = performance.now();
-  #seq = 0;
-  #due: { at: number; key: number; fn: ClockCallback; arg: unknown }[] = [];
+  #due = new VirtualClock(0, 64);
   #timer: NodeJS.Timeout | undefined;
+  #armedAt = Infinity;
+  #closed = false;
 
   now(): number {
     return performance.now() - this.#origin;
   }
 
   schedule<A>(at: number, fn: ClockCallback<A>, arg?: A, priority = 0): void {
-    this.#due.push({ at, key: priority * SEQ_SPAN + this.#seq++, fn: fn as ClockCallback, arg });
-    this.#due.sort((a, b) => a.at - b.at || a.key - b.key);
-    this.#arm();
+    if (this.#closed) return;
+    this.#due.schedule(Math.max(at, this.#due.now()), fn, arg, priority);
+    if (at < this.#armedAt) this.#arm();
   }
 
-  /** Cancels every pending callback (used when a worker shuts down). */
+  /** Cancels every pending callback (used when a worker shuts down); later ones are ignored. */
   close(): void {
+    this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#due = [];
+    this.#armedAt = Infinity;
+    this.#due = new VirtualClock(0, 1);
   }
 
   #arm(): void {
     if (this.#timer) clearTimeout(this.#timer);
-    const first = this.#due[0];
-    if (!first) { this.#timer = undefined; return; }
-    const delay = Math.max(0, first.at - this.now());
-    this.#timer = setTimeout(() => this.#fire(), delay);
+    this.#timer = undefined;
+    const next = this.#due.peekTime();
+    this.#armedAt = next;
+    if (next === Infinity) return;
+    this.#timer = setTimeout(() => this.#fire(), Math.max(0, next - this.now()));
     this.#timer.unref();
   }
 
   #fire(): void {
     this.#timer = undefined;
-    const t = this.now();
-    while (this.#due.length > 0 && this.#due[0]!.at <= t) {
-      const e = this.#due.shift()!;
-      e.fn(e.arg);
-    }
-    this.#arm();
+    this.#armedAt = Infinity;
+    this.#due.run(Math.max(this.now(), this.#due.now()));
+    if (!this.#closed) this.#arm();
   }
 }

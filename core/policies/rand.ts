@@ -1,6 +1,6 @@
 /** Uniformly random victim among idle sandboxes (seeded): a floor for comparisons. */
 import { BasePolicy, KEEP, type IdleDecision, type PolicyContext, type PolicyFactory, type SandboxView } from '../policy.js';
-import type { Rng } from '../rng.js';
+import type { Rng } from '../../common/rng.js';
 
 export class RandomPolicy extends BasePolicy {
   readonly name = 'rand';

@@ -1,12 +1,12 @@
 /** The comparison report of `ol-exp compare`: PNG charts, report.pdf and report.html. */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Agreement } from '../experiments/compare.js';
-import type { RunInfo } from '../experiments/run-files.js';
-import { rangeText } from '../experiments/spread.js';
-import { intervalText, selfText } from '../experiments/uncertainty.js';
-import { barChart, lineChart } from './charts.js';
-import { writeHtml, writePdf, type ReportChart, type ReportDoc } from './document.js';
+import type { Agreement } from './compare.js';
+import type { RunInfo } from './run-files.js';
+import { rangeText } from './spread.js';
+import { intervalText, selfText } from './uncertainty.js';
+import { barChart, lineChart } from '../reports/charts.js';
+import { writeHtml, writePdf, type ReportChart, type ReportDoc } from '../reports/document.js';
 
 const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : String(x));
 const sign = (x: number) => (Number.isFinite(x) ? `${x >= 0 ? '+' : ''}${x.toFixed(1)}%` : String(x));
