@@ -4,11 +4,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { projectPath } from '../common/paths.js';
 
-/** The q-th percentile (nearest rank) of xs. */
-export function pct(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((q / 100) * s.length) - 1))]!;
-}
+/** The q-th percentile (nearest rank) of xs, in any order (common/stats.ts). */
+export { percentileOf as pct } from '../common/stats.js';
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 

@@ -20,7 +20,7 @@
 import { readRepeats } from '../experiments/repeats.js';
 import { readRun } from '../experiments/run-files.js';
 import { agreementShare } from '../experiments/uncertainty.js';
-import { pct } from '../experiments/compare.js';
+import { percentile as pct } from '../common/stats.js';
 import type { RepeatFigures } from '../experiments/repeats.js';
 import { takeOption } from './common.js';
 

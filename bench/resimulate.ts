@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildPlan, type PlanOptions } from '../experiments/plan.js';
 import { readRepeats } from '../experiments/repeats.js';
-import { summarizeRun } from '../experiments/compare.js';
+import { summarizeRun } from '../experiments/figures.js';
 import { readRun } from '../experiments/run-files.js';
 import { runSimReplicated } from '../experiments/sim.js';
 import { loadProfile, type CostProfile } from '../sim/profile.js';
@@ -55,7 +55,7 @@ try {
   for (const [k, v] of variants.entries()) {
     const { extra, ...top } = v.patch;
     const profile: CostProfile = { ...base, ...top, extra: { ...(base.extra ?? {}), ...(extra ?? {}) } };
-    const cores = Number((profile.extra as { cores?: number }).cores);
+    const cores = Number(profile.extra?.cores);
     if (!(cores > 0)) usage(`variant "${v.name}": the profile has no extra.cores`);
     const got = await runSimReplicated({ plan, out: join(work, String(k)), policy: real.info.policy, memoryMb: real.info.memoryMb, cores, profile, backend: 'sock', createOnCpu: true, replicas, profilePath });
     const cs = (got.replicas.length ? got.replicas.map((r) => r.coldStarts) : [summarizeRun(readRun(join(work, String(k))).rows).coldStarts]).sort((a, b) => a - b);

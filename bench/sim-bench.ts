@@ -23,6 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { machineInfo } from '../common/machine.js';
 import { projectPath } from '../common/paths.js';
+import { median } from '../common/stats.js';
 import { runMain, writeReport } from './common.js';
 import { evictionPolicies } from '../core/policies/index.js';
 import { simulate } from '../sim/run.js';
@@ -32,10 +33,6 @@ function arg(name: string, dflt: string): string {
   return i >= 0 ? process.argv[i + 1]! : dflt;
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 async function child(): Promise<void> {
   // child mode: stream one trace through the simulator, report speed and peak RSS

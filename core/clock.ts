@@ -2,8 +2,9 @@
  * Clocks. Policy and scheduling code asks a {@link Clock} for the time and
  * for callbacks; it never calls `Date.now()` or `setTimeout` itself. The
  * simulator drives it with a {@link VirtualClock} (a SimPy-style kernel: now,
- * schedule, step, run), the real worker with a {@link WallClock}. The two
- * differ only in how `step` waits, so policy code cannot tell them apart.
+ * schedule, step, run), the real worker with worker/wall-clock.ts, which is
+ * this kernel with another way of waiting, so decision code cannot tell
+ * them apart.
  */
 
 /** A callback scheduled on a clock; `arg` is passed through untouched. */
@@ -144,58 +145,5 @@ export class VirtualClock implements Clock {
     const k = new Float64Array(cap); k.set(this.#key); this.#key = k;
     this.#fn.length = cap;
     this.#arg.length = cap;
-  }
-}
-
-/**
- * The real clock: `now()` is milliseconds since construction (monotonic,
- * from `performance.now()`), and callbacks wait on Node's timers. As SimPy's
- * RealtimeEnvironment, it is the virtual kernel with another way of
- * waiting: due callbacks are kept in a {@link VirtualClock} and run by its
- * `run(until)`, so callbacks due together run in the same order (time,
- * priority, then scheduling order) on both clocks. Scheduling is a heap
- * insertion; the timer is re-armed only for a callback due sooner.
- */
-export class WallClock implements Clock {
-  readonly #origin = performance.now();
-  #due = new VirtualClock(0, 64);
-  #timer: NodeJS.Timeout | undefined;
-  #armedAt = Infinity;
-  #closed = false;
-
-  now(): number {
-    return performance.now() - this.#origin;
-  }
-
-  schedule<A>(at: number, fn: ClockCallback<A>, arg?: A, priority = 0): void {
-    if (this.#closed) return;
-    this.#due.schedule(Math.max(at, this.#due.now()), fn, arg, priority);
-    if (at < this.#armedAt) this.#arm();
-  }
-
-  /** Cancels every pending callback (used when a worker shuts down); later ones are ignored. */
-  close(): void {
-    this.#closed = true;
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    this.#armedAt = Infinity;
-    this.#due = new VirtualClock(0, 1);
-  }
-
-  #arm(): void {
-    if (this.#timer) clearTimeout(this.#timer);
-    this.#timer = undefined;
-    const next = this.#due.peekTime();
-    this.#armedAt = next;
-    if (next === Infinity) return;
-    this.#timer = setTimeout(() => this.#fire(), Math.max(0, next - this.now()));
-    this.#timer.unref();
-  }
-
-  #fire(): void {
-    this.#timer = undefined;
-    this.#armedAt = Infinity;
-    this.#due.run(Math.max(this.now(), this.#due.now()));
-    if (!this.#closed) this.#arm();
   }
 }

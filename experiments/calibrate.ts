@@ -43,9 +43,10 @@ import { removeUnlessMounted } from '../common/fs.js';
 import { machineInfo } from '../common/machine.js';
 import { defaultConfig } from '../worker/config.js';
 import { makePoolFor } from '../worker/pools.js';
-import type { CostProfile } from '../sim/profile.js';
+import type { CalibrationFigures, CostProfile } from '../sim/profile.js';
 import { SYNTHETIC_LAMBDA } from './real.js';
 import { spawnWorker } from './worker-process.js';
+import { median } from '../common/stats.js';
 
 const NOOP = 'def f(event):\n    return event\n';
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
@@ -103,7 +104,6 @@ const TOUCH_REPS = 3;
 /** Pause before each cold call that should find the zygote's spare ready, ms (it is cloned in ~30 ms). */
 const READY_GAP_MS = 200;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const round = (x: number) => Math.round(x * 1000) / 1000;
 
 export async function calibrate(o: { backend: 'sock' | 'docker'; n: number; out: string; log: (s: string) => void }): Promise<CostProfile> {
@@ -333,7 +333,7 @@ export function mergeCalibrations(profiles: CostProfile[]): CostProfile {
     costs[name] = ds.every((d) => d?.kind === 'empirical') ? { kind: 'empirical', samples: ds.flatMap((d) => d!.samples!) } : ds[0];
   }
   const headline = (p: CostProfile) => {
-    const x = (p.extra ?? {}) as Record<string, unknown> & { backgroundCpu?: { callMs?: number; coldMs?: number } };
+    const x = p.extra ?? {};
     return { source: p.source, cores: x.cores, touchBusyMsPerMb: x.touchBusyMsPerMb, forkSandboxMs: x.forkSandboxMs, callMs: x.backgroundCpu?.callMs, coldMs: x.backgroundCpu?.coldMs };
   };
   return {
@@ -342,6 +342,6 @@ export function mergeCalibrations(profiles: CostProfile[]): CostProfile {
     source: `the median of ${profiles.length} calibrations: ${profiles.map((p) => p.source).join('; ')}`,
     costs: costs as CostProfile['costs'],
     machine: first.machine,
-    extra: { ...(merge(profiles.map((p) => p.extra)) as Record<string, unknown>), calibrations: profiles.map(headline) },
+    extra: { ...(merge(profiles.map((p) => p.extra)) as CalibrationFigures), calibrations: profiles.map(headline) },
   };
 }

@@ -5,27 +5,11 @@
  * between the two latency distributions, and the series the charts plot.
  */
 import { OlError } from '../common/errors.js';
+import { percentile as pct } from '../common/stats.js';
+import { err, ksDistance, side, targetMet, TARGETS, type Side } from './figures.js';
 import type { InvocationRow, RunInfo } from './run-files.js';
 import type { SpreadSummary } from './spread.js';
 import type { ErrorIntervals } from './uncertainty.js';
-
-/** The fidelity targets of issue #4. */
-export const TARGETS = { coldStartsPct: 5, p50Pct: 10, p99Pct: 25 };
-
-/** Whether an error (percent) of one target figure is within its target. */
-export function targetMet(figure: 'coldStarts' | 'p50' | 'p99', errorPct: number): boolean {
-  return Math.abs(errorPct) <= TARGETS[`${figure}Pct`];
-}
-
-export interface Side {
-  invocations: number;
-  failed: number;
-  coldStarts: number;
-  p50: number;
-  p90: number;
-  p99: number;
-  mean: number;
-}
 
 export interface Agreement {
   real: Side;
@@ -57,44 +41,6 @@ export function incompatibility(a: RunInfo, b: RunInfo): string | undefined {
   if (a.memoryMb !== b.memoryMb) return `they use different memory pools (${a.memoryMb} vs ${b.memoryMb} MB)`;
   return undefined;
 }
-
-/** The nearest-rank `q`-th percentile (0-100) of sorted values; NaN when there are none. */
-export function pct(sorted: ArrayLike<number>, q: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((q / 100) * sorted.length) - 1))]!;
-}
-
-/** One run's figures: invocations, cold starts, latency percentiles. */
-export function summarizeRun(rows: InvocationRow[]): Side {
-  return side(rows).s;
-}
-
-function side(rows: InvocationRow[]): { s: Side; lat: Float64Array } {
-  const ok = rows.filter((r) => r.start !== 'failed' && Number.isFinite(r.latencyMs));
-  const lat = Float64Array.from(ok.map((r) => r.latencyMs)).sort();
-  return {
-    s: {
-      invocations: rows.length, failed: rows.length - ok.length, coldStarts: ok.filter((r) => r.start === 'cold').length,
-      p50: pct(lat, 50), p90: pct(lat, 90), p99: pct(lat, 99), mean: lat.reduce((a, b) => a + b, 0) / Math.max(1, lat.length),
-    },
-    lat,
-  };
-}
-
-/** Two-sample Kolmogorov–Smirnov statistic: the largest gap between the empirical CDFs. */
-export function ksDistance(a: Float64Array, b: Float64Array): number {
-  let i = 0, j = 0, d = 0;
-  while (i < a.length && j < b.length) {
-    const x = Math.min(a[i]!, b[j]!);
-    while (i < a.length && a[i]! <= x) i++;
-    while (j < b.length && b[j]! <= x) j++;
-    d = Math.max(d, Math.abs(i / a.length - j / b.length));
-  }
-  return d;
-}
-
-/** (sim − real) / real in percent (0 when both are 0). */
-export const err = (sim: number, real: number) => (real === 0 ? (sim === 0 ? 0 : Infinity) : ((sim - real) / real) * 100);
 
 function cdfPoints(lat: Float64Array, max = 400): [number, number][] {
   const out: [number, number][] = [];

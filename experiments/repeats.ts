@@ -11,7 +11,7 @@
 import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OlError } from '../common/errors.js';
-import { summarizeRun } from './compare.js';
+import { summarizeRun } from './figures.js';
 import { readRun, type RunInfo } from './run-files.js';
 
 /** One repetition's figures. */

@@ -11,7 +11,8 @@
  * costs (profiles written before those were recorded vary the cores only).
  */
 import type { CostProfile } from '../sim/profile.js';
-import { pct, type Agreement, type Side } from './compare.js';
+import { percentile as pct } from '../common/stats.js';
+import type { Side } from './figures.js';
 
 export interface SpreadMember {
   label: string;
@@ -28,7 +29,7 @@ function quartiles(xs: number[]): number[] {
 
 /** Profiles for the calibration's spread: one per (effective cores sample, touching quartile); [] if the profile records no spread. */
 export function spreadMembers(profile: CostProfile): SpreadMember[] {
-  const extra = (profile.extra ?? {}) as { cores?: number; touchMsPerMb?: number; touchMsPerMbSamples?: number[]; cpu?: { effectiveCores?: number[] } };
+  const extra = profile.extra ?? {};
   const coresSamples = (extra.cpu?.effectiveCores ?? []).filter((c) => Number.isFinite(c) && c > 0);
   const touchSamples = (extra.touchMsPerMbSamples ?? []).filter((t) => Number.isFinite(t) && t >= 0);
   if (coresSamples.length === 0 && touchSamples.length === 0) return [];
@@ -58,7 +59,7 @@ export interface SpreadSummary {
   realWithin: { coldStarts: boolean; p50: boolean; p99: boolean };
 }
 
-export function summarizeSpread(real: Side, members: { label: string; agreement: Agreement }[]): SpreadSummary {
+export function summarizeSpread(real: Side, members: { label: string; agreement: { sim: Side } }[]): SpreadSummary {
   return summarizeFigures(real, members.map((m) => ({ label: m.label, coldStarts: m.agreement.sim.coldStarts, p50: m.agreement.sim.p50, p99: m.agreement.sim.p99 })));
 }
 

@@ -17,7 +17,8 @@
  * judged against one draw of the worker's replays.
  */
 import { makeRng } from '../common/rng.js';
-import { err, pct, targetMet } from './compare.js';
+import { percentile as pct } from '../common/stats.js';
+import { err, targetMet } from './figures.js';
 import { medianRepeat, type RepeatFigures } from './repeats.js';
 
 type Figure = 'coldStarts' | 'p50' | 'p99';

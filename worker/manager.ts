@@ -13,9 +13,9 @@
  * `queue_limit` waiting, beyond which requests get 429. One request at a
  * time per sandbox, as OpenLambda's Python runtime serves.
  */
-import { appendFileSync } from 'node:fs';
 import { OlError, isOlError } from '../common/errors.js';
-import { WallClock, type Clock } from '../core/clock.js';
+import type { Clock } from '../core/clock.js';
+import { WallClock } from './wall-clock.js';
 import type { TreeNode } from '../core/import-tree.js';
 import type { DestroyReason, Policy } from '../core/policy.js';
 import { createPolicy } from '../core/policies/index.js';
@@ -29,10 +29,10 @@ import { ImportCache } from './import-cache.js';
 import { PackageCache, type PackageInfo } from './packages.js';
 import type { FirstRequest, RuntimeReply, Sandbox, SandboxPool as SandboxBackend, SandboxSpec } from './sandbox/api.js';
 import type { SockPool } from './sandbox/sock.js';
+import { Recorder, type InvocationRecord, type StartKind } from './recorder.js';
 import type { WorkerStats } from './stats.js';
 
-/** How a request got its sandbox. */
-export type StartKind = 'warm' | 'unpaused' | 'cold';
+export type { InvocationRecord, StartKind } from './recorder.js';
 
 class Instance extends PooledSandbox {
   sb: Sandbox | undefined;
@@ -50,23 +50,6 @@ interface Grant {
   handover?: boolean;
   /** Memory was reserved for a new sandbox, numbered so by the pool. */
   newId?: number;
-}
-
-/** One invocation's record (with `record` on, one JSON line each). */
-export interface InvocationRecord {
-  lambda: string;
-  arrival_ms: number;
-  start: StartKind | 'failed';
-  queue_ms: number;
-  create_ms: number;
-  unpause_ms: number;
-  handler_ms: number;
-  total_ms: number;
-  status: number;
-  /** Installed packages of the lambda (its closure), by name. */
-  packages?: string[];
-  /** On a cold start: the import-cache node its sandbox was forked from; null when it started fresh. */
-  zygote?: string | null;
 }
 
 export interface ManagerOptions {
@@ -113,8 +96,10 @@ export class LambdaManager implements PoolEffects<Instance> {
   readonly imports: ImportCache | undefined;
   /** Each code version's installed closure. */
   readonly #closures = new Map<string, Promise<PackageInfo[]>>();
+  readonly #recorder: Recorder;
 
   constructor(o: ManagerOptions) {
+    this.#recorder = new Recorder(o.config.record ? o.config.record_path : undefined, o.log);
     this.#c = o.config;
     this.#backend = o.pool;
     this.#registry = o.registry;
@@ -256,13 +241,7 @@ export class LambdaManager implements PoolEffects<Instance> {
     } finally {
       rec.total_ms = this.clock.now() - arrival;
       this.#stats.time('total', rec.total_ms);
-      if (this.#c.record) {
-        try {
-          appendFileSync(this.#c.record_path, JSON.stringify(rec) + '\n');
-        } catch (e) {
-          this.#log?.error({ err: e }, `cannot append to ${this.#c.record_path}`);
-        }
-      }
+      this.#recorder.write(rec);
     }
   }
 

@@ -106,9 +106,26 @@ export interface SandboxPool {
   census(): Promise<CleanupReport>;
   on(listener: (type: SandboxEventType, sb: Sandbox) => void): void;
   /** Runs a one-shot job (package install, import timing) in a lean container. */
-  runJob?(job: import('./sock.js').JobSpec): Promise<unknown>;
+  runJob?(job: JobSpec): Promise<unknown>;
   /** Releases what the pool itself holds (its empty root cgroup); sandboxes must be gone. */
   close?(): Promise<void>;
+}
+
+/** A one-shot job in a lean container: a package install, or timing imports. */
+export interface JobSpec {
+  id: string;
+  mode: 'install' | 'measure';
+  /** Extra fields for the runtime's config (requirement, indexArgs, modules, …). */
+  config: Record<string, unknown>;
+  /** Host folder bound read-write at /host (install: the new package's folder). */
+  hostDir?: string;
+  /** Host folder bound read-only at /handler (install: a local wheel folder). */
+  handlerDir?: string;
+  packages?: PackageMount[];
+  /** Share the host's network namespace (an installer reaching a real index). */
+  network?: boolean;
+  memoryMb: number;
+  timeLimitMs: number;
 }
 
 /** An error from a sandbox operation, with the OL code to report it by. */

@@ -16,7 +16,8 @@ import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } f
 import { join } from 'node:path';
 import { OlError } from '../../common/errors.js';
 import { projectPath } from '../../common/paths.js';
-import { PoolEvents, type CleanupReport, type Diagnosis, type PackageMount, type Sandbox, type SandboxPool, type SandboxSpec, type ZygoteHandle } from './api.js';
+import { PoolEvents, type CleanupReport, type Diagnosis, type PackageMount, type Sandbox, type SandboxPool, type SandboxSpec, type ZygoteHandle, type JobSpec } from './api.js';
+export type { JobSpec } from './api.js';
 import { cgroupDriver, type Cgroup, type CgroupDriver } from './cgroups.js';
 import { SandboxDirs } from './dirs.js';
 import { RuntimeSandbox } from './runtime-sandbox.js';
@@ -209,21 +210,6 @@ export class SockZygote implements ZygoteHandle {
 }
 
 /** A one-shot job in a lean container: a package install or an import timing. */
-export interface JobSpec {
-  id: string;
-  mode: 'install' | 'measure';
-  /** Extra fields for the runtime's config (requirement, indexArgs, modules, …). */
-  config: Record<string, unknown>;
-  /** Host folder bound read-write at /host (install: the new package's folder). */
-  hostDir?: string;
-  /** Host folder bound read-only at /handler (install: a local wheel folder). */
-  handlerDir?: string;
-  packages?: PackageMount[];
-  /** Share the host's network namespace (an installer reaching a real index). */
-  network?: boolean;
-  memoryMb: number;
-  timeLimitMs: number;
-}
 
 export class SockPool extends PoolEvents implements SandboxPool {
   readonly name = 'sock' as const;
