@@ -81,7 +81,7 @@ export class HistogramPolicy extends BasePolicy {
     h[bin]!++;
   }
 
-  onBusy(sb: SandboxView): void {
+  onBusy(sb: SandboxView, _now?: number): void {
     this.#ensure(sb.fnId);
     this.#busy[sb.fnId]!++;
     this.#heap.remove(sb);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { simulate } from '../sim/run.js';
-import { checkSummary, SAMPLE10 } from './helpers.js';
+import { simulate } from '../../sim/run.js';
+import { checkSummary, SAMPLE10 } from '../helpers.js';
 
 describe('determinism', () => {
   const spec = (seed: number, policy = 'hist') => ({

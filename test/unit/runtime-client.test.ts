@@ -8,7 +8,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { formatRequest, RuntimeClient } from '../worker/sandbox/runtime-client.js';
+import { formatRequest, RuntimeClient } from '../../worker/sandbox/runtime-client.js';
 
 type Answer = (sock: Socket, request: { head: string; body: string }) => void;
 

@@ -2,17 +2,17 @@
  * Golden numbers: every policy on the bundled 10-function Azure sample at
  * several memory sizes, exact counts asserted. When a change to the model
  * is intended, print and store new goldens with
- *   OL_UPDATE_GOLDEN=1 npx vitest run test/golden.test.ts
+ *   OL_UPDATE_GOLDEN=1 npx vitest run test/unit/golden.test.ts
  * and explain the change in the commit.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { projectPath } from '../common/paths.js';
-import { evictionPolicies } from '../core/policies/index.js';
-import { simulate } from '../sim/run.js';
-import { checkSummary, SAMPLE10 } from './helpers.js';
+import { projectPath } from '../../common/paths.js';
+import { evictionPolicies } from '../../core/policies/index.js';
+import { simulate } from '../../sim/run.js';
+import { checkSummary, SAMPLE10 } from '../helpers.js';
 
-const GOLDEN = projectPath('test', 'golden', 'sim-golden.json');
+const GOLDEN = projectPath('test', 'unit', 'golden', 'sim-golden.json');
 const update = process.env.OL_UPDATE_GOLDEN === '1';
 const cases = Object.keys(evictionPolicies).flatMap((policy) => [
   ...[2000, 8000, 32000].map((memoryMb) => ({ policy, memoryMb, queue: 'wait' as const })),

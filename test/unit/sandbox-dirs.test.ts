@@ -1,6 +1,6 @@
 import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SandboxDirs, SOCKET_PATH_MAX } from '../worker/sandbox/dirs.js';
+import { SandboxDirs, SOCKET_PATH_MAX } from '../../worker/sandbox/dirs.js';
 
 describe('sandbox folder names', () => {
   const tail = join('scratch', 'zygote.sock');

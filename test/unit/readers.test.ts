@@ -2,11 +2,11 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Azure2019TraceSource } from '../traces/azure2019.js';
-import { GeneratedTraceSource, writeCsvTrace } from '../traces/generate.js';
-import { detectFormat, openTrace } from '../traces/index.js';
-import type { TraceSource } from '../traces/types.js';
-import { SAMPLE10 } from './helpers.js';
+import { Azure2019TraceSource } from '../../traces/azure2019.js';
+import { GeneratedTraceSource, writeCsvTrace } from '../../traces/generate.js';
+import { detectFormat, openTrace } from '../../traces/index.js';
+import type { TraceSource } from '../../traces/types.js';
+import { SAMPLE10 } from '../helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ol-readers-'));
 function file(name: string, text: string): string {

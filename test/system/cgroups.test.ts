@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cgroupDriver } from '../worker/sandbox/cgroups.js';
+import { cgroupDriver } from '../../worker/sandbox/cgroups.js';
 
 const limits = { memoryMb: 128, pids: 32, cpuPercent: 50 };
 

@@ -4,7 +4,7 @@
  * destroy 1 ms, dispatch 0, so every time below can be checked by hand.
  */
 import { describe, expect, it } from 'vitest';
-import { runRows } from './helpers.js';
+import { runRows } from '../helpers.js';
 
 const costs = { create: 10, runtimeStart: 0, unpause: 2, destroy: 1, warmDispatch: 0, pause: 0 };
 

@@ -4,9 +4,9 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { defaultConfig, type WorkerConfig } from '../worker/config.js';
-import { buildApp, type Worker } from '../worker/server.js';
-import { FakePool } from './fake-pool.js';
+import { defaultConfig, type WorkerConfig } from '../../worker/config.js';
+import { buildApp, type Worker } from '../../worker/server.js';
+import { FakePool } from '../fake-pool.js';
 
 let open: Worker[] = [];
 afterEach(async () => {

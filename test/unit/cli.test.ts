@@ -4,9 +4,9 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { projectPath } from '../common/paths.js';
-import { evictionPolicies } from '../core/policies/index.js';
-import { SAMPLE10 } from './helpers.js';
+import { projectPath } from '../../common/paths.js';
+import { evictionPolicies } from '../../core/policies/index.js';
+import { SAMPLE10 } from '../helpers.js';
 
 const CLI = projectPath('dist', 'sim', 'cli.js');
 const dir = mkdtempSync(join(tmpdir(), 'ol-cli-'));

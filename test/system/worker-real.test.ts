@@ -10,11 +10,11 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { projectPath } from '../common/paths.js';
-import { freePort } from '../experiments/worker-process.js';
-import { makePoolFor } from '../worker/pools.js';
-import { defaultConfig, type WorkerConfig } from '../worker/config.js';
-import { buildApp, type Worker } from '../worker/server.js';
+import { projectPath } from '../../common/paths.js';
+import { freePort } from '../../experiments/worker-process.js';
+import { makePoolFor } from '../../worker/pools.js';
+import { defaultConfig, type WorkerConfig } from '../../worker/config.js';
+import { buildApp, type Worker } from '../../worker/server.js';
 
 const BASE = '/var/lib/ol-lab/ol-min';
 /** A lambda name long enough that its sandbox's id fills the 64 characters a sandbox id may have. */
@@ -233,7 +233,14 @@ describe.each(['sock', 'docker'] as const)('recovery after SIGKILL (%s backend)'
     const pool = await makePoolFor(c);
     const first = await start();
     for (const l of ['echo', 'env', 'raises']) expect((await post(`http://127.0.0.1:${port}`, l, 1)).status).toBeLessThan(501);
-    const running = await pool.census();
+    // the zygote clones its next spare just after a new sandbox answers: wait until nothing more is starting
+    let running = await pool.census();
+    for (let i = 0; i < 50; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      const again = await pool.census();
+      if (JSON.stringify(again) === JSON.stringify(running)) break;
+      running = again;
+    }
     // sock: three sandboxes forked from the root zygote, and the zygote
     const extra = backend === 'sock' ? 1 : 0;
     expect(backend === 'sock' ? running.cgroups : running.containers).toBe(3 + extra);

@@ -1,8 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { VirtualClock } from '../core/clock.js';
-import { ProcessorSharing } from '../sim/cpu.js';
-import { LatencyHistogram } from '../common/histogram.js';
-import { makeRng } from '../common/rng.js';
+import { VirtualClock } from '../../core/clock.js';
+import { WallClock } from '../../worker/wall-clock.js';
+import { ProcessorSharing } from '../../sim/cpu.js';
+import { LatencyHistogram } from '../../common/histogram.js';
+import { makeRng } from '../../common/rng.js';
 
 describe('VirtualClock', () => {
   it('runs callbacks by time, then priority, then scheduling order', () => {
@@ -32,6 +33,35 @@ describe('VirtualClock', () => {
     c.run();
     expect(seen).toHaveLength(5000);
     for (let i = 1; i < seen.length; i++) expect(seen[i]!).toBeGreaterThanOrEqual(seen[i - 1]!);
+  });
+});
+
+describe('WallClock', () => {
+  it('breaks ties as the virtual clock does: time, then priority, then scheduling order', async () => {
+    const script: [number, string, number][] = [[30, 'c', 0], [10, 'b-prio1', 1], [10, 'a-prio0', 0], [10, 'a2-prio0', 0], [20, 'd', 2], [20, 'e', 0]];
+    const v = new VirtualClock(), w = new WallClock();
+    const virtual: string[] = [], wall: string[] = [];
+    const t0 = w.now();
+    for (const [at, x, p] of script) {
+      v.schedule(at, (y: string) => virtual.push(y), x, p);
+      w.schedule(t0 + at, (y: string) => wall.push(y), x, p);
+    }
+    v.run();
+    await new Promise((r) => setTimeout(r, 80));
+    expect(virtual).toEqual(['a-prio0', 'a2-prio0', 'b-prio1', 'e', 'd', 'c']);
+    expect(wall).toEqual(virtual);
+  });
+
+  it('runs nothing after close, and a callback scheduled in the past runs at once', async () => {
+    const w = new WallClock();
+    const log: string[] = [];
+    w.schedule(w.now() - 50, () => log.push('late'));
+    w.schedule(w.now() + 30, () => log.push('never'));
+    await new Promise((r) => setTimeout(r, 5));
+    w.close();
+    w.schedule(w.now(), () => log.push('after close'));
+    await new Promise((r) => setTimeout(r, 60));
+    expect(log).toEqual(['late']);
   });
 });
 

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { isOlError } from '../common/errors.js';
-import type { SandboxView } from '../core/policy.js';
-import { createPolicy, evictionPolicies, resolvePolicyOptions } from '../core/policies/index.js';
-import { HistogramPolicy } from '../core/policies/hist.js';
-import { makeRng } from '../common/rng.js';
+import { isOlError } from '../../common/errors.js';
+import type { SandboxView } from '../../core/policy.js';
+import { createPolicy, evictionPolicies, resolvePolicyOptions } from '../../core/policies/index.js';
+import { HistogramPolicy } from '../../core/policies/hist.js';
+import { makeRng } from '../../common/rng.js';
 
 function sb(id: number, fnId: number, memMb = 100, coldStartMs = 10): SandboxView {
   return { id, fnId, fn: `f${fnId}`, memMb, state: 'idle', createdAt: 0, lastUsedAt: 0, uses: 0, coldStartMs, policySlot: undefined };

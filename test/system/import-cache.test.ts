@@ -8,10 +8,10 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildWheels } from '../experiments/wheels.js';
-import { defaultConfig, type WorkerConfig } from '../worker/config.js';
-import { makePoolFor } from '../worker/pools.js';
-import { buildApp, type Worker } from '../worker/server.js';
+import { buildWheels } from '../../experiments/wheels.js';
+import { defaultConfig, type WorkerConfig } from '../../worker/config.js';
+import { makePoolFor } from '../../worker/pools.js';
+import { buildApp, type Worker } from '../../worker/server.js';
 
 const BASE = '/var/lib/ol-lab/ol-min';
 
