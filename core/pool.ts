@@ -179,7 +179,6 @@ export class SandboxPool<S extends PooledSandbox> {
    * one waits and room can be made, memory for a new one (Cold), else Wait.
    */
   route(fnId: number, mem: number, now: number, seq = -1): Route {
-    this.#ensureFn(fnId);
     if (this.take(fnId, now)) {
       this.#logTake(fnId, seq);
       return Route.Warm;
@@ -219,19 +218,17 @@ export class SandboxPool<S extends PooledSandbox> {
 
   // POLICY: the most recently idle sandbox of the function serves first
   /**
-   * Takes an available sandbox of `fnId` (most recently idle first) and
+   * Takes an available sandbox of `fnId` (announced with `invoked`; most recently idle first) and
    * makes it busy: unpaused (`tookPaused`), regrown to full size if it was
    * downsized (evicting for that: `evictions`). Undefined when none is
    * available, or a downsized one cannot get its memory back.
    */
   take(fnId: number, now: number): S | undefined {
-    this.#ensureFn(fnId);
     const list = this.#avail[fnId]!;
     const n = list.length;
-    this.taken = undefined;
+    if (n === 0) return undefined;
     this.evictions = 0;
     this.regrown = false;
-    if (n === 0) return undefined;
     const sb = list[n - 1]!;
     if (sb.state === 'paused' && sb.footprint < sb.memMb) {
       const extra = sb.memMb - sb.footprint;

@@ -14,7 +14,7 @@ import { OlError } from '../common/errors.js';
 import { projectPath } from '../common/paths.js';
 import { progress } from '../sim/commands/common.js';
 import { evictionPolicies } from '../core/policies/index.js';
-import { loadProfile, type CostProfile } from '../sim/profile.js';
+import { loadProfile, modelFigures, type CostProfile } from '../sim/profile.js';
 import type { Plan } from './plan.js';
 
 const { fail, usage } = cliErrors('ol-exp');
@@ -87,7 +87,7 @@ function profileFor(path: string | undefined): { profile: CostProfile; path?: st
 
 function coresFor(arg: string | undefined, profile: CostProfile): number {
   if (arg !== undefined) return /^inf/i.test(arg) ? Infinity : Number(arg);
-  const c = (profile.extra as { cores?: number } | undefined)?.cores;
+  const c = modelFigures(profile).cores;
   return typeof c === 'number' && c > 0 ? c : availableParallelism();
 }
 
@@ -201,7 +201,7 @@ await yargs(hideBin(process.argv))
   async (a) => {
     const { calibrate } = await import('./calibrate.js');
     const p = await calibrate({ backend: a.backend, n: a.n, out: a.out, log: say });
-    say(`wrote ${a.out}: ${JSON.stringify((p.extra as { medians: unknown }).medians)}, effective cores ${(p.extra as { cores: number }).cores}`);
+    say(`wrote ${a.out}: ${JSON.stringify(p.extra?.medians)}, effective cores ${p.extra?.cores}`);
   })
   .command('real', 'replay a trace on the real worker, open loop', (y) => planOptions(y)
     .option('out', { type: 'string', default: 'out/real' })

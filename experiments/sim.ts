@@ -10,11 +10,11 @@ import { OlError } from '../common/errors.js';
 import { machineInfo } from '../common/machine.js';
 import { olLabVersion } from '../common/version.js';
 import { resolveSimConfig } from '../sim/config.js';
-import { compileProfile, type CostProfile } from '../sim/profile.js';
+import { compileProfile, modelFigures, type CostProfile } from '../sim/profile.js';
 import { ImportCacheModel } from '../sim/import-cache.js';
 import { makeRng } from '../common/rng.js';
-import { Simulator } from '../sim/simulator.js';
-import { newBatch } from '../traces/types.js';
+import { simulate } from '../sim/run.js';
+import { newBatch, type TraceSource } from '../traces/types.js';
 import { CPU_HEADER, INVOCATION_HEADER, MEMORY_HEADER, type RunInfo } from './run-files.js';
 import type { Plan } from './plan.js';
 import { touchMb } from './real.js';
@@ -67,6 +67,23 @@ export async function runSimReplicated(o: SimRunOptions & { replicas: number }):
   return { chosen: got.chosen, replicas: got.list };
 }
 
+/** The plan's invocations as a trace source: one batch, hashed as the plan is. */
+function planSource(p: Plan): TraceSource {
+  const functions = p.functions.map((f) => ({ name: f.name }));
+  return {
+    format: 'plan', location: String(p.options.trace ?? 'plan'), functions, options: { ...p.options },
+    stats: { invocations: p.n, skipped: 0, skippedExamples: [], bytesRead: 0, totalBytes: 0 },
+    *batches() {
+      const b = newBatch(p.n);
+      b.t.set(p.t); b.fn.set(p.fn); b.dur.set(p.dur); b.mem.set(p.mem);
+      b.length = p.n;
+      yield b;
+    },
+    hash: () => p.planSha256,
+    notes: () => [],
+  };
+}
+
 export async function runSim(o: SimRunOptions): Promise<void> {
   const p = o.plan;
   mkdirSync(o.out, { recursive: true });
@@ -75,24 +92,19 @@ export async function runSim(o: SimRunOptions): Promise<void> {
   // the CPU model's busy cores each second, in the real run's format (no worker or client of its own)
   const cpu = new CsvWriter(join(o.out, 'cpu.csv'), CPU_HEADER);
   let lastCpu = { t: 0, busy: 0 };
-  const functions = p.functions.map((f) => ({ name: f.name }));
-  const touchCost = Number((o.profile.extra as { touchMsPerMb?: number } | undefined)?.touchMsPerMb ?? 0);
-  // profiles from before it was measured: as alone
-  const touchBusyCost = Number((o.profile.extra as { touchBusyMsPerMb?: number } | undefined)?.touchBusyMsPerMb ?? touchCost);
-  const lanes = Number((o.profile.extra as { createLanes?: number } | undefined)?.createLanes ?? Infinity);
-  const bg = (o.profile.extra as { backgroundCpu?: { callMs?: number; coldMs?: number } } | undefined)?.backgroundCpu;
+  const fig = modelFigures(o.profile);
   const zygotes = o.backend !== 'docker' && (p.options.importCache ?? true);
   const config = resolveSimConfig({
     policy: o.policy, memoryMb: o.memoryMb, cores: o.cores, queue: 'wait', seed: replicaSeed(p.options.seed, o.replica ?? 0),
-    createLanes: Number.isFinite(lanes) && lanes >= 1 ? Math.round(lanes) : Infinity,
+    createLanes: fig.createLanes,
     // with it, a destroy is CPU work too (SimConfig.destroyOnCpu): on this machine it is (9 ms of CPU for an 8 ms destroy)
     createOnCpu: o.createOnCpu ?? false, destroyOnCpu: o.createOnCpu ?? false,
     // forks run in the zygote's group, at its CPU weight against a sandbox's (worker/sandbox/sock.ts, cgroups.ts)
     createCpuWeight: zygotes && o.createOnCpu ? ZYGOTE_CPU_SHARES / SANDBOX_CPU_SHARES : 1,
     // the part of a fork after the sandbox joins its own cgroup, at a sandbox's weight (profiles from before it was measured: none)
-    createSandboxMs: zygotes && o.createOnCpu ? Number((o.profile.extra as { forkSandboxMs?: number } | undefined)?.forkSandboxMs ?? 0) : 0,
-    // CPU the worker spends that no request waits for; profiles from before it was measured have none
-    callBackgroundCpuMs: Number(bg?.callMs ?? 0), coldBackgroundCpuMs: Number(bg?.coldMs ?? 0),
+    createSandboxMs: zygotes && o.createOnCpu ? fig.forkSandboxMs : 0,
+    // CPU the worker spends that no request waits for
+    callBackgroundCpuMs: fig.callBackgroundCpuMs, coldBackgroundCpuMs: fig.coldBackgroundCpuMs,
   });
   const costs = compileProfile(o.profile);
   const importMs = new Map((p.packages?.catalog ?? []).map((c) => [c.name, c.importMs]));
@@ -111,7 +123,7 @@ export async function runSim(o: SimRunOptions): Promise<void> {
   const freshImports = !model && p.packages
     ? p.packages.fnPackages.map((pk) => pk.reduce((s, name) => s + (importMs.get(name) ?? 0), 0))
     : undefined;
-  const sim = new Simulator(config, costs, functions, {
+  await simulate({ trace: planSource(p), config, profile: o.profile, machine: false, startup: model, hooks: {
     onInvocation: (r) => inv.row([r.inv, r.fn, us(r.arrival), us(r.arrival), us(r.arrival + r.latencyMs), us(r.latencyMs), r.start === 'dropped' ? 'failed' : r.start, r.start === 'dropped' ? 0 : 200]),
     seriesIntervalMs: 1000,
     onSample: (s) => {
@@ -120,13 +132,9 @@ export async function runSim(o: SimRunOptions): Promise<void> {
       lastCpu = { t: s.t, busy: s.cpuBusyCoreMs };
     },
     // the synthetic lambda touches its memory on a sandbox's first call
-    coldWorkMs: p.functions.map((f, i) => touchMb(f.memMb) * touchCost + (freshImports?.[i] ?? 0)),
-    coldWorkBusyMs: p.functions.map((f, i) => touchMb(f.memMb) * touchBusyCost + (freshImports?.[i] ?? 0)),
-  }, model);
-  const b = newBatch(p.n);
-  b.t.set(p.t); b.fn.set(p.fn); b.dur.set(p.dur); b.mem.set(p.mem);
-  b.length = p.n;
-  sim.run([b]);
+    coldWorkMs: p.functions.map((f, i) => touchMb(f.memMb) * fig.touchMsPerMb + (freshImports?.[i] ?? 0)),
+    coldWorkBusyMs: p.functions.map((f, i) => touchMb(f.memMb) * fig.touchBusyMsPerMb + (freshImports?.[i] ?? 0)),
+  } });
   inv.close();
   mem.close();
   cpu.close();

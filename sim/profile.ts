@@ -31,8 +31,64 @@ export interface CostProfile {
   costs: Record<CostName, Distribution> & Partial<Record<OptionalCostName, Distribution>>;
   /** Free-form description of the machine the profile was measured on. */
   machine?: unknown;
-  /** Anything else a calibration wants to keep beside the costs. */
-  extra?: Record<string, unknown>;
+  /** What a calibration measured beside the costs (`ol-exp calibrate`); read through `modelFigures`. */
+  extra?: CalibrationFigures;
+}
+
+/**
+ * The figures `ol-exp calibrate` measures beside the costs, as stored in a
+ * profile's `extra`. Every field is optional: profiles from before a figure
+ * was measured lack it, and `modelFigures` says what stands in for it.
+ */
+export interface CalibrationFigures {
+  /** Effective cores: k CPU-bound handlers at once, k × work / wall. */
+  cores?: number;
+  cpu?: { effectiveCores?: number[]; samples?: unknown; note?: string };
+  /** How many creations proceed at once (SimConfig.createLanes). */
+  createLanes?: number;
+  concurrentCreations?: { k: number; wallMs: number[] };
+  /** A fork's part after the sandbox joins its own cgroup (SimConfig.createSandboxMs). */
+  forkSandboxMs?: number;
+  forkReadySamples?: number[];
+  /** A first call's cost of touching its memory, ms per MB, alone and among other jobs. */
+  touchMsPerMb?: number;
+  touchMsPerMbSamples?: number[];
+  touchBusyMsPerMb?: number;
+  touchTogether?: unknown;
+  /** Machine CPU nothing waits for, per warm call and per cold start (SimConfig.callBackgroundCpuMs, coldBackgroundCpuMs). */
+  backgroundCpu?: { callMs?: number; coldMs?: number; measured?: unknown; note?: string };
+  /** Headline medians of the calibration, ms. */
+  medians?: Record<string, number>;
+  /** With merged calibrations: each one's headline figures. */
+  calibrations?: Record<string, unknown>[];
+}
+
+/** The calibration figures the model uses, with what stands in for those an older profile lacks: the one place old profiles are migrated. */
+export interface ModelFigures {
+  cores: number | undefined;
+  createLanes: number;
+  forkSandboxMs: number;
+  touchMsPerMb: number;
+  touchBusyMsPerMb: number;
+  callBackgroundCpuMs: number;
+  coldBackgroundCpuMs: number;
+}
+
+export function modelFigures(p: CostProfile): ModelFigures {
+  const x = p.extra ?? {};
+  const num = (v: unknown, dflt: number) => (typeof v === 'number' && Number.isFinite(v) ? v : dflt);
+  const touch = num(x.touchMsPerMb, 0);
+  const lanes = num(x.createLanes, Infinity);
+  return {
+    cores: typeof x.cores === 'number' && x.cores > 0 ? x.cores : undefined,
+    createLanes: Number.isFinite(lanes) && lanes >= 1 ? Math.round(lanes) : Infinity,
+    // profiles from before each was measured: no fork part, touching as alone, no background CPU
+    forkSandboxMs: num(x.forkSandboxMs, 0),
+    touchMsPerMb: touch,
+    touchBusyMsPerMb: num(x.touchBusyMsPerMb, touch),
+    callBackgroundCpuMs: num(x.backgroundCpu?.callMs, 0),
+    coldBackgroundCpuMs: num(x.backgroundCpu?.coldMs, 0),
+  };
 }
 
 /** A compiled cost: draws one value (ms) per call. */

@@ -10,7 +10,7 @@ import { resolveSimConfig, type SimConfig } from './config.js';
 import { OlError } from '../common/errors.js';
 import { readUsage } from '../traces/packages.js';
 import { loadTree } from '../traces/tree-file.js';
-import { ImportCacheModel } from './import-cache.js';
+import { ImportCacheModel, type StartupModel } from './import-cache.js';
 import { compileProfile, loadProfile, type CostModel, type CostProfile } from './profile.js';
 import { makeRng } from '../common/rng.js';
 import { Simulator, type SimHooks, type SimResult } from './simulator.js';
@@ -26,8 +26,10 @@ export interface RunSpec {
   hooks?: SimHooks;
   /** Include the machine description (slow to gather; default true). */
   machine?: boolean;
-  /** Package imports and zygotes (sim/import-cache.ts). */
+  /** Package imports and zygotes (sim/import-cache.ts), from files. */
   imports?: ImportSpec;
+  /** Or a startup model already built (the harness builds one from its plan). */
+  startup?: StartupModel;
   /** Called after each batch of invocations (progress). */
   onBatch?: (source: TraceSource) => void;
 }
@@ -93,7 +95,8 @@ export async function simulate(spec: RunSpec): Promise<RunOutput> {
   const machinePromise: Promise<MachineInfo | null> = spec.machine === false ? Promise.resolve(null) : machineInfo();
   const costs = compileProfile(profile);
   const imports = spec.imports && (spec.imports.packages || spec.imports.zygotes) ? importModel(spec.imports, source.functions, costs, config.seed) : undefined;
-  const sim = new Simulator(config, costs, source.functions, spec.hooks, imports?.model);
+  if (imports && spec.startup) throw new OlError('OL_ERR_CONFIG', 'give the import model as files (imports) or built (startup), not both');
+  const sim = new Simulator(config, costs, source.functions, spec.hooks, imports?.model ?? spec.startup);
   const t0 = performance.now();
   const result = sim.run(source.batches(), spec.onBatch ? () => spec.onBatch!(source) : undefined);
   const wallMs = performance.now() - t0;

@@ -22,178 +22,27 @@ import { VirtualClock } from '../core/clock.js';
 import type { SimConfig } from './config.js';
 import { ProcessorSharing } from './cpu.js';
 import { LatencyHistogram } from '../common/histogram.js';
+import { Request, SimSandbox } from './request.js';
+import type { FunctionStats, SimEvent, SimHooks, SimResult } from './results.js';
 import type { DestroyReason, Policy } from '../core/policy.js';
-import { PooledSandbox, Route, SandboxPool, type PoolDecision, type PoolEffects } from '../core/pool.js';
+import { Route, SandboxPool, type PoolDecision, type PoolEffects } from '../core/pool.js';
 import { createPolicy } from '../core/policies/index.js';
 import type { StartupModel } from './import-cache.js';
 import type { CostModel } from './profile.js';
 import { makeRng, type Rng } from '../common/rng.js';
 
+export type { FunctionStats, InvocationRecord, MemorySample, SimEvent, SimHooks, SimResult, StartKind } from './results.js';
+
 const P_DISPATCH = 0;
 const P_ARRIVAL = 1;
 const P_HOUSEKEEPING = 2;
 
-/** How an invocation got its sandbox. */
-export type StartKind = 'warm' | 'unpaused' | 'cold' | 'dropped';
-
-/** One line of the event log (tests and `--log`). */
-export interface SimEvent {
-  t: number;
-  kind:
-    | 'arrive' | 'warm' | 'unpause' | 'cold' | 'queue' | 'drop' | 'exec' | 'done'
-    | 'idle' | 'pause' | 'evict' | 'expire' | 'prewarm' | 'prewarm-skip' | 'unload';
-  fn: string;
-  /** Invocation number (0-based, trace order), where the event concerns one. */
-  inv?: number;
-  /** Sandbox id, where the event concerns one. */
-  sb?: number;
-}
-
-/** What is recorded of each invocation (`--invocations` CSV, the harness). */
-export interface InvocationRecord {
-  inv: number;
-  fn: string;
-  arrival: number;
-  start: StartKind;
-  /** Time spent waiting for memory. */
-  queueMs: number;
-  /** Cold start / unpause / dispatch before the handler ran (incl. evictions on the path). */
-  startupMs: number;
-  /** Handler time as stretched by CPU sharing. */
-  execMs: number;
-  /** Arrival to response. */
-  latencyMs: number;
-  sandbox: number;
-}
-
-/** The pool's state at one instant (memory-over-time series). */
-export interface MemorySample {
-  t: number;
-  /** Core-ms of CPU work done since the start (handlers, creations, background; utilisation from differences). */
-  cpuBusyCoreMs: number;
-  usedMb: number;
-  idleMb: number;
-  sandboxes: number;
-  busy: number;
-  queued: number;
-}
-
-/** Optional observers (none of them changes the run), and the per-function cold work the validation harness sets. */
-export interface SimHooks {
-  log?: (e: SimEvent) => void;
-  onInvocation?: (r: InvocationRecord) => void;
-  /** Called with a sample every `seriesIntervalMs` of simulated time. */
-  onSample?: (s: MemorySample) => void;
-  seriesIntervalMs?: number;
-  /**
-   * Invocations whose sandbox dies as they end (a crash, an OOM kill, a
-   * time limit): the sandbox is destroyed instead of going idle. Fault
-   * injection for what-if runs and the parity test; none by default.
-   */
-  crashes?: (inv: number) => boolean;
-  /** Sees every decision of the core pool (the parity test): request number or -1, sandbox id or -1. */
-  decisions?: (kind: PoolDecision, fn: string, sb: number, seq: number) => void;
-  /**
-   * CPU work (ms) a function's handler does on a new sandbox's first
-   * request, before its own execution time: imports, touching its memory.
-   * The validation harness sets it from calibration.
-   */
-  coldWorkMs?: ArrayLike<number>;
-  /**
-   * The same work when the first request starts while other CPU jobs run
-   * (page faults taken side by side cost more each: calibrated as
-   * touchBusyMsPerMb); default: coldWorkMs.
-   */
-  coldWorkBusyMs?: ArrayLike<number>;
-}
-
-/** Per-function results. */
-export interface FunctionStats {
-  invocations: number;
-  cold: number;
-  warm: number;
-  unpaused: number;
-  queued: number;
-  dropped: number;
-  latency: LatencyHistogram;
-}
-
-/** Everything a run produced, before formatting. */
-export interface SimResult {
-  invocations: number;
-  completed: number;
-  cold: number;
-  warm: number;
-  unpaused: number;
-  queued: number;
-  dropped: number;
-  droppedOversize: number;
-  evictions: number;
-  expirations: number;
-  pauses: number;
-  prewarms: number;
-  prewarmsSkipped: number;
-  prewarmUnloads: number;
-  sandboxesCreated: number;
-  /** Sandboxes destroyed by an injected crash (SimHooks.crashes). */
-  crashes: number;
-  /** The package / import-cache model's counters (with --packages or --zygotes). */
-  startup?: Record<string, number>;
-  latency: LatencyHistogram;
-  queueWaitMsTotal: number;
-  queueWaitMsMax: number;
-  /** First arrival to the end of the last invocation, ms. */
-  startMs: number;
-  endMs: number;
-  /** Integral of memory in use (MB·ms) and of idle + paused memory ("wasted"). */
-  memUsedMbMs: number;
-  memIdleMbMs: number;
-  peakUsedMb: number;
-  cpuBusyCoreMs: number;
-  perFunction: FunctionStats[];
-  policyStats: Record<string, number>;
-}
-
-class SimSandbox extends PooledSandbox {}
-
-class Request {
-  sb: SimSandbox | undefined = undefined;
-  kind: StartKind = 'cold';
-  queueMs = 0;
-  startupMs = 0;
-  execStart = 0;
-  /** With createOnCpu: its sandbox's creation is the CPU job running now, begun at `beginAt`. */
-  creating = false;
-  /** The first request on a new sandbox: its handler does the function's cold work (coldWorkMs) too. */
-  firstOnSandbox = false;
-  /** With createSandboxMs: the creation's weighted part is done; its part at a handler's weight runs now. */
-  sandboxPart = false;
-  /** CPU work off any request's path (the zygote's next spare, the worker's own bookkeeping): nothing waits for it. */
-  background = false;
-  /** destroyOnCpu: this background job is a destroy; `mem` MB are dying until it ends. */
-  destroy = false;
-  beginAt = 0;
-  /** What the pool decided for it, kept until the start is applied: the sandbox taken, or the new one's id; victims; paused, regrown. */
-  taken: SimSandbox | undefined = undefined;
-  newId = -1;
-  evictions = 0;
-  paused = false;
-  regrown = false;
-  /** The sandbox taken was idle or paused (not a busy one with a free slot). */
-  fromIdle = false;
-  constructor(
-    readonly seq: number,
-    readonly fnId: number,
-    readonly arrival: number,
-    public dur: number,
-    readonly mem: number,
-    readonly init: number,
-  ) {}
-}
-
 function newFnStats(): FunctionStats {
   return { invocations: 0, cold: 0, warm: 0, unpaused: 0, queued: 0, dropped: 0, latency: new LatencyHistogram(7) };
 }
+
+/** How a sandbox taken from the pool comes: paused (an unpause), paused and regrown to full size; was idle. */
+const PAUSED = 1, REGROWN = 2, FROM_IDLE = 4;
 
 /** The queue's payload columns: what the simulator keeps of a waiting invocation. */
 const COL_ARRIVAL = 0, COL_DUR = 1, COL_INIT = 2;
@@ -415,8 +264,13 @@ export class Simulator implements PoolEffects<SimSandbox> {
     this.#inFlight++;
     this.#background(fnId, now, this.config.callBackgroundCpuMs);
     const route = pool.route(fnId, mem, now, seq);
-    if (route === Route.Warm || route === Route.Cold) {
-      this.#start(this.#decided(new Request(seq, fnId, now, dur, mem, init), route));
+    if (route === Route.Warm) {
+      const sb = pool.taken!;
+      this.#startOn(new Request(seq, fnId, now, dur, mem, init), sb, pool.tookPaused ? (pool.regrown ? REGROWN : PAUSED) : 0, pool.evictions, sb.active === 1);
+      return;
+    }
+    if (route === Route.Cold) {
+      this.#startCold(new Request(seq, fnId, now, dur, mem, init), pool.evictions, pool.newId);
       return;
     }
     if (this.config.queue === 'drop') {
@@ -466,41 +320,32 @@ export class Simulator implements PoolEffects<SimSandbox> {
   #drainQueue(): void {
     const pool = this.#pool;
     const now = this.clock.now();
-    const starts = this.#starts;
-    for (;;) {
+    const d = this.#drained;
+    let k = 0;
+    for (;; k++) {
       const r = pool.drainStep(now);
-      if (r === Route.Warm || r === Route.Cold) starts.push(this.#decided(this.#fromQueue(), r));
-      else {
+      if (r === Route.Warm) {
+        const sb = pool.taken!;
+        d.req[k] = this.#fromQueue(); d.sb[k] = sb; d.evictions[k] = pool.evictions;
+        d.flags[k] = (pool.tookPaused ? (pool.regrown ? REGROWN : PAUSED) : 0) | (sb.active === 1 ? FROM_IDLE : 0);
+      } else if (r === Route.Cold) {
+        d.req[k] = this.#fromQueue(); d.sb[k] = undefined; d.evictions[k] = pool.evictions; d.flags[k] = pool.newId;
+      } else {
         if (r === Route.Hold) this.#notePeak();
         break;
       }
     }
-    if (starts.length === 0) return;
-    const go = starts.splice(0);
-    for (const req of go) this.#start(req);
-  }
-
-  readonly #starts: Request[] = [];
-
-  /** Keeps with the request what the pool just decided for it. */
-  #decided(req: Request, r: Route): Request {
-    const pool = this.#pool;
-    req.evictions = pool.evictions;
-    if (r === Route.Warm) {
-      req.taken = pool.taken;
-      req.paused = pool.tookPaused;
-      req.regrown = pool.regrown;
-      req.fromIdle = pool.taken!.active === 1;
-    } else {
-      req.newId = pool.newId;
+    for (let i = 0; i < k; i++) {
+      const req = d.req[i]!, sb = d.sb[i];
+      if (sb) this.#startOn(req, sb, d.flags[i]! & (PAUSED | REGROWN), d.evictions[i]!, (d.flags[i]! & FROM_IDLE) !== 0);
+      else this.#startCold(req, d.evictions[i]!, d.flags[i]!);
+      d.req[i] = undefined;
+      d.sb[i] = undefined;
     }
-    return req;
   }
 
-  #start(req: Request): void {
-    if (req.taken) this.#startOn(req, req.taken, true);
-    else this.#startCold(req, req.evictions);
-  }
+  /** The drain's decisions, kept until its starts are applied (reused: a drain allocates nothing of its own). */
+  readonly #drained = { req: [] as (Request | undefined)[], sb: [] as (SimSandbox | undefined)[], evictions: [] as number[], flags: [] as number[] };
 
   /** The invocation the pool just took from the queue, as a request. */
   #fromQueue(): Request {
@@ -516,18 +361,20 @@ export class Simulator implements PoolEffects<SimSandbox> {
   }
 
   /**
-   * The request runs on `sb`: `taken` by the pool just now (warm, or paused
-   * and now unpaused), or handed over busy from the request it just served.
+   * The request runs on `sb`, taken by the pool for it (warm, or `paused`
+   * and now unpaused, `REGROWN` to full size evicting `evictions`; an idle
+   * sandbox made busy if `fromIdle`), or handed over busy from the request
+   * it just served (no flags).
    */
-  #startOn(req: Request, sb: SimSandbox, taken: boolean): void {
+  #startOn(req: Request, sb: SimSandbox, paused: number, evictions: number, fromIdle: boolean): void {
     const fs = this.#fnStats[req.fnId]!;
     let delay = 0;
-    if (taken && req.fromIdle) this.#busySandboxes++;
-    if (taken && req.paused) {
+    if (fromIdle) this.#busySandboxes++;
+    if (paused !== 0) {
       req.kind = 'unpaused';
       delay += this.#costs.sample.unpause(this.#costRng);
-      if (req.regrown) {
-        delay += this.#destroyCost(req.evictions);
+      if (paused === REGROWN) {
+        delay += this.#destroyCost(evictions);
         this.#notePeak();
       }
       if (this.#log) this.#emit('unpause', req.fnId, req.seq, sb.id);
@@ -552,12 +399,12 @@ export class Simulator implements PoolEffects<SimSandbox> {
     if (this.#pool.used > this.#r.peakUsedMb) this.#r.peakUsedMb = this.#pool.used;
   }
 
-  /** Starts a new sandbox for `req`, whose memory the pool made (evicting `evictions`) and reserved. */
-  #startCold(req: Request, evictions: number): void {
+  /** Starts new sandbox `id` for `req`, whose memory the pool made (evicting `evictions`) and reserved. */
+  #startCold(req: Request, evictions: number, id: number): void {
     const destroyCost = this.#destroyCost(evictions);
     const now = this.clock.now();
     const fn = this.#functions[req.fnId]!.name;
-    const sb = new SimSandbox(req.newId, req.fnId, fn, req.mem, now);
+    const sb = new SimSandbox(id, req.fnId, fn, req.mem, now);
     this.#busySandboxes++;
     this.#notePeak();
     sb.coldStartMs = this.config.coldFromTrace && !Number.isNaN(req.init)
@@ -701,7 +548,7 @@ export class Simulator implements PoolEffects<SimSandbox> {
       }
     } else if (pool.release(sb, now)) {
       // still busy: it serves the waiting request now
-      this.#startOn(this.#fromQueue(), sb, false);
+      this.#startOn(this.#fromQueue(), sb, 0, 0, false);
     } else if (sb.active === 0) {
       this.#busySandboxes--;
     }
