@@ -3,18 +3,18 @@
  * process it starts (workers, Python, pip) makes its temporary files under
  * `$TMPDIR`, so two runs side by side never see each other's files.
  *
- * The teardown then removes whatever the run made, even after a failed or
- * interrupted test (test/teardown.ts): processes started from the run's
- * folder, the sandboxes, cgroups and containers of every worker folder in
- * it (found by the worker id each folder's path gives), mounts left under
- * it, and the folder. Vitest runs it on SIGINT and SIGTERM too.
+ * Under the runner (test/run.mjs, what the npm scripts use) the folder is
+ * the runner's, and the runner removes whatever the run left in it however
+ * the run ends, Ctrl-C included. Vitest started by hand gets a folder here,
+ * swept by this teardown when vitest ends normally.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { sweep } from './teardown.js';
+import { sweep } from '../worker/sweep.js';
 
-export default function setup(): () => Promise<void> {
+export default function setup(): (() => Promise<void>) | undefined {
+  if (process.env['OL_LAB_TEST_DIR']) return undefined;
   const dir = mkdtempSync(join(tmpdir(), 'ol-lab-test-'));
   process.env['TMPDIR'] = dir;
   return async () => {

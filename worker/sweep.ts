@@ -1,15 +1,16 @@
 /**
- * Removes everything a test run made under its folder `dir` (the global
- * teardown runs it, also when a run is interrupted). Only this run's things are
- * touched: processes whose command line names `dir` (ended by pid), the
- * cgroups and containers of worker folders inside `dir` (a worker's cgroup
- * root and container label derive from its folder's path), and mounts
- * under `dir`.
+ * Removes every worker under a folder and everything they left: the test
+ * runner (test/run.mjs) calls it on the run's folder when the run ends, also
+ * after a failed or interrupted run. Only things of `dir` are touched:
+ * processes whose command line mentions `dir` (ended by pid; a sandbox's
+ * init names its root there), the cgroups and containers of worker folders
+ * inside `dir` (a worker's cgroup root and container label derive from its
+ * folder's path), and mounts under `dir`.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { defaultConfig } from '../worker/config.js';
+import { defaultConfig } from './config.js';
 
 export interface SweepReport {
   processes: number;
@@ -19,7 +20,7 @@ export interface SweepReport {
   total: number;
 }
 
-/** Pids (not ours, nor our ancestors') whose command line names `dir`. */
+/** Pids (not ours, nor our ancestors') whose command line mentions `dir`. */
 function processesUnder(dir: string): number[] {
   const mine = new Set<number>();
   for (let p = process.pid; p > 1;) {
@@ -35,7 +36,7 @@ function processesUnder(dir: string): number[] {
     const pid = Number(e);
     if (!Number.isInteger(pid) || mine.has(pid)) continue;
     try {
-      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').some((a) => a.startsWith(dir))) out.push(pid);
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').some((a) => a.includes(dir + '/') || a === dir)) out.push(pid);
     } catch { /* gone */ }
   }
   return out;
@@ -71,9 +72,16 @@ function cgroupDirs(root: string): string[] {
   return out;
 }
 
+/** Thaws a group (v1 freezer.state, v2 cgroup.freeze): frozen processes cannot die. */
+function thaw(d: string): void {
+  for (const [file, value] of [['freezer.state', 'THAWED'], ['cgroup.freeze', '0']] as const) {
+    try { if (existsSync(join(d, file))) writeFileSync(join(d, file), value); } catch { /* not frozen, or gone */ }
+  }
+}
+
+/** SIGKILLs every process in a group until it is empty (a second or so at most); how many it killed. */
 function killCgroup(d: string): number {
   let n = 0;
-  try { if (existsSync(join(d, 'freezer.state'))) execFileSync('sh', ['-c', `echo THAWED > ${d}/freezer.state`], { stdio: 'ignore' }); } catch { /* not frozen */ }
   for (let round = 0; round < 20; round++) {
     let pids: number[] = [];
     try { pids = readFileSync(join(d, 'cgroup.procs'), 'utf8').split('\n').filter(Boolean).map(Number); } catch { return n; }
@@ -97,19 +105,25 @@ function dockerContainers(owner: string): string[] {
 export async function sweep(dir: string): Promise<SweepReport> {
   const r: SweepReport = { processes: 0, cgroups: 0, containers: 0, mounts: 0, total: 0 };
   if (!existsSync(dir)) return r;
-  for (const pid of processesUnder(dir)) {
-    try { process.kill(pid, 'SIGKILL'); r.processes++; } catch { /* gone */ }
-  }
+  const killNamed = () => {
+    for (const pid of processesUnder(dir)) {
+      try { process.kill(pid, 'SIGKILL'); r.processes++; } catch { /* gone */ }
+    }
+  };
+  killNamed();
   const dockerUp = (() => { try { execFileSync('docker', ['info'], { stdio: 'ignore', timeout: 10_000 }); return true; } catch { return false; } })();
   for (const f of folders(dir, 4)) {
     const root = defaultConfig(f).cgroup_root;
     for (const sub of [root, `${root}-jobs`]) {
-      for (const d of cgroupDirs(sub)) {
-        r.processes += killCgroup(d);
+      // every group of every hierarchy thawed first, then emptied, then removed deepest first
+      const groups = cgroupDirs(sub);
+      for (const d of groups) thaw(d);
+      for (const d of groups) r.processes += killCgroup(d);
+      for (const d of groups) {
         try {
           rmdirSync(d);
           r.cgroups++;
-        } catch { /* still busy: reported by the tests' own census */ }
+        } catch { /* still busy: the tests' own census reports it */ }
       }
     }
     if (dockerUp) {
@@ -120,6 +134,7 @@ export async function sweep(dir: string): Promise<SweepReport> {
       }
     }
   }
+  killNamed(); // a sandbox that was being started when the first pass ran
   const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')[4] ?? '').filter((m) => m === dir || m.startsWith(dir + '/'));
   for (const m of mounts.sort((a, b) => b.length - a.length)) {
     try { execFileSync('umount', ['-l', m], { stdio: 'ignore' }); r.mounts++; } catch { /* already gone */ }
