@@ -1,0 +1,153 @@
+/**
+ * What the cgroup drivers share: a sandbox's limits, the group and driver
+ * contracts, and the file helpers (limit writes, reading counters, killing
+ * a group's processes, removing a group that is slow to empty).
+ */
+import { readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { OlError } from '../../common/errors.js';
+
+/** Limits of one sandbox. */
+export interface CgroupLimits {
+  /** Memory limit, MB; Infinity for none (zygotes, see sock.ts). */
+  memoryMb: number;
+  pids: number;
+  /** CPU share in percent of one core (100 = one core). */
+  cpuPercent: number;
+  /** CPU weight against the default 1024 of the worker and every other process (default {@link SANDBOX_CPU_SHARES}). */
+  cpuShares?: number;
+}
+
+/** One sandbox's cgroup (in every hierarchy it needs). */
+export interface Cgroup {
+  readonly name: string;
+  /** The `cgroup.procs` files a process must write its pid to, to join. */
+  readonly procsFiles: string[];
+  freeze(): Promise<void>;
+  thaw(): Promise<void>;
+  /** Pids of every process in the group. */
+  pids(): number[];
+  /** How many times the kernel's OOM killer struck in this group. */
+  oomKills(): number;
+  /** Peak memory use, bytes (0 where the kernel does not say). */
+  memoryPeak(): number;
+  /** Kills every process, waits until they are gone, removes the group. */
+  destroy(): Promise<void>;
+}
+
+export const V1_CONTROLLERS = ['memory', 'pids', 'cpu', 'freezer'] as const;
+/**
+ * CPU weight of a sandbox relative to the default 1024 of everything else
+ * (the worker process among it): with more runnable handlers than cores,
+ * the worker still gets the CPU to dispatch and answer requests.
+ */
+export const SANDBOX_CPU_SHARES = 256;
+
+/** A v1 group's limit files (named `<controller>.<knob>`) and values; `memsw`: the kernel accounts swap. */
+export function limitWrites(limits: CgroupLimits, memsw: boolean): [string, string][] {
+  const out: [string, string][] = [];
+  if (Number.isFinite(limits.memoryMb)) {
+    const bytes = String(Math.round(limits.memoryMb * 2 ** 20));
+    out.push(['memory.limit_in_bytes', bytes]);
+    // no swap beyond the limit, where the kernel accounts swap
+    if (memsw) out.push(['memory.memsw.limit_in_bytes', bytes]);
+  }
+  out.push(['pids.max', String(limits.pids)], ['cpu.cfs_period_us', '100000'], ['cpu.cfs_quota_us', String(Math.round(limits.cpuPercent * 1000))]);
+  // the worker itself must not starve behind its sandboxes: a quarter of the default weight
+  out.push(['cpu.shares', String(limits.cpuShares ?? SANDBOX_CPU_SHARES)]);
+  return out;
+}
+
+export function write(path: string, value: string): void {
+  try {
+    writeFileSync(path, value);
+  } catch (e) {
+    throw new OlError('OL_ERR_SANDBOX', `cannot write ${value.trim()} to ${path}: ${(e as Error).message}`);
+  }
+}
+
+/**
+ * Freezing goes through libuv's thread pool: the write and the wait until
+ * every task is frozen take 0.9 ms or more, and the worker's event loop
+ * must not stop for them on every pause. Thawing is one cheap write (0.1
+ * ms from Node, beside v1's anchor group; 0.07 ms on v2) whose caller is
+ * waiting for it, so it is written directly: through the pool it took 0.44.
+ */
+export async function writeAsync(path: string, value: string): Promise<void> {
+  try {
+    await writeFile(path, value);
+  } catch (e) {
+    throw new OlError('OL_ERR_SANDBOX', `cannot write ${value.trim()} to ${path}: ${(e as Error).message}`);
+  }
+}
+
+export function readInts(path: string): number[] {
+  try {
+    return readFileSync(path, 'utf8').split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+export function keyed(path: string, key: string): number {
+  try {
+    const m = new RegExp(`^${key} (\\d+)$`, 'm').exec(readFileSync(path, 'utf8'));
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Kills and waits; shared by both versions. */
+export async function killAll(list: () => number[], freeze: () => Promise<void>, thaw: () => Promise<void>): Promise<void> {
+  for (let round = 0; round < 2000; round++) {
+    const pids = list();
+    if (pids.length === 0) return;
+    // frozen processes cannot fork while we kill them (fork bombs)
+    if (round === 0) await freeze().catch(() => {});
+    for (const pid of pids) {
+      try { process.kill(pid, 'SIGKILL'); } catch { /* already gone */ }
+    }
+    await thaw().catch(() => {});
+    await sleep(round < 20 ? 1 : 5);
+  }
+  throw new OlError('OL_ERR_SANDBOX', `processes ${list().join(', ')} survived SIGKILL for 10 s`);
+}
+
+export async function rmdirRetry(dir: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      rmdirSync(dir);
+      return;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return;
+      if (code !== 'EBUSY') throw e;
+      await sleep(5);
+    }
+  }
+  rmdirSync(dir);
+}
+
+/** Creates and finds sandbox cgroups. */
+export interface CgroupDriver {
+  readonly version: 1 | 2;
+  readonly root: string;
+  /** `ahead`: keep groups with these limits made ahead of need (v1), for the next create. */
+  create(name: string, limits: CgroupLimits, ahead?: boolean): Cgroup;
+  /** Names of the groups under the root (left by this or an earlier worker). */
+  list(): string[];
+  /** Kills what is in a group found by {@link list} and removes it. */
+  remove(name: string): Promise<void>;
+  /** Removes the root group if nothing is left in it (and groups made ahead, which are empty). */
+  removeRoot(): void;
+  /** Removes groups made ahead of need (by this driver, or by a worker that crashed). */
+  removeSpares(): void;
+}
+
+export function rmdirQuiet(dir: string): void {
+  try { rmdirSync(dir); } catch { /* not empty, or already gone */ }
+}
+
