@@ -1,0 +1,1 @@
+"""ol-lab's sandbox runtime, by job; worker/runtime/init.py is the entry."""
