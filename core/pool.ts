@@ -200,9 +200,9 @@ export class SandboxPool<S extends PooledSandbox> {
     this.#log?.(this.tookPaused ? 'unpause' : 'warm', fnId, this.taken!.id, seq);
   }
 
-  /** Queues a request that `route` sent to Wait; returns its queue position. */
-  enqueue(seq: number, fnId: number, mem: number): number {
-    const pos = this.queue.push(seq, fnId, mem);
+  /** Queues a request that `route` sent to Wait, with up to three payload numbers; returns its queue position. */
+  enqueue(seq: number, fnId: number, mem: number, c0 = 0, c1 = 0, c2 = 0): number {
+    const pos = this.queue.push(seq, fnId, mem, c0, c1, c2);
     this.#log?.('queue', fnId, -1, seq);
     return pos;
   }
@@ -292,7 +292,7 @@ export class SandboxPool<S extends PooledSandbox> {
       return false;
     }
     // POLICY: a finishing sandbox goes straight to the oldest waiter of its own function
-    if (this.queue.countOf(sb.fnId) > 0) {
+    if (this.queue.size > 0 && this.queue.countOf(sb.fnId) > 0) {
       const pos = this.queue.oldestOf(sb.fnId);
       this.#takeOut(pos);
       if (this.#held && this.#held.seq === this.out.seq) {
@@ -315,12 +315,8 @@ export class SandboxPool<S extends PooledSandbox> {
 
   /** Copies the waiter at `pos` into `out` and takes it from the queue. */
   #takeOut(pos: number): void {
-    const q = this.queue, o = this.out;
-    o.seq = q.seq(pos);
-    o.fn = q.fn(pos);
-    o.mem = q.mem(pos);
-    for (let k = 0; k < this.#ncols; k++) o.cols[k] = q.col(pos, k);
-    q.take(pos);
+    this.queue.read(pos, this.out);
+    this.queue.take(pos);
   }
 
   /**

@@ -53,13 +53,17 @@ export class WaitQueue {
     return this.#count[fn] ?? 0;
   }
 
-  /** Appends a waiter; returns its position. Payload columns start at 0 (set them with `setCol`). */
-  push(seq: number, fn: number, mem: number): number {
+  /** Appends a waiter with up to three payload columns (the rest start at 0; `setCol` sets any); returns its position. */
+  push(seq: number, fn: number, mem: number, c0 = 0, c1 = 0, c2 = 0): number {
     const pos = this.#tail++;
     let c = this.#chunks.get(pos >>> BITS);
     if (!c) this.#chunks.set(pos >>> BITS, (c = chunk(this.#ncols)));
     const i = pos & MASK;
     c.seq[i] = seq; c.fn[i] = fn; c.mem[i] = mem; c.taken[i] = 0;
+    const cols = c.cols, n = cols.length;
+    if (n > 0) cols[0]![i] = c0;
+    if (n > 1) cols[1]![i] = c1;
+    if (n > 2) cols[2]![i] = c2;
     while (this.#byFn.length <= fn) { this.#byFn.push([]); this.#byFnHead.push(0); this.#count.push(0); }
     this.#byFn[fn]!.push(pos);
     this.#count[fn]!++;
@@ -87,8 +91,26 @@ export class WaitQueue {
     return list[h]!;
   }
 
+  // the chunk of the last position asked for: reads of one entry's columns look it up once
+  #lastKey = -1;
+  #last: Chunk | undefined;
+
   #at(pos: number): Chunk {
-    return this.#chunks.get(pos >>> BITS)!;
+    const k = pos >>> BITS;
+    if (k === this.#lastKey) return this.#last!;
+    const c = this.#chunks.get(k)!;
+    this.#lastKey = k;
+    this.#last = c;
+    return c;
+  }
+
+  /** Copies the entry at `pos` into `out` (its number, function, memory and payload). */
+  read(pos: number, out: { seq: number; fn: number; mem: number; cols: Float64Array }): void {
+    const c = this.#at(pos), i = pos & MASK;
+    out.seq = c.seq[i]!;
+    out.fn = c.fn[i]!;
+    out.mem = c.mem[i]!;
+    for (let k = 0; k < c.cols.length; k++) out.cols[k] = c.cols[k]![i]!;
   }
 
   seq(pos: number): number { return this.#at(pos).seq[pos & MASK]!; }
@@ -102,6 +124,14 @@ export class WaitQueue {
     if (pos < this.#head || pos >= this.#tail) return false;
     const c = this.#chunks.get(pos >>> BITS);
     return c !== undefined && !c.taken[pos & MASK];
+  }
+
+  #forget(key: number): void {
+    this.#chunks.delete(key);
+    if (key === this.#lastKey) {
+      this.#lastKey = -1;
+      this.#last = undefined;
+    }
   }
 
   /** Removes the entry at `pos` (the head or any other). */
@@ -124,11 +154,13 @@ export class WaitQueue {
     // advance the head past taken entries, freeing whole chunks behind it
     while (this.#head < this.#tail && this.#at(this.#head).taken[this.#head & MASK]) {
       this.#head++;
-      if ((this.#head & MASK) === 0) this.#chunks.delete((this.#head >>> BITS) - 1);
+      if ((this.#head & MASK) === 0) this.#forget((this.#head >>> BITS) - 1);
     }
     if (this.#head === this.#tail && this.#size === 0) {
       // empty: drop the last chunk too and start positions afresh
       this.#chunks.clear();
+      this.#lastKey = -1;
+      this.#last = undefined;
       this.#head = this.#tail = 0;
     }
   }
