@@ -27,13 +27,14 @@ import type { FunctionStats, SimEvent, SimHooks, SimResult } from './results.js'
 import type { DestroyReason, Policy } from '../core/policy.js';
 import { Route, SandboxPool, type PoolDecision, type PoolEffects } from '../core/pool.js';
 import { createPolicy } from '../core/policies/index.js';
+import { CreationModel, P_DISPATCH } from './creation.js';
 import type { StartupModel } from './import-cache.js';
 import type { CostModel } from './profile.js';
 import { makeRng, type Rng } from '../common/rng.js';
 
 export type { FunctionStats, InvocationRecord, MemorySample, SimEvent, SimHooks, SimResult, StartKind } from './results.js';
 
-const P_DISPATCH = 0;
+// P_DISPATCH = 0 (start-ups and dispatches, creation.ts), then arrivals, then housekeeping
 const P_ARRIVAL = 1;
 const P_HOUSEKEEPING = 2;
 
@@ -80,14 +81,7 @@ export class Simulator implements PoolEffects<SimSandbox> {
   #sampleEvery = 0;
   #started = false;
   readonly #r: Omit<SimResult, 'perFunction' | 'policyStats'>;
-  /** createOnCpu: creation jobs on the CPU now, and those waiting for a lane. */
-  #createsRunning = 0;
-  /** destroyOnCpu: creations waiting for dying memory to go (the worker's rule). */
-  readonly #memWaiters: Request[] = [];
-  readonly #createWaiting: Request[] = [];
-  /** When each creation lane frees up (only with a finite createLanes). */
-  readonly #lanes: Float64Array | undefined;
-
+  readonly #creation: CreationModel;
   readonly #startup: StartupModel | undefined;
 
   constructor(config: SimConfig, costs: CostModel, functions: FunctionInfo[], hooks: SimHooks = {}, startup?: StartupModel) {
@@ -100,7 +94,6 @@ export class Simulator implements PoolEffects<SimSandbox> {
     this.#capacity = config.memoryMb;
     this.#costRng = makeRng(config.seed, 'sim/costs');
     this.#cpu = new ProcessorSharing(config.cores, config.createCpuWeight);
-    this.#lanes = Number.isFinite(config.createLanes) ? new Float64Array(config.createLanes) : undefined;
     this.policy = createPolicy(config.policy, {
       capacityMb: config.memoryMb, rng: makeRng(config.seed, 'sim/policy'), options: config.policyOptions,
     });
@@ -113,6 +106,12 @@ export class Simulator implements PoolEffects<SimSandbox> {
         if (k && log) this.#emit(k, fnId, undefined, sb);
         decisions?.(kind, fnId >= 0 ? this.#functions[fnId]!.name : '', sb, seq);
       } : undefined,
+    });
+    this.#creation = new CreationModel(config, costs, this.#costRng, this.#cpu, this.clock, startup, {
+      endQueueing: (req, now) => this.#endQueueing(req, now),
+      begin: (req, startupMs) => this.#begin(req, startupMs),
+      execStart: this.#execStart,
+      reserveZygote: this.#reserveZygote,
     });
     if (hooks.onSample) {
       this.#sampleEvery = hooks.seriesIntervalMs ?? 60_000;
@@ -280,11 +279,7 @@ export class Simulator implements PoolEffects<SimSandbox> {
     }
     this.#r.queued++;
     this.#fnStats[fnId]!.queued++;
-    const pos = pool.enqueue(seq, fnId, mem);
-    const q = pool.queue;
-    q.setCol(pos, COL_ARRIVAL, now);
-    q.setCol(pos, COL_DUR, dur);
-    q.setCol(pos, COL_INIT, init);
+    pool.enqueue(seq, fnId, mem, now, dur, init); // the payload columns COL_ARRIVAL, COL_DUR, COL_INIT
     if (this.#log) this.#emit('queue', fnId, seq);
   }
 
@@ -353,13 +348,6 @@ export class Simulator implements PoolEffects<SimSandbox> {
     return new Request(o.seq, o.fn, o.cols[COL_ARRIVAL]!, o.cols[COL_DUR]!, o.mem, o.cols[COL_INIT]!);
   }
 
-  /** Destroy costs on the path of a start that evicted `k` victims (a CPU job each instead, with destroyOnCpu). */
-  #destroyCost(k: number): number {
-    let cost = 0;
-    if (!this.config.destroyOnCpu) for (let i = 0; i < k; i++) cost += this.#costs.sample.destroy(this.#costRng);
-    return cost;
-  }
-
   /**
    * The request runs on `sb`, taken by the pool for it (warm, or `paused`
    * and now unpaused, `REGROWN` to full size evicting `evictions`; an idle
@@ -374,7 +362,7 @@ export class Simulator implements PoolEffects<SimSandbox> {
       req.kind = 'unpaused';
       delay += this.#costs.sample.unpause(this.#costRng);
       if (paused === REGROWN) {
-        delay += this.#destroyCost(evictions);
+        delay += this.#creation.destroyCost(evictions);
         this.#notePeak();
       }
       if (this.#log) this.#emit('unpause', req.fnId, req.seq, sb.id);
@@ -390,8 +378,6 @@ export class Simulator implements PoolEffects<SimSandbox> {
     this.#begin(req, delay);
   }
 
-  readonly #freshStart = (): number => this.#costs.sample.create(this.#costRng) + this.#costs.sample.runtimeStart(this.#costRng);
-
   /** Memory for a zygote, from free memory only (it never evicts). */
   readonly #reserveZygote = (mb: number): boolean => this.#pool.tryReserveZygote(mb);
 
@@ -401,17 +387,14 @@ export class Simulator implements PoolEffects<SimSandbox> {
 
   /** Starts new sandbox `id` for `req`, whose memory the pool made (evicting `evictions`) and reserved. */
   #startCold(req: Request, evictions: number, id: number): void {
-    const destroyCost = this.#destroyCost(evictions);
+    const creation = this.#creation;
+    const destroyCost = creation.destroyCost(evictions);
     const now = this.clock.now();
     const fn = this.#functions[req.fnId]!.name;
     const sb = new SimSandbox(id, req.fnId, fn, req.mem, now);
     this.#busySandboxes++;
     this.#notePeak();
-    sb.coldStartMs = this.config.coldFromTrace && !Number.isNaN(req.init)
-      ? req.init
-      : this.#startup
-        ? this.#startup.coldStartMs(req.fnId, now, this.#freshStart, this.#reserveZygote)
-        : this.#freshStart();
+    sb.coldStartMs = creation.coldStartMs(req, now);
     req.firstOnSandbox = true;
     this.#r.cold++;
     this.#r.sandboxesCreated++;
@@ -421,24 +404,7 @@ export class Simulator implements PoolEffects<SimSandbox> {
     req.sb = sb;
     if (this.#log) this.#emit('cold', req.fnId, req.seq, sb.id);
     this.#pool.admit(sb, now);
-    let wait = 0;
-    if (this.#lanes && !this.config.createOnCpu) {
-      // POLICY: creations beyond createLanes wait for a lane, first come first served
-      let k = 0;
-      for (let i = 1; i < this.#lanes.length; i++) if (this.#lanes[i]! < this.#lanes[k]!) k = i;
-      const start = Math.max(now + destroyCost, this.#lanes[k]!);
-      wait = start - (now + destroyCost);
-      this.#lanes[k] = start + sb.coldStartMs;
-    }
-    if (this.config.createOnCpu && this.#pool.overCommitted) {
-      // destroyOnCpu: as the worker, the new sandbox waits until dying sandboxes' memory is gone
-      this.#memWaiters.push(req);
-    } else if (this.config.createOnCpu) {
-      // creation is its own CPU job, sharing the cores with the handlers, at most createLanes at once
-      this.#beginCreate(req, destroyCost);
-    } else {
-      this.#begin(req, destroyCost + wait + sb.coldStartMs);
-    }
+    creation.start(req, destroyCost, this.#pool.overCommitted);
   }
 
   #endQueueing(req: Request, now: number): void {
@@ -447,47 +413,6 @@ export class Simulator implements PoolEffects<SimSandbox> {
       this.#r.queueWaitMsTotal += req.queueMs;
       if (req.queueMs > this.#r.queueWaitMsMax) this.#r.queueWaitMsMax = req.queueMs;
     }
-  }
-
-  /** createOnCpu: the request's queueing ends now; its sandbox's creation starts after `delayMs` (destroys) and a free lane. */
-  #beginCreate(req: Request, delayMs: number): void {
-    const now = this.clock.now();
-    this.#endQueueing(req, now);
-    req.beginAt = now;
-    if (delayMs > 0) this.clock.schedule(now + delayMs, this.#createStart, req, P_DISPATCH);
-    else this.#createStart(req);
-  }
-
-  readonly #createStart = (req: Request): void => {
-    if (this.#createsRunning >= this.config.createLanes) {
-      // POLICY: creations beyond createLanes wait for a lane, first come first served
-      this.#createWaiting.push(req);
-      return;
-    }
-    this.#createsRunning++;
-    req.creating = true;
-    const own = Math.min(this.config.createSandboxMs, req.sb!.coldStartMs);
-    this.#cpu.add(this.clock.now(), req.sb!.coldStartMs - own, req, true);
-  };
-
-  /** A creation's CPU job is done: free its lane, then dispatch the request. */
-  #created(req: Request): void {
-    const now = this.clock.now();
-    const own = Math.min(this.config.createSandboxMs, req.sb!.coldStartMs);
-    if (own > 0 && !req.sandboxPart) {
-      // the sandbox's own start-up, at a handler's weight, still in the creation's lane
-      req.sandboxPart = true;
-      this.#cpu.add(now, own, req);
-      return;
-    }
-    req.creating = false;
-    this.#createsRunning--;
-    const next = this.#createWaiting.shift();
-    if (next) this.#createStart(next);
-    const dispatch = this.#costs.sample.warmDispatch(this.#costRng);
-    req.startupMs = now - req.beginAt + dispatch;
-    if (dispatch > 0) this.clock.schedule(now + dispatch, this.#execStart, req, P_DISPATCH);
-    else this.#execStart(req);
   }
 
   #begin(req: Request, startupMs: number): void {
@@ -523,7 +448,7 @@ export class Simulator implements PoolEffects<SimSandbox> {
       if (req.destroy) this.#destroyed(req.mem);
       return;
     }
-    if (req.creating) return this.#created(req);
+    if (req.creating) return this.#creation.done(req);
     const now = this.clock.now();
     const sb = req.sb!;
     const latency = now - req.arrival;
@@ -596,7 +521,7 @@ export class Simulator implements PoolEffects<SimSandbox> {
     const sb = new SimSandbox(this.#pool.newId, fnId, this.#functions[fnId]!.name, mem, now);
     this.#notePeak();
     // as the worker: a pre-warmed sandbox starts like any new one (forked from its zygote when there is a tree)
-    sb.coldStartMs = this.#startup ? this.#startup.coldStartMs(fnId, now, this.#freshStart, this.#reserveZygote) : this.#freshStart();
+    sb.coldStartMs = this.#creation.startupMs(fnId, now);
     this.#r.sandboxesCreated++;
     this.#pool.admitPrewarm(sb, now);
     this.clock.schedule(now + sb.coldStartMs, this.#prewarmReady, sb, P_DISPATCH);
@@ -611,10 +536,7 @@ export class Simulator implements PoolEffects<SimSandbox> {
   #destroyed(mb: number): void {
     const pool = this.#pool;
     pool.destroyed(mb);
-    if (!pool.overCommitted && this.#memWaiters.length > 0) {
-      const go = this.#memWaiters.splice(0);
-      for (const req of go) this.#beginCreate(req, 0);
-    }
+    this.#creation.memoryFreed(pool.overCommitted);
     if (pool.queue.size > 0) this.#drainQueue();
   }
 
