@@ -34,7 +34,7 @@
  *   `extra.backgroundCpu`, which `ol-exp sim` charges as CPU work nothing
  *   waits for (SimConfig.callBackgroundCpuMs, coldBackgroundCpuMs).
  */
-import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -79,8 +79,8 @@ const IDLE_WINDOW_MS = 500;
  * (`fn(from, to)` runs ops [from, to)), each measured less the idle
  * machine's rate taken just before it. The median over batches: on a shared
  * machine a burst of someone else's work spoils a batch, not the figure
- * (one window over all the ops once read 11.8 ms a warm call where quiet
- * runs read 2-5). Also returns the median idle rate, busy ms per ms.
+ * (one window over all the ops once read several times the quiet value).
+ * Also returns the median idle rate, busy ms per ms.
  */
 export async function cpuPerOp(ops: number, fn: (from: number, to: number) => Promise<void>): Promise<{ perOp: number; idlePerMs: number; batches: number[] }> {
   const k = Math.max(1, Math.min(CPU_BATCHES, ops));
@@ -136,7 +136,7 @@ export async function calibrate(o: { backend: 'sock' | 'docker'; n: number; out:
       await sleep(300); // the last spare's clone and the cgroup refill finish
     });
     // as far apart as the unpaused calls below (and the requests of a replay): on a VM, a call
-    // that finds the cores idle waits for them to wake up (~1.5 ms here), paused sandbox or not
+    // that finds the cores idle waits for them to wake up, paused sandbox or not
     const nWarm = Math.max(n, 100);
     const h = await cpuPerOp(nWarm, async (from, to) => {
       for (let i = from; i < to; i++) {
@@ -294,11 +294,9 @@ export async function calibrate(o: { backend: 'sock' | 'docker'; n: number; out:
 
 /**
  * One profile from several calibrations of the same machine. A single
- * calibration is one moment of a shared machine: of eleven on the bundled
- * plan, four read one figure in a slow moment (a ready spare 9.7-10.4 ms
- * where others read 6-8; touching 7.9 ms per MB where others read 5.2-6.6)
- * and the simulator, given that figure, ran 17-27% over the worker
- * (docs/BENCHMARKS.md). So `validate` calibrates more than once, spread
+ * calibration is one moment of a shared machine: a figure read in a slow
+ * moment sent the simulator well over the worker (the eleven calibrations
+ * behind this: docs/notebook/2026-11-benchmark-rounds.md). So `validate` calibrates more than once, spread
  * over its replays, and merges: each single figure in `extra` (effective
  * cores, per-MB touching, a ready spare's start-up, background CPU per
  * call, ...) becomes the median of the calibrations' values (so one slow

@@ -22,24 +22,22 @@ const { fail, usage } = cliErrors('ol-exp');
 const say = (s: string) => process.stdout.write(s + '\n');
 const DEFAULT_TRACE = `azure2019:${projectPath('traces', 'data', 'azure2019', '10')}`;
 /**
- * Replications `ol-exp sim` and `validate` simulate by default: on the
- * bundled plan one alone moves by ±10% with its cost draws, and the median
- * of 9 still lay 2-13% from the median of 61 on five calibrated profiles
- * (docs/BENCHMARKS.md); 31 cost seconds.
+ * Replications `ol-exp sim` and `validate` simulate by default: one alone
+ * moves with its cost draws, and the median of a few still lay well off the
+ * median of many (docs/notebook/2026-11-benchmark-rounds.md); 31 cost seconds.
  */
 const REPLICAS = 31;
 /**
- * Replays `validate` makes on the real worker: on this 2-core machine the
- * bundled plan's cold starts varied from 106 to 150 between replays (and a
- * few tipped into a cascade of 365-946), so the median of 3 moved by about
- * ±6% and could be a cascade when two of three were; 5 halve both risks.
+ * Replays `validate` makes on the real worker: on a 2-core machine a
+ * replay's cold starts vary, and a few tip into a cascade, so the median of
+ * 3 moved and could be a cascade when two of three were; 5 halve both
+ * risks (docs/notebook/2026-11-benchmark-rounds.md).
  */
 const REAL_RUNS = 5;
 /**
  * Calibrations `validate` makes, spread over its replays, and merges
- * (experiments/calibrate.ts, mergeCalibrations): four of eleven single
- * calibrations read one figure in a slow moment, and their simulations
- * ran 17-27% over the worker (docs/BENCHMARKS.md).
+ * (experiments/calibrate.ts, mergeCalibrations): a single calibration can
+ * read one figure in a slow moment (docs/notebook/2026-11-benchmark-rounds.md).
  */
 const CALIBRATIONS = 3;
 

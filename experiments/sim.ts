@@ -97,7 +97,7 @@ export async function runSim(o: SimRunOptions): Promise<void> {
   const config = resolveSimConfig({
     policy: o.policy, memoryMb: o.memoryMb, cores: o.cores, queue: 'wait', seed: replicaSeed(p.options.seed, o.replica ?? 0),
     createLanes: fig.createLanes,
-    // with it, a destroy is CPU work too (SimConfig.destroyOnCpu): on this machine it is (9 ms of CPU for an 8 ms destroy)
+    // with it, a destroy is CPU work too (SimConfig.destroyOnCpu): measured, a destroy is about as much CPU as wall time
     createOnCpu: o.createOnCpu ?? false, destroyOnCpu: o.createOnCpu ?? false,
     // forks run in the zygote's group, at its CPU weight against a sandbox's (worker/sandbox/sock.ts, cgroups.ts)
     createCpuWeight: zygotes && o.createOnCpu ? ZYGOTE_CPU_SHARES / SANDBOX_CPU_SHARES : 1,

@@ -2,9 +2,9 @@
  * The simulator over the calibration's own spread. One calibrated profile
  * is a point estimate: its effective cores are the largest of three
  * measurements and its memory-touching cost a difference of two medians.
- * On the bundled plan the simulated cold starts moved from 110 to 65 when
- * the effective cores went from 1.936 to 1.953 (docs/BENCHMARKS.md), so a
- * single simulation can land on either side of a tipping point by chance.
+ * A small change in the effective cores can move the simulated cold starts
+ * across a tipping point (docs/notebook/2026-11-benchmark-rounds.md), so a
+ * single simulation can land on either side of it by chance.
  * `validate` therefore also simulates the plan with the profile's
  * measured alternatives: each effective-cores sample, crossed with the
  * lower quartile, median and upper quartile of the per-pair touching

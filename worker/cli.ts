@@ -10,7 +10,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { cliErrors } from '../common/cli.js';
 import { OlError } from '../common/errors.js';
-import { loadConfig, type WorkerConfig } from './config.js';
+import { loadConfig } from './config.js';
 import { makePoolFor } from './pools.js';
 
 const { fail, usage } = cliErrors('ol-worker');

@@ -1,32 +1,13 @@
 /** The validation harness end to end on the real worker: replays, validate, calibrate (root, scripts/setup-host.sh). */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { removeUnlessMounted } from '../../common/fs.js';
 import { projectPath } from '../../common/paths.js';
-import { machineBusyMs, processCpuMs } from '../../common/cpu-usage.js';
-import { cpuPerOp, mergeCalibrations } from '../../experiments/calibrate.js';
-import { compareRuns } from '../../experiments/compare.js';
-import { buildPlan, type PlanOptions } from '../../experiments/plan.js';
-import { checkFeasible } from '../../experiments/real.js';
-import { medianRepeat, readRepeats } from '../../experiments/repeats.js';
+import { readRepeats } from '../../experiments/repeats.js';
 import { readRun } from '../../experiments/run-files.js';
-import { runSim, runSimReplicated } from '../../experiments/sim.js';
-import { spreadMembers, summarizeSpread } from '../../experiments/spread.js';
-import { errorIntervals, intervalText, selfText } from '../../experiments/uncertainty.js';
-import { writeComparisonReport } from '../../experiments/report.js';
-import { compileProfile, constantProfile, loadProfile } from '../../sim/profile.js';
-import { SAMPLE10 } from '../helpers.js';
-
-const opts = (over: Partial<PlanOptions> = {}): PlanOptions => ({
-  trace: `azure2019:${SAMPLE10}`, traceOptions: { arrivals: 'poisson', minutes: [1, 20] }, timeScale: 60, durationScale: 0.02, seed: 1, minMemMb: 64, memScale: 0.25, ...over,
-});
-
-function pngSize(buf: Buffer): [number, number] {
-  return [buf.readUInt32BE(16), buf.readUInt32BE(20)];
-}
+import { loadProfile } from '../../sim/profile.js';
 
 describe('ol-exp real, end to end (sock backend, needs root)', () => {
   it('calibrate measures each cost the simulator prices, as distributions, and ol-exp sim reads them', () => {

@@ -1,11 +1,10 @@
 /** The validation harness without real sandboxes: plans, run files, comparison, spread, merged calibrations. */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { removeUnlessMounted } from '../../common/fs.js';
-import { projectPath } from '../../common/paths.js';
 import { machineBusyMs, processCpuMs } from '../../common/cpu-usage.js';
 import { cpuPerOp, mergeCalibrations } from '../../experiments/calibrate.js';
 import { compareRuns, incompatibility } from '../../experiments/compare.js';

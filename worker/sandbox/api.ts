@@ -8,8 +8,6 @@
  * last, exactly once. Destroying leaves no process, mount, cgroup or
  * container behind.
  */
-import type { OlError } from '../../common/errors.js';
-
 
 export type SandboxEventType = 'create' | 'pause' | 'unpause' | 'destroy';
 
@@ -127,9 +125,6 @@ export interface JobSpec {
   memoryMb: number;
   timeLimitMs: number;
 }
-
-/** An error from a sandbox operation, with the OL code to report it by. */
-export type SandboxError = OlError;
 
 /** Listener plumbing shared by the backends. */
 export class PoolEvents {

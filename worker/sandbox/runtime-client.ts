@@ -7,8 +7,8 @@
  * Both ends are ours, so this speaks the small part of HTTP the runtime
  * (worker/runtime/init.py) answers with: a status line, Content-Type and
  * Content-Length, then exactly that many bytes. Node's http client did the
- * same job with about 0.1-0.2 ms more per call (agent bookkeeping, header
- * objects, stream events), a tenth of a warm call on this machine.
+ * same job measurably slower per call (agent bookkeeping, header objects,
+ * stream events), a sizeable share of a warm call (docs/notebook).
  *
  * A forked sandbox's first request may already be on its connection when
  * the client adopts it (sent behind the fork request, see `sock.ts`): the

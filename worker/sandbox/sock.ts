@@ -156,10 +156,10 @@ class SockSandbox extends RuntimeSandbox {
 /**
  * CPU weight of a zygote's group, where its spares are cloned and rehearse:
  * the platform's own work on every cold start's path, not a tenant's. At a
- * sandbox's weight (256) a zygote competing with 40 busy sandboxes got a
- * fortieth of the machine; one spare took 135 ms, cold starts queued behind
- * it for seconds and each queued request became one more cold start (906 in
- * the bundled replay under openlambda). At 8192 the same replay had 100.
+ * sandbox's weight a zygote among dozens of busy sandboxes got a sliver of
+ * the machine, cold starts queued behind its next spare, and each queued
+ * request became one more cold start (the replay's figures:
+ * docs/notebook/2026-11-benchmark-rounds.md).
  */
 export const ZYGOTE_CPU_SHARES = 8192;
 
@@ -257,7 +257,7 @@ export class SockPool extends PoolEvents implements SandboxPool {
    * to the first call. `first`, a request written right behind the fork
    * request, is served as soon as the sandbox is ready: the runtime finds
    * it waiting instead of going to sleep until the worker, woken by its
-   * ready line, sends it (a wake-up of an idle core is 1-1.5 ms here).
+   * ready line, sends it (waking an idle core costs a VM a millisecond or so).
    */
   async #fork(z: ZygoteHandle, cfg: unknown, what: string, socket: string, keep: boolean, first?: Buffer): Promise<{ conn: Socket; rest: Buffer } | undefined> {
     if (!z.alive()) throw new OlError('OL_ERR_SANDBOX', `zygote ${z.id} is not running`);
