@@ -1,0 +1,537 @@
+/**
+ * FaasCache-sim's semantics, reproduced exactly (`ol-sim … --compat
+ * faascache`): the keep-alive simulator behind FaasCache's published
+ * figures (Fuerst & Sharma, ASPLOS'21; aFuerst/faascache-sim,
+ * `code/split/LambdaScheduler.py`). Its rules are not ol-lab's and not the
+ * worker's, so this is a model of its own beside the simulator, not a
+ * second copy of the core's rules (docs/SIMULATOR.md, "FaasCache-sim
+ * reproduced"):
+ *
+ * - arrivals only, infinite CPUs: every invocation starts on arrival; a
+ *   container finished by then (t ≥ its end) is noticed at the arrival;
+ * - a warm hit keeps its container busy `warmMs`, a cold start `coldMs`;
+ * - a container holds its memory until evicted or purged;
+ * - a cold start that does not fit evicts, lowest priority first and
+ *   skipping running containers, until the new container's full size is
+ *   freed or nothing is left; if it still does not fit the arrival is
+ *   dropped (so an arrival too big for the pool flushes every idle
+ *   container first);
+ * - after each served arrival the function's priority is computed once and
+ *   given to all of its containers; GD's frequency is the calls served by
+ *   the function's containers in the pool;
+ * - TTL (10 min from the last start) and HIST (its own TTL) purge only the
+ *   arriving function's idle containers; HIST pre-warms at every arrival
+ *   under its condition and unloads a pre-warmed function's container as
+ *   soon as it is found finished.
+ *
+ * The pool is a binary heap kept exactly as Python's `heapq` keeps its
+ * list, with every heapify FaasCache-sim does: which of a function's equal-
+ * priority containers is reused or evicted follows the list's order, and
+ * that decides counts.
+ */
+import { OlError } from '../common/errors.js';
+import type { FaasCacheTrace } from '../traces/faascache.js';
+
+/** FaasCache-sim's policies; RAND is left out (it draws from numpy's unseeded generator). */
+export const FAASCACHE_POLICIES = ['GD', 'LRU', 'TTL', 'HIST', 'LND', 'FREQ', 'SIZE'] as const;
+export type FaasCachePolicy = (typeof FAASCACHE_POLICIES)[number];
+
+/** ol-lab's policy names under `--compat faascache`, and the FaasCache policy each runs. */
+export const FAASCACHE_NAMES: Record<string, FaasCachePolicy> = {
+  gdsf: 'GD', lru: 'LRU', ttl: 'TTL', hist: 'HIST', lnd: 'LND', freq: 'FREQ', size: 'SIZE',
+};
+
+/** The FaasCache policy a name runs: an ol-lab name (`gdsf`) or FaasCache's own (`GD`, `fc-gd`). */
+export function faasCachePolicy(name: string): FaasCachePolicy {
+  const n = name.trim();
+  const own = n.replace(/^fc-/i, '').toUpperCase();
+  if (FAASCACHE_NAMES[n.toLowerCase()]) return FAASCACHE_NAMES[n.toLowerCase()]!;
+  if ((FAASCACHE_POLICIES as readonly string[]).includes(own)) return own as FaasCachePolicy;
+  if (own === 'RAND' || n === 'rand') {
+    throw new OlError('OL_ERR_CONFIG', 'policy: FaasCache-sim\'s RAND draws from numpy\'s unseeded generator, so no run of it can be reproduced; --compat faascache offers gdsf, lru, ttl, hist, lnd, freq and size');
+  }
+  throw new OlError('OL_ERR_CONFIG', `policy: --compat faascache has no policy "${name}"; choose one of ${Object.keys(FAASCACHE_NAMES).join(', ')} (FaasCache's ${FAASCACHE_POLICIES.join(', ')})`);
+}
+
+const TTL_MS = 10 * 60 * 1000;
+const HIST_DEFAULT_TTL_MS = 2 * 60 * 60 * 1000;
+const HIST_BINS = 4 * 60;
+
+export interface FaasCacheResult {
+  policy: FaasCachePolicy;
+  memoryMb: number;
+  invocations: number;
+  cold: number;
+  warm: number;
+  dropped: number;
+  /** FaasCache's eviction counter: evictions plus TTL and HIST purges (not HIST's unloads after a run). */
+  evictions: number;
+  perFunction: { name: string; cold: number; warm: number; dropped: number; evictions: number }[];
+  /** Wall time of the simulation loop alone, ms. */
+  loopMs: number;
+}
+
+/**
+ * FaasCache-sim's container list, kept in exactly the order Python's
+ * `heapq` keeps it. Every heapify is Python's, but done only where it can
+ * change something: a position whose priority is below both children's is
+ * left alone by heapify's sift, and only a written position or its parent
+ * can become one that is not. So the list remembers which positions may
+ * (`#maybe`), and a heapify visits those, largest first, plus each parent
+ * it disturbs: the same list as Python's, at the cost of what changed
+ * instead of the whole pool.
+ */
+class PyHeap {
+  /** Container at each position, and its priority. */
+  id: number[] = [];
+  prio: number[] = [];
+  /** Position of each container. */
+  readonly pos: number[] = [];
+  #maybe: number[] = [];
+  #inMaybe: Uint8Array = new Uint8Array(1024);
+  #queue: number[] = [];
+  #inQueue: Uint8Array = new Uint8Array(1024);
+
+  get length(): number { return this.id.length; }
+
+  #mark(p: number): void {
+    if (p >= this.#inMaybe.length) {
+      const a = new Uint8Array(Math.max(p + 1, this.#inMaybe.length * 2));
+      a.set(this.#inMaybe);
+      this.#inMaybe = a;
+      const q = new Uint8Array(a.length);
+      q.set(this.#inQueue);
+      this.#inQueue = q;
+    }
+    if (this.#inMaybe[p] === 0) { this.#inMaybe[p] = 1; this.#maybe.push(p); }
+  }
+
+  /** Writes position `p` and marks it and its parent. */
+  #set(p: number, id: number, prio: number): void {
+    this.id[p] = id;
+    this.prio[p] = prio;
+    this.pos[id] = p;
+    this.#mark(p);
+    if (p > 0) this.#mark((p - 1) >> 1);
+  }
+
+  setPrio(id: number, prio: number): void {
+    const p = this.pos[id]!;
+    this.prio[p] = prio;
+    this.#mark(p);
+    if (p > 0) this.#mark((p - 1) >> 1);
+  }
+
+  /** Every priority changed (Landlord's rent): every position may sift. */
+  touchAll(): void {
+    for (let p = 0; p < this.id.length; p++) this.#mark(p);
+  }
+
+  #siftDown(start: number, p: number): void {
+    const id = this.id[p]!, prio = this.prio[p]!;
+    while (p > start) {
+      const parent = (p - 1) >> 1;
+      if (prio < this.prio[parent]!) {
+        this.#set(p, this.id[parent]!, this.prio[parent]!);
+        p = parent;
+        continue;
+      }
+      break;
+    }
+    this.#set(p, id, prio);
+  }
+
+  #siftUp(p: number): void {
+    const end = this.id.length, start = p, id = this.id[p]!, prio = this.prio[p]!;
+    let child = 2 * p + 1;
+    while (child < end) {
+      const right = child + 1;
+      if (right < end && !(this.prio[child]! < this.prio[right]!)) child = right;
+      this.#set(p, this.id[child]!, this.prio[child]!);
+      p = child;
+      child = 2 * p + 1;
+    }
+    this.#set(p, id, prio);
+    this.#siftDown(start, p);
+  }
+
+  push(id: number, prio: number): void {
+    const p = this.id.length;
+    this.id.push(id);
+    this.prio.push(prio);
+    this.pos[id] = p;
+    this.#set(p, id, prio);
+    this.#siftDown(0, p);
+  }
+
+  pop(): number {
+    const lastId = this.id.pop()!, lastPrio = this.prio.pop()!;
+    if (this.id.length === 0) return lastId;
+    const top = this.id[0]!;
+    this.#set(0, lastId, lastPrio);
+    this.#siftUp(0);
+    return top;
+  }
+
+  /** Python's `list.remove` (the later entries shift down one), then heapify, as FaasCache-sim's RemoveFromPool. */
+  remove(id: number): void {
+    const n = this.id.length;
+    for (let p = this.pos[id]!; p < n - 1; p++) this.#set(p, this.id[p + 1]!, this.prio[p + 1]!);
+    this.id.pop();
+    this.prio.pop();
+    this.heapify();
+  }
+
+  /** `heapq.heapify`, visiting only the positions whose sift can move anything. */
+  heapify(): void {
+    const n = this.id.length, half = n >> 1;
+    // the positions that may sift, largest first: a list sorted descending is a max-heap as it stands
+    const q = this.#queue, inQ = this.#inQueue, maybe = this.#maybe, inMaybe = this.#inMaybe;
+    if (maybe.length * 4 > half) {
+      // many positions may sift: Python's own loop, each position checked in place, is cheaper than sorting them
+      for (const p of maybe) inMaybe[p] = 0;
+      maybe.length = 0;
+      const prio = this.prio;
+      for (let i = half - 1; i >= 0; i--) {
+        const l = 2 * i + 1;
+        let m = prio[l]!;
+        if (l + 1 < n && prio[l + 1]! < m) m = prio[l + 1]!;
+        if (prio[i]! < m) continue;
+        this.#siftUp(i);
+      }
+      return;
+    }
+    q.length = 0;
+    for (const p of maybe) {
+      inMaybe[p] = 0;
+      if (p < half) { q.push(p); inQ[p] = 1; }
+    }
+    maybe.length = 0;
+    q.sort((a, b) => b - a);
+    while (q.length > 0) {
+      // pop the largest position (max-heap of ints)
+      const i = q[0]!;
+      const last = q.pop()!;
+      if (q.length > 0) {
+        let k = 0;
+        const len = q.length;
+        for (;;) {
+          const l = 2 * k + 1;
+          if (l >= len) break;
+          const r = l + 1;
+          const c = r < len && q[r]! > q[l]! ? r : l;
+          if (q[c]! <= last) break;
+          q[k] = q[c]!;
+          k = c;
+        }
+        q[k] = last;
+      }
+      inQ[i] = 0;
+      const l = 2 * i + 1;
+      let m = this.prio[l]!;
+      if (l + 1 < n && this.prio[l + 1]! < m) m = this.prio[l + 1]!;
+      if (this.prio[i]! < m) continue; // heapq's sift would leave everything where it is
+      this.#siftUp(i);
+      if (i > 0) {
+        const parent = (i - 1) >> 1;
+        if (inQ[parent] === 0) {
+          inQ[parent] = 1;
+          // push into the max-heap
+          let k = q.length;
+          q.push(parent);
+          while (k > 0) {
+            const up = (k - 1) >> 1;
+            if (q[up]! >= parent) break;
+            q[k] = q[up]!;
+            k = up;
+          }
+          q[k] = parent;
+        }
+      }
+    }
+  }
+}
+
+/** Runs FaasCache-sim's `runActivation` over every event of `trace` with a pool of `memoryMb`. */
+export function simulateFaasCache(trace: FaasCacheTrace, policy: FaasCachePolicy, memoryMb: number): FaasCacheResult {
+  if (!(memoryMb > 0) || !Number.isFinite(memoryMb)) throw new OlError('OL_ERR_CONFIG', `memory: must be a number of MB > 0, got ${memoryMb}`);
+  const nf = trace.functions.length;
+  const mem = Float64Array.from(trace.functions, (f) => f.memMb);
+  const cold = Float64Array.from(trace.functions, (f) => f.coldMs);
+  const warm = Float64Array.from(trace.functions, (f) => f.warmMs);
+  const nCold = new Float64Array(nf), nWarm = new Float64Array(nf), nDrop = new Float64Array(nf), nEvict = new Float64Array(nf);
+  const isLND = policy === 'LND', isHIST = policy === 'HIST', isTTL = policy === 'TTL';
+
+  // containers by id (ids of evicted ones are reused)
+  const cFn: number[] = [], cLast: number[] = [], cFreq: number[] = [], cFin: number[] = [], cSeq: number[] = [], cIdx: number[] = [];
+  const cRunning: boolean[] = [];
+  const free: number[] = [];
+  const newContainer = (fn: number): number => {
+    const id = free.length > 0 ? free.pop()! : cFn.length;
+    cFn[id] = fn; cLast[id] = 0; cFreq[id] = 0; cFin[id] = 0; cSeq[id] = 0; cRunning[id] = false; cIdx[id] = -1;
+    return id;
+  };
+  /** Each function's containers in the pool (any order), and the calls they have served. */
+  const ofFn: number[][] = Array.from({ length: nf }, () => []);
+  const freqOf = new Float64Array(nf);
+
+  const pool = new PyHeap();
+  let used = 0;
+  let clock = 0;
+  let now = 0;
+  let nRunning = 0;
+  let seq = 0;
+  // running containers by end time (a min-heap of ids); those found finished are handled in start order, as a dict keeps them
+  const fins: number[] = [];
+  const finPush = (id: number) => {
+    let k = fins.length;
+    fins.push(id);
+    const f = cFin[id]!;
+    while (k > 0) {
+      const up = (k - 1) >> 1;
+      if (cFin[fins[up]!]! <= f) break;
+      fins[k] = fins[up]!;
+      k = up;
+    }
+    fins[k] = id;
+  };
+  const finPop = (): number => {
+    const top = fins[0]!, last = fins.pop()!;
+    if (fins.length > 0) {
+      const f = cFin[last]!;
+      let k = 0;
+      for (;;) {
+        const l = 2 * k + 1;
+        if (l >= fins.length) break;
+        const r = l + 1;
+        const c = r < fins.length && cFin[fins[r]!]! < cFin[fins[l]!]! ? r : l;
+        if (cFin[fins[c]!]! >= f) break;
+        fins[k] = fins[c]!;
+        k = c;
+      }
+      fins[k] = last;
+    }
+    return top;
+  };
+
+  // HIST's per-function state; functions first seen in order (the dict order of its pre-warm table)
+  const lastSeen = new Float64Array(nf).fill(NaN);
+  const histTtl = new Float64Array(nf).fill(HIST_DEFAULT_TTL_MS);
+  const histPrewarm = new Float64Array(nf);
+  const seenOrder: number[] = [];
+  const hist = isHIST ? Array.from({ length: nf }, () => new Float64Array(HIST_BINS)) : [];
+  const wCount = new Float64Array(nf), wMean = new Float64Array(nf), wM2 = new Float64Array(nf);
+  const cdf = new Float64Array(HIST_BINS);
+
+  const leave = (id: number) => {
+    const fn = cFn[id]!, list = ofFn[fn]!, k = cIdx[id]!, moved = list[list.length - 1]!;
+    list[k] = moved;
+    cIdx[moved] = k;
+    list.pop();
+    freqOf[fn] = freqOf[fn]! - cFreq[id]!;
+    used -= mem[fn]!;
+    free.push(id);
+  };
+  /** FaasCache-sim's RemoveFromPool: out of the list (shifting), memory back, heapify. */
+  const remove = (id: number) => {
+    pool.remove(id);
+    leave(id);
+  };
+
+  const priority = (fn: number, lastAccess: number): number => {
+    switch (policy) {
+      case 'LND': return warm[fn]!;
+      case 'LRU': case 'TTL': case 'HIST': return lastAccess;
+      case 'GD': return clock + freqOf[fn]! * ((cold[fn]! - warm[fn]!) / mem[fn]!);
+      case 'FREQ': return clock + freqOf[fn]! * (cold[fn]! - warm[fn]!);
+      default: return clock + freqOf[fn]! / mem[fn]!;
+    }
+  };
+
+  const add = (id: number, at: number): boolean => {
+    const fn = cFn[id]!;
+    if (mem[fn]! + used > memoryMb) return false;
+    used += mem[fn]!;
+    cLast[id] = at;
+    pool.push(id, priority(fn, at));
+    cIdx[id] = ofFn[fn]!.length;
+    ofFn[fn]!.push(id);
+    return true;
+  };
+
+  const finished: number[] = [];
+  const cleanupFinished = () => {
+    if (fins.length > 0 && cFin[fins[0]!]! <= now) {
+      finished.length = 0;
+      while (fins.length > 0 && cFin[fins[0]!]! <= now) finished.push(finPop());
+      if (finished.length > 1) finished.sort((a, b) => cSeq[a]! - cSeq[b]!);
+      for (const id of finished) {
+        cRunning[id] = false;
+        nRunning--;
+      }
+      for (const id of finished) if (histPrewarm[cFn[id]!] !== 0) remove(id); // HIST: a pre-warmed function's container unloads after its run
+    }
+    pool.heapify();
+  };
+
+  const trackActivation = (fn: number) => {
+    const had = !Number.isNaN(lastSeen[fn]!);
+    const iat = now - lastSeen[fn]!;
+    lastSeen[fn] = now;
+    if (!had) {
+      seenOrder.push(fn);
+      return;
+    }
+    const minute = Math.floor(iat / 60000);
+    if (minute >= HIST_BINS) return;
+    // Welford's running mean and population variance, as FaasCache-sim updates them
+    const count = ++wCount[fn]!;
+    const delta = minute - wMean[fn]!;
+    wMean[fn] = wMean[fn]! + delta / count;
+    const delta2 = minute - wMean[fn]!;
+    wM2[fn] = wM2[fn]! + delta * delta2;
+    const h = hist[fn]!;
+    h[minute]!++;
+    if (count < 2) {
+      histTtl[fn] = HIST_DEFAULT_TTL_MS;
+      histPrewarm[fn] = 0;
+      return;
+    }
+    const mean = wMean[fn]!, variance = wM2[fn]! / count;
+    let sum = 0;
+    for (let i = 0; i < HIST_BINS; i++) sum += h[i]!;
+    let acc = 0;
+    for (let i = 0; i < HIST_BINS; i++) { acc += h[i]! / sum; cdf[i] = acc; }
+    let head = HIST_BINS, tail = HIST_BINS;
+    for (let i = 0; i < HIST_BINS; i++) if (0.05 < cdf[i]!) { head = Math.max(0, i - 1); break; }
+    for (let i = 0; i < HIST_BINS; i++) if (0.99 < cdf[i]!) { tail = Math.min(i + 1, HIST_BINS); break; }
+    if (mean === 0 || variance / mean <= 2) {
+      histTtl[fn] = tail * 60 * 1000 * 1.1;
+      histPrewarm[fn] = head * 60 * 1000 * 0.9;
+    } else {
+      histTtl[fn] = HIST_DEFAULT_TTL_MS;
+      histPrewarm[fn] = 0;
+    }
+  };
+
+  const prewarm = () => {
+    for (const fn of seenOrder) {
+      const p = histPrewarm[fn]!;
+      if (p !== 0 && p + lastSeen[fn]! >= now) {
+        const id = newContainer(fn);
+        if (!add(id, Math.min(p + lastSeen[fn]!, now))) free.push(id);
+      }
+    }
+  };
+
+  const idle: number[] = [];
+  const byPos = (a: number, b: number) => pool.pos[a]! - pool.pos[b]!;
+  /** An idle container of `fn` (the list's first), after TTL and HIST purges of the function's old ones; -1 if none. */
+  const findContainer = (fn: number): number => {
+    const list = ofFn[fn]!;
+    if (!(isTTL || isHIST)) {
+      let best = -1, bestPos = Infinity;
+      for (const id of list) if (!cRunning[id] && pool.pos[id]! < bestPos) { best = id; bestPos = pool.pos[id]!; }
+      return best;
+    }
+    idle.length = 0;
+    for (const id of list) if (!cRunning[id]) idle.push(id);
+    if (idle.length === 0) return -1;
+    idle.sort(byPos);
+    const ttl = isTTL ? TTL_MS : histTtl[fn]!;
+    let first = -1;
+    for (const id of idle) {
+      if (cLast[id]! + ttl < now) {
+        remove(id);
+        nEvict[fn]!++;
+      } else if (first < 0) first = id;
+    }
+    if (isTTL) pool.heapify();
+    return first;
+  };
+
+  const save: number[] = [], savePrio: number[] = [];
+  const evict = (fn: number) => {
+    if (nRunning === pool.length) return; // every container busy
+    if (isLND) {
+      // Landlord: charge every container rent at the lowest credit per MB
+      let delta = Infinity;
+      for (let p = 0; p < pool.length; p++) { const d = pool.prio[p]! / mem[cFn[pool.id[p]!]!]!; if (d < delta) delta = d; }
+      for (let p = 0; p < pool.length; p++) pool.prio[p] = pool.prio[p]! - delta * mem[cFn[pool.id[p]!]!]!;
+      pool.touchAll();
+      pool.heapify();
+    }
+    let toFree = mem[fn]!;
+    let lastPrio = NaN;
+    save.length = 0;
+    savePrio.length = 0;
+    while (toFree > 0 && pool.length > 0) {
+      const prio0 = pool.prio[0]!;
+      const v = pool.pop();
+      if (cRunning[v]) { save.push(v); savePrio.push(prio0); }
+      else {
+        toFree -= mem[cFn[v]!]!;
+        nEvict[cFn[v]!]!++;
+        lastPrio = prio0;
+        leave(v);
+      }
+    }
+    for (let k = 0; k < save.length; k++) pool.push(save[k]!, savePrio[k]!);
+    if (!Number.isNaN(lastPrio)) clock = lastPrio;
+  };
+
+  const start = (id: number, ms: number) => {
+    cRunning[id] = true;
+    nRunning++;
+    cFreq[id]!++;
+    freqOf[cFn[id]!]!++;
+    cFin[id] = now + ms;
+    cSeq[id] = seq++;
+    finPush(id);
+  };
+
+  const { fn: evFn, t: evT } = trace;
+  const t0 = performance.now();
+  for (let e = 0; e < evFn.length; e++) {
+    const fn = evFn[e]!;
+    now = evT[e]!;
+    cleanupFinished();
+    if (isHIST) {
+      prewarm();
+      trackActivation(fn);
+    }
+    let id = findContainer(fn);
+    if (id >= 0) {
+      start(id, warm[fn]!);
+      nWarm[fn]!++;
+    } else {
+      id = newContainer(fn);
+      if (mem[fn]! + used > memoryMb) evict(fn);
+      if (!add(id, now)) {
+        free.push(id);
+        nDrop[fn]!++;
+        continue;
+      }
+      pool.heapify();
+      start(id, cold[fn]!);
+      nCold[fn]!++;
+    }
+    cLast[id] = now;
+    const p = priority(fn, now);
+    for (const c of ofFn[fn]!) pool.setPrio(c, p);
+    pool.heapify();
+  }
+  const loopMs = performance.now() - t0;
+
+  const sum = (a: Float64Array) => a.reduce((x, y) => x + y, 0);
+  const r: FaasCacheResult = {
+    policy, memoryMb, invocations: evFn.length,
+    cold: sum(nCold), warm: sum(nWarm), dropped: sum(nDrop), evictions: sum(nEvict),
+    perFunction: trace.functions.map((f, i) => ({ name: f.name, cold: nCold[i]!, warm: nWarm[i]!, dropped: nDrop[i]!, evictions: nEvict[i]! })),
+    loopMs,
+  };
+  if (r.cold + r.warm + r.dropped !== r.invocations) {
+    throw new OlError('OL_ERR_INVARIANT', `faascache: cold ${r.cold} + warm ${r.warm} + dropped ${r.dropped} != ${r.invocations} invocations`);
+  }
+  return r;
+}
