@@ -23,7 +23,8 @@ export function simOptions<T>(y: Argv<T>) {
     .option('minutes', { type: 'string', describe: 'azure2019: minutes A:B of the day (1-based), or N for 1:N' })
     .option('mem-mb', { type: 'number', default: 256, describe: 'azure2021: memory of every function, MB' })
     .option('skip-bad', { type: 'boolean', default: false, describe: 'count and skip malformed trace lines instead of stopping' })
-    .option('json', { type: 'boolean', default: false, describe: 'print JSON instead of the table' });
+    .option('json', { type: 'boolean', default: false, describe: 'print JSON instead of the table' })
+    .option('compat', { choices: ['faascache'] as const, describe: 'faascache: FaasCache-sim\'s semantics and counts exactly, on an azure2019 sample (docs/SIMULATOR.md)' });
 }
 
 export interface SimArgs {
@@ -45,6 +46,7 @@ export interface SimArgs {
   memMb: number;
   skipBad: boolean;
   json: boolean;
+  compat?: 'faascache';
 }
 
 export function parseCores(s: string): number {

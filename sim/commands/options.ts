@@ -19,7 +19,8 @@ export function runOptions<T>(y: Argv<T>) {
     .option('import-ms', { type: 'number', default: 0, describe: 'import time of a package the --packages file gives none for, ms' })
     .example('$0 run lru --trace azure2019:traces/data/azure2019/10 --memory 8000 --cores 2', '')
     .example('$0 run gdsf --trace trace.csv --cores infinite --queue drop --out results/gdsf', '')
-    .example('$0 run lru --trace trace.csv --packages usage.jsonl --zygotes tree.json', 'price package imports and fork from zygotes');
+    .example('$0 run lru --trace trace.csv --packages usage.jsonl --zygotes tree.json', 'price package imports and fork from zygotes')
+    .example('$0 run gdsf --compat faascache --trace azure2019:traces/data/azure2019/10 --memory 8000', 'FaasCache-sim\'s GD, its counts exactly');
 }
 
 export function genOptions<T>(y: Argv<T>) {
@@ -50,5 +51,6 @@ export function sweepOptions<T>(y: Argv<T>) {
     .option('memory', { type: 'string', default: '1000:32000:1000', describe: 'memory sizes, MB: start:end:step or a comma list' })
     .option('jobs', { type: 'number', describe: 'parallel simulations (default: the number of cores)' })
     .option('out', { type: 'string', describe: 'directory for sweep.json and sweep.csv' })
-    .example('$0 sweep --trace azure2019:traces/data/azure2019/10 --policies lru,gdsf,ttl,hist --memory 1000:32000:1000 --cores infinite', '');
+    .example('$0 sweep --trace azure2019:traces/data/azure2019/10 --policies lru,gdsf,ttl,hist --memory 1000:32000:1000 --cores infinite', '')
+    .example('$0 sweep --compat faascache --trace azure2019:traces/data/azure2019/10 --policies gdsf,lru,ttl,hist,lnd --memory 1000,2000,4000,8000,16000,32000', 'FaasCache-sim\'s figures');
 }

@@ -22,6 +22,10 @@ interface RunArgs extends SimArgs {
 }
 
 export async function runCommand(a: RunArgs): Promise<void> {
+  if (a.compat === 'faascache') {
+    const { compatRun, givenOptions } = await import('./compat.js');
+    return compatRun({ trace: a.trace, json: a.json, out: a.out, top: a.top, policy: a.policy, memory: a.memory, given: givenOptions() });
+  }
   if ((a.invocations || a.series !== undefined) && !a.out) badConfig('out', '--invocations and --series write files, so they need --out DIR');
   if (a.series !== undefined && !(a.series > 0)) badConfig('series', `must be a number of ms > 0, got ${a.series}`);
   if (a.out) mkdirSync(a.out, { recursive: true });

@@ -16,6 +16,12 @@ interface SweepArgs extends SimArgs {
 }
 
 export async function sweepCommand(a: SweepArgs): Promise<void> {
+  if (a.compat === 'faascache') {
+    const { compatSweep, givenOptions } = await import('./compat.js');
+    const given = givenOptions();
+    if (given.has('jobs')) given.delete('jobs'); // one process does it: a compat sweep is seconds
+    return compatSweep({ trace: a.trace, json: a.json, out: a.out, policies: a.policies, memory: a.memory, given });
+  }
   const policies = a.policies.split(',').map((s) => s.trim()).filter(Boolean);
   const memories = parseMemoryList(a.memory);
   // validate the shared part of the config once, before starting threads

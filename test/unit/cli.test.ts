@@ -96,6 +96,31 @@ describe('ol-sim', () => {
     expect(readFileSync(join(out, 'sweep.csv'), 'utf8').split('\n')[0]).toMatch(/^policy,memoryMb,invocations,coldStarts,coldStartPct/);
   });
 
+  it('--compat faascache: run and sweep give FaasCache-sim\'s own counts and record its input\'s fingerprints', () => {
+    const out = join(dir, 'fc');
+    const r = olSim(['run', 'gdsf', '--compat', 'faascache', '--trace', `azure2019:${SAMPLE10}`, '--memory', '8000', '--out', out]);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/gdsf runs FaasCache's GD; 8,000 MB/);
+    const s = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+    // ../shared/faascache: GD at 8,000 MB on the 10-function sample
+    expect([s.cold, s.warm, s.dropped, s.evictions]).toEqual([1304, 64939, 3343, 1298]);
+    expect(s.trace.fingerprints.rowTime).toBe('d16ec1a841dbd2b3d2b85bd7f0e906a3bf768fa8646cc99d0b1e28f02f760171');
+    const w = olSim(['sweep', '--compat', 'faascache', '--trace', SAMPLE10, '--policies', 'lru,lnd', '--memory', '4000,32000', '--json']);
+    expect(w.code).toBe(0);
+    const rows = JSON.parse(w.out).rows.map((x: { policy: string; memoryMb: number; cold: number; warm: number; dropped: number }) => [x.policy, x.memoryMb, x.cold, x.warm, x.dropped]);
+    expect(rows).toEqual([['lru', 4000, 1596, 62542, 5448], ['lru', 32000, 65, 69521, 0], ['lnd', 4000, 1622, 62524, 5440], ['lnd', 32000, 108, 69478, 0]]);
+  });
+
+  it('--compat faascache refuses, by name, options and policies it cannot honour', () => {
+    const t = `azure2019:${SAMPLE10}`;
+    expect(olSim(['run', 'lru', '--compat', 'faascache', '--trace', t, '--cores', '2']).err).toMatch(/--cores: has no meaning under --compat faascache \(FaasCache-sim has infinite CPUs\)/);
+    expect(olSim(['run', 'lru', '--compat', 'faascache', '--trace', t, '--queue', 'wait']).err).toMatch(/--queue: has no meaning under --compat faascache/);
+    expect(olSim(['run', 'rand', '--compat', 'faascache', '--trace', t]).err).toMatch(/RAND draws from numpy's unseeded generator/);
+    expect(olSim(['run', 'openlambda', '--compat', 'faascache', '--trace', t]).err).toMatch(/--compat faascache has no policy "openlambda"/);
+    expect(olSim(['run', 'lru', '--compat', 'faascache', '--trace', 'csv:x.csv']).err).toMatch(/reads azure2019 samples only, got format csv/);
+  });
+
   it('policies lists every policy, one line each', () => {
     const r = olSim(['policies']);
     expect(r.code).toBe(0);
