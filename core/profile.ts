@@ -1,0 +1,210 @@
+/**
+ * Cost profiles, typed: how long each sandbox operation takes on some
+ * machine, and the figures a calibration measured beside them. Pure: the
+ * simulator compiles a profile into samplers drawn with its seeded RNG;
+ * `ol-exp calibrate` writes profiles; `modelFigures` is the one place older
+ * profiles are migrated. Reading one from disk is sim/profile.ts's job.
+ */
+import { OlError } from '../common/errors.js';
+import { samplePercentiles, type Rng } from '../common/rng.js';
+
+/** A cost distribution in milliseconds, as written in a profile JSON. */
+export type Distribution =
+  | { kind: 'constant'; ms: number }
+  | { kind: 'empirical'; samples: number[] }
+  | { kind: 'percentiles'; points: Record<string, number> };
+
+/** The sandbox operations a profile prices. */
+export const costNames = ['create', 'runtimeStart', 'unpause', 'pause', 'destroy', 'warmDispatch'] as const;
+export type CostName = (typeof costNames)[number];
+/** Costs a profile may price: `fork`, a sandbox forked from a zygote (without imports); absent, `create` stands in. */
+export const optionalCostNames = ['fork'] as const;
+export type OptionalCostName = (typeof optionalCostNames)[number];
+
+/** A cost profile as stored on disk. */
+export interface CostProfile {
+  format: 'ol-lab-profile/1';
+  name: string;
+  /** Where the numbers come from (a calibration run, a paper, a guess). */
+  source: string;
+  costs: Record<CostName, Distribution> & Partial<Record<OptionalCostName, Distribution>>;
+  /** Free-form description of the machine the profile was measured on. */
+  machine?: unknown;
+  /** What a calibration measured beside the costs (`ol-exp calibrate`); read through `modelFigures`. */
+  extra?: CalibrationFigures;
+}
+
+/**
+ * The figures `ol-exp calibrate` measures beside the costs, as stored in a
+ * profile's `extra`. Every field is optional: profiles from before a figure
+ * was measured lack it, and `modelFigures` says what stands in for it.
+ */
+export interface CalibrationFigures {
+  /** Effective cores: k CPU-bound handlers at once, k × work / wall. */
+  cores?: number;
+  cpu?: { effectiveCores?: number[]; samples?: unknown; note?: string };
+  /** How many creations proceed at once (SimConfig.createLanes). */
+  createLanes?: number;
+  concurrentCreations?: { k: number; wallMs: number[] };
+  /** A fork's part after the sandbox joins its own cgroup (SimConfig.createSandboxMs). */
+  forkSandboxMs?: number;
+  forkReadySamples?: number[];
+  /** A first call's cost of touching its memory, ms per MB, alone and among other jobs. */
+  touchMsPerMb?: number;
+  touchMsPerMbSamples?: number[];
+  touchBusyMsPerMb?: number;
+  touchTogether?: unknown;
+  /** Machine CPU nothing waits for, per warm call and per cold start (SimConfig.callBackgroundCpuMs, coldBackgroundCpuMs). */
+  backgroundCpu?: { callMs?: number; coldMs?: number; measured?: unknown; note?: string };
+  /** Headline medians of the calibration, ms. */
+  medians?: Record<string, number>;
+  /** With merged calibrations: each one's headline figures. */
+  calibrations?: Record<string, unknown>[];
+}
+
+/** The calibration figures the model uses, with what stands in for those an older profile lacks: the one place old profiles are migrated. */
+export interface ModelFigures {
+  cores: number | undefined;
+  createLanes: number;
+  forkSandboxMs: number;
+  touchMsPerMb: number;
+  touchBusyMsPerMb: number;
+  callBackgroundCpuMs: number;
+  coldBackgroundCpuMs: number;
+}
+
+export function modelFigures(p: CostProfile): ModelFigures {
+  const x = p.extra ?? {};
+  const num = (v: unknown, dflt: number) => (typeof v === 'number' && Number.isFinite(v) ? v : dflt);
+  const touch = num(x.touchMsPerMb, 0);
+  const lanes = num(x.createLanes, Infinity);
+  return {
+    cores: typeof x.cores === 'number' && x.cores > 0 ? x.cores : undefined,
+    createLanes: Number.isFinite(lanes) && lanes >= 1 ? Math.round(lanes) : Infinity,
+    // profiles from before each was measured: no fork part, touching as alone, no background CPU
+    forkSandboxMs: num(x.forkSandboxMs, 0),
+    touchMsPerMb: touch,
+    touchBusyMsPerMb: num(x.touchBusyMsPerMb, touch),
+    callBackgroundCpuMs: num(x.backgroundCpu?.callMs, 0),
+    coldBackgroundCpuMs: num(x.backgroundCpu?.coldMs, 0),
+  };
+}
+
+/** A compiled cost: draws one value (ms) per call. */
+export type CostSampler = (rng: Rng) => number;
+
+/** Compiled form of a profile: one sampler per operation, plus means. */
+export interface CostModel {
+  readonly profile: CostProfile;
+  readonly sample: Record<CostName, CostSampler>;
+  readonly mean: Record<CostName, number>;
+  /** True when every cost is a constant (sampling consumes no randomness). */
+  readonly deterministic: boolean;
+  /** The `fork` cost, when the profile has one. */
+  readonly fork?: CostSampler;
+}
+
+/** Checks the shape of a parsed profile; `where` names it in errors. */
+export function validateProfile(json: unknown, where = 'profile'): CostProfile {
+  const fail = (field: string, why: string): never => {
+    throw new OlError('OL_ERR_PROFILE', `${where}: field "${field}" ${why}`);
+  };
+  if (typeof json !== 'object' || json === null) fail('(root)', 'must be an object');
+  const p = json as Record<string, unknown>;
+  if (p.format !== 'ol-lab-profile/1') fail('format', `must be "ol-lab-profile/1", got ${JSON.stringify(p.format)}`);
+  if (typeof p.name !== 'string') fail('name', 'must be a string');
+  if (typeof p.costs !== 'object' || p.costs === null) fail('costs', 'must be an object');
+  const costs = p.costs as Record<string, unknown>;
+  for (const name of [...costNames, ...optionalCostNames.filter((n) => n in costs)]) {
+    const field = `costs.${name}`;
+    const d = costs[name] as Record<string, unknown> | undefined;
+    if (typeof d !== 'object' || d === null) fail(field, 'is missing');
+    const nonNeg = (v: unknown, f: string) => {
+      if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) fail(f, `must be a finite number >= 0, got ${JSON.stringify(v)}`);
+    };
+    switch (d!.kind) {
+      case 'constant':
+        nonNeg(d!.ms, `${field}.ms`);
+        break;
+      case 'empirical': {
+        const s = d!.samples;
+        if (!Array.isArray(s) || s.length === 0) fail(`${field}.samples`, 'must be a non-empty array');
+        (s as unknown[]).forEach((v, i) => nonNeg(v, `${field}.samples[${i}]`));
+        break;
+      }
+      case 'percentiles': {
+        const pts = d!.points as Record<string, unknown>;
+        if (typeof pts !== 'object' || pts === null) fail(`${field}.points`, 'must be an object of percentile -> ms');
+        const keys = Object.keys(pts);
+        if (keys.length < 2) fail(`${field}.points`, 'needs at least two percentiles');
+        let last = -Infinity;
+        for (const k of keys.sort((a, b) => Number(a) - Number(b))) {
+          const q = Number(k);
+          if (!Number.isFinite(q) || q < 0 || q > 100) fail(`${field}.points`, `has key "${k}", not a percentile in 0..100`);
+          nonNeg(pts[k], `${field}.points.${k}`);
+          if ((pts[k] as number) < last) fail(`${field}.points`, `values must not decrease with the percentile (at ${k})`);
+          last = pts[k] as number;
+        }
+        break;
+      }
+      default:
+        fail(`${field}.kind`, `must be constant, empirical or percentiles, got ${JSON.stringify(d!.kind)}`);
+    }
+  }
+  for (const k of Object.keys(costs)) {
+    if (![...costNames, ...optionalCostNames].includes(k as CostName)) fail(`costs.${k}`, `is not a known cost (known: ${[...costNames, ...optionalCostNames].join(', ')})`);
+  }
+  return p as unknown as CostProfile;
+}
+
+function compile(d: Distribution): { sample: CostSampler; mean: number; constant: boolean } {
+  switch (d.kind) {
+    case 'constant': {
+      const v = d.ms;
+      return { sample: () => v, mean: v, constant: true };
+    }
+    case 'empirical': {
+      const s = Float64Array.from(d.samples);
+      const n = s.length;
+      if (n === 1) return { sample: () => s[0]!, mean: s[0]!, constant: true };
+      return {
+        sample: (rng) => s[Math.floor(rng() * n)]!,
+        mean: s.reduce((a, b) => a + b, 0) / n,
+        constant: false,
+      };
+    }
+    case 'percentiles': {
+      const keys = Object.keys(d.points).sort((a, b) => Number(a) - Number(b));
+      const ps = Float64Array.from(keys.map(Number));
+      const vs = Float64Array.from(keys.map((k) => d.points[k]!));
+      // mean of the piecewise-linear inverse CDF, over the covered range
+      let area = 0;
+      for (let i = 1; i < ps.length; i++) area += ((ps[i]! - ps[i - 1]!) * (vs[i]! + vs[i - 1]!)) / 2;
+      const covered = ps[ps.length - 1]! - ps[0]!;
+      const mean = (area + ps[0]! * vs[0]! + (100 - ps[ps.length - 1]!) * vs[vs.length - 1]!) / (covered + ps[0]! + 100 - ps[ps.length - 1]!);
+      return { sample: (rng) => samplePercentiles(rng, ps, vs), mean, constant: false };
+    }
+  }
+}
+
+/** Compiles a validated profile into samplers. */
+export function compileProfile(profile: CostProfile): CostModel {
+  const sample = {} as Record<CostName, CostSampler>;
+  const mean = {} as Record<CostName, number>;
+  let deterministic = true;
+  for (const name of costNames) {
+    const c = compile(profile.costs[name]);
+    sample[name] = c.sample;
+    mean[name] = c.mean;
+    deterministic &&= c.constant;
+  }
+  const fork = profile.costs.fork ? compile(profile.costs.fork).sample : undefined;
+  return { profile, sample, mean, deterministic, fork };
+}
+
+/** A profile whose every cost is a constant; handy in tests and hand-worked cases. */
+export function constantProfile(costs: Partial<Record<CostName, number>>, name = 'constant'): CostProfile {
+  const c = {} as Record<CostName, Distribution>;
+  for (const n of costNames) c[n] = { kind: 'constant', ms: costs[n] ?? 0 };
+  return { format: 'ol-lab-profile/1', name, source: 'constructed in code', costs: c };
+}
