@@ -19,29 +19,21 @@ import { WallClock } from './wall-clock.js';
 import type { TreeNode } from '../core/import-tree.js';
 import type { DestroyReason, Policy } from '../core/policy.js';
 import { createPolicy } from '../core/policies/index.js';
-import { PooledSandbox, Route, SandboxPool, type PoolDecision, type PoolEffects } from '../core/pool.js';
+import { Route, SandboxPool, type PoolDecision, type PoolEffects } from '../core/pool.js';
 import { makeRng, type Rng } from '../common/rng.js';
 import type { SandboxLimits, WorkerConfig } from './config.js';
 import { methodAllowed } from './lambda-config.js';
 import type { LambdaCode, Registry } from './registry.js';
 import { loadTree } from '../traces/tree-file.js';
 import { ImportCache } from './import-cache.js';
-import { PackageCache, type PackageInfo } from './packages.js';
-import type { FirstRequest, RuntimeReply, Sandbox, SandboxPool as SandboxBackend, SandboxSpec } from './sandbox/api.js';
+import { PackageCache } from './packages.js';
+import { Instance, SandboxMaker } from './instances.js';
+import type { FirstRequest, RuntimeReply, SandboxPool as SandboxBackend } from './sandbox/api.js';
 import type { SockPool } from './sandbox/sock.js';
 import { Recorder, type InvocationRecord, type StartKind } from './recorder.js';
 import type { WorkerStats } from './stats.js';
 
 export type { InvocationRecord, StartKind } from './recorder.js';
-
-class Instance extends PooledSandbox {
-  sb: Sandbox | undefined;
-  /** Serialises pause / unpause / destroy on this sandbox. */
-  chain: Promise<void> = Promise.resolve();
-  constructor(id: number, fnId: number, fn: string, memMb: number, createdAt: number, readonly version: string) {
-    super(id, fnId, fn, memMb, createdAt);
-  }
-}
 
 /** What a waiting request is given: a sandbox (taken by the drain, or handed over busy) or reserved memory. */
 interface Grant {
@@ -73,7 +65,6 @@ export class LambdaManager implements PoolEffects<Instance> {
   readonly clock: Clock & { close?(): void };
   readonly policy: Policy;
   readonly #c: WorkerConfig;
-  readonly #backend: SandboxBackend;
   readonly #registry: Registry;
   readonly #stats: WorkerStats;
   readonly #log: ManagerOptions['log'];
@@ -94,14 +85,12 @@ export class LambdaManager implements PoolEffects<Instance> {
   readonly #dying = new Set<Promise<void>>();
   readonly packages: PackageCache | undefined;
   readonly imports: ImportCache | undefined;
-  /** Each code version's installed closure. */
-  readonly #closures = new Map<string, Promise<PackageInfo[]>>();
+  readonly #maker: SandboxMaker;
   readonly #recorder: Recorder;
 
   constructor(o: ManagerOptions) {
     this.#recorder = new Recorder(o.config.record ? o.config.record_path : undefined, o.log);
     this.#c = o.config;
-    this.#backend = o.pool;
     this.#registry = o.registry;
     this.#stats = o.stats;
     this.#log = o.log;
@@ -130,6 +119,7 @@ export class LambdaManager implements PoolEffects<Instance> {
         },
       });
     }
+    this.#maker = new SandboxMaker({ backend: o.pool, packages: this.packages, imports: this.imports, stats: o.stats, clock: this.clock });
     const decisions = o.decisions;
     this.#pool = new SandboxPool<Instance>({
       capacityMb: c.mem_pool_mb, policy: this.policy, effects: this, tree: this.imports?.tree, zygoteMb: c.zygote_mem_mb,
@@ -149,20 +139,6 @@ export class LambdaManager implements PoolEffects<Instance> {
       this.#kickDrain();
     });
     this.#dying.add(done);
-  }
-
-  /** The lambda's installed packages (installed on first need), for this code version. */
-  #closure(code: LambdaCode): Promise<PackageInfo[]> {
-    if (code.requirements.length === 0) return Promise.resolve([]);
-    if (!this.packages) return Promise.reject(new OlError('OL_ERR_PACKAGE', `lambda ${code.name} needs packages, but this worker has no package installer`));
-    const key = `${code.name}@${code.version}`;
-    let p = this.#closures.get(key);
-    if (!p) {
-      p = this.packages.closure(code.requirements, `lambda ${code.name}`);
-      this.#closures.set(key, p);
-      p.catch(() => this.#closures.delete(key)); // a failed install is tried again later
-    }
-    return p;
   }
 
   /** Gauges for /stats and /metrics. */
@@ -246,21 +222,9 @@ export class LambdaManager implements PoolEffects<Instance> {
   }
 
   /** Turns a failed runtime call into the error to report; the sandbox is destroyed from busy. */
+  /** The request on `inst` failed: the error to answer with; the sandbox is destroyed. */
   async #failed(inst: Instance, e: unknown, name: string, limits: SandboxLimits): Promise<OlError> {
-    let err: OlError;
-    if (isOlError(e, 'OL_ERR_TIMEOUT')) {
-      this.#stats.count('timeouts');
-      err = new OlError('OL_ERR_TIMEOUT', `lambda ${name} ran past its time limit of ${limits.time_limit_ms} ms; its sandbox was killed`);
-    } else {
-      const diag = await inst.sb!.diagnose().catch(() => 'exited' as const);
-      if (diag === 'oom') {
-        this.#stats.count('oom_kills');
-        err = new OlError('OL_ERR_OOM', `lambda ${name} ran out of memory (limit ${limits.mem_mb} MB) and the kernel killed its sandbox`);
-      } else {
-        this.#stats.count('crashes');
-        err = new OlError('OL_ERR_CRASH', `the sandbox of lambda ${name} died while handling the request (its Python process exited: ${(e as Error).message})`);
-      }
-    }
+    const err = await this.#maker.failure(inst, e, name, limits);
     this.#pool.destroy(inst, 'error', this.clock.now());
     await inst.chain;
     return err;
@@ -337,43 +301,19 @@ export class LambdaManager implements PoolEffects<Instance> {
     return 'unpaused';
   }
 
-  /** Makes the sandbox of `inst` (cold start or pre-warm); false, with the instance destroyed, if it failed. */
-  async #make(inst: Instance, code: LambdaCode, limits: SandboxLimits, rec: InvocationRecord, first?: FirstRequest): Promise<boolean> {
-    const t0 = this.clock.now();
+  /** Makes the sandbox of `inst` (cold start or pre-warm); if that fails, the instance is destroyed and the error thrown. */
+  async #make(inst: Instance, code: LambdaCode, limits: SandboxLimits, rec: InvocationRecord, first?: FirstRequest): Promise<void> {
     this.#live.add(inst);
     try {
-      const closure = await this.#closure(code);
-      const spec: SandboxSpec = {
-        id: `${inst.id}-${code.name}`.slice(0, 64), lambda: code.name, codeDir: code.codeDir, env: code.config.environment,
-        memoryMb: limits.mem_mb, pids: limits.pids, cpuPercent: limits.cpu_percent, tmpMb: limits.tmp_mb,
-        packages: PackageCache.mounts(closure), first,
-      };
-      rec.packages = closure.filter((p) => !p.skipped).map((p) => p.name);
-      if (this.imports) {
-        const got = await this.imports.create(spec, closure);
-        inst.sb = got.sb;
-        rec.zygote = got.node;
-      } else {
-        inst.sb = await this.#backend.create(spec);
-      }
+      await this.#maker.make(inst, code, limits, rec, first);
     } catch (e) {
-      this.#stats.count('start_failures');
-      this.#pool.destroy(inst, 'error', this.clock.now());
-      this.#kickDrain();
+      // destroyed already if the worker shut down while it was being made
+      if (inst.state !== 'destroyed') {
+        this.#pool.destroy(inst, 'error', this.clock.now());
+        this.#kickDrain();
+      }
       throw e;
     }
-    if (inst.state === 'destroyed') {
-      // the worker shut down while it was being made
-      await inst.sb.destroy('shutdown').catch(() => {});
-      throw new OlError('OL_ERR_SANDBOX', 'the worker is shutting down');
-    }
-    // a cold start's cost: installs on first need, zygotes made on the way, the sandbox itself
-    const createMs = this.clock.now() - t0;
-    inst.coldStartMs = createMs;
-    rec.create_ms = createMs;
-    this.#stats.time('create', createMs);
-    this.#stats.count('sandboxes_created');
-    return true;
   }
 
   /** A new sandbox for a request, whose memory the pool reserved. */
