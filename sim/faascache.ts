@@ -321,7 +321,23 @@ export function simulateFaasCache(trace: FaasCacheTrace, policy: FaasCachePolicy
   const seenOrder: number[] = [];
   const hist = isHIST ? Array.from({ length: nf }, () => new Float64Array(HIST_BINS)) : [];
   const wCount = new Float64Array(nf), wMean = new Float64Array(nf), wM2 = new Float64Array(nf);
-  const cdf = new Float64Array(HIST_BINS);
+  /** Each function's non-empty histogram bins, ascending: an empty bin adds exactly 0 to the CDF, so only these are summed. */
+  const bins: number[][] = isHIST ? Array.from({ length: nf }, () => []) : [];
+  /** Functions whose pre-warm is not 0, in the order first seen (the pre-warm table's dict order). */
+  const prewarming: number[] = [];
+  const seenRank = new Int32Array(nf).fill(-1);
+  const setPrewarm = (fn: number, v: number) => {
+    const was = histPrewarm[fn] !== 0;
+    histPrewarm[fn] = v;
+    if (was === (v !== 0)) return;
+    if (!was) {
+      let k = prewarming.length;
+      while (k > 0 && seenRank[prewarming[k - 1]!]! > seenRank[fn]!) k--;
+      prewarming.splice(k, 0, fn);
+    } else {
+      prewarming.splice(prewarming.indexOf(fn), 1);
+    }
+  };
 
   const leave = (id: number) => {
     const fn = cFn[id]!, list = ofFn[fn]!, k = cIdx[id]!, moved = list[list.length - 1]!;
@@ -379,6 +395,7 @@ export function simulateFaasCache(trace: FaasCacheTrace, policy: FaasCachePolicy
     const iat = now - lastSeen[fn]!;
     lastSeen[fn] = now;
     if (!had) {
+      seenRank[fn] = seenOrder.length;
       seenOrder.push(fn);
       return;
     }
@@ -391,33 +408,39 @@ export function simulateFaasCache(trace: FaasCacheTrace, policy: FaasCachePolicy
     const delta2 = minute - wMean[fn]!;
     wM2[fn] = wM2[fn]! + delta * delta2;
     const h = hist[fn]!;
-    h[minute]!++;
+    if (h[minute]!++ === 0) {
+      const b = bins[fn]!;
+      let k = b.length;
+      while (k > 0 && b[k - 1]! > minute) k--;
+      b.splice(k, 0, minute);
+    }
     if (count < 2) {
       histTtl[fn] = HIST_DEFAULT_TTL_MS;
-      histPrewarm[fn] = 0;
+      setPrewarm(fn, 0);
       return;
     }
     const mean = wMean[fn]!, variance = wM2[fn]! / count;
-    let sum = 0;
-    for (let i = 0; i < HIST_BINS; i++) sum += h[i]!;
-    let acc = 0;
-    for (let i = 0; i < HIST_BINS; i++) { acc += h[i]! / sum; cdf[i] = acc; }
-    let head = HIST_BINS, tail = HIST_BINS;
-    for (let i = 0; i < HIST_BINS; i++) if (0.05 < cdf[i]!) { head = Math.max(0, i - 1); break; }
-    for (let i = 0; i < HIST_BINS; i++) if (0.99 < cdf[i]!) { tail = Math.min(i + 1, HIST_BINS); break; }
+    // the CDF of data / data.sum(), summed in order as numpy's cumsum; the sum is the count (whole numbers, exact)
+    const sum = count;
+    let acc = 0, head = HIST_BINS, tail = HIST_BINS;
+    for (const i of bins[fn]!) {
+      acc += h[i]! / sum;
+      if (head === HIST_BINS && 0.05 < acc) head = Math.max(0, i - 1);
+      if (0.99 < acc) { tail = Math.min(i + 1, HIST_BINS); break; }
+    }
     if (mean === 0 || variance / mean <= 2) {
       histTtl[fn] = tail * 60 * 1000 * 1.1;
-      histPrewarm[fn] = head * 60 * 1000 * 0.9;
+      setPrewarm(fn, head * 60 * 1000 * 0.9);
     } else {
       histTtl[fn] = HIST_DEFAULT_TTL_MS;
-      histPrewarm[fn] = 0;
+      setPrewarm(fn, 0);
     }
   };
 
   const prewarm = () => {
-    for (const fn of seenOrder) {
+    for (const fn of prewarming) {
       const p = histPrewarm[fn]!;
-      if (p !== 0 && p + lastSeen[fn]! >= now) {
+      if (p + lastSeen[fn]! >= now) {
         const id = newContainer(fn);
         if (!add(id, Math.min(p + lastSeen[fn]!, now))) free.push(id);
       }
