@@ -28,18 +28,19 @@ const DEFAULT_TRACE = `azure2019:${projectPath('traces', 'data', 'azure2019', '1
  */
 const REPLICAS = 31;
 /**
- * Replays `validate` makes on the real worker: on a 2-core machine a
- * replay's cold starts vary, and a few tip into a cascade, so the median of
- * 3 moved and could be a cascade when two of three were; 5 halve both
- * risks (docs/notebook/2026-11-benchmark-rounds.md).
+ * `validate`'s protocols: how many replays on the real worker and how many
+ * calibrations (spread over the replays, merged). `thorough`: on a 2-core
+ * machine a replay's cold starts vary and a few tip into a cascade, so the
+ * median of 3 moved and could be a cascade when two of three were, and a
+ * single calibration can read one figure in a slow moment; 5 replays and 3
+ * calibrations halve both risks (docs/notebook/2026-11-benchmark-rounds.md).
+ * `quick`, the default: the answer within ten minutes on this machine
+ * (three replays of the three-minute plan and one calibration); the report's
+ * resampled intervals say what it buys.
  */
-const REAL_RUNS = 5;
-/**
- * Calibrations `validate` makes, spread over its replays, and merges
- * (experiments/calibrate.ts, mergeCalibrations): a single calibration can
- * read one figure in a slow moment (docs/notebook/2026-11-benchmark-rounds.md).
- */
-const CALIBRATIONS = 3;
+const PROTOCOLS = { quick: { realRuns: 3, calibrations: 1 }, thorough: { realRuns: 5, calibrations: 3 } } as const;
+/** Seconds a calibration takes here (30 samples a cost), for the estimates validate prints until it has timed one. */
+const CALIBRATION_S = 40;
 
 function planOptions<T>(y: Argv<T>) {
   return y
@@ -148,7 +149,7 @@ async function simulateSpread(p: Plan, a: PlanArgs & { backend: 'sock' | 'docker
   return summarizeSpread(done[0]!.agreement.real, done);
 }
 
-async function compare(realDir: string, simDir: string, out: string, spread?: import('./spread.js').SpreadSummary): Promise<void> {
+async function compare(realDir: string, simDir: string, out: string, spread?: import('./spread.js').SpreadSummary, protocol?: import('./compare.js').Agreement['protocol']): Promise<void> {
   const { readRun } = await import('./run-files.js');
   const { readRepeats } = await import('./repeats.js');
   const { compareRuns } = await import('./compare.js');
@@ -165,6 +166,7 @@ async function compare(realDir: string, simDir: string, out: string, spread?: im
     ...(reps ? { simReplicas: { ...summarizeFigures(a0.real, reps.list), chosen: reps.chosen } } : {}),
     ...(runs ? { realRuns: { ...summarizeFigures(a0.real, runs.list), chosen: runs.chosen } } : {}),
     ...(runs && reps ? { errorIntervals: errorIntervals(runs.list, reps.list) } : {}),
+    ...(protocol ? { protocol } : {}),
   };
   const files = await writeComparisonReport(out, a, r, s);
   const e = a.errorPct;
@@ -259,31 +261,54 @@ await yargs(hideBin(process.argv))
     .option('out', { type: 'string', default: 'out/validate' })
     .option('backend', { choices: ['sock', 'docker'] as const, default: 'sock' as const })
     .option('calibrate-n', { type: 'number', default: 30 })
-    .option('calibrations', { type: 'number', default: CALIBRATIONS, describe: 'calibrations, spread over the replays (the first before the first replay) and merged: the median of each figure, all samples' })
-    .option('real-runs', { type: 'number', default: REAL_RUNS, describe: 'replays on the real worker, each on a fresh worker; the median one is compared' })
+    .option('protocol', { choices: ['quick', 'thorough'] as const, default: 'quick' as const, describe: 'quick: 3 replays, 1 calibration (about ten minutes here); thorough: 5 replays, 3 calibrations' })
+    .option('calibrations', { type: 'number', describe: 'calibrations, spread over the replays (the first before the first replay) and merged: the median of each figure, all samples (default: the protocol\'s)' })
+    .option('real-runs', { type: 'number', describe: 'replays on the real worker, each on a fresh worker; the median one is compared (default: the protocol\'s)' })
     .option('replicas', { type: 'number', default: REPLICAS, describe: 'simulator replications (other cost draws); the median one is compared' }),
   async (a) => {
-    if (!(Number.isInteger(a.calibrations) && a.calibrations >= 1)) throw new OlError('OL_ERR_CONFIG', `--calibrations: a whole number >= 1, got ${a.calibrations}`);
-    if (!(Number.isInteger(a.realRuns) && a.realRuns >= 1)) throw new OlError('OL_ERR_CONFIG', `--real-runs: a whole number >= 1, got ${a.realRuns}`);
+    const proto = PROTOCOLS[a.protocol];
+    const custom = (a.calibrations !== undefined && a.calibrations !== proto.calibrations) || (a.realRuns !== undefined && a.realRuns !== proto.realRuns);
+    const calibrations: number = a.calibrations ?? proto.calibrations;
+    const realRuns: number = a.realRuns ?? proto.realRuns;
+    const protocol = { name: custom ? 'custom' as const : a.protocol, realRuns, calibrations };
+    if (!(Number.isInteger(calibrations) && calibrations >= 1)) throw new OlError('OL_ERR_CONFIG', `--calibrations: a whole number >= 1, got ${calibrations}`);
+    if (!(Number.isInteger(realRuns) && realRuns >= 1)) throw new OlError('OL_ERR_CONFIG', `--real-runs: a whole number >= 1, got ${realRuns}`);
     const out = a.out;
     mkdirSync(out, { recursive: true });
     const { calibrate, mergeCalibrations } = await import('./calibrate.js');
     // calibrations before replays 0, round(R/n), round(2R/n), ... (one replay: all before it)
-    const at = Array.from({ length: a.calibrations }, (_, i) => Math.min(a.realRuns - 1, Math.round((i * a.realRuns) / a.calibrations)));
+    const at = Array.from({ length: calibrations }, (_, i) => Math.min(realRuns - 1, Math.round((i * realRuns) / calibrations)));
     const calDir = join(out, 'calibrations');
     rmSync(calDir, { recursive: true, force: true });
     mkdirSync(calDir, { recursive: true });
     const profiles: import('../sim/profile.js').CostProfile[] = [];
+    // what is left, from the times taken so far (a replay: the plan's span and a worker's start and stop)
+    const times = { calibration: [] as number[], replay: [] as number[] };
+    const mean = (xs: number[], dflt: number) => (xs.length ? xs.reduce((x, y) => x + y, 0) / xs.length : dflt);
+    let replaySpanS = 0, replayStart = 0;
+    const left = (calibrationsLeft: number, replaysLeft: number) => {
+      const s = calibrationsLeft * mean(times.calibration, CALIBRATION_S) + replaysLeft * mean(times.replay, replaySpanS + 5) + 15;
+      return s >= 90 ? `about ${Math.round(s / 60)} min left` : `about ${Math.round(s)} s left`;
+    };
     const calibrateNow = async () => {
-      say(`    calibration ${profiles.length + 1} of ${a.calibrations}`);
+      const t = performance.now();
+      say(`    calibration ${profiles.length + 1} of ${calibrations} (${left(calibrations - profiles.length, realRuns - times.replay.length)})`);
       profiles.push(await calibrate({ backend: a.backend as 'sock', n: a.calibrateN, out: join(calDir, `${profiles.length}.json`), log: (s) => say(`      ${s}`) }));
+      times.calibration.push((performance.now() - t) / 1000);
     };
     // one plan for the replay and every simulation (its packages, wheels and fitted tree made once)
     const p = await plan(a as unknown as PlanArgs);
-    say(`1/4 calibrating the simulator on this machine (${a.calibrations} times, spread over the replays) and 2/4 replaying the trace on the real worker (${a.realRuns} times)`);
+    replaySpanS = p.spanMs / 1000;
+    say(`protocol ${protocol.name}: ${realRuns} replays, ${calibrations} calibration(s) (${left(calibrations, realRuns)})`);
+    say(`1/4 calibrating the simulator on this machine (${calibrations} times, spread over the replays) and 2/4 replaying the trace on the real worker (${realRuns} times)`);
     await real({
-      ...(a as unknown as PlanArgs), out: join(out, 'real'), backend: a.backend as 'sock', force: false, maxRate: 1500, runs: a.realRuns,
-      beforeReplay: async (r) => { for (const x of at) if (x === r) await calibrateNow(); },
+      ...(a as unknown as PlanArgs), out: join(out, 'real'), backend: a.backend as 'sock', force: false, maxRate: 1500, runs: realRuns,
+      beforeReplay: async (r) => {
+        if (r > 0) times.replay.push((performance.now() - replayStart) / 1000);
+        for (const x of at) if (x === r) await calibrateNow();
+        say(`    (${left(at.filter((x) => x > r).length, realRuns - r)})`);
+        replayStart = performance.now();
+      },
     }, p);
     // a series stopped early has made fewer, never none (the first comes before the first replay)
     writeFileSync(join(out, 'profile.json'), JSON.stringify(mergeCalibrations(profiles), null, 2) + '\n');
@@ -293,7 +318,7 @@ await yargs(hideBin(process.argv))
     say('    and again over the calibration\'s spread (each effective-cores sample × the quartiles of the memory-touching cost)');
     const spread = await simulateSpread(p, { ...(a as unknown as PlanArgs), backend: a.backend as 'sock' }, join(out, 'profile.json'), join(out, 'real'), join(out, 'sim-spread'));
     say('4/4 comparing');
-    await compare(join(out, 'real'), join(out, 'sim'), join(out, 'report'), spread);
+    await compare(join(out, 'real'), join(out, 'sim'), join(out, 'report'), spread, protocol);
     say(`open ${join(out, 'report', 'report.html')} (or report.pdf) to see how well the simulator predicts the real worker`);
   })
   .demandCommand(1, 'name a command: calibrate, real, sim, compare, sweep, fit-tree or validate')

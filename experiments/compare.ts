@@ -30,6 +30,8 @@ export interface Agreement {
   realRuns?: SpreadSummary & { chosen: number };
   /** How far the errors could move with the replays' and replications' own variation (both lists resampled), if both were repeated. */
   errorIntervals?: ErrorIntervals;
+  /** validate's protocol: how many replays and calibrations stand behind these figures. */
+  protocol?: { name: 'quick' | 'thorough' | 'custom'; realRuns: number; calibrations: number };
 }
 
 /** Why two runs may not be compared, or undefined when they may. */

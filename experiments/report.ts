@@ -70,6 +70,7 @@ export async function writeComparisonReport(
       (a.realRuns ? ` The real run is the median of ${a.realRuns.members.length} replays, whose cold starts ranged ${rangeText(a.realRuns.coldStarts, 0)}.` : '') +
       (a.simReplicas ? ` The simulated run is the median of ${a.simReplicas.members.length} replications differing only in cost draws, whose cold starts ranged ${rangeText(a.simReplicas.coldStarts, 0)}.` : '') +
       (a.errorIntervals ? ` Resampling both, the cold-start error falls in ${intervalText(a.errorIntervals, 'coldStarts')}; the real worker's replays, resampled against themselves, meet the targets in ${selfText(a.errorIntervals)} of pairs, a ceiling for any model.` : '') +
+      (a.protocol ? ` Protocol: ${a.protocol.name}, ${a.protocol.realRuns} replays and ${a.protocol.calibrations} calibration(s); the intervals above are the confidence it buys${a.protocol.name === 'quick' ? ' (`validate --protocol thorough`, 5 replays and 3 calibrations, narrows them)' : ''}.` : '') +
       (a.simSpread ? ` Over the calibration's own spread (${a.simSpread.members.length} simulations) the simulator predicted ${rangeText(a.simSpread.coldStarts, 0)} cold starts, p50 ${rangeText(a.simSpread.p50, 2)} ms, p99 ${rangeText(a.simSpread.p99, 0)} ms.` : ''),
     sections: [
       {
@@ -82,6 +83,7 @@ export async function writeComparisonReport(
           ['p99 latency', `real ${f2(a.real.p99)} ms, sim ${f2(a.sim.p99)} ms: ${sign(a.errorPct.p99)} (target ±${a.targets.p99Pct}%: ${met(a.met.p99)})`],
           ['mean latency', `real ${f2(a.real.mean)} ms, sim ${f2(a.sim.mean)} ms: ${sign(a.errorPct.mean)}`],
           ['KS distance', a.ksDistance.toFixed(4)],
+          ...(a.protocol ? [['protocol', `${a.protocol.name}: ${a.protocol.realRuns} replays, ${a.protocol.calibrations} calibration(s)`] as [string, string]] : []),
           ...(a.realRuns ? [
             ['real run', `the median of ${a.realRuns.members.length} replays, each on a fresh worker, run ${a.realRuns.chosen}; over them cold starts ${rangeText(a.realRuns.coldStarts, 0)}, p50 ${rangeText(a.realRuns.p50, 2)} ms, p99 ${rangeText(a.realRuns.p99, 0)} ms`] as [string, string],
             ...a.realRuns.members.map((m): [string, string] => [`  ${m.label}`, `cold starts ${m.coldStarts}, p50 ${f2(m.p50)} ms, p99 ${f2(m.p99)} ms`]),

@@ -50,6 +50,9 @@ describe('ol-exp real, end to end (sock backend, needs root)', () => {
     const bad = spawnSync(process.execPath, [cli, 'validate', '--calibrations', '0', '--out', join(dir, 'bad')], { encoding: 'utf8' });
     expect(bad.status).toBe(2);
     expect(bad.stderr).toMatch(/--calibrations: a whole number >= 1, got 0/);
+    const badProtocol = spawnSync(process.execPath, [cli, 'validate', '--protocol', 'fast', '--out', join(dir, 'bad')], { encoding: 'utf8' });
+    expect(badProtocol.status).toBe(2);
+    expect(badProtocol.stderr).toMatch(/protocol.*"fast"|Invalid values[\s\S]*protocol/);
     expect(existsSync(join(dir, 'bad'))).toBe(false);
     const r = spawnSync(process.execPath, [cli, 'validate', '--minutes', '1:5', '--real-runs', '2', '--calibrations', '2', '--calibrate-n', '6', '--replicas', '3', '--out', join(dir, 'v')], { encoding: 'utf8' });
     expect(r.status, r.stderr).toBe(0);
@@ -69,6 +72,11 @@ describe('ol-exp real, end to end (sock backend, needs root)', () => {
     expect(readRun(join(dir, 'v', 'sim')).info.profile).toMatchObject({ source: merged.source });
     expect(existsSync(join(dir, 'v', 'report', 'report.html'))).toBe(true);
     expect(r.stdout).toMatch(/the real worker against itself/);
+    // counts other than a protocol's make a custom one, said with the time it should take and named in the report
+    expect(r.stdout).toMatch(/protocol custom: 2 replays, 2 calibration\(s\) \(about \d+ (s|min) left\)/);
+    expect(r.stdout).toMatch(/calibration 2 of 2 \(about \d+ (s|min) left\)/);
+    expect(JSON.parse(readFileSync(join(dir, 'v', 'report', 'agreement.json'), 'utf8')).protocol).toEqual({ name: 'custom', realRuns: 2, calibrations: 2 });
+    expect(readFileSync(join(dir, 'v', 'report', 'report.html'), 'utf8')).toMatch(/Protocol: custom, 2 replays and 2 calibration\(s\)/);
   }, 420_000);
 
   it('replays a short trace open loop, records it, and compares with the simulator', () => {
