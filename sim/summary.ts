@@ -175,6 +175,17 @@ function fmt(x: number, digits = 2): string {
 }
 
 /** Renders rows as an aligned text table (first column left, others right). */
+/** A sweep's table: one row per memory size, one column per policy, each cell the cold-start % (and dropped % where any). */
+export function sweepTable(policies: string[], memories: number[], cell: (policy: string, memoryMb: number) => { coldPct: number; droppedPct: number; dropped: number }): string {
+  return table([
+    ['memory MB', ...policies],
+    ...memories.map((m) => [String(m), ...policies.map((p) => {
+      const r = cell(p, m);
+      return r.coldPct.toFixed(2) + (r.dropped > 0 ? ` (${r.droppedPct.toFixed(1)})` : '');
+    })]),
+  ]);
+}
+
 export function table(rows: string[][], leftColumns = 1): string {
   const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => (r[c] ?? '').length)));
   return rows

@@ -13,7 +13,7 @@ import { machineInfo } from '../../common/machine.js';
 import { olLabVersion } from '../../common/version.js';
 import { faasCachePolicy, simulateFaasCache, type FaasCacheResult } from '../faascache.js';
 import { faasCacheFingerprints, readFaasCacheTrace, type FaasCacheTrace } from '../../traces/faascache.js';
-import { table } from '../summary.js';
+import { sweepTable, table } from '../summary.js';
 import { parseMemoryList } from '../sweep.js';
 
 /** The options named on the command line, by yargs' camel-case name (`--no-x` and `--x=v` included). */
@@ -155,12 +155,6 @@ export async function compatSweep(a: CompatArgs & { policies: string; memory: st
   }
   const byCell = new Map(rows.map((r) => [`${r.policy}@${r.memoryMb}`, r]));
   process.stdout.write(`cold-start % (dropped % where any) by memory and policy, FaasCache-sim's semantics; trace ${path}\n\n`);
-  process.stdout.write(table([
-    ['memory MB', ...policies],
-    ...memories.map((m) => [String(m), ...policies.map((p) => {
-      const r = byCell.get(`${p}@${m}`)!;
-      return r.coldPct.toFixed(2) + (r.dropped > 0 ? ` (${r.droppedPct.toFixed(1)})` : '');
-    })]),
-  ]) + '\n');
+  process.stdout.write(sweepTable(policies, memories, (p, m) => byCell.get(`${p}@${m}`)!) + '\n');
   process.stdout.write(`\n${rows.length} simulations, ${(rows.length * tr.fn.length).toLocaleString('en-US')} invocations in ${(wallMs / 1000).toFixed(1)} s${a.out ? `; results in ${a.out}` : ''}\n`);
 }

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { machineInfo } from '../../common/machine.js';
 import { olLabVersion } from '../../common/version.js';
 import { resolveSimConfig } from '../config.js';
-import { table } from '../summary.js';
+import { sweepTable } from '../summary.js';
 import { parseMemoryList, sweep } from '../sweep.js';
 import { progress, toConfig, toTraceOptions, type SimArgs } from './common.js';
 
@@ -56,13 +56,10 @@ export async function sweepCommand(a: SweepArgs): Promise<void> {
   }
   const byCell = new Map(rows.map((r) => [`${r.policy}@${r.memoryMb}`, r]));
   process.stdout.write(`cold-start % (dropped % where any) by memory and policy; trace ${a.trace}, cores ${a.cores}, queue ${a.queue}, seed ${a.seed}\n\n`);
-  process.stdout.write(table([
-    ['memory MB', ...policies],
-    ...memories.map((m) => [String(m), ...policies.map((p) => {
-      const r = byCell.get(`${p}@${m}`)!;
-      return r.coldStartPct.toFixed(2) + (r.dropped > 0 ? ` (${r.droppedPct.toFixed(1)})` : '');
-    })]),
-  ]) + '\n');
+  process.stdout.write(sweepTable(policies, memories, (p, m) => {
+    const r = byCell.get(`${p}@${m}`)!;
+    return { coldPct: r.coldStartPct, droppedPct: r.droppedPct, dropped: r.dropped };
+  }) + '\n');
   const sims = rows.length;
   const inv = rows.reduce((s, r) => s + r.invocations, 0);
   process.stdout.write(`\n${sims} simulations, ${inv.toLocaleString('en-US')} invocations in ${(wallMs / 1000).toFixed(1)} s${a.out ? `; results in ${a.out}` : ''}\n`);
