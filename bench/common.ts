@@ -1,7 +1,10 @@
 /** What the benchmarks share: percentiles, HTTP to loopback, a worker process, the report file, the exit. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { removeUnlessMounted } from '../common/fs.js';
 import { projectPath } from '../common/paths.js';
 
 /** The q-th percentile (nearest rank) of xs, in any order (common/stats.ts). */
@@ -47,6 +50,21 @@ export function writeReport(name: string, lines: string[]): void {
   mkdirSync(projectPath('bench-out'), { recursive: true });
   writeFileSync(projectPath('bench-out', `${name}.md`), lines.join('\n') + '\n');
   process.stdout.write(`\nwritten to bench-out/${name}.md\n`);
+}
+
+const temps: string[] = [];
+process.once('exit', () => {
+  for (const d of temps) {
+    if (!removeUnlessMounted(d)) process.stderr.write(`left ${d}: something is still mounted under it\n`);
+  }
+});
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.once(sig, () => process.exit(130));
+
+/** A temporary folder for this benchmark run, removed when it exits (unless a mount is left under it). */
+export function benchTemp(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  temps.push(d);
+  return d;
 }
 
 /** Runs a benchmark's main: exit 0 when it is done (workers' agents would keep the process alive), 1 with the stack on failure. */

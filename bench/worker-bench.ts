@@ -22,12 +22,11 @@
  * Prints Markdown and writes bench-out/worker.md.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { machineInfo } from '../common/machine.js';
 import { projectPath } from '../common/paths.js';
-import { pct, request, runMain, startWorker, stop, writeReport } from './common.js';
+import { benchTemp, pct, request, runMain, startWorker, stop, writeReport } from './common.js';
 import { freePort } from '../experiments/worker-process.js';
 import { defaultConfig } from '../worker/config.js';
 
@@ -54,7 +53,7 @@ function timeCommand(cmd: string, args: string[]): number {
 }
 
 function setupDir(noops: number): string {
-  const dir = mkdtempSync(join(tmpdir(), 'ol-wbench-'));
+  const dir = benchTemp('ol-wbench-');
   const c = defaultConfig(dir);
   writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...c, mem_pool_mb: 16_000, limits: { ...c.limits, mem_mb: 32 }, queue_limit: 1000 }, null, 2));
   for (let i = 0; i < noops; i++) {
@@ -114,7 +113,7 @@ async function main(): Promise<void> {
         // warm: noop0's sandbox is idle and unpaused (lru); floor: its socket directly
         const warm: number[] = [], direct: number[] = [];
         // floor: the same runtime and handler, run directly (no worker, no namespaces)
-        const fdir = mkdtempSync(join(tmpdir(), 'ol-floor-'));
+        const fdir = benchTemp('ol-floor-');
         writeFileSync(join(fdir, 'f.py'), 'def f(event):\n    return event\n');
         const sockPath = join(fdir, 'ol.sock');
         const rt = spawn('/usr/bin/python3', ['-I', '-S', projectPath('worker', 'runtime', 'init.py'), JSON.stringify({ mode: 'plain', socket: sockPath, handlerDir: fdir })], { stdio: ['ignore', 'pipe', 'inherit'] });

@@ -16,11 +16,10 @@
  * bench-out/zygote.md.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { machineInfo } from '../common/machine.js';
-import { pct, request, runMain, startWorker, stop, writeReport } from './common.js';
+import { benchTemp, pct, request, runMain, startWorker, stop, writeReport } from './common.js';
 import { buildWheels } from '../experiments/wheels.js';
 import { freePort } from '../experiments/worker-process.js';
 import { defaultConfig } from '../worker/config.js';
@@ -47,7 +46,7 @@ const HANDLER = 'import heavy_pkg\ndef f(event):\n    return heavy_pkg.NAME\n';
 const NOOP = 'def f(event):\n    return event\n';
 
 function workerDir(wheels: string, importCache: boolean): string {
-  const dir = mkdtempSync(join(tmpdir(), 'ol-zbench-'));
+  const dir = benchTemp('ol-zbench-');
   const c = defaultConfig(dir);
   writeFileSync(join(dir, 'tree.json'), JSON.stringify({ packages: [], children: [{ packages: ['heavy-pkg'], children: [] }] }));
   writeFileSync(join(dir, 'config.json'), JSON.stringify({
@@ -66,7 +65,7 @@ function workerDir(wheels: string, importCache: boolean): string {
 
 /** A bare os.fork() of a Python process that has imported the package, to the child's exit: the floor of a fork path here. */
 function bareFork(wheelsDir: string): number[] {
-  const site = mkdtempSync(join(tmpdir(), 'ol-zbench-site-'));
+  const site = benchTemp('ol-zbench-site-');
   spawnSync('/usr/bin/python3', ['-m', 'pip', 'install', '-q', '--no-index', '--find-links', wheelsDir, '--target', site, 'heavy-pkg'], { stdio: 'ignore' });
   const code = `import sys, os, time, json\nsys.path.insert(0, ${JSON.stringify(site)})\nimport heavy_pkg\nout = []\nfor i in range(${N}):\n    t = time.perf_counter()\n    pid = os.fork()\n    if pid == 0:\n        os._exit(0)\n    os.waitpid(pid, 0)\n    out.append((time.perf_counter() - t) * 1000)\nprint(json.dumps(out))\n`;
   const r = spawnSync('/usr/bin/python3', ['-I', '-S', '-c', code], { encoding: 'utf8' });
@@ -78,7 +77,7 @@ async function main(): Promise<void> {
   const lines: string[] = [];
   const say = (s = '') => { lines.push(s); process.stdout.write(s + '\n'); };
   const m = await machineInfo();
-  const wheels = mkdtempSync(join(tmpdir(), 'ol-zbench-wheels-'));
+  const wheels = benchTemp('ol-zbench-wheels-');
   chmodSync(wheels, 0o755); // the installer runs pip as the sandbox user
   buildWheels(wheels, [{ name: 'heavy-pkg', importMs: IMPORT_MS }]);
   const freshDir = workerDir(wheels, false);
