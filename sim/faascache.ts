@@ -47,7 +47,7 @@ export function faasCachePolicy(name: string): FaasCachePolicy {
   const own = n.replace(/^fc-/i, '').toUpperCase();
   if (FAASCACHE_NAMES[n.toLowerCase()]) return FAASCACHE_NAMES[n.toLowerCase()]!;
   if ((FAASCACHE_POLICIES as readonly string[]).includes(own)) return own as FaasCachePolicy;
-  if (own === 'RAND' || n === 'rand') {
+  if (own === 'RAND') {
     throw new OlError('OL_ERR_CONFIG', 'policy: FaasCache-sim\'s RAND draws from numpy\'s unseeded generator, so no run of it can be reproduced; --compat faascache offers gdsf, lru, ttl, hist, lnd, freq and size');
   }
   throw new OlError('OL_ERR_CONFIG', `policy: --compat faascache has no policy "${name}"; choose one of ${Object.keys(FAASCACHE_NAMES).join(', ')} (FaasCache's ${FAASCACHE_POLICIES.join(', ')})`);
@@ -159,7 +159,6 @@ class PyHeap {
     const p = this.id.length;
     this.id.push(id);
     this.prio.push(prio);
-    this.pos[id] = p;
     this.#set(p, id, prio);
     this.#siftDown(0, p);
   }
@@ -314,11 +313,11 @@ export function simulateFaasCache(trace: FaasCacheTrace, policy: FaasCachePolicy
     return top;
   };
 
-  // HIST's per-function state; functions first seen in order (the dict order of its pre-warm table)
+  // HIST's per-function state; each function's rank in first-seen order (the dict order of its pre-warm table)
   const lastSeen = new Float64Array(nf).fill(NaN);
   const histTtl = new Float64Array(nf).fill(HIST_DEFAULT_TTL_MS);
   const histPrewarm = new Float64Array(nf);
-  const seenOrder: number[] = [];
+  let seen = 0;
   const hist = isHIST ? Array.from({ length: nf }, () => new Float64Array(HIST_BINS)) : [];
   const wCount = new Float64Array(nf), wMean = new Float64Array(nf), wM2 = new Float64Array(nf);
   /** Each function's non-empty histogram bins, ascending: an empty bin adds exactly 0 to the CDF, so only these are summed. */
@@ -395,8 +394,7 @@ export function simulateFaasCache(trace: FaasCacheTrace, policy: FaasCachePolicy
     const iat = now - lastSeen[fn]!;
     lastSeen[fn] = now;
     if (!had) {
-      seenRank[fn] = seenOrder.length;
-      seenOrder.push(fn);
+      seenRank[fn] = seen++;
       return;
     }
     const minute = Math.floor(iat / 60000);
