@@ -56,6 +56,8 @@ export interface CalibrationFigures {
   touchTogether?: unknown;
   /** Machine CPU nothing waits for, per warm call and per cold start (SimConfig.callBackgroundCpuMs, coldBackgroundCpuMs). */
   backgroundCpu?: { callMs?: number; coldMs?: number; measured?: unknown; note?: string };
+  /** Other work on the machine while it calibrated (not the calibration's processes): cores on average, share of the cores, flagged at a large share. */
+  busy?: { otherCores: number; share: number; peakShare: number; flagged: boolean };
   /** Headline medians of the calibration, ms. */
   medians?: Record<string, number>;
   /** With merged calibrations: each one's headline figures. */

@@ -38,7 +38,8 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { machineBusyMs } from '../common/cpu-usage.js';
+import { availableParallelism } from 'node:os';
+import { BUSY_SHARE_FLAG, BusyMeter, experimentMatch, machineBusyMs, otherShare } from '../common/cpu-usage.js';
 import { removeUnlessMounted } from '../common/fs.js';
 import { machineInfo } from '../common/machine.js';
 import { defaultConfig } from '../worker/config.js';
@@ -118,6 +119,24 @@ export async function calibrate(o: { backend: 'sock' | 'docker'; n: number; out:
   const ready = Array.from({ length: n }, (_, i) => ({ name: `ready${i}`, src: NOOP }));
   // TOUCH_K first calls at once, touching TOUCH MB or none, TOUCH_REPS times each
   const ctouch = Array.from({ length: 2 * TOUCH_K * TOUCH_REPS }, (_, i) => ({ name: `ctouch${i}`, src: SYNTHETIC_LAMBDA, yaml: 'limits:\n  mem_mb: 128\n' }));
+  // other work on the machine over the whole calibration, sampled each second
+  const machineCores = availableParallelism();
+  const meter = new BusyMeter(experimentMatch(o.backend));
+  const busy = { otherMs: 0, wallMs: 0, peakShare: 0 };
+  const takeBusy = () => {
+    const iv = meter.sample();
+    busy.otherMs += iv.otherMs;
+    busy.wallMs += iv.wallMs;
+    busy.peakShare = Math.max(busy.peakShare, otherShare(iv, machineCores).share);
+  };
+  const busyTimer = setInterval(takeBusy, 1000);
+  try {
+    return await measure();
+  } finally {
+    clearInterval(busyTimer);
+  }
+
+  async function measure(): Promise<CostProfile> {
   // 1. cold, warm (lru keeps idle sandboxes unpaused)
   o.log(`cold and warm calls (${n} each) on a ${o.backend} worker`);
   let w = await spawnWorker({ sandbox: o.backend, policy: 'lru', mem_pool_mb: 16_000, limits: { mem_mb: 64 } }, [...lambdas, ...burn, ...touch, ...conc, ...ready, ...ctouch]);
@@ -249,6 +268,10 @@ export async function calibrate(o: { backend: 'sock' | 'docker'; n: number; out:
   const byK = (k: number) => median(cpu.filter((x) => x.k === k).map((x) => x.wallMs));
   const effective = [2, 3, 4].map((k) => (k * 300) / byK(k));
   const cores = round(Math.min(m.cores, Math.max(...effective)));
+  takeBusy();
+  const otherCores = busy.wallMs > 0 ? busy.otherMs / busy.wallMs : 0;
+  const busyFig = { otherCores: round(otherCores), share: round(otherCores / machineCores), peakShare: round(busy.peakShare), flagged: otherCores / machineCores >= BUSY_SHARE_FLAG };
+  if (busyFig.flagged) o.log(`warning: the machine was busy with other work while calibrating (${busyFig.otherCores} of ${machineCores} cores on average): its figures may read slow`);
   const profile: CostProfile = {
     format: 'ol-lab-profile/1',
     name: `calibrated-${o.backend}`,
@@ -285,11 +308,13 @@ export async function calibrate(o: { backend: 'sock' | 'docker'; n: number; out:
         measured: { idleBusyPerS: round(idlePerMs * 1000), cpuPerWarmCallMs: round(cpuCall), cpuPerColdCallMs: round(cpuCold), warmCallBatchesMs: warmBatches, coldCallBatchesMs: coldBatches },
         note: 'machine CPU (/proc/stat) per call, the median of 5 batches each less the idle rate just before it: callMs, of a warm noop call; coldMs, of a cold one beyond a warm call and beyond the creation the simulator runs as CPU work',
       },
+      busy: busyFig,
       medians: { coldMs: round(median(cold)), ...(fresh.length ? { freshColdMs: round(median(fresh)) } : {}), warmMs: round(warmMed), unpausedMs: round(median(unpaused)), pauseMs: round(median(pause)), destroyMs: round(median(destroy)) },
     },
   };
   writeFileSync(o.out, JSON.stringify(profile, null, 2) + '\n');
   return profile;
+  }
 }
 
 /**
@@ -332,14 +357,17 @@ export function mergeCalibrations(profiles: CostProfile[]): CostProfile {
   }
   const headline = (p: CostProfile) => {
     const x = p.extra ?? {};
-    return { source: p.source, cores: x.cores, touchBusyMsPerMb: x.touchBusyMsPerMb, forkSandboxMs: x.forkSandboxMs, callMs: x.backgroundCpu?.callMs, coldMs: x.backgroundCpu?.coldMs };
+    return { source: p.source, cores: x.cores, touchBusyMsPerMb: x.touchBusyMsPerMb, forkSandboxMs: x.forkSandboxMs, callMs: x.backgroundCpu?.callMs, coldMs: x.backgroundCpu?.coldMs, busyShare: x.busy?.share, busyFlagged: x.busy?.flagged };
   };
+  const extra = merge(profiles.map((p) => p.extra)) as CalibrationFigures;
+  // flagged if any calibration was
+  if (extra.busy) extra.busy.flagged = profiles.some((p) => p.extra?.busy?.flagged);
   return {
     format: first.format,
     name: first.name,
     source: `the median of ${profiles.length} calibrations: ${profiles.map((p) => p.source).join('; ')}`,
     costs: costs as CostProfile['costs'],
     machine: first.machine,
-    extra: { ...(merge(profiles.map((p) => p.extra)) as CalibrationFigures), calibrations: profiles.map(headline) },
+    extra: { ...extra, calibrations: profiles.map(headline) },
   };
 }

@@ -149,10 +149,11 @@ async function simulateSpread(p: Plan, a: PlanArgs & { backend: 'sock' | 'docker
   return summarizeSpread(done[0]!.agreement.real, done);
 }
 
-async function compare(realDir: string, simDir: string, out: string, spread?: import('./spread.js').SpreadSummary, protocol?: import('./compare.js').Agreement['protocol']): Promise<void> {
+async function compare(realDir: string, simDir: string, out: string, spread?: import('./spread.js').SpreadSummary, protocol?: import('./compare.js').Agreement['protocol'], calibrations: CostProfile[] = []): Promise<void> {
   const { readRun } = await import('./run-files.js');
   const { readRepeats } = await import('./repeats.js');
-  const { compareRuns } = await import('./compare.js');
+  const { compareRuns, machineBusySummary } = await import('./compare.js');
+  const { BUSY_SHARE_FLAG } = await import('../common/cpu-usage.js');
   const { summarizeFigures } = await import('./spread.js');
   const { errorIntervals, intervalText, selfText } = await import('./uncertainty.js');
   const { writeComparisonReport } = await import('./report.js');
@@ -168,6 +169,8 @@ async function compare(realDir: string, simDir: string, out: string, spread?: im
     ...(runs && reps ? { errorIntervals: errorIntervals(runs.list, reps.list) } : {}),
     ...(protocol ? { protocol } : {}),
   };
+  const busy = machineBusySummary(r.info, runs?.list, calibrations.map((p, i) => ({ label: `calibration ${i + 1}`, ...(p.extra?.busy ? { busy: p.extra.busy } : {}) })), BUSY_SHARE_FLAG);
+  if (busy) a.machineBusy = busy;
   const files = await writeComparisonReport(out, a, r, s);
   const e = a.errorPct;
   say(`cold starts: real ${a.real.coldStarts}, sim ${a.sim.coldStarts} (${e.coldStarts.toFixed(1)}%, target ±${a.targets.coldStartsPct}%: ${a.met.coldStarts ? 'met' : 'not met'})`);
@@ -183,8 +186,21 @@ async function compare(realDir: string, simDir: string, out: string, spread?: im
     say(`resampling the replays and replications (${iv.resamples} times): cold-start error ${intervalText(iv, 'coldStarts')}; p50 ${intervalText(iv, 'p50')}; p99 ${intervalText(iv, 'p99')}; all three in ${Math.round(iv.metShare.all * 100)}%`);
     say(`the real worker against itself (two independent resamples of its replays, under the same targets): ${selfText(iv)}`);
   }
+  if (busy) say(`other work on the machine (share of its cores): ${[...busy.replays, ...busy.calibrations].map((x) => `${x.label} ${Math.round(x.share * 100)}%${x.flagged ? ' FLAGGED' : ''}`).join(', ')}`);
   if (spread) say(`over the calibration's spread (${spread.members.length} simulations): ${ranges(spread)}; the real run's figures ${Object.values(spread.realWithin).filter(Boolean).length} of 3 within`);
   say(`KS distance ${a.ksDistance.toFixed(3)}; report: ${files.map((f) => join(out, f)).join(', ')}`);
+}
+
+/** Watches the machine for 3 s before a long job and warns if other work is using a large share of it. */
+async function warnIfBusy(backend: 'sock' | 'docker'): Promise<void> {
+  const { BUSY_SHARE_FLAG, experimentMatch, probeBusy } = await import('../common/cpu-usage.js');
+  const cores = availableParallelism();
+  const b = await probeBusy(3000, cores, experimentMatch(backend));
+  if (b.share >= BUSY_SHARE_FLAG) {
+    say(`warning: other work is using ${b.otherCores.toFixed(2)} of this machine's ${cores} cores (${Math.round(b.share * 100)}%, over 3 s): calibrations and replays taken now may read slow, and will be flagged in the report. Going on.`);
+  } else {
+    say(`the machine is quiet enough: other work used ${b.otherCores.toFixed(2)} of ${cores} cores over 3 s`);
+  }
 }
 
 function countNodes(n: { children?: unknown[] }): number {
@@ -275,6 +291,7 @@ await yargs(hideBin(process.argv))
     if (!(Number.isInteger(realRuns) && realRuns >= 1)) throw new OlError('OL_ERR_CONFIG', `--real-runs: a whole number >= 1, got ${realRuns}`);
     const out = a.out;
     mkdirSync(out, { recursive: true });
+    await warnIfBusy(a.backend as 'sock' | 'docker');
     const { calibrate, mergeCalibrations } = await import('./calibrate.js');
     // calibrations before replays 0, round(R/n), round(2R/n), ... (one replay: all before it)
     const at = Array.from({ length: calibrations }, (_, i) => Math.min(realRuns - 1, Math.round((i * realRuns) / calibrations)));
@@ -318,7 +335,7 @@ await yargs(hideBin(process.argv))
     say('    and again over the calibration\'s spread (each effective-cores sample × the quartiles of the memory-touching cost)');
     const spread = await simulateSpread(p, { ...(a as unknown as PlanArgs), backend: a.backend as 'sock' }, join(out, 'profile.json'), join(out, 'real'), join(out, 'sim-spread'));
     say('4/4 comparing');
-    await compare(join(out, 'real'), join(out, 'sim'), join(out, 'report'), spread, protocol);
+    await compare(join(out, 'real'), join(out, 'sim'), join(out, 'report'), spread, protocol, profiles);
     say(`open ${join(out, 'report', 'report.html')} (or report.pdf) to see how well the simulator predicts the real worker`);
   })
   .demandCommand(1, 'name a command: calibrate, real, sim, compare, sweep, fit-tree or validate')

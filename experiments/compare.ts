@@ -30,8 +30,29 @@ export interface Agreement {
   realRuns?: SpreadSummary & { chosen: number };
   /** How far the errors could move with the replays' and replications' own variation (both lists resampled), if both were repeated. */
   errorIntervals?: ErrorIntervals;
+  /** How busy other work kept the machine: during each real replay, and during each calibration (validate), as a share of its cores. */
+  machineBusy?: MachineBusySummary;
   /** validate's protocol: how many replays and calibrations stand behind these figures. */
   protocol?: { name: 'quick' | 'thorough' | 'custom'; realRuns: number; calibrations: number };
+}
+
+export interface MachineBusySummary {
+  cores: number;
+  flagShare: number;
+  replays: { label: string; share: number; flagged: boolean }[];
+  calibrations: { label: string; share: number; flagged: boolean }[];
+  anyFlagged: boolean;
+}
+
+/** The machine-busy summary of a comparison: the real run's replays (run.json, runs.json) and calibrations' busy figures. */
+export function machineBusySummary(real: RunInfo, runs: { label: string; busyShare?: number; busyFlagged?: boolean }[] | undefined, calibrations: { label: string; busy?: { share: number; flagged: boolean } }[], flagShare: number): MachineBusySummary | undefined {
+  const replays = runs
+    ? runs.filter((r) => r.busyShare !== undefined).map((r) => ({ label: r.label, share: r.busyShare!, flagged: r.busyFlagged ?? false }))
+    : real.busy ? [{ label: 'the replay', share: real.busy.during.share, flagged: real.busy.flagged }] : [];
+  const cals = calibrations.filter((c) => c.busy).map((c) => ({ label: c.label, share: c.busy!.share, flagged: c.busy!.flagged }));
+  if (replays.length === 0 && cals.length === 0) return undefined;
+  const cores = real.busy?.cores ?? 0;
+  return { cores, flagShare, replays, calibrations: cals, anyFlagged: [...replays, ...cals].some((x) => x.flagged) };
 }
 
 /** Why two runs may not be compared, or undefined when they may. */

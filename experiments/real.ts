@@ -16,7 +16,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { CsvWriter, us } from '../common/csv-writer.js';
 import { OlError } from '../common/errors.js';
-import { machineBusyMs, processCpuMs } from '../common/cpu-usage.js';
+import { availableParallelism } from 'node:os';
+import { BUSY_SHARE_FLAG, BusyMeter, experimentMatch, machineBusyMs, otherShare, probeBusy, processCpuMs } from '../common/cpu-usage.js';
 import { removeUnlessMounted } from '../common/fs.js';
 import { machineInfo } from '../common/machine.js';
 import { olLabVersion } from '../common/version.js';
@@ -190,6 +191,9 @@ export async function runReal(o: RealOptions): Promise<boolean> {
     workerDir = wp.dir;
     base = wp.base;
   }
+  // other work on the machine just before the replay, with the worker started and idle
+  const cores = availableParallelism();
+  const before = await probeBusy(1500, cores, experimentMatch(o.backend));
   const info: RunInfo = {
     tool: 'ol-exp', kind: 'real', olLabVersion: olLabVersion(), planSha256: p.planSha256, traceSha256: p.traceSha256,
     trace: p.options.trace, plan: { ...p.options }, seed: p.options.seed, policy: o.policy, memoryMb: o.memoryMb, backend: o.backend,
@@ -204,6 +208,8 @@ export async function runReal(o: RealOptions): Promise<boolean> {
   const cpuCsv = new CsvWriter(join(o.out, 'cpu.csv'), CPU_HEADER);
   const cpuNow = () => ({ t: performance.now(), machine: machineBusyMs(), worker: worker?.pid ? processCpuMs(worker.pid) : undefined, client: process.cpuUsage() });
   let cpuLast = cpuNow();
+  const meter = new BusyMeter(experimentMatch(o.backend));
+  let otherMs = 0, meterMs = 0, peakShare = 0;
   const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
   let stopped = false;
   let graceTimer: NodeJS.Timeout | undefined;
@@ -224,10 +230,15 @@ export async function runReal(o: RealOptions): Promise<boolean> {
     // CPU first, synchronously: a sample never lands after the files are closed
     const c = cpuNow(), dt = c.t - cpuLast.t;
     const client = process.cpuUsage(cpuLast.client);
+    const iv = meter.sample();
+    otherMs += iv.otherMs;
+    meterMs += iv.wallMs;
+    const other = otherShare(iv, cores);
+    peakShare = Math.max(peakShare, other.share);
     cpuCsv.row([
       us(c.t - t0), ((c.machine - cpuLast.machine) / dt).toFixed(3),
       c.worker !== undefined && cpuLast.worker !== undefined ? ((c.worker - cpuLast.worker) / dt).toFixed(3) : '',
-      ((client.user + client.system) / 1000 / dt).toFixed(3),
+      ((client.user + client.system) / 1000 / dt).toFixed(3), other.otherCores.toFixed(3),
     ]);
     cpuLast = c;
     try {
@@ -277,6 +288,17 @@ export async function runReal(o: RealOptions): Promise<boolean> {
   lateness.sort((a, b) => a - b);
   const lateP99 = lateness[Math.floor(lateness.length * 0.99)] ?? 0;
   if (lateP99 > 20) info.notes.push(`the client sent 1% of requests more than ${lateP99.toFixed(0)} ms late: the machine was too busy to keep the schedule`);
+  const tail = meter.sample();
+  otherMs += tail.otherMs;
+  meterMs += tail.wallMs;
+  const during = { otherCores: meterMs > 0 ? otherMs / meterMs : 0, share: 0, peakShare };
+  during.share = during.otherCores / cores;
+  info.busy = { cores, before: { otherCores: before.otherCores, share: before.share, wallMs: before.wallMs }, during, flagged: before.share >= BUSY_SHARE_FLAG || during.share >= BUSY_SHARE_FLAG };
+  if (info.busy.flagged) {
+    const msg = `the machine was busy with other work: ${before.otherCores.toFixed(2)} of ${cores} cores just before the replay, ${during.otherCores.toFixed(2)} on average during it (flagged from ${Math.round(BUSY_SHARE_FLAG * 100)}% of the cores)`;
+    info.notes.push(msg);
+    log(`warning: ${msg}`);
+  }
   info.complete = !stopped;
   if (stopped) info.notes.push(`stopped by Ctrl-C after ${done} of ${p.n} invocations`);
   if (worker && workerDir) {

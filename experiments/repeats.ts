@@ -23,6 +23,9 @@ export interface RepeatFigures {
   coldStarts: number;
   p50: number;
   p99: number;
+  /** real: other work's share of the machine's cores during the replay, and whether that flagged it (run.json's busy). */
+  busyShare?: number;
+  busyFlagged?: boolean;
 }
 
 export type RepeatFile = 'replicas.json' | 'runs.json';
@@ -52,8 +55,10 @@ export async function runRepeated(out: string, file: RepeatFile, n: number, labe
   for (let r = 0; r < n; r++) {
     const dir = join(out, KEY[file], String(r));
     const ok = await run(dir, r);
-    const f = summarizeRun(readRun(dir).rows);
-    list.push({ ...label(r), index: r, coldStarts: f.coldStarts, p50: f.p50, p99: f.p99 });
+    const got = readRun(dir);
+    const f = summarizeRun(got.rows);
+    const busy = got.info.busy ? { busyShare: Math.round(got.info.busy.during.share * 1000) / 1000, busyFlagged: got.info.busy.flagged } : {};
+    list.push({ ...label(r), index: r, coldStarts: f.coldStarts, p50: f.p50, p99: f.p99, ...busy });
     if (!ok) {
       complete = false;
       break;

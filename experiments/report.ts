@@ -71,6 +71,7 @@ export async function writeComparisonReport(
       (a.simReplicas ? ` The simulated run is the median of ${a.simReplicas.members.length} replications differing only in cost draws, whose cold starts ranged ${rangeText(a.simReplicas.coldStarts, 0)}.` : '') +
       (a.errorIntervals ? ` Resampling both, the cold-start error falls in ${intervalText(a.errorIntervals, 'coldStarts')}; the real worker's replays, resampled against themselves, meet the targets in ${selfText(a.errorIntervals)} of pairs, a ceiling for any model.` : '') +
       (a.protocol ? ` Protocol: ${a.protocol.name}, ${a.protocol.realRuns} replays and ${a.protocol.calibrations} calibration(s); the intervals above are the confidence it buys${a.protocol.name === 'quick' ? ' (`validate --protocol thorough`, 5 replays and 3 calibrations, narrows them)' : ''}.` : '') +
+      (a.machineBusy?.anyFlagged ? ` Caution: other work kept the machine busy during ${[...a.machineBusy.replays, ...a.machineBusy.calibrations].filter((x) => x.flagged).map((x) => x.label).join(', ')} (at least ${Math.round(a.machineBusy.flagShare * 100)}% of its cores); those figures may read slow.` : '') +
       (a.simSpread ? ` Over the calibration's own spread (${a.simSpread.members.length} simulations) the simulator predicted ${rangeText(a.simSpread.coldStarts, 0)} cold starts, p50 ${rangeText(a.simSpread.p50, 2)} ms, p99 ${rangeText(a.simSpread.p99, 0)} ms.` : ''),
     sections: [
       {
@@ -94,6 +95,10 @@ export async function writeComparisonReport(
           ...(a.errorIntervals ? [
             ['chance in the errors', `resampling the real replays and the simulated replications ${a.errorIntervals.resamples} times, each time comparing the runs the harness would keep: cold starts ${intervalText(a.errorIntervals, 'coldStarts')}; p50 ${intervalText(a.errorIntervals, 'p50')}; p99 ${intervalText(a.errorIntervals, 'p99')}; all three targets met in ${Math.round(a.errorIntervals.metShare.all * 100)}% of resamples`] as [string, string],
             ['the real worker against itself', `two independent resamples of the real replays, each reduced to the run the harness keeps, compared under the same targets (a ceiling for any model): ${selfText(a.errorIntervals)} of ${a.errorIntervals.resamples} pairs`] as [string, string],
+          ] : []),
+          ...(a.machineBusy ? [
+            ['machine busy (other work)', `share of the ${a.machineBusy.cores || ''} cores used by processes that were not the experiment's, flagged from ${Math.round(a.machineBusy.flagShare * 100)}%: ` +
+              [...a.machineBusy.replays, ...a.machineBusy.calibrations].map((x) => `${x.label} ${Math.round(x.share * 100)}%${x.flagged ? ' (FLAGGED)' : ''}`).join(', ')] as [string, string],
           ] : []),
           ...(a.simSpread ? [
             ['over the calibration\'s spread', `${a.simSpread.members.length} simulations (each effective-cores sample × the quartiles of the memory-touching cost): cold starts ${rangeText(a.simSpread.coldStarts, 0)} (real ${a.real.coldStarts}: ${a.simSpread.realWithin.coldStarts ? 'within' : 'outside'}), p50 ${rangeText(a.simSpread.p50, 2)} ms (${a.simSpread.realWithin.p50 ? 'within' : 'outside'}), p99 ${rangeText(a.simSpread.p99, 0)} ms (${a.simSpread.realWithin.p99 ? 'within' : 'outside'})`] as [string, string],

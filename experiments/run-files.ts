@@ -30,10 +30,20 @@ export interface RunInfo {
   /** sim: destroys as CPU work too (on with createOnCpu since destroys were measured to be CPU work). */
   destroyOnCpu?: boolean;
   machine: unknown;
+  /** real: how busy other work kept the machine just before the replay and during it (common/cpu-usage.ts BusyMeter). */
+  busy?: MachineBusy;
   complete: boolean;
   invocations: number;
   functions: { name: string; lambda: string; memMb: number; invocations: number }[];
   notes: string[];
+}
+
+/** Other work (not the experiment's processes) in cores and as a share of the machine's cores; flagged at or above BUSY_SHARE_FLAG. */
+export interface MachineBusy {
+  cores: number;
+  before?: { otherCores: number; share: number; wallMs: number };
+  during: { otherCores: number; share: number; peakShare: number };
+  flagged: boolean;
 }
 
 export interface InvocationRow {
@@ -51,9 +61,11 @@ export const MEMORY_HEADER = ['t_ms', 'used_mb'];
 /**
  * `cpu.csv`, one row a second: busy cores over the second before `t_ms`, of
  * the machine (/proc/stat; a simulation: its CPU model), and of the worker
- * process and the client (a real run that started its worker).
+ * process and the client (a real run that started its worker), and of
+ * other work, what the machine did that was not the experiment's (a real
+ * run; common/cpu-usage.ts BusyMeter).
  */
-export const CPU_HEADER = ['t_ms', 'machine_cores', 'worker_cores', 'client_cores'];
+export const CPU_HEADER = ['t_ms', 'machine_cores', 'worker_cores', 'client_cores', 'other_cores'];
 
 /** The first two columns of a time series (memory.csv, cpu.csv), rows that hold numbers there; none if the file is absent. */
 function readSeries(path: string): [number, number][] {

@@ -128,7 +128,7 @@ export async function runSim(o: SimRunOptions): Promise<void> {
     seriesIntervalMs: 1000,
     onSample: (s) => {
       mem.row([us(s.t), us(s.usedMb)]);
-      if (s.t > lastCpu.t) cpu.row([us(s.t), ((s.cpuBusyCoreMs - lastCpu.busy) / (s.t - lastCpu.t)).toFixed(3), '', '']);
+      if (s.t > lastCpu.t) cpu.row([us(s.t), ((s.cpuBusyCoreMs - lastCpu.busy) / (s.t - lastCpu.t)).toFixed(3), '', '', '']);
       lastCpu = { t: s.t, busy: s.cpuBusyCoreMs };
     },
     // the synthetic lambda touches its memory on a sandbox's first call

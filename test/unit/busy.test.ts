@@ -1,0 +1,71 @@
+/** The machine-busy meter (common/cpu-usage.ts): what is the experiment's and what is other work, on made-up /proc readings. */
+import { describe, expect, it } from 'vitest';
+import { BusyMeter, otherShare, parseProcStat, type ProcCpu } from '../../common/cpu-usage.js';
+
+/** A fake /proc: processes and the machine's busy counter, changed between samples. */
+function fakeProc(start: Record<number, ProcCpu>, cgroups: Record<number, string> = {}) {
+  const state = { procs: new Map(Object.entries(start).map(([k, v]) => [Number(k), { ...v }])), machine: 0, cgroups };
+  const read = { procs: () => new Map([...state.procs].map(([k, v]) => [k, { ...v }])), machine: () => state.machine, cgroup: (pid: number) => state.cgroups[pid] ?? '0::/user.slice\n' };
+  return { state, read };
+}
+const p = (ppid: number, ownMs: number, reapedMs = 0, comm = 'x'): ProcCpu => ({ ppid, comm, ownMs, reapedMs });
+
+describe('BusyMeter', () => {
+  it('splits the machine into the experiment\'s tree and the rest', () => {
+    const f = fakeProc({ 1: p(0, 0), 10: p(1, 0), 11: p(10, 0), 20: p(1, 0) });
+    const m = new BusyMeter({ roots: [10] }, f.read);
+    f.state.procs.get(10)!.ownMs += 30;
+    f.state.procs.get(11)!.ownMs += 70; // the worker's child
+    f.state.procs.get(20)!.ownMs += 50; // someone else
+    f.state.machine += 170; // 20 ms the kernel's own
+    const iv = m.sample();
+    expect(iv.experimentMs).toBe(100);
+    expect(iv.otherMs).toBe(70);
+  });
+
+  it('keeps a child that exits counted once: through its parent\'s reaped time', () => {
+    const f = fakeProc({ 10: p(1, 0), 11: p(10, 40) });
+    const m = new BusyMeter({ roots: [10] }, f.read);
+    // the child ran 60 ms more and was reaped: its 100 ms move to the parent's reaped time
+    f.state.procs.delete(11);
+    f.state.procs.get(10)!.reapedMs += 100;
+    f.state.machine += 60;
+    const iv = m.sample();
+    expect(iv.experimentMs).toBe(60);
+    expect(iv.otherMs).toBe(0);
+  });
+
+  it('keeps a process reaped by someone else at its last reading (no negative time)', () => {
+    const f = fakeProc({ 10: p(1, 0), 30: p(2, 500, 0, 'runc') }, {});
+    const m = new BusyMeter({ roots: [10], comms: ['runc'] }, f.read);
+    f.state.procs.delete(30);
+    f.state.machine += 10;
+    const iv = m.sample();
+    expect(iv.experimentMs).toBe(0);
+    expect(iv.otherMs).toBe(10);
+    f.state.procs.get(10)!.ownMs += 20;
+    f.state.machine += 20;
+    expect(m.sample().experimentMs).toBe(20);
+  });
+
+  it('counts processes by command name and by cgroup', () => {
+    const f = fakeProc({ 10: p(1, 0), 40: p(1, 0, 0, 'dockerd'), 41: p(2, 0), 42: p(2, 0) }, { 41: '0::/system.slice/docker-abc.scope\n' });
+    const m = new BusyMeter({ roots: [10], comms: ['dockerd'], cgroups: ['/docker-'] }, f.read);
+    for (const pid of [40, 41, 42]) f.state.procs.get(pid)!.ownMs += 10;
+    f.state.machine += 30;
+    const iv = m.sample();
+    expect(iv.experimentMs).toBe(20);
+    expect(iv.otherMs).toBe(10);
+  });
+
+  it('gives other work in cores and as a share', () => {
+    expect(otherShare({ wallMs: 1000, machineMs: 1500, experimentMs: 500, otherMs: 1000 }, 2)).toEqual({ otherCores: 1, share: 0.5 });
+  });
+});
+
+describe('parseProcStat', () => {
+  it('reads a command name with spaces and parentheses', () => {
+    const s = '123 (a (b) c) S 7 1 1 0 -1 4194560 100 0 0 0 25 5 3 2 20 0 1 0 10 0 0';
+    expect(parseProcStat(s)).toEqual({ ppid: 7, comm: 'a (b) c', ownMs: 300, reapedMs: 50 });
+  });
+});
