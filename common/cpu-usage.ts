@@ -116,15 +116,16 @@ export class BusyMeter {
       if (mine.has(pid)) continue;
       if (comms.has(p.comm)) { walk(pid); continue; }
       if (cg.length === 0) continue;
-      let hit = this.#cgroupCache.get(pid);
-      if (hit === undefined) {
+      // a process may move into a sandbox's cgroup after it starts: only a match is remembered
+      let hit = this.#cgroupCache.get(pid) ?? false;
+      if (!hit) {
         try {
           const text = this.read.cgroup(pid);
           hit = cg.some((m) => text.includes(m));
         } catch {
           hit = false;
         }
-        this.#cgroupCache.set(pid, hit);
+        if (hit) this.#cgroupCache.set(pid, true);
       }
       if (hit) walk(pid);
     }
@@ -150,11 +151,18 @@ export class BusyMeter {
   }
 }
 
-/** The experiment's processes for a worker backend: the harness's own tree, and for docker the engine and its containers. */
+/**
+ * The experiment's processes for a worker backend: the harness's own tree;
+ * sandboxes, zygotes and package installs in ol-lab's cgroups (`/ol-lab/`:
+ * the sock backend detaches them from the worker, so init reaps them); for
+ * docker also the engine and its containers. Another ol-lab worker or
+ * Docker container running beside the experiment counts as the
+ * experiment's too: these meters cannot tell them apart.
+ */
 export function experimentMatch(backend: 'sock' | 'docker', roots: number[] = [process.pid]): ExperimentMatch {
   return backend === 'docker'
-    ? { roots, comms: ['dockerd', 'containerd', 'containerd-shim', 'containerd-shim-runc-v2', 'runc', 'docker-proxy'], cgroups: ['/docker/', '/docker-'] }
-    : { roots };
+    ? { roots, comms: ['dockerd', 'containerd', 'containerd-shim', 'containerd-shim-runc-v2', 'runc', 'docker-proxy'], cgroups: ['/ol-lab/', '/docker/', '/docker-'] }
+    : { roots, cgroups: ['/ol-lab/'] };
 }
 
 /** Other work's share of the machine above which a measurement is flagged. */

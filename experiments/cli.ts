@@ -273,6 +273,46 @@ await yargs(hideBin(process.argv))
     const saved = treeGain(tree, usage, cost);
     say(`wrote ${a.out}: ${countNodes(tree)} nodes for ${usage.length} lambdas; imports saved per round of cold starts ${saved.toFixed(0)} of ${usage.reduce((s, u) => s + u.calls * u.packages.reduce((t, p) => t + cost(p), 0), 0).toFixed(0)} call·ms`);
   })
+  .command('grid', 'the validation grid: policies × memory sizes × loads, each replayed several times on the real worker and simulated; the simulator judged against the real spread', (y) => planOptions(y)
+    .option('minutes', { type: 'string', default: '1:45', describe: 'azure2019: minutes A:B of the day' })
+    .option('time-scale', { type: 'number', default: 90, describe: 'compress trace time by this factor (90: 45 trace minutes in 30 s)' })
+    .option('duration-scale', { type: 'number', default: 0.01, describe: 'the duration scale the handlers\' CPU is measured at; each load scales it to its share of the cores' })
+    .option('policies', { type: 'string', default: 'lru,gdsf,openlambda', describe: 'keep-alive policies, comma-separated' })
+    .option('memory', { type: 'string', default: '', describe: 'memory sizes, MB, comma-separated (default: 1/8, 1/4, 1/2 and 1.25× the pool the plan fills when nothing is evicted, per load)' })
+    .option('loads', { type: 'string', default: 'comfortable=0.25,saturated=0.6', describe: 'load levels, name=share of the calibrated effective cores the handlers and calls use' })
+    .option('real-runs', { type: 'number', default: 3, describe: 'real replays per cell, each on a fresh worker' })
+    .option('replicas', { type: 'number', default: 11, describe: 'simulator replications per cell' })
+    .option('backend', { choices: ['sock', 'docker'] as const, default: 'sock' as const })
+    .option('calibrate-n', { type: 'number', default: 30 })
+    .option('profile', { type: 'string', describe: 'use this profile instead of calibrating first' })
+    .option('out', { type: 'string', default: 'out/grid' }),
+  async (a) => {
+    const policies = a.policies.split(',').map((x) => x.trim()).filter(Boolean);
+    for (const p of policies) if (!(p in evictionPolicies)) throw new OlError('OL_ERR_CONFIG', `--policies: unknown policy ${JSON.stringify(p)}; known: ${Object.keys(evictionPolicies).join(', ')}`);
+    const memory = a.memory === '' ? [] : a.memory.split(',').map((x) => {
+      const v = Number(x);
+      if (!(Number.isFinite(v) && v > 0)) throw new OlError('OL_ERR_CONFIG', `--memory: ${JSON.stringify(x)} is not a size in MB`);
+      return v;
+    });
+    const loads = a.loads.split(',').map((x) => {
+      const m = /^([A-Za-z][\w-]*)=([0-9.]+)$/.exec(x.trim());
+      if (!m) throw new OlError('OL_ERR_CONFIG', `--loads: expected name=share (e.g. comfortable=0.25), got ${JSON.stringify(x)}`);
+      return { name: m[1]!, rho: Number(m[2]) };
+    });
+    mkdirSync(a.out, { recursive: true });
+    await warnIfBusy(a.backend);
+    const { runGrid, cellLine } = await import('./grid.js');
+    const g = await runGrid({
+      makePlan: (ds) => plan({ ...(a as unknown as PlanArgs), durationScale: ds }), baseDurationScale: a.durationScale,
+      policies, memory, loads, realRuns: a.realRuns, replicas: a.replicas, backend: a.backend, calibrateN: a.calibrateN,
+      ...(a.profile ? { profilePath: a.profile } : {}), out: a.out, log: say,
+    });
+    for (const c of g.cells) say(`${c.load} ${c.memoryMb} MB ${c.policy}: ${cellLine(c)}`);
+    for (const r of g.rankings) say(`ranking ${r.load} ${r.memoryMb} MB: ${r.clearPairs ? `tau ${r.tau!.toFixed(2)} over ${r.clearPairs} clear pair(s), ${r.agree ? 'agrees' : 'DISAGREES'}` : 'no clear pair'}`);
+    const t = g.totals;
+    say(`inside the real spread: cold ${t.inside.coldPct}, p50 ${t.inside.p50}, p99 ${t.inside.p99} of ${t.cells} cells; tolerance met where it applies: cold ${t.toleranceMet.coldPct}/${t.toleranceApplies.coldPct}, p50 ${t.toleranceMet.p50}/${t.toleranceApplies.p50}, p99 ${t.toleranceMet.p99}/${t.toleranceApplies.p99}; rankings agree ${t.rankingsAgree}/${t.rankingsClear}; ${t.replaysFlaggedBusy} replays flagged busy; ${g.minutes} min`);
+    say(`report: ${join(a.out, 'grid.html')} (grid.pdf, grid.json)`);
+  })
   .command('validate', 'the main job: calibrate, replay on the real worker, simulate, compare (embedded default trace)', (y) => planOptions(y)
     .option('out', { type: 'string', default: 'out/validate' })
     .option('backend', { choices: ['sock', 'docker'] as const, default: 'sock' as const })
@@ -338,7 +378,7 @@ await yargs(hideBin(process.argv))
     await compare(join(out, 'real'), join(out, 'sim'), join(out, 'report'), spread, protocol, profiles);
     say(`open ${join(out, 'report', 'report.html')} (or report.pdf) to see how well the simulator predicts the real worker`);
   })
-  .demandCommand(1, 'name a command: calibrate, real, sim, compare, sweep, fit-tree or validate')
+  .demandCommand(1, 'name a command: calibrate, real, sim, compare, sweep, fit-tree, grid or validate')
   .strict()
   .help()
   .version(false)

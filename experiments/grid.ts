@@ -1,0 +1,327 @@
+/**
+ * `ol-exp grid`: the validation grid. One plan, several keep-alive
+ * policies × memory sizes from heavy eviction to none × load levels (a
+ * comfortable one and one near saturation, set from the machine's
+ * calibrated capacity by scaling the handlers' CPU work). Each cell is
+ * replayed several times on fresh real workers and simulated several times
+ * (same invocations, other cost draws); experiments/grid-figures.ts judges
+ * the cells and the policy rankings. Replays go round by round over the
+ * cells in a shuffled order, so a slow spell of a shared machine lands on
+ * many cells once rather than on one cell three times. A grid stopped
+ * part-way is resumed by running the same command again: replays already
+ * complete for the same plan are kept.
+ */
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { mkdtempSync } from 'node:fs';
+import { OlError } from '../common/errors.js';
+import { makeRng } from '../common/rng.js';
+import { BUSY_SHARE_FLAG } from '../common/cpu-usage.js';
+import { lineChart } from '../reports/charts.js';
+import { writeHtml, writePdf, type ReportChart, type ReportDoc } from '../reports/document.js';
+import { modelFigures, type CostProfile } from '../sim/profile.js';
+import { calibrate } from './calibrate.js';
+import { summarizeRun } from './figures.js';
+import { band, durationScaleFor, fmt, FIGURE_NAME, GRID_FIGURES, GRID_TOLERANCE, gridMemorySizes, judgeCell, rankPolicies, type CellJudgement, type GridFigure, type Ranking, type RunFigures } from './grid-figures.js';
+import { planLoad, type Plan } from './plan.js';
+import { checkFeasible, runReal } from './real.js';
+import { readRun, type RunInfo } from './run-files.js';
+import { runSim, runSimReplicated } from './sim.js';
+
+export interface GridOptions {
+  /** Builds the plan at a duration scale (every other plan option fixed). */
+  makePlan: (durationScale: number) => Promise<Plan>;
+  /** The duration scale the plan options name: the handlers' CPU is measured at it and scaled from it. */
+  baseDurationScale: number;
+  policies: string[];
+  /** Memory sizes, MB; empty: chosen per load from the plan (gridMemorySizes). */
+  memory: number[];
+  /** Load levels: name and share of the calibrated effective cores the plan's CPU should use. */
+  loads: { name: string; rho: number }[];
+  realRuns: number;
+  replicas: number;
+  backend: 'sock' | 'docker';
+  calibrateN: number;
+  /** A profile to use instead of calibrating (its effective cores set the loads). */
+  profilePath?: string;
+  out: string;
+  log: (s: string) => void;
+}
+
+interface Cell {
+  id: string;
+  load: string;
+  durationScale: number;
+  policy: string;
+  memoryMb: number;
+  dir: string;
+}
+
+export interface GridCellResult {
+  load: string;
+  durationScale: number;
+  policy: string;
+  memoryMb: number;
+  real: (RunFigures & { busyShare?: number; busyFlagged?: boolean; complete: boolean })[];
+  sim: RunFigures[];
+  judgement: CellJudgement;
+}
+
+export interface GridResult {
+  tool: 'ol-exp grid';
+  planSha256: Record<string, string>;
+  traceSha256: string;
+  plan: Record<string, unknown>;
+  backend: string;
+  machine: unknown;
+  profile: { source: string; cores: number | undefined; busy?: unknown };
+  loads: { name: string; rho: number; durationScale: number; handlerCores: number; memorySizes: number[] }[];
+  realRuns: number;
+  replicas: number;
+  tolerance: typeof GRID_TOLERANCE;
+  cells: GridCellResult[];
+  rankings: ({ load: string; memoryMb: number } & Ranking)[];
+  totals: {
+    cells: number;
+    inside: Record<GridFigure, number>;
+    toleranceApplies: Record<GridFigure, number>;
+    toleranceMet: Record<GridFigure, number>;
+    rankingsClear: number;
+    rankingsAgree: number;
+    replaysFlaggedBusy: number;
+  };
+  minutes: number;
+}
+
+const figuresOf = (dir: string): RunFigures & { invocations: number } => {
+  const s = summarizeRun(readRun(dir).rows);
+  return { coldPct: s.invocations ? (100 * s.coldStarts) / s.invocations : 0, p50: s.p50, p99: s.p99, invocations: s.invocations };
+};
+
+/** A complete replay of this plan already in `dir` (a grid resumed). */
+function doneAlready(dir: string, planSha256: string): boolean {
+  const p = join(dir, 'run.json');
+  if (!existsSync(p)) return false;
+  try {
+    const info = JSON.parse(readFileSync(p, 'utf8')) as RunInfo;
+    return info.complete && info.planSha256 === planSha256;
+  } catch {
+    return false;
+  }
+}
+
+export async function runGrid(o: GridOptions): Promise<GridResult> {
+  const t0 = performance.now();
+  const log = o.log;
+  if (o.policies.length < 1) throw new OlError('OL_ERR_CONFIG', '--policies: name at least one policy');
+  if (!(Number.isInteger(o.realRuns) && o.realRuns >= 2)) throw new OlError('OL_ERR_CONFIG', `--real-runs: a whole number >= 2 (the real spread needs several replays), got ${o.realRuns}`);
+  if (!(Number.isInteger(o.replicas) && o.replicas >= 1)) throw new OlError('OL_ERR_CONFIG', `--replicas: a whole number >= 1, got ${o.replicas}`);
+  for (const l of o.loads) if (!(l.rho > 0 && l.rho < 1)) throw new OlError('OL_ERR_CONFIG', `--loads: load "${l.name}" must be a share of the cores between 0 and 1, got ${l.rho}`);
+  mkdirSync(o.out, { recursive: true });
+
+  // 1. the machine's capacity
+  let profile: CostProfile;
+  if (o.profilePath) {
+    const { loadProfile } = await import('../sim/profile.js');
+    profile = loadProfile(o.profilePath);
+    log(`profile ${o.profilePath} (not calibrating)`);
+  } else {
+    log(`calibrating the simulator on this machine (${o.backend})`);
+    profile = await calibrate({ backend: o.backend, n: o.calibrateN, out: join(o.out, 'profile.json'), log: (s) => log(`    ${s}`) });
+  }
+  const profilePath = o.profilePath ?? join(o.out, 'profile.json');
+  const fig = modelFigures(profile);
+  const capacity = fig.cores ?? availableParallelism();
+
+  // 2. the loads: the duration scale putting the plan's CPU at each share of the capacity
+  const base = await o.makePlan(o.baseDurationScale);
+  const bl = planLoad(base);
+  const loads: GridResult['loads'] = [];
+  const plans = new Map<string, Plan>();
+  const tmp = mkdtempSync(join(tmpdir(), 'ol-grid-'));
+  try {
+    for (const l of o.loads) {
+      const ds = Number(durationScaleFor(l.rho, capacity, bl.cpuCores, o.baseDurationScale, bl.ratePerS, fig.callBackgroundCpuMs).toPrecision(3));
+      const p = await o.makePlan(ds);
+      checkFeasible(p, Infinity, availableParallelism(), 1500);
+      plans.set(l.name, p);
+      // the pool the plan fills when nothing is evicted: the simulator with memory to spare
+      let sizes = o.memory;
+      if (sizes.length === 0) {
+        const d = join(tmp, l.name);
+        await runSim({ plan: p, out: d, policy: 'lru', memoryMb: 1_000_000, cores: capacity, profile, backend: o.backend, createOnCpu: true });
+        const peak = Math.max(0, ...readRun(d).memory.map((m) => m.mb));
+        sizes = gridMemorySizes(peak, planLoad(p).maxMemMb);
+        log(`load ${l.name}: duration scale ${ds} (handlers ${planLoad(p).cpuCores.toFixed(2)} of ${capacity} cores); the pool holds ${Math.round(peak)} MB when nothing is evicted: memory sizes ${sizes.join(', ')} MB`);
+      } else {
+        log(`load ${l.name}: duration scale ${ds} (handlers ${planLoad(p).cpuCores.toFixed(2)} of ${capacity} cores)`);
+      }
+      loads.push({ name: l.name, rho: l.rho, durationScale: ds, handlerCores: Number(planLoad(p).cpuCores.toFixed(3)), memorySizes: sizes });
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+
+  // 3. the cells
+  const cells: Cell[] = [];
+  for (const l of loads) for (const m of l.memorySizes) for (const policy of o.policies) {
+    const id = `${l.name}-${m}MB-${policy}`;
+    cells.push({ id, load: l.name, durationScale: l.durationScale, policy, memoryMb: m, dir: join(o.out, 'cells', id) });
+  }
+  const spanS = Math.max(...[...plans.values()].map((p) => p.spanMs / 1000));
+  const replays = cells.length * o.realRuns;
+  log(`${cells.length} cells × ${o.realRuns} replays of ${spanS.toFixed(0)} s = ${replays} replays (about ${Math.round((replays * (spanS + 7)) / 60)} min), then ${cells.length} × ${o.replicas} simulations`);
+
+  // 4. real replays, round by round, cells shuffled in each round
+  let done = 0;
+  const replayTimes: number[] = [];
+  for (let r = 0; r < o.realRuns; r++) {
+    const rng = makeRng(r + 1, 'grid-order');
+    const order = cells.map((c) => ({ c, k: rng() })).sort((a, b) => a.k - b.k).map((x) => x.c);
+    for (const c of order) {
+      const p = plans.get(c.load)!;
+      const dir = join(c.dir, 'real', String(r));
+      done++;
+      if (doneAlready(dir, p.planSha256)) continue;
+      const left = (replays - done + 1) * (replayTimes.length ? replayTimes.reduce((a, b) => a + b, 0) / replayTimes.length : spanS + 7);
+      log(`  replay ${done}/${replays}: ${c.id}, round ${r + 1} (about ${Math.round(left / 60)} min left)`);
+      rmSync(dir, { recursive: true, force: true });
+      const t = performance.now();
+      const ok = await runReal({ plan: p, out: dir, policy: c.policy, memoryMb: c.memoryMb, backend: o.backend, force: false, repeat: r, log: (s) => { if (/warning/.test(s)) log(`    ${s}`); } });
+      replayTimes.push((performance.now() - t) / 1000);
+      if (!ok) throw new OlError('OL_ERR_CONFIG', `stopped during ${c.id}; run the same command again to resume (complete replays are kept)`);
+    }
+  }
+
+  // 5. simulations
+  log(`simulating each cell ${o.replicas} times`);
+  const results: GridCellResult[] = [];
+  for (const c of cells) {
+    const p = plans.get(c.load)!;
+    await runSimReplicated({ plan: p, out: join(c.dir, 'sim'), policy: c.policy, memoryMb: c.memoryMb, cores: capacity, profile, profilePath, backend: o.backend, createOnCpu: true, replicas: o.replicas });
+    const simDirs = o.replicas === 1 ? [join(c.dir, 'sim')] : Array.from({ length: o.replicas }, (_, i) => join(c.dir, 'sim', 'replicas', String(i)));
+    const real = Array.from({ length: o.realRuns }, (_, r) => {
+      const dir = join(c.dir, 'real', String(r));
+      const info = readRun(dir).info;
+      const f = figuresOf(dir);
+      return { coldPct: f.coldPct, p50: f.p50, p99: f.p99, complete: info.complete, ...(info.busy ? { busyShare: Number(info.busy.during.share.toFixed(3)), busyFlagged: info.busy.flagged } : {}) };
+    });
+    const sim = simDirs.map((d) => { const f = figuresOf(d); return { coldPct: f.coldPct, p50: f.p50, p99: f.p99 }; });
+    results.push({ load: c.load, durationScale: c.durationScale, policy: c.policy, memoryMb: c.memoryMb, real, sim, judgement: judgeCell(real, sim) });
+  }
+
+  // 6. rankings per load and memory size
+  const rankings: GridResult['rankings'] = [];
+  for (const l of loads) for (const m of l.memorySizes) {
+    const row = results.filter((x) => x.load === l.name && x.memoryMb === m);
+    if (row.length >= 2) rankings.push({ load: l.name, memoryMb: m, ...rankPolicies(row) });
+  }
+  const count = (pred: (j: CellJudgement, f: GridFigure) => boolean) => Object.fromEntries(GRID_FIGURES.map((f) => [f, results.filter((x) => pred(x.judgement, f)).length])) as Record<GridFigure, number>;
+  const info0 = readRun(join(cells[0]!.dir, 'real', '0')).info;
+  const grid: GridResult = {
+    tool: 'ol-exp grid',
+    planSha256: Object.fromEntries([...plans].map(([k, p]) => [k, p.planSha256])),
+    traceSha256: base.traceSha256,
+    plan: { ...base.options, durationScale: undefined },
+    backend: o.backend,
+    machine: info0.machine,
+    profile: { source: profile.source, cores: fig.cores, ...(profile.extra?.busy ? { busy: profile.extra.busy } : {}) },
+    loads, realRuns: o.realRuns, replicas: o.replicas, tolerance: GRID_TOLERANCE,
+    cells: results,
+    rankings,
+    totals: {
+      cells: results.length,
+      inside: count((j, f) => j.figures[f].inside),
+      toleranceApplies: count((j, f) => j.figures[f].toleranceApplies),
+      toleranceMet: count((j, f) => j.figures[f].toleranceApplies && j.figures[f].toleranceMet),
+      rankingsClear: rankings.filter((r) => r.clearPairs > 0).length,
+      rankingsAgree: rankings.filter((r) => r.clearPairs > 0 && r.agree).length,
+      replaysFlaggedBusy: results.reduce((s, c) => s + c.real.filter((x) => x.busyFlagged).length, 0),
+    },
+    minutes: Number(((performance.now() - t0) / 60_000).toFixed(1)),
+  };
+  writeFileSync(join(o.out, 'grid.json'), JSON.stringify(grid, null, 2) + '\n');
+  await writeGridReport(o.out, grid);
+  return grid;
+}
+
+/** The grid's lines, one per cell, as the CLI prints them and the report lists them. */
+export function cellLine(c: GridCellResult): string {
+  const j = c.judgement;
+  const part = (f: GridFigure) => {
+    const x = j.figures[f];
+    return `${FIGURE_NAME[f]} sim ${fmt(f, x.sim.median)} real ${fmt(f, x.real.min)}–${fmt(f, x.real.max)} ${x.inside ? 'inside' : 'OUTSIDE'}` +
+      (x.toleranceApplies ? `, ${x.errorPct >= 0 ? '+' : ''}${x.errorPct.toFixed(1)}% (±${GRID_TOLERANCE[f]}%: ${x.toleranceMet ? 'met' : 'NOT met'})` : `, target n/a (replays spread ±${x.realSpreadPct.toFixed(0)}%)`);
+  };
+  return GRID_FIGURES.map(part).join('; ');
+}
+
+export async function writeGridReport(out: string, g: GridResult): Promise<string[]> {
+  const charts: ReportChart[] = [];
+  for (const l of g.loads) {
+    for (const policy of [...new Set(g.cells.map((c) => c.policy))]) {
+      const cs = g.cells.filter((c) => c.load === l.name && c.policy === policy).sort((a, b) => a.memoryMb - b.memoryMb);
+      for (const f of GRID_FIGURES) {
+        const pts = (pick: (c: GridCellResult) => number): [number, number][] => cs.map((c) => [c.memoryMb, pick(c)]);
+        const file = `grid-${l.name}-${policy}-${f}.png`;
+        charts.push({
+          file, title: `${policy}, load ${l.name}: ${FIGURE_NAME[f]} against memory`,
+          png: await lineChart({
+            title: `${policy}, ${l.name} load (${Math.round(l.rho * 100)}% of the cores): ${FIGURE_NAME[f]}`, x: 'memory pool (MB)', y: f === 'coldPct' ? 'cold starts (% of invocations)' : `${f} latency (ms)`, yMin: 0,
+            series: [
+              { label: `real: median of ${g.realRuns} replays`, points: pts((c) => c.judgement.figures[f].real.median) },
+              { label: 'real: lowest replay', points: pts((c) => c.judgement.figures[f].real.min), dashed: true },
+              { label: 'real: highest replay', points: pts((c) => c.judgement.figures[f].real.max), dashed: true },
+              { label: `simulator: median of ${g.replicas} replications`, points: pts((c) => c.judgement.figures[f].sim.median) },
+            ],
+          }),
+        });
+      }
+    }
+  }
+  for (const c of charts) writeFileSync(join(out, c.file), c.png);
+  const t = g.totals;
+  const per = (x: Record<GridFigure, number>) => GRID_FIGURES.map((f) => `${FIGURE_NAME[f]} ${x[f]}`).join(', ');
+  const doc: ReportDoc = {
+    title: `ol-lab validation grid: simulator vs real ${g.backend} worker`,
+    summary:
+      `${t.cells} cells (${[...new Set(g.cells.map((c) => c.policy))].join(', ')} × ${g.loads.map((l) => `${l.memorySizes.length} memory sizes at ${l.name} load`).join(' and ')}), each ${g.realRuns} real replays on fresh workers and ${g.replicas} simulator replications of the same plan. ` +
+      `The simulator's median lies inside the real replays' min–max in ${per(t.inside)} of ${t.cells} cells. ` +
+      `Where the real replays agree with each other within the tolerance (cold starts ±${g.tolerance.coldPct}%, p50 ±${g.tolerance.p50}%, p99 ±${g.tolerance.p99}%), the simulator meets it in ${GRID_FIGURES.map((f) => `${FIGURE_NAME[f]} ${t.toleranceMet[f]} of ${t.toleranceApplies[f]}`).join(', ')}. ` +
+      `Policy rankings by cold starts agree in ${t.rankingsAgree} of the ${t.rankingsClear} memory sizes where the real differences are clear. ` +
+      (t.replaysFlaggedBusy ? `${t.replaysFlaggedBusy} replays were taken while other work used at least ${Math.round(BUSY_SHARE_FLAG * 100)}% of the cores (flagged below). ` : 'No replay was flagged for other work on the machine. ') +
+      `The grid took ${g.minutes} minutes.`,
+    sections: [
+      {
+        heading: 'Cells',
+        rows: g.cells.map((c): [string, string] => [`${c.load} ${c.memoryMb} MB ${c.policy}`, cellLine(c) + (c.real.some((x) => x.busyFlagged) ? ' [a replay was flagged busy]' : '')]),
+      },
+      {
+        heading: 'Misses',
+        rows: g.cells.filter((c) => c.judgement.misses.length).map((c): [string, string] => [`${c.load} ${c.memoryMb} MB ${c.policy}`, c.judgement.misses.join('; ')]),
+      },
+      {
+        heading: 'Policy rankings (cold starts)',
+        rows: g.rankings.map((r): [string, string] => [`${r.load} ${r.memoryMb} MB`, r.clearPairs === 0 ? 'no pair of policies differs beyond the replays\' spread' : `Kendall's tau ${r.tau!.toFixed(2)} over ${r.clearPairs} clear pair(s): ${r.agree ? 'agrees' : `DISAGREES (${[...r.disagreements, ...(r.simTies ? [`${r.simTies} tie(s) in the simulator`] : [])].join('; ')})`}`]),
+      },
+      {
+        heading: 'What was run',
+        rows: [
+          ['plan', JSON.stringify(g.plan)],
+          ['plan sha256 per load', JSON.stringify(g.planSha256)],
+          ['trace sha256', g.traceSha256],
+          ['loads', g.loads.map((l) => `${l.name}: ${Math.round(l.rho * 100)}% of ${g.profile.cores} effective cores, duration scale ${l.durationScale}, handlers ${l.handlerCores} cores, memory ${l.memorySizes.join('/')} MB`).join('; ')],
+          ['profile', `${g.profile.source}; effective cores ${g.profile.cores}${g.profile.busy ? `; other work while calibrating ${JSON.stringify(g.profile.busy)}` : ''}`],
+          ['machine', JSON.stringify(g.machine)],
+        ],
+      },
+    ],
+    charts,
+  };
+  await writePdf(doc, join(out, 'grid.pdf'));
+  writeHtml(doc, join(out, 'grid.html'));
+  return ['grid.pdf', 'grid.html', 'grid.json', ...charts.map((c) => c.file)];
+}
+
+export { band };
