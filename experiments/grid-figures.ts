@@ -117,12 +117,17 @@ export function rankPolicies(cells: { policy: string; real: RunFigures[]; sim: R
  * The grid's memory sizes from the pool a plan fills when nothing is
  * evicted (`peakMb`): an eighth, a quarter and a half of it (heavy to
  * light eviction), and a quarter above it (none); never below what the
- * largest function needs with a little room, rounded up to 64 MB.
+ * largest function needs with a little room; multiples of 64 MB, each
+ * distinct (a size the floor pushed onto the one before moves up 64 MB).
  */
 export function gridMemorySizes(peakMb: number, largestFnMb: number): number[] {
   const floor = largestFnMb + 64;
-  const up = (x: number) => Math.ceil(Math.max(floor, x) / 64) * 64;
-  return [...new Set([peakMb / 8, peakMb / 4, peakMb / 2, peakMb * 1.25].map(up))].sort((a, b) => a - b);
+  const out: number[] = [];
+  for (const x of [peakMb / 8, peakMb / 4, peakMb / 2, peakMb * 1.25]) {
+    const v = Math.ceil(Math.max(floor, x) / 64) * 64;
+    out.push(Math.max(v, (out[out.length - 1] ?? 0) + 64));
+  }
+  return out;
 }
 
 /**

@@ -1,0 +1,80 @@
+/** The validation grid's judgement (experiments/grid-figures.ts) on hand-made replays and replications. */
+import { describe, expect, it } from 'vitest';
+import { durationScaleFor, gridMemorySizes, judgeCell, rankPolicies, type RunFigures } from '../../experiments/grid-figures.js';
+
+const run = (coldPct: number, p50 = 10, p99 = 100): RunFigures => ({ coldPct, p50, p99 });
+
+describe('judgeCell', () => {
+  it('is inside the real spread and within tolerance when the simulator sits among tight replays', () => {
+    const j = judgeCell([run(10), run(10.5), run(9.8)], [run(10.2), run(10.1), run(10.3)]);
+    expect(j.figures.coldPct.inside).toBe(true);
+    expect(j.figures.coldPct.toleranceApplies).toBe(true);
+    expect(j.figures.coldPct.toleranceMet).toBe(true);
+    expect(j.figures.coldPct.errorPct).toBeCloseTo(2, 5);
+    expect(j.misses).toEqual([]);
+  });
+
+  it('names the figure and by how much it misses the spread', () => {
+    const j = judgeCell([run(10), run(11), run(12)], [run(15), run(15), run(16)]);
+    expect(j.figures.coldPct.inside).toBe(false);
+    expect(j.misses.join(' ')).toMatch(/cold starts % outside the real spread by \+25\.0%/);
+    // the replays agree within ±10% of their median (11): the tolerance applies and is missed (+36.4%)
+    expect(j.figures.coldPct.toleranceApplies).toBe(true);
+    expect(j.misses.join(' ')).toMatch(/cold starts % \+36\.4% against the real median, beyond ±10%/);
+  });
+
+  it('does not apply a tolerance the real replays themselves do not meet', () => {
+    const j = judgeCell([run(10), run(14), run(20)], [run(13), run(14), run(15)]);
+    // replays spread ±43% around 14: only the band is judged
+    expect(j.figures.coldPct.toleranceApplies).toBe(false);
+    expect(j.figures.coldPct.inside).toBe(true);
+    expect(j.misses).toEqual([]);
+  });
+
+  it('gives p99 its wider tolerance (±25%)', () => {
+    const j = judgeCell([run(10, 10, 100), run(10, 10, 110), run(10, 10, 105)], [run(10, 10, 128)]);
+    expect(j.figures.p99.toleranceMet).toBe(true); // +21.9%
+    expect(j.figures.p99.inside).toBe(false);
+  });
+});
+
+describe('rankPolicies', () => {
+  const cell = (policy: string, real: number[], sim: number[]) => ({ policy, real: real.map((x) => run(x)), sim: sim.map((x) => run(x)) });
+
+  it('counts only pairs whose real ranges do not overlap, and finds agreement', () => {
+    const r = rankPolicies([cell('lru', [10, 11, 12], [11]), cell('gdsf', [20, 21, 22], [19]), cell('ttl', [11.5, 13, 14], [30])]);
+    // lru–gdsf clear (concordant), gdsf–ttl clear (sim: ttl 30 > gdsf 19, real: ttl < gdsf: discordant), lru–ttl overlap
+    expect(r.clearPairs).toBe(2);
+    expect(r.concordant).toBe(1);
+    expect(r.discordant).toBe(1);
+    expect(r.tau).toBe(0);
+    expect(r.agree).toBe(false);
+    expect(r.disagreements).toEqual(['real: ttl < gdsf; sim: the other way round']);
+  });
+
+  it('has no tau when no pair is clear', () => {
+    const r = rankPolicies([cell('a', [10, 20], [1]), cell('b', [15, 25], [2])]);
+    expect(r.clearPairs).toBe(0);
+    expect(r.tau).toBeUndefined();
+  });
+
+  it('counts a tie in the simulator on a clear pair as not agreeing', () => {
+    const r = rankPolicies([cell('a', [10, 11], [5]), cell('b', [20, 21], [5])]);
+    expect(r).toMatchObject({ clearPairs: 1, concordant: 0, discordant: 0, simTies: 1, tau: 0, agree: false });
+  });
+});
+
+describe('grid sizes and loads', () => {
+  it('spans heavy eviction to none, never below the largest function', () => {
+    expect(gridMemorySizes(4000, 199)).toEqual([512, 1024, 2048, 5056]);
+    // an eighth and a quarter (100, 200 MB) are less than the largest function needs (263 MB): still four sizes
+    expect(gridMemorySizes(800, 199)).toEqual([320, 384, 448, 1024]);
+  });
+
+  it('scales the duration so handlers and calls use the asked share of the cores', () => {
+    // handlers 0.5 cores at ds 0.01, 20 calls/s at 2 ms each (0.04 cores); 60% of 1.8 cores = 1.08
+    const ds = durationScaleFor(0.6, 1.8, 0.5, 0.01, 20, 2);
+    expect(ds).toBeCloseTo(0.0208, 6);
+    expect(() => durationScaleFor(0.5, 2, 0, 0.01, 1, 1)).toThrow(/no handler work/);
+  });
+});
