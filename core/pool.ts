@@ -66,6 +66,19 @@ export interface PoolOptions<S extends PooledSandbox> {
   zygoteMb?: number;
   /** Numbers of its own each waiter carries (WaitQueue). */
   payloadColumns?: number;
+  /**
+   * How much a cold start that does not fit evicts: until the shortfall is
+   * free (`shortfall`, ol-lab's and OpenLambda's rule), or until victims
+   * holding the new sandbox's full size are gone (`full`, FaasCache-sim's
+   * rule, which over-evicts).
+   */
+  evictTo?: 'shortfall' | 'full';
+  /**
+   * When room cannot be made, evict every victim anyway before giving up
+   * (FaasCache-sim's rule: an arrival it must drop first flushes the idle
+   * pool). Off: nothing is evicted unless the room can be had.
+   */
+  flushOnFail?: boolean;
   /** Sees every decision (seq: the request's, or -1; sb: the sandbox's id, or -1). */
   log?: (kind: PoolDecision, fnId: number, sb: number, seq: number) => void;
 }
@@ -125,6 +138,8 @@ export class SandboxPool<S extends PooledSandbox> {
   readonly #zygoteMb: number;
   readonly #log: PoolOptions<S>['log'];
   readonly #ncols: number;
+  readonly #evictFull: boolean;
+  readonly #flushOnFail: boolean;
   readonly #avail: S[][] = [];
   readonly #retired: boolean[] = [];
   /** The drain's head, given memory while dying memory still goes: it stays queued, and so does everyone behind it. */
@@ -140,6 +155,8 @@ export class SandboxPool<S extends PooledSandbox> {
     this.#zygoteMb = o.zygoteMb ?? 0;
     this.#log = o.log;
     this.#ncols = o.payloadColumns ?? 0;
+    this.#evictFull = o.evictTo === 'full';
+    this.#flushOnFail = o.flushOnFail ?? false;
     this.queue = new WaitQueue(this.#ncols);
     this.out = { seq: -1, fn: -1, mem: 0, cols: new Float64Array(this.#ncols) };
   }
@@ -383,18 +400,23 @@ export class SandboxPool<S extends PooledSandbox> {
    */
   makeRoom(needMb: number, now: number): number {
     if (this.capacityMb - this.used >= needMb) return 0;
-    if (!this.#canFree(needMb, now)) return -1;
+    if (!this.#canFree(needMb, now)) return this.#flushOnFail ? this.#flush(now) : -1;
     let k = 0;
-    while (this.capacityMb - this.used < needMb) {
+    // POLICY: evict until the shortfall is free, or (evictTo full) until victims holding the whole need are gone
+    let freed = 0;
+    while (this.#evictFull ? freed < needMb || this.capacityMb - this.used < needMb : this.capacityMb - this.used < needMb) {
       const v = this.policy.victim(now) as S | undefined;
       if (v) {
+        freed += v.footprint;
         this.#evict(v, now);
       } else {
+        if (this.capacityMb - this.used >= needMb) break;
         // POLICY: no sandbox left to evict: zygotes give their memory back last
         const node = this.#tree?.evictOne(now);
         if (!node) return -1;
         this.used -= this.#zygoteMb;
         this.dying += this.#zygoteMb;
+        freed += this.#zygoteMb;
         this.counts.zygoteEvictions++;
         this.#log?.('zygote-evict', -1, -1, -1);
         this.#effects.evictZygote(node, this.#zygoteMb);
@@ -402,6 +424,26 @@ export class SandboxPool<S extends PooledSandbox> {
       k++;
     }
     return k;
+  }
+
+  // POLICY (flushOnFail, FaasCache-sim): room that cannot be had still costs every idle sandbox
+  /** Evicts every victim the policy offers; returns -1 (the room was not made). */
+  #flush(now: number): number {
+    let k = 0;
+    for (let v = this.policy.victim(now) as S | undefined; v; v = this.policy.victim(now) as S | undefined) {
+      this.#evict(v, now);
+      k++;
+    }
+    this.evictions = k;
+    return -1;
+  }
+
+  // POLICY: a request larger than the whole pool never runs; under flushOnFail (FaasCache-sim) it first flushes the idle pool
+  /** Whether `mem` exceeds the pool (the request cannot run); under flushOnFail, every idle sandbox is evicted first. */
+  oversize(mem: number, now: number): boolean {
+    if (mem <= this.capacityMb) return false;
+    if (this.#flushOnFail) this.#flush(now);
+    return true;
   }
 
   /** Whether `needMb` can be had by evicting: idle sandboxes first, then zygotes (asked only when those are not enough). */

@@ -75,6 +75,15 @@ export interface SimConfig {
    * once the last sandbox is up). 0: all of it at createCpuWeight.
    */
   createSandboxMs: number;
+  /**
+   * How much a cold start that does not fit evicts (core/pool.ts): the
+   * shortfall (ol-lab's rule) or the new sandbox's full size (FaasCache-sim's).
+   */
+  evictTo: 'shortfall' | 'full';
+  /** When room cannot be made, evict every idle sandbox before giving up (FaasCache-sim's rule; meant with queue drop). */
+  flushOnFail: boolean;
+  /** Every sandbox cost (create, fork, unpause, pause, destroy, dispatch) is zero, whatever the profile says (FaasCache-sim's). */
+  zeroCosts: boolean;
   /** The run's one seed. */
   seed: number;
 }
@@ -95,6 +104,9 @@ export const simDefaults: SimConfig = {
   destroyOnCpu: false,
   createCpuWeight: 1,
   createSandboxMs: 0,
+  evictTo: 'shortfall',
+  flushOnFail: false,
+  zeroCosts: false,
   seed: 1,
 };
 
@@ -114,6 +126,9 @@ export function resolveSimConfig(given: Partial<SimConfig>): SimConfig {
   if (!(c.createCpuWeight >= 1 && Number.isFinite(c.createCpuWeight))) badConfig('create-cpu-weight', `must be a number >= 1, got ${c.createCpuWeight}`);
   if (!(c.createSandboxMs >= 0 && Number.isFinite(c.createSandboxMs))) badConfig('create-sandbox-ms', `must be a number of ms >= 0, got ${c.createSandboxMs}`);
   if (c.createSandboxMs > 0 && !c.createOnCpu) badConfig('create-sandbox-ms', 'needs create-on-cpu: only creations run as CPU jobs have parts');
+  if (c.evictTo !== 'shortfall' && c.evictTo !== 'full') badConfig('evict-to', `must be shortfall or full, got ${JSON.stringify(c.evictTo)}`);
+  if (typeof c.flushOnFail !== 'boolean') badConfig('flush-on-fail', `must be true or false, got ${JSON.stringify(c.flushOnFail)}`);
+  if (typeof c.zeroCosts !== 'boolean') badConfig('zero-costs', `must be true or false, got ${JSON.stringify(c.zeroCosts)}`);
   c.policyOptions = resolvePolicyOptions(c.policy, c.policyOptions);
   return c;
 }

@@ -11,7 +11,7 @@ import { OlError } from '../common/errors.js';
 import { readUsage } from '../traces/packages.js';
 import { loadTree } from '../traces/tree-file.js';
 import { ImportCacheModel, type StartupModel } from './import-cache.js';
-import { compileProfile, loadProfile, type CostModel, type CostProfile } from './profile.js';
+import { compileProfile, constantProfile, loadProfile, type CostModel, type CostProfile } from './profile.js';
 import { makeRng } from '../common/rng.js';
 import { Simulator, type SimHooks, type SimResult } from './simulator.js';
 import { summarise, type SimSummary } from './summary.js';
@@ -88,7 +88,8 @@ export interface RunOutput {
 /** Runs one simulation. */
 export async function simulate(spec: RunSpec): Promise<RunOutput> {
   const config = resolveSimConfig({ ...spec.config });
-  const profile = typeof spec.profile === 'object' ? spec.profile : loadProfile(spec.profile);
+  // zeroCosts (FaasCache-sim's rule): no sandbox operation costs anything, whatever profile was named
+  const profile = config.zeroCosts ? constantProfile({}, 'zero-costs') : typeof spec.profile === 'object' ? spec.profile : loadProfile(spec.profile);
   const source = typeof spec.trace === 'string'
     ? openTrace(spec.trace, { seed: config.seed, coldFromTrace: config.coldFromTrace, ...spec.traceOptions })
     : spec.trace;

@@ -101,6 +101,7 @@ export class Simulator implements PoolEffects<SimSandbox> {
     this.#pool = new SandboxPool<SimSandbox>({
       capacityMb: config.memoryMb, policy: this.policy, effects: this, concurrency: config.sandboxConcurrency,
       pausedMemMb: config.pausedMemMb, tree: startup?.tree, zygoteMb: startup?.zygoteMb ?? 0, payloadColumns: 3,
+      evictTo: config.evictTo, flushOnFail: config.flushOnFail,
       log: log || decisions ? (kind, fnId, sb, seq) => {
         const k = LOGGED[kind];
         if (k && log) this.#emit(k, fnId, undefined, sb);
@@ -255,7 +256,7 @@ export class Simulator implements PoolEffects<SimSandbox> {
     if (this.#log) this.#emit('arrive', fnId, seq);
     const pool = this.#pool;
     pool.invoked(fnId, now);
-    if (mem > this.#capacity) {
+    if (pool.oversize(mem, now)) {
       this.#r.droppedOversize++;
       this.#drop(seq, fnId, now);
       return;

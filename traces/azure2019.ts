@@ -8,9 +8,12 @@
  *
  * Expansion into invocations (all rules documented in docs/TRACES.md):
  * - arrivals: a minute's k invocations are placed evenly (`uniform`, at
- *   (i + ½)·60/k s) or as k sorted uniform random points (`poisson`: the
- *   arrival times of a Poisson process given its count), seeded; times are
- *   kept to the microsecond;
+ *   (i + ½)·60/k s), as k sorted uniform random points (`poisson`: the
+ *   arrival times of a Poisson process given its count), seeded, or as
+ *   FaasCache-sim places them (`faascache`: at i·(60/k) s, the first at the
+ *   minute's start); times are kept to the microsecond;
+ * - `dropSingle` (FaasCache-sim's filter): functions invoked only once in
+ *   the whole day are left out;
  * - execution time: the function's `Average` (`average`) or a fresh draw from
  *   its percentile curve (`sample`, linear between the given percentiles);
  * - memory: the app's `AverageAllocatedMb` split evenly over the app's
@@ -33,7 +36,9 @@ import { newBatch, type FunctionInfo, type InvocationBatch, type ReadStats, type
 
 /** Options of the Azure 2019 reader. */
 export interface Azure2019Options extends ReaderOptions {
-  arrivals?: 'uniform' | 'poisson';
+  arrivals?: 'uniform' | 'poisson' | 'faascache';
+  /** Leave out functions invoked only once in the whole day (FaasCache-sim's filter). */
+  dropSingle?: boolean;
   duration?: 'average' | 'sample';
   coldFromTrace?: boolean;
   /** Keep only the N most-invoked functions (ties: file order). */
@@ -164,7 +169,7 @@ export class Azure2019TraceSource implements TraceSource {
   readonly #init: Float64Array;
   readonly #firstMinute: number;
   readonly #lastMinute: number;
-  readonly #arrivals: 'uniform' | 'poisson';
+  readonly #arrivals: 'uniform' | 'poisson' | 'faascache';
   readonly #duration: 'average' | 'sample';
   readonly #seed: number;
   readonly #batchSize: number;
@@ -179,7 +184,7 @@ export class Azure2019TraceSource implements TraceSource {
     this.#duration = opts.duration ?? 'average';
     this.#seed = opts.seed ?? 1;
     this.#batchSize = opts.batchSize ?? 4096;
-    if (!['uniform', 'poisson'].includes(this.#arrivals)) badConfig('arrivals', `must be uniform or poisson, got ${this.#arrivals}`);
+    if (!['uniform', 'poisson', 'faascache'].includes(this.#arrivals)) badConfig('arrivals', `must be uniform, poisson or faascache, got ${this.#arrivals}`);
     if (!['average', 'sample'].includes(this.#duration)) badConfig('duration', `must be average or sample, got ${this.#duration}`);
     const skipBad = opts.skipBad ?? false;
     const skip = (e: OlError) => {
@@ -270,6 +275,11 @@ export class Azure2019TraceSource implements TraceSource {
     if (noRun.length) this.#notes.push(`left out ${noRun.length} function(s) with no duration row (${noRun.reduce((a, f) => a + f.total, 0)} invocations)`);
     if (noMem.length) this.#notes.push(`left out ${noMem.length} function(s) whose app has no memory row (${noMem.reduce((a, f) => a + f.total, 0)} invocations)`);
     fns = fns.filter((f) => runs.has(f.key) && appMem.has(`${f.owner}\t${f.app}`));
+    if (opts.dropSingle) {
+      const single = fns.filter((f) => f.total <= 1);
+      if (single.length) this.#notes.push(`left out ${single.length} function(s) invoked at most once in the day (dropSingle, as FaasCache-sim does)`);
+      fns = fns.filter((f) => f.total > 1);
+    }
     if (opts.functions !== undefined) {
       if (!Number.isInteger(opts.functions) || opts.functions < 1) badConfig('functions', `must be a whole number >= 1, got ${opts.functions}`);
       const order = fns.map((f, i) => ({ f, i })).sort((a, b) => b.f.total - a.f.total || a.i - b.i);
@@ -302,7 +312,7 @@ export class Azure2019TraceSource implements TraceSource {
     for (const f of this.#fns) for (let k = this.#firstMinute; k <= this.#lastMinute; k++) this.stats.totalBytes += f.counts[k]!;
     this.options = {
       arrivals: this.#arrivals, duration: this.#duration, coldFromTrace: opts.coldFromTrace ?? false,
-      functions: opts.functions ?? null, minutes: [a, b], skipBad, seed: this.#seed,
+      functions: opts.functions ?? null, minutes: [a, b], skipBad, seed: this.#seed, ...(opts.dropSingle ? { dropSingle: true } : {}),
       files: { inv: basename(this.files.inv), run: basename(this.files.run), mem: basename(this.files.mem) },
       memoryRule: 'app AverageAllocatedMb split evenly over its functions in the trace, rounded up',
     };
@@ -328,6 +338,7 @@ export class Azure2019TraceSource implements TraceSource {
     let keys = new Float64Array(4096);
     const sample = this.#duration === 'sample';
     const poisson = this.#arrivals === 'poisson';
+    const atStart = this.#arrivals === 'faascache';
     for (let m = this.#firstMinute; m <= this.#lastMinute; m++) {
       let k = 0;
       for (let f = 0; f < nf; f++) {
@@ -339,7 +350,7 @@ export class Azure2019TraceSource implements TraceSource {
           keys = bigger;
         }
         for (let i = 0; i < c; i++) {
-          const us = poisson ? Math.floor(arrRng() * 60_000_000) : Math.floor(((i + 0.5) * 60_000_000) / c);
+          const us = poisson ? Math.floor(arrRng() * 60_000_000) : atStart ? Math.floor(i * (60_000 / c) * 1000) : Math.floor(((i + 0.5) * 60_000_000) / c);
           keys[k++] = us * FN_SPAN + f;
         }
       }

@@ -233,6 +233,9 @@ export class LambdaManager implements PoolEffects<Instance> {
   /** Gets a sandbox for the request: warm, unpaused or new, as the pool routes it. */
   async #acquire(code: LambdaCode, fnId: number, seq: number, limits: SandboxLimits, rec: InvocationRecord, first: FirstRequest): Promise<{ inst: Instance; kind: StartKind }> {
     const pool = this.#pool;
+    if (pool.oversize(limits.mem_mb, this.clock.now())) {
+      throw new OlError('OL_ERR_CONFIG', `lambda ${code.name} needs ${limits.mem_mb} MB, more than the whole memory pool (mem_pool_mb ${this.#c.mem_pool_mb})`);
+    }
     for (;;) {
       const route = pool.route(fnId, limits.mem_mb, this.clock.now(), seq);
       if (route === Route.Warm) {

@@ -6,6 +6,7 @@
 import { badConfig, unknownName } from '../../common/errors.js';
 import type { Policy, PolicyContext, PolicyFactory } from '../policy.js';
 import type { Rng } from '../../common/rng.js';
+import { fcFreq, fcGd, fcLnd, fcLru, fcSize, fcTtl } from './faascache.js';
 import { freq } from './freq.js';
 import { gdsf } from './gdsf.js';
 import { hist } from './hist.js';
@@ -16,7 +17,10 @@ import { rand } from './rand.js';
 import { size } from './size.js';
 import { ttl } from './ttl.js';
 
-export const evictionPolicies = { ttl, lru, gdsf, hist, openlambda, lnd, freq, size, rand } satisfies Record<string, PolicyFactory>;
+export const evictionPolicies = {
+  ttl, lru, gdsf, hist, openlambda, lnd, freq, size, rand,
+  'fc-gd': fcGd, 'fc-lru': fcLru, 'fc-ttl': fcTtl, 'fc-lnd': fcLnd, 'fc-freq': fcFreq, 'fc-size': fcSize,
+} satisfies Record<string, PolicyFactory>;
 
 export type PolicyName = keyof typeof evictionPolicies;
 

@@ -17,7 +17,11 @@ export function simOptions<T>(y: Argv<T>) {
     .option('create-lanes', { type: 'string', default: 'infinite', describe: 'sandbox creations that proceed at once (infinite: no limit)' })
     .option('create-on-cpu', { type: 'boolean', default: false, describe: 'sandbox creation is CPU work shared with handlers, not a pure delay' })
     .option('policy-opt', { type: 'string', array: true, default: [] as string[], describe: 'policy option key=value (see ol-sim policies)' })
-    .option('arrivals', { choices: ['uniform', 'poisson'] as const, default: 'uniform' as const, describe: 'azure2019: spread of a minute\'s invocations' })
+    .option('arrivals', { choices: ['uniform', 'poisson', 'faascache'] as const, default: 'uniform' as const, describe: 'azure2019: spread of a minute\'s invocations (faascache: at i·60/k s, FaasCache-sim\'s placement)' })
+    .option('drop-single', { type: 'boolean', default: false, describe: 'azure2019: leave out functions invoked only once in the day (FaasCache-sim\'s filter)' })
+    .option('evict-to', { choices: ['shortfall', 'full'] as const, default: 'shortfall' as const, describe: 'a cold start that does not fit evicts until the shortfall is free, or until the new sandbox\'s full size is freed (FaasCache-sim)' })
+    .option('flush-on-fail', { type: 'boolean', default: false, describe: 'when room cannot be made, evict every idle sandbox before giving up (FaasCache-sim; use with --queue drop)' })
+    .option('zero-costs', { type: 'boolean', default: false, describe: 'every sandbox operation costs nothing, whatever the profile (FaasCache-sim)' })
     .option('duration', { choices: ['average', 'sample'] as const, default: 'average' as const, describe: 'azure2019: execution time = Average, or sampled from percentiles' })
     .option('functions', { type: 'number', describe: 'azure2019: keep the N most-invoked functions' })
     .option('minutes', { type: 'string', describe: 'azure2019: minutes A:B of the day (1-based), or N for 1:N' })
@@ -39,7 +43,11 @@ export interface SimArgs {
   createOnCpu: boolean;
   createLanes: string;
   policyOpt: string[];
-  arrivals: 'uniform' | 'poisson';
+  arrivals: 'uniform' | 'poisson' | 'faascache';
+  dropSingle: boolean;
+  evictTo: 'shortfall' | 'full';
+  flushOnFail: boolean;
+  zeroCosts: boolean;
   duration: 'average' | 'sample';
   functions?: number;
   minutes?: string;
@@ -88,6 +96,9 @@ export function toConfig(a: SimArgs, policy: string, memoryMb: number): Partial<
     createLanes: /^inf/i.test(a.createLanes) ? Infinity : Number(a.createLanes),
     seed: a.seed,
     policyOptions: parsePolicyOpts(a.policyOpt),
+    evictTo: a.evictTo ?? 'shortfall',
+    flushOnFail: a.flushOnFail ?? false,
+    zeroCosts: a.zeroCosts ?? false,
   };
 }
 
@@ -96,6 +107,7 @@ export function toTraceOptions(a: SimArgs): OpenTraceOptions {
     arrivals: a.arrivals, duration: a.duration, skipBad: a.skipBad, memMb: a.memMb, seed: a.seed, coldFromTrace: a.coldFromTrace,
   };
   if (a.functions !== undefined) o.functions = a.functions;
+  if (a.dropSingle) o.dropSingle = true;
   const minutes = parseMinutes(a.minutes);
   if (minutes) o.minutes = minutes;
   return o;

@@ -58,6 +58,10 @@ const MEANINGLESS: Record<string, string> = {
   invocations: 'FaasCache-sim keeps counts, not a record per invocation',
   series: 'FaasCache-sim keeps counts, not a memory series',
   seed: 'FaasCache-sim is deterministic',
+  dropSingle: '--compat faascache applies it itself, with all of FaasCache-sim\'s rules',
+  evictTo: '--compat faascache applies FaasCache-sim\'s rule (full) itself',
+  flushOnFail: '--compat faascache applies it itself, with all of FaasCache-sim\'s rules',
+  zeroCosts: '--compat faascache applies it itself, with all of FaasCache-sim\'s rules',
 };
 
 function checkArgs(a: CompatArgs): string {
