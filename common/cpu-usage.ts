@@ -38,16 +38,16 @@ export function processCpuMs(pid: number, stat?: string): number | undefined {
 }
 
 /** One process as /proc/<pid>/stat tells it: parent, command name, its own CPU and that of the children it has reaped, ms. */
-export interface ProcCpu { ppid: number; comm: string; ownMs: number; reapedMs: number }
+export interface ProcCpu { ppid: number; comm: string; ownMs: number; reapedMs: number; /** Start time since boot, in ticks: tells a reused pid from the process that had it. */ start?: number }
 
 /** Parses /proc/<pid>/stat; undefined if it does not look like one. */
 export function parseProcStat(s: string): ProcCpu | undefined {
   const open = s.indexOf('('), close = s.lastIndexOf(')');
   if (open < 0 || close < open) return undefined;
   const f = s.slice(close + 2).trim().split(/\s+/);
-  const ppid = Number(f[1]), u = Number(f[11]), st = Number(f[12]), cu = Number(f[13]), cs = Number(f[14]);
+  const ppid = Number(f[1]), u = Number(f[11]), st = Number(f[12]), cu = Number(f[13]), cs = Number(f[14]), start = Number(f[19]);
   if (![ppid, u, st, cu, cs].every(Number.isFinite)) return undefined;
-  return { ppid, comm: s.slice(open + 1, close), ownMs: (u + st) * TICK_MS, reapedMs: (cu + cs) * TICK_MS };
+  return { ppid, comm: s.slice(open + 1, close), ownMs: (u + st) * TICK_MS, reapedMs: (cu + cs) * TICK_MS, ...(Number.isFinite(start) ? { start } : {}) };
 }
 
 /** Every process now: pid → its CPU. Processes that go while being read are skipped. */
@@ -81,7 +81,9 @@ export interface BusyInterval { wallMs: number; machineMs: number; experimentMs:
  * their own and reaped children's CPU, kept continuous across exits: a
  * process reaped by one of the experiment's keeps counting through its
  * parent's reaped time, one reaped by anything else (a container's process
- * by its shim) is kept at its last reading. The rest of the machine's busy
+ * by its shim) is kept at its last reading. A process once the
+ * experiment's stays so while it lives, even orphaned (a sandbox's process
+ * whose parent was killed is adopted by init). The rest of the machine's busy
  * time (/proc/stat) is other work: other processes, short-lived ones
  * included, and the kernel's own.
  */
@@ -110,6 +112,11 @@ export class BusyMeter {
       for (const c of children.get(pid) ?? []) walk(c);
     };
     for (const r of this.match.roots) walk(r);
+    // once ours, ours while it lives (the same process: same start time), even adopted by init
+    for (const [pid, p] of this.#seen) {
+      const now = procs.get(pid);
+      if (now && now.start === p.start) walk(pid);
+    }
     const comms = new Set(this.match.comms ?? []);
     const cg = this.match.cgroups ?? [];
     for (const [pid, p] of procs) {
@@ -131,9 +138,9 @@ export class BusyMeter {
     }
     // gone since the last reading: reaped by one of ours, its time is in the parent's; else keep it
     for (const [pid, p] of this.#seen) {
-      if (procs.has(pid)) continue;
+      if (procs.get(pid)?.start === p.start) continue;
       this.#cgroupCache.delete(pid);
-      if (!this.#seen.has(p.ppid) || !procs.has(p.ppid)) this.#retired += p.ownMs + p.reapedMs;
+      if (!this.#seen.has(p.ppid) || procs.get(p.ppid)?.start !== this.#seen.get(p.ppid)!.start) this.#retired += p.ownMs + p.reapedMs;
     }
     this.#seen = new Map([...mine].map((pid) => [pid, procs.get(pid)!]));
     let sum = this.#retired;

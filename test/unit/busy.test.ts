@@ -48,6 +48,31 @@ describe('BusyMeter', () => {
     expect(m.sample().experimentMs).toBe(20);
   });
 
+  it('keeps counting a process of the experiment that init adopted (a sandbox whose parent was killed)', () => {
+    const f = fakeProc({ 10: p(1, 0), 11: p(10, 0), 12: p(11, 100) });
+    const m = new BusyMeter({ roots: [10] }, f.read);
+    // 11 is killed and reaped by 10; 12, orphaned, is adopted by init (1) and runs 40 ms more
+    f.state.procs.delete(11);
+    f.state.procs.get(12)!.ppid = 1;
+    f.state.procs.get(12)!.ownMs += 40;
+    f.state.machine += 40;
+    const iv = m.sample();
+    expect(iv.experimentMs).toBe(40);
+    expect(iv.otherMs).toBe(0);
+    // then init reaps it: its time stays counted, nothing goes negative
+    f.state.procs.delete(12);
+    f.state.machine += 5;
+    expect(m.sample()).toMatchObject({ experimentMs: 0, otherMs: 5 });
+  });
+
+  it('does not take a reused pid for the process that had it', () => {
+    const f = fakeProc({ 10: p(1, 0), 11: { ...p(10, 0), start: 5 } });
+    const m = new BusyMeter({ roots: [10] }, f.read);
+    f.state.procs.set(11, { ...p(1, 30), start: 9 }); // another process, adopted by init, now holds pid 11
+    f.state.machine += 30;
+    expect(m.sample()).toMatchObject({ experimentMs: 0, otherMs: 30 });
+  });
+
   it('counts processes by command name and by cgroup', () => {
     const f = fakeProc({ 10: p(1, 0), 40: p(1, 0, 0, 'dockerd'), 41: p(2, 0), 42: p(2, 0) }, { 41: '0::/system.slice/docker-abc.scope\n' });
     const m = new BusyMeter({ roots: [10], comms: ['dockerd'], cgroups: ['/docker-'] }, f.read);
@@ -65,7 +90,7 @@ describe('BusyMeter', () => {
 
 describe('parseProcStat', () => {
   it('reads a command name with spaces and parentheses', () => {
-    const s = '123 (a (b) c) S 7 1 1 0 -1 4194560 100 0 0 0 25 5 3 2 20 0 1 0 10 0 0';
-    expect(parseProcStat(s)).toEqual({ ppid: 7, comm: 'a (b) c', ownMs: 300, reapedMs: 50 });
+    const s = "123 (a (b) c) S 7 1 1 0 -1 4194560 100 0 0 0 25 5 3 2 20 0 1 0 10 0 0";
+    expect(parseProcStat(s)).toEqual({ ppid: 7, comm: 'a (b) c', ownMs: 300, reapedMs: 50, start: 10 });
   });
 });
