@@ -34,6 +34,7 @@ export interface WorkerConfig {
   policy_options: Record<string, number>;
   limits: SandboxLimits;
   queue_limit: number;
+  evict_to: 'shortfall' | 'full';
   registry: string;
   registry_cache_ms: number;
   registry_max_mb: number;
@@ -71,6 +72,7 @@ export const configDocs: Record<string, { default: unknown; describe: string }> 
   'limits.time_limit_ms': { default: 30000, describe: 'time limit of one request, ms; past it the sandbox is killed' },
   'limits.tmp_mb': { default: 64, describe: 'size of the sandbox\'s private /tmp, MB' },
   queue_limit: { default: 64, describe: 'requests one lambda may have waiting; more get 429' },
+  evict_to: { default: 'shortfall', describe: 'a new sandbox that does not fit evicts until the shortfall is free (shortfall), or until victims holding its full size are gone (full: FaasCache-sim\'s rule)' },
   registry: { default: '{dir}/registry', describe: 'registry directory: <name>/ folders or <name>.tar.gz archives' },
   registry_cache_ms: { default: 5000, describe: 'how long a lambda\'s code is trusted before the registry is checked again, ms' },
   registry_max_mb: { default: 50, describe: 'largest archive accepted by POST /registry/<name> (compressed and unpacked), MB' },
@@ -107,6 +109,7 @@ export function defaultConfig(dir: string): WorkerConfig {
     policy_options: {},
     limits: { mem_mb: 256, pids: 64, cpu_percent: 100, time_limit_ms: 30_000, tmp_mb: 64 },
     queue_limit: 64,
+    evict_to: 'shortfall',
     registry: join(d, 'registry'),
     registry_cache_ms: 5000,
     registry_max_mb: 50,
@@ -155,6 +158,7 @@ export function validateConfig(c: WorkerConfig, where = 'config'): WorkerConfig 
     num('limits.tmp_mb', c.limits.tmp_mb, 1);
     if (c.limits.mem_mb > c.mem_pool_mb) badConfig('limits.mem_mb', `${c.limits.mem_mb} MB is more than the whole pool (mem_pool_mb ${c.mem_pool_mb})`);
     num('queue_limit', c.queue_limit, 0, true);
+    if (c.evict_to !== 'shortfall' && c.evict_to !== 'full') badConfig('evict_to', `must be shortfall or full, got ${JSON.stringify(c.evict_to)}`);
     num('registry_cache_ms', c.registry_cache_ms, 0);
     num('registry_max_mb', c.registry_max_mb, 0.001);
     num('body_limit_mb', c.body_limit_mb, 0.001);

@@ -122,7 +122,7 @@ export class LambdaManager implements PoolEffects<Instance> {
     this.#maker = new SandboxMaker({ backend: o.pool, packages: this.packages, imports: this.imports, stats: o.stats, clock: this.clock });
     const decisions = o.decisions;
     this.#pool = new SandboxPool<Instance>({
-      capacityMb: c.mem_pool_mb, policy: this.policy, effects: this, tree: this.imports?.tree, zygoteMb: c.zygote_mem_mb,
+      capacityMb: c.mem_pool_mb, policy: this.policy, effects: this, tree: this.imports?.tree, zygoteMb: c.zygote_mem_mb, evictTo: c.evict_to,
       log: (kind, fnId, sb, seq) => {
         const counter = COUNTED[kind];
         if (counter) this.#stats.count(counter);
