@@ -172,6 +172,54 @@ class PyHeap {
     return top;
   }
 
+  /**
+   * Pops the whole list as repeated `heapq.heappop`s would, keeps the
+   * entries `keep[id]` says to keep in the order they came out (pushing
+   * those back, in that non-decreasing order, moves nothing: the list is
+   * just them), and returns the others in `gone` (in pop order) and the
+   * last one's priority (NaN if none). Every position is marked for the
+   * next heapify, which then does what Python's does over the whole list.
+   */
+  popAll(keep: boolean[], gone: number[]): number {
+    const n = this.id.length;
+    const hid = Int32Array.from(this.id), hp = Float64Array.from(this.prio);
+    const keptId: number[] = [], keptPrio: number[] = [];
+    gone.length = 0;
+    let lastGone = NaN;
+    for (let end = n; end > 0; end--) {
+      const topId = hid[0]!, topPrio = hp[0]!;
+      // heappop: the last entry goes to the top, then _siftup(0) (to a leaf by the smaller child, then _siftdown)
+      const lastId = hid[end - 1]!, lastPrio = hp[end - 1]!;
+      const len = end - 1;
+      if (len > 0) {
+        let pos = 0, child = 1;
+        while (child < len) {
+          const right = child + 1;
+          if (right < len && !(hp[child]! < hp[right]!)) child = right;
+          hid[pos] = hid[child]!; hp[pos] = hp[child]!;
+          pos = child;
+          child = 2 * pos + 1;
+        }
+        while (pos > 0) {
+          const parent = (pos - 1) >> 1;
+          if (lastPrio < hp[parent]!) { hid[pos] = hid[parent]!; hp[pos] = hp[parent]!; pos = parent; continue; }
+          break;
+        }
+        hid[pos] = lastId; hp[pos] = lastPrio;
+      }
+      if (keep[topId]) { keptId.push(topId); keptPrio.push(topPrio); } else { gone.push(topId); lastGone = topPrio; }
+    }
+    this.id.length = 0;
+    this.prio.length = 0;
+    for (let k = 0; k < keptId.length; k++) {
+      this.id.push(keptId[k]!);
+      this.prio.push(keptPrio[k]!);
+      this.pos[keptId[k]!] = k;
+    }
+    this.touchAll();
+    return lastGone;
+  }
+
   /** Python's `list.remove` (the later entries shift down one), then heapify, as FaasCache-sim's RemoveFromPool. */
   remove(id: number): void {
     const n = this.id.length;
@@ -279,6 +327,8 @@ export function simulateFaasCache(trace: FaasCacheTrace, policy: FaasCachePolicy
   let clock = 0;
   let now = 0;
   let nRunning = 0;
+  /** Memory of the running containers (all in the pool): the rest of `used` is what eviction can free. */
+  let runningMem = 0;
   let seq = 0;
   // running containers by end time (a min-heap of ids); those found finished are handled in start order, as a dict keeps them
   const fins: number[] = [];
@@ -383,6 +433,7 @@ export function simulateFaasCache(trace: FaasCacheTrace, policy: FaasCachePolicy
       for (const id of finished) {
         cRunning[id] = false;
         nRunning--;
+        runningMem -= mem[cFn[id]!]!;
       }
       for (const id of finished) if (histPrewarm[cFn[id]!] !== 0) remove(id); // HIST: a pre-warmed function's container unloads after its run
     }
@@ -483,6 +534,14 @@ export function simulateFaasCache(trace: FaasCacheTrace, policy: FaasCachePolicy
       pool.heapify();
     }
     let toFree = mem[fn]!;
+    if (used - runningMem < toFree) {
+      // the idle containers cannot free enough: the loop below would pop the whole list. The same
+      // pops without the bookkeeping a later lazy heapify needs (it will visit every position)
+      const last = pool.popAll(cRunning, save);
+      for (const v of save) { nEvict[cFn[v]!]!++; leave(v); }
+      if (!Number.isNaN(last)) clock = last;
+      return;
+    }
     let lastPrio = NaN;
     save.length = 0;
     savePrio.length = 0;
@@ -504,6 +563,7 @@ export function simulateFaasCache(trace: FaasCacheTrace, policy: FaasCachePolicy
   const start = (id: number, ms: number) => {
     cRunning[id] = true;
     nRunning++;
+    runningMem += mem[cFn[id]!]!;
     cFreq[id]!++;
     freqOf[cFn[id]!]!++;
     cFin[id] = now + ms;
