@@ -79,6 +79,44 @@ describe('ol-exp real, end to end (sock backend, needs root)', () => {
     expect(readFileSync(join(dir, 'v', 'report', 'report.html'), 'utf8')).toMatch(/Protocol: custom, 2 replays and 2 calibration\(s\)/);
   }, 420_000);
 
+  it('grid: policies × memory sizes on the real worker and the simulator, judged cell by cell, and resumed without replaying again', () => {
+    if (process.getuid?.() !== 0 || !existsSync('/var/lib/ol-lab/ol-min/.ol-lab-base')) throw new Error('needs root and scripts/setup-host.sh');
+    const dir = mkdtempSync(join(tmpdir(), 'ol-grid-e2e-'));
+    const cli = projectPath('dist', 'experiments', 'cli.js');
+    const args = ['grid', '--minutes', '1:4', '--time-scale', '60', '--policies', 'lru,openlambda', '--memory', '512,4096', '--loads', 'low=0.2',
+      '--real-runs', '2', '--replicas', '2', '--profile', projectPath('sim', 'profiles', 'default.json'), '--out', join(dir, 'g')];
+    const bad = spawnSync(process.execPath, [cli, 'grid', '--loads', 'low:0.2', '--out', join(dir, 'bad')], { encoding: 'utf8' });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/--loads: expected name=share \(e\.g\. comfortable=0\.25\), got "low:0\.2"/);
+    const badPolicy = spawnSync(process.execPath, [cli, 'grid', '--policies', 'lru,nope', '--out', join(dir, 'bad')], { encoding: 'utf8' });
+    expect(badPolicy.status).toBe(2);
+    expect(badPolicy.stderr).toMatch(/--policies: unknown policy "nope"/);
+    const r = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/4 cells × 2 replays/);
+    expect(r.stdout.match(/replay \d+\/8/g)).toHaveLength(8);
+    const g = JSON.parse(readFileSync(join(dir, 'g', 'grid.json'), 'utf8'));
+    expect(g.cells).toHaveLength(4);
+    for (const c of g.cells) {
+      expect(c.real).toHaveLength(2);
+      expect(c.sim).toHaveLength(2);
+      for (const f of ['coldPct', 'p50', 'p99']) {
+        const j = c.judgement.figures[f];
+        expect(j.inside).toBe(j.sim.median >= j.real.min && j.sim.median <= j.real.max);
+      }
+      expect(c.real.every((x: { busyShare?: number }) => typeof x.busyShare === 'number')).toBe(true);
+    }
+    expect(g.rankings).toHaveLength(2);
+    expect(existsSync(join(dir, 'g', 'grid.html'))).toBe(true);
+    expect(existsSync(join(dir, 'g', 'grid-low-lru-coldPct.png'))).toBe(true);
+    // run again: every replay is kept, only the simulations run
+    const again = spawnSync(process.execPath, [cli, ...args], { encoding: 'utf8' });
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stdout).not.toMatch(/replay \d+\/8/);
+    const g2 = JSON.parse(readFileSync(join(dir, 'g', 'grid.json'), 'utf8'));
+    expect(g2.cells.map((c: { real: unknown }) => c.real)).toEqual(g.cells.map((c: { real: unknown }) => c.real));
+  }, 300_000);
+
   it('replays a short trace open loop, records it, and compares with the simulator', () => {
     if (process.getuid?.() !== 0 || !existsSync('/var/lib/ol-lab/ol-min/.ol-lab-base')) throw new Error('needs root and scripts/setup-host.sh');
     const dir = mkdtempSync(join(tmpdir(), 'ol-real-e2e-'));
@@ -113,15 +151,22 @@ describe('ol-exp real, end to end (sock backend, needs root)', () => {
     expect(t.reduce((s, x) => s + x[3]!, 0)).toBeGreaterThan(0); // the handlers burnt CPU for their work
     // CPU once a second: the machine's busy cores, the worker's and the client's
     const cpu = readFileSync(join(dir, 'real', 'cpu.csv'), 'utf8').trim().split('\n');
-    expect(cpu[0]).toBe('t_ms,machine_cores,worker_cores,client_cores');
+    expect(cpu[0]).toBe('t_ms,machine_cores,worker_cores,client_cores,other_cores');
     const samples = cpu.slice(1).map((l) => l.split(',').map(Number));
     expect(samples.length).toBeGreaterThan(3);
-    for (const [, m, w, cl] of samples) {
+    for (const [, m, w, cl, o] of samples) {
       expect(m!).toBeGreaterThanOrEqual(0);
       expect(m!).toBeLessThanOrEqual(cpus().length + 0.5);
       expect(w!).toBeGreaterThanOrEqual(0);
       expect(cl!).toBeGreaterThan(0);
+      // other work: never more than the machine did
+      expect(o!).toBeGreaterThanOrEqual(0);
+      expect(o!).toBeLessThanOrEqual(m! + 0.05);
     }
+    // how busy other work kept the machine, before and during the replay
+    expect(run.info.busy).toMatchObject({ cores: cpus().length, flagged: expect.any(Boolean) });
+    expect(run.info.busy!.before!.wallMs).toBeGreaterThan(1000);
+    expect(run.info.busy!.during.share).toBeGreaterThanOrEqual(0);
     expect(samples.some(([, , w]) => w! > 0)).toBe(true);
     execFileSync(process.execPath, [cli, 'sim', ...common, '--out', join(dir, 'sim')]);
     const c = spawnSync(process.execPath, [cli, 'compare', join(dir, 'real'), join(dir, 'sim'), '--out', join(dir, 'report')], { encoding: 'utf8' });
