@@ -91,6 +91,9 @@ class PyHeap {
   #inMaybe: Uint8Array = new Uint8Array(1024);
   #queue: number[] = [];
   #inQueue: Uint8Array = new Uint8Array(1024);
+  /** popAll's working copy of the list, reused. */
+  #popIds = new Int32Array(256);
+  #popPrios = new Float64Array(256);
 
   get length(): number { return this.id.length; }
 
@@ -182,7 +185,12 @@ class PyHeap {
    */
   popAll(keep: boolean[], gone: number[]): number {
     const n = this.id.length;
-    const hid = Int32Array.from(this.id), hp = Float64Array.from(this.prio);
+    if (this.#popIds.length < n) {
+      this.#popIds = new Int32Array(Math.max(n, this.#popIds.length * 2));
+      this.#popPrios = new Float64Array(this.#popIds.length);
+    }
+    const hid = this.#popIds, hp = this.#popPrios;
+    for (let k = 0; k < n; k++) { hid[k] = this.id[k]!; hp[k] = this.prio[k]!; }
     const keptId: number[] = [], keptPrio: number[] = [];
     gone.length = 0;
     let lastGone = NaN;
