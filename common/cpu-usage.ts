@@ -91,7 +91,8 @@ export class BusyMeter {
   #last: { t: number; machine: number; exp: number };
   #seen = new Map<number, ProcCpu>();
   #retired = 0;
-  #cgroupCache = new Map<number, boolean>();
+  /** Processes found in a matching cgroup: pid → start time (a reused pid is another process). */
+  #cgroupCache = new Map<number, number | undefined>();
 
   constructor(private readonly match: ExperimentMatch, private readonly read = { procs: () => readAllProcs(), machine: () => machineBusyMs(), cgroup: (pid: number) => readFileSync(`/proc/${pid}/cgroup`, 'utf8') }) {
     this.#last = { t: performance.now(), machine: this.read.machine(), exp: this.#experimentMs() };
@@ -124,7 +125,7 @@ export class BusyMeter {
       if (comms.has(p.comm)) { walk(pid); continue; }
       if (cg.length === 0) continue;
       // a process may move into a sandbox's cgroup after it starts: only a match is remembered
-      let hit = this.#cgroupCache.get(pid) ?? false;
+      let hit = this.#cgroupCache.has(pid) && this.#cgroupCache.get(pid) === p.start;
       if (!hit) {
         try {
           const text = this.read.cgroup(pid);
@@ -132,7 +133,7 @@ export class BusyMeter {
         } catch {
           hit = false;
         }
-        if (hit) this.#cgroupCache.set(pid, true);
+        if (hit) this.#cgroupCache.set(pid, p.start);
       }
       if (hit) walk(pid);
     }

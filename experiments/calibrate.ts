@@ -129,14 +129,8 @@ export async function calibrate(o: { backend: 'sock' | 'docker'; n: number; out:
     busy.wallMs += iv.wallMs;
     busy.peakShare = Math.max(busy.peakShare, otherShare(iv, machineCores).share);
   };
-  const busyTimer = setInterval(takeBusy, 1000);
-  try {
-    return await measure();
-  } finally {
-    clearInterval(busyTimer);
-  }
-
-  async function measure(): Promise<CostProfile> {
+  // unref'd: a calibration that fails leaves nothing that keeps the process alive
+  const busyTimer = setInterval(takeBusy, 1000).unref();
   // 1. cold, warm (lru keeps idle sandboxes unpaused)
   o.log(`cold and warm calls (${n} each) on a ${o.backend} worker`);
   let w = await spawnWorker({ sandbox: o.backend, policy: 'lru', mem_pool_mb: 16_000, limits: { mem_mb: 64 } }, [...lambdas, ...burn, ...touch, ...conc, ...ready, ...ctouch]);
@@ -268,6 +262,7 @@ export async function calibrate(o: { backend: 'sock' | 'docker'; n: number; out:
   const byK = (k: number) => median(cpu.filter((x) => x.k === k).map((x) => x.wallMs));
   const effective = [2, 3, 4].map((k) => (k * 300) / byK(k));
   const cores = round(Math.min(m.cores, Math.max(...effective)));
+  clearInterval(busyTimer);
   takeBusy();
   const otherCores = busy.wallMs > 0 ? busy.otherMs / busy.wallMs : 0;
   const busyFig = { otherCores: round(otherCores), share: round(otherCores / machineCores), peakShare: round(busy.peakShare), flagged: otherCores / machineCores >= BUSY_SHARE_FLAG };
@@ -314,7 +309,6 @@ export async function calibrate(o: { backend: 'sock' | 'docker'; n: number; out:
   };
   writeFileSync(o.out, JSON.stringify(profile, null, 2) + '\n');
   return profile;
-  }
 }
 
 /**

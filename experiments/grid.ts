@@ -11,10 +11,9 @@
  * part-way is resumed by running the same command again: replays already
  * complete for the same plan are kept.
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { mkdtempSync } from 'node:fs';
 import { OlError } from '../common/errors.js';
 import { makeRng } from '../common/rng.js';
 import { BUSY_SHARE_FLAG } from '../common/cpu-usage.js';
@@ -23,7 +22,7 @@ import { writeHtml, writePdf, type ReportChart, type ReportDoc } from '../report
 import { modelFigures, type CostProfile } from '../sim/profile.js';
 import { calibrate } from './calibrate.js';
 import { summarizeRun } from './figures.js';
-import { band, durationScaleFor, fmt, FIGURE_NAME, GRID_FIGURES, GRID_TOLERANCE, gridMemorySizes, judgeCell, rankPolicies, type CellJudgement, type GridFigure, type Ranking, type RunFigures } from './grid-figures.js';
+import { durationScaleFor, fmt, FIGURE_NAME, GRID_FIGURES, GRID_TOLERANCE, gridMemorySizes, judgeCell, rankPolicies, type CellJudgement, type GridFigure, type Ranking, type RunFigures } from './grid-figures.js';
 import { planLoad, type Plan } from './plan.js';
 import { checkFeasible, runReal } from './real.js';
 import { readRun, type RunInfo } from './run-files.js';
@@ -324,4 +323,3 @@ export async function writeGridReport(out: string, g: GridResult): Promise<strin
   return ['grid.pdf', 'grid.html', 'grid.json', ...charts.map((c) => c.file)];
 }
 
-export { band };

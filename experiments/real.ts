@@ -17,7 +17,7 @@ import { join, resolve } from 'node:path';
 import { CsvWriter, us } from '../common/csv-writer.js';
 import { OlError } from '../common/errors.js';
 import { availableParallelism } from 'node:os';
-import { BUSY_SHARE_FLAG, BusyMeter, experimentMatch, machineBusyMs, otherShare, probeBusy, processCpuMs } from '../common/cpu-usage.js';
+import { BUSY_SHARE_FLAG, BusyMeter, experimentMatch, otherShare, probeBusy, processCpuMs } from '../common/cpu-usage.js';
 import { removeUnlessMounted } from '../common/fs.js';
 import { machineInfo } from '../common/machine.js';
 import { olLabVersion } from '../common/version.js';
@@ -206,7 +206,7 @@ export async function runReal(o: RealOptions): Promise<boolean> {
   const timesCsv = new CsvWriter(join(o.out, 'handler-times.csv'), HANDLER_TIMES_HEADER);
   // the machine's CPU, and the worker's (if this command started it) and this client's, in cores
   const cpuCsv = new CsvWriter(join(o.out, 'cpu.csv'), CPU_HEADER);
-  const cpuNow = () => ({ t: performance.now(), machine: machineBusyMs(), worker: worker?.pid ? processCpuMs(worker.pid) : undefined, client: process.cpuUsage() });
+  const cpuNow = () => ({ t: performance.now(), worker: worker?.pid ? processCpuMs(worker.pid) : undefined, client: process.cpuUsage() });
   let cpuLast = cpuNow();
   const meter = new BusyMeter(experimentMatch(o.backend));
   let otherMs = 0, meterMs = 0, peakShare = 0;
@@ -236,7 +236,7 @@ export async function runReal(o: RealOptions): Promise<boolean> {
     const other = otherShare(iv, cores);
     peakShare = Math.max(peakShare, other.share);
     cpuCsv.row([
-      us(c.t - t0), ((c.machine - cpuLast.machine) / dt).toFixed(3),
+      us(c.t - t0), (iv.machineMs / iv.wallMs).toFixed(3),
       c.worker !== undefined && cpuLast.worker !== undefined ? ((c.worker - cpuLast.worker) / dt).toFixed(3) : '',
       ((client.user + client.system) / 1000 / dt).toFixed(3), other.otherCores.toFixed(3),
     ]);
