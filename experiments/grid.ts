@@ -25,7 +25,7 @@ import { summarizeRun } from './figures.js';
 import { durationScaleFor, fmt, FIGURE_NAME, GRID_FIGURES, GRID_TOLERANCE, gridMemorySizes, judgeCell, rankPolicies, type CellJudgement, type GridFigure, type Ranking, type RunFigures } from './grid-figures.js';
 import { planLoad, type Plan } from './plan.js';
 import { checkFeasible, runReal } from './real.js';
-import { readRun, type RunInfo } from './run-files.js';
+import { readRun, type InvocationRow, type RunInfo } from './run-files.js';
 import { runSim, runSimReplicated } from './sim.js';
 
 export interface GridOptions {
@@ -93,9 +93,10 @@ export interface GridResult {
   minutes: number;
 }
 
-const figuresOf = (dir: string): RunFigures & { invocations: number } => {
-  const s = summarizeRun(readRun(dir).rows);
-  return { coldPct: s.invocations ? (100 * s.coldStarts) / s.invocations : 0, p50: s.p50, p99: s.p99, invocations: s.invocations };
+/** A run's grid figures: cold starts as a share of its invocations, p50 and p99. */
+const figuresOf = (rows: InvocationRow[]): RunFigures => {
+  const s = summarizeRun(rows);
+  return { coldPct: s.invocations ? (100 * s.coldStarts) / s.invocations : 0, p50: s.p50, p99: s.p99 };
 };
 
 /** A complete replay of this plan already in `dir` (a grid resumed). */
@@ -201,12 +202,10 @@ export async function runGrid(o: GridOptions): Promise<GridResult> {
     await runSimReplicated({ plan: p, out: join(c.dir, 'sim'), policy: c.policy, memoryMb: c.memoryMb, cores: capacity, profile, profilePath, backend: o.backend, createOnCpu: true, replicas: o.replicas });
     const simDirs = o.replicas === 1 ? [join(c.dir, 'sim')] : Array.from({ length: o.replicas }, (_, i) => join(c.dir, 'sim', 'replicas', String(i)));
     const real = Array.from({ length: o.realRuns }, (_, r) => {
-      const dir = join(c.dir, 'real', String(r));
-      const info = readRun(dir).info;
-      const f = figuresOf(dir);
-      return { coldPct: f.coldPct, p50: f.p50, p99: f.p99, complete: info.complete, ...(info.busy ? { busyShare: Number(info.busy.during.share.toFixed(3)), busyFlagged: info.busy.flagged } : {}) };
+      const { info, rows } = readRun(join(c.dir, 'real', String(r)));
+      return { ...figuresOf(rows), complete: info.complete, ...(info.busy ? { busyShare: Number(info.busy.during.share.toFixed(3)), busyFlagged: info.busy.flagged } : {}) };
     });
-    const sim = simDirs.map((d) => { const f = figuresOf(d); return { coldPct: f.coldPct, p50: f.p50, p99: f.p99 }; });
+    const sim = simDirs.map((d) => figuresOf(readRun(d).rows));
     results.push({ load: c.load, durationScale: c.durationScale, policy: c.policy, memoryMb: c.memoryMb, real, sim, judgement: judgeCell(real, sim) });
   }
 
