@@ -122,8 +122,13 @@ export class PackageCache {
     const seen = new Set<string>();
     let level = requirements.map((l, i) => ({ req: parseRequirement(l, `${owner}: requirement ${i + 1}`), line: l, via: '' }));
     while (level.length > 0) {
-      const fresh = level.filter((r) => !seen.has(r.req.name));
-      for (const r of fresh) seen.add(r.req.name);
+      // the first of each name, in order: two dependencies of one level may name the same package
+      const fresh: typeof level = [];
+      for (const r of level) {
+        if (seen.has(r.req.name)) continue;
+        seen.add(r.req.name);
+        fresh.push(r);
+      }
       const infos = await Promise.all(fresh.map(async (r) => {
         try {
           return await this.get(r.req, r.line.trim());
