@@ -158,11 +158,11 @@ async function pausedCalls(policy: string): Promise<number[]> {
   const w = buildApp({ config: c, pool: await makePoolFor(c) });
   const xs: number[] = [];
   try {
-    await w.manager.invoke('noop', 'POST', '/run/noop', Buffer.from('1'));
+    await w.manager.invoke('noop', { method: 'POST', path: '/run/noop', body: Buffer.from('1') });
     for (let i = 0; i < Math.max(N, 100); i++) {
       await sleep(15);
       const t = performance.now();
-      await w.manager.invoke('noop', 'POST', '/run/noop', Buffer.from('1'));
+      await w.manager.invoke('noop', { method: 'POST', path: '/run/noop', body: Buffer.from('1') });
       xs.push(performance.now() - t);
     }
   } finally {

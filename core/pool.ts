@@ -142,6 +142,8 @@ export class SandboxPool<S extends PooledSandbox> {
   readonly #flushOnFail: boolean;
   readonly #avail: S[][] = [];
   readonly #retired: boolean[] = [];
+  /** Functions whose sandboxes serve one request each (OpenLambda's `reuse-sandbox: false`). */
+  readonly #singleUse: boolean[] = [];
   /** The drain's head, given memory while dying memory still goes: it stays queued, and so does everyone behind it. */
   #held: { seq: number; pos: number; mem: number } | undefined;
 
@@ -180,6 +182,7 @@ export class SandboxPool<S extends PooledSandbox> {
     while (this.#avail.length <= fnId) {
       this.#avail.push([]);
       this.#retired.push(false);
+      this.#singleUse.push(false);
     }
   }
 
@@ -299,12 +302,13 @@ export class SandboxPool<S extends PooledSandbox> {
    * A request on `sb` finished at `now`. The sandbox goes to the oldest
    * waiter of its function if there is one (true: `out` names the waiter,
    * taken from the queue; the sandbox stays busy), else idle as the policy
-   * says, or is destroyed if its function was retired.
+   * says, or is destroyed if its function was retired or its sandboxes are
+   * single-use.
    */
   release(sb: S, now: number): boolean {
     sb.active--;
     sb.uses++;
-    if (this.#retired[sb.fnId]) {
+    if (this.#retired[sb.fnId] || this.#singleUse[sb.fnId]) {
       if (sb.active === 0) this.destroy(sb, 'expired', now);
       return false;
     }
@@ -589,6 +593,16 @@ export class SandboxPool<S extends PooledSandbox> {
     this.#retired[fnId] = true;
     const list = this.#avail[fnId]!;
     while (list.length > 0) this.destroy(list[list.length - 1]!, 'expired', now);
+  }
+
+  /**
+   * POLICY: a function whose sandboxes serve one request each (OpenLambda's
+   * `reuse-sandbox: false`): a sandbox is destroyed when its request ends,
+   * never kept, paused or handed to a waiter.
+   */
+  singleUse(fnId: number): void {
+    this.#ensureFn(fnId);
+    this.#singleUse[fnId] = true;
   }
 
   /** Available sandboxes of every function (shutdown, invariant checks). */

@@ -9,13 +9,18 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OlError } from '../common/errors.js';
-import type { CleanupReport, Diagnosis, RuntimeReply, Sandbox, SandboxEventType, SandboxPool, SandboxSpec } from '../worker/sandbox/api.js';
+import type { CleanupReport, Diagnosis, RuntimeReply, RuntimeRequest, Sandbox, SandboxEventType, SandboxPool, SandboxSpec } from '../worker/sandbox/api.js';
 
 export class FakePool implements SandboxPool {
   readonly name = 'sock' as const;
   readonly events: string[] = [];
   live = 0;
   created = 0;
+  /** Every spec asked for, and every request sent, in order. */
+  readonly specs: SandboxSpec[] = [];
+  readonly requests: RuntimeRequest[] = [];
+  /** When set, answers every request instead of the lambda's fake mode. */
+  reply: ((req: RuntimeRequest) => RuntimeReply) | undefined;
   readonly #listeners: ((t: SandboxEventType, sb: Sandbox) => void)[] = [];
   constructor(readonly createDelayMs = 5) {}
 
@@ -29,7 +34,8 @@ export class FakePool implements SandboxPool {
   }
 
   async create(spec: SandboxSpec): Promise<Sandbox> {
-    const src = readFileSync(join(spec.codeDir, 'f.py'), 'utf8');
+    this.specs.push(spec);
+    const src = readFileSync(join(spec.codeDir, spec.env.OL_ENTRY_FILE ?? 'f.py'), 'utf8');
     const mode = /# fake: (\w+)(?: (\d+))?/.exec(src) ?? [];
     await new Promise((r) => setTimeout(r, this.createDelayMs));
     if (mode[1] === 'badimport') throw new OlError('OL_ERR_HANDLER', `sandbox ${spec.id} of lambda ${spec.lambda} failed to start:\nTraceback: SyntaxError`);
@@ -39,7 +45,10 @@ export class FakePool implements SandboxPool {
     let dead: Diagnosis = 'alive';
     const sb: Sandbox = {
       id: spec.id, lambda: spec.lambda, socketPath: '/nonexistent', createMs: this.createDelayMs,
-      async invoke(_m: string, _p: string, body: Buffer, timeoutMs: number): Promise<RuntimeReply> {
+      async invoke(req: RuntimeRequest, timeoutMs: number): Promise<RuntimeReply> {
+        const body = req.body;
+        pool.requests.push(req);
+        if (pool.reply) return pool.reply(req);
         if (mode[1] === 'sleep') {
           const ms = Number(mode[2]);
           if (ms > timeoutMs) {
@@ -53,7 +62,13 @@ export class FakePool implements SandboxPool {
           throw new OlError('OL_ERR_CRASH', 'connection reset');
         }
         if (mode[1] === 'error') return { status: 500, contentType: 'text/plain', body: Buffer.from('Traceback (most recent call last):\nValueError: boom\n') };
-        return { status: 200, contentType: 'application/json', body: body.length ? body : Buffer.from('null') };
+        // as the runtime: an empty body is the event {}, a body that is not JSON fails the handler's decoding
+        try {
+          if (body.length) JSON.parse(body.toString());
+        } catch {
+          return { status: 500, contentType: 'text/plain', body: Buffer.from('Traceback (most recent call last):\njson.decoder.JSONDecodeError: Expecting value\n') };
+        }
+        return { status: 200, contentType: 'application/json', body: body.length ? body : Buffer.from('{}') };
       },
       async pause() { pool.emit('pause', sb); },
       async unpause() { pool.emit('unpause', sb); },

@@ -14,7 +14,7 @@ import type { ImportCache } from './import-cache.js';
 import { PackageCache, type PackageInfo } from './packages.js';
 import type { InvocationRecord } from './recorder.js';
 import type { LambdaCode } from './registry.js';
-import type { FirstRequest, Sandbox, SandboxPool as SandboxBackend, SandboxSpec } from './sandbox/api.js';
+import type { RuntimeRequest, Sandbox, SandboxPool as SandboxBackend, SandboxSpec } from './sandbox/api.js';
 import type { WorkerStats } from './stats.js';
 
 /** A sandbox in the pool: the pool's record, its real sandbox once made, and its code version. */
@@ -64,13 +64,13 @@ export class SandboxMaker {
    * cost in `rec`. Throws if it could not be made, or if the worker shut
    * down meanwhile (`inst` destroyed: the new sandbox is destroyed too).
    */
-  async make(inst: Instance, code: LambdaCode, limits: SandboxLimits, rec: InvocationRecord, first?: FirstRequest): Promise<void> {
+  async make(inst: Instance, code: LambdaCode, limits: SandboxLimits, rec: InvocationRecord, first?: RuntimeRequest): Promise<void> {
     const { clock, stats } = this.#o;
     const t0 = clock.now();
     try {
       const closure = await this.closure(code);
       const spec: SandboxSpec = {
-        id: `${inst.id}-${code.name}`.slice(0, 64), lambda: code.name, codeDir: code.codeDir, env: code.config.environment,
+        id: `${inst.id}-${code.name}`.slice(0, 64), lambda: code.name, codeDir: code.codeDir, env: code.env,
         memoryMb: limits.mem_mb, pids: limits.pids, cpuPercent: limits.cpu_percent, tmpMb: limits.tmp_mb,
         packages: PackageCache.mounts(closure), first,
       };

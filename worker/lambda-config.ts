@@ -1,9 +1,11 @@
 /**
- * A lambda's `ol.yaml`, as OpenLambda reads it (`triggers.http[].method`),
- * plus what ol-lab adds: `environment` (variables for the handler) and
- * `limits` (per-lambda memory, time, pids and CPU, overriding the worker's
- * defaults). A missing file means: every method, no variables, the
- * worker's limits.
+ * A lambda's `ol.yaml`, read as OpenLambda reads it — `triggers.http[].method`
+ * (any case; `*` for all), `environment`, `reuse-sandbox` — plus what ol-lab
+ * adds: `limits` (per-lambda memory, time, pids and CPU, overriding the
+ * worker's defaults). A missing file, or one without `triggers.http`, means
+ * every method, no variables, sandboxes reused, the worker's limits.
+ * OpenLambda's `triggers.cron` and `triggers.kafka` are refused with the
+ * reason (ol-worker runs HTTP triggers only), as is any key it does not know.
  *
  * ```yaml
  * triggers:
@@ -11,6 +13,7 @@
  *     - method: POST
  * environment:
  *   GREETING: hello
+ * reuse-sandbox: true
  * limits:
  *   mem_mb: 128
  *   time_limit_ms: 2000
@@ -21,13 +24,17 @@ import { OlError } from '../common/errors.js';
 import type { SandboxLimits } from './config.js';
 
 export interface LambdaConfig {
-  /** Allowed HTTP methods; `*` allows all. */
+  /** Allowed HTTP methods as ol.yaml spells them; `*` allows all. */
   methods: string[];
   environment: Record<string, string>;
+  /** false: each sandbox serves one request and is destroyed (OpenLambda's `reuse-sandbox`). */
+  reuseSandbox: boolean;
   limits: Partial<SandboxLimits>;
 }
 
-export const DEFAULT_LAMBDA_CONFIG: LambdaConfig = { methods: ['*'], environment: {}, limits: {} };
+export const DEFAULT_LAMBDA_CONFIG: LambdaConfig = { methods: ['*'], environment: {}, reuseSandbox: true, limits: {} };
+
+const KEYS = ['triggers', 'environment', 'reuse-sandbox', 'limits'];
 
 const LIMIT_KEYS: Record<string, { min: number; integer: boolean }> = {
   mem_mb: { min: 8, integer: false },
@@ -51,22 +58,36 @@ export function parseLambdaConfig(text: string, where: string, poolMb: number): 
   if (doc === null || doc === undefined) return DEFAULT_LAMBDA_CONFIG;
   if (typeof doc !== 'object' || Array.isArray(doc)) bad('(root)', 'must be a mapping');
   const d = doc as Record<string, unknown>;
-  for (const k of Object.keys(d)) if (!['triggers', 'environment', 'limits'].includes(k)) bad(k, 'is not known (known: triggers, environment, limits)');
+  for (const k of Object.keys(d)) if (!KEYS.includes(k)) bad(k, `is not known (known: ${KEYS.join(', ')})`);
   let methods = ['*'];
-  if (d.triggers !== undefined) {
+  if (d.triggers !== undefined && d.triggers !== null) {
     const t = d.triggers as Record<string, unknown>;
-    if (typeof t !== 'object' || t === null) bad('triggers', 'must be a mapping');
-    if (t.http !== undefined) {
+    if (typeof t !== 'object' || Array.isArray(t)) bad('triggers', 'must be a mapping');
+    for (const k of Object.keys(t)) {
+      if (k === 'cron' || k === 'kafka') bad(`triggers.${k}`, `is an OpenLambda trigger that ol-worker does not run (it serves HTTP triggers only); remove it, or call the lambda over HTTP from a ${k === 'cron' ? 'scheduler' : 'consumer'} of your own`);
+      else if (k !== 'http') bad(`triggers.${k}`, 'is not known (known: http)');
+    }
+    if (t.http !== undefined && t.http !== null) {
       if (!Array.isArray(t.http)) bad('triggers.http', 'must be a list of {method: …}');
-      methods = (t.http as unknown[]).map((h, i) => {
-        const m = (h as Record<string, unknown> | null)?.method;
-        if (typeof m !== 'string' || !/^(\*|[A-Z]+)$/.test(m)) bad(`triggers.http[${i}].method`, `must be an HTTP method in capitals or "*", got ${JSON.stringify(m)}`);
-        return m as string;
+      const list = (t.http as unknown[]).map((h, i) => {
+        if (typeof h !== 'object' || h === null || Array.isArray(h)) bad(`triggers.http[${i}]`, 'must be a mapping {method: …}');
+        for (const k of Object.keys(h as object)) if (k !== 'method') bad(`triggers.http[${i}].${k}`, 'is not known (known: method)');
+        const m = (h as Record<string, unknown>).method;
+        if (typeof m !== 'string' || m.trim() === '') bad(`triggers.http[${i}].method`, `cannot be empty (an HTTP method such as POST, any case, or "*"), got ${JSON.stringify(m)}`);
+        const v = (m as string).trim();
+        if (!/^(\*|[A-Za-z]+)$/.test(v)) bad(`triggers.http[${i}].method`, `must be an HTTP method (letters, any case) or "*", got ${JSON.stringify(m)}`);
+        return v;
       });
+      if (list.length > 0) methods = list;
     }
   }
+  let reuseSandbox = true;
+  if (d['reuse-sandbox'] !== undefined && d['reuse-sandbox'] !== null) {
+    if (typeof d['reuse-sandbox'] !== 'boolean') bad('reuse-sandbox', `must be true or false, got ${JSON.stringify(d['reuse-sandbox'])}`);
+    reuseSandbox = d['reuse-sandbox'] as boolean;
+  }
   const environment: Record<string, string> = {};
-  if (d.environment !== undefined) {
+  if (d.environment !== undefined && d.environment !== null) {
     if (typeof d.environment !== 'object' || d.environment === null || Array.isArray(d.environment)) bad('environment', 'must be a mapping of NAME: value');
     for (const [k, v] of Object.entries(d.environment as object)) {
       if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) bad(`environment.${k}`, 'is not a valid variable name');
@@ -87,10 +108,19 @@ export function parseLambdaConfig(text: string, where: string, poolMb: number): 
     }
     if (limits.mem_mb !== undefined && limits.mem_mb > poolMb) bad('limits.mem_mb', `${limits.mem_mb} MB is more than the worker's whole memory pool (${poolMb} MB)`);
   }
-  return { methods, environment, limits };
+  return { methods, environment, reuseSandbox, limits };
 }
 
-/** Whether `method` may call the lambda. */
+/** Whether `method` may call the lambda (any case, as OpenLambda compares). */
 export function methodAllowed(c: LambdaConfig, method: string): boolean {
-  return c.methods.includes('*') || c.methods.includes(method);
+  const m = method.toUpperCase();
+  return c.methods.some((x) => x === '*' || x.toUpperCase() === m);
+}
+
+/**
+ * The config as OpenLambda's `GET /registry/<name>/config` gives it
+ * (`Triggers`, `Environment`, `ReuseSandbox`), for its clients.
+ */
+export function openLambdaConfig(c: LambdaConfig): { Triggers: { HTTP: { Method: string }[]; Cron: null; Kafka: null }; Environment: Record<string, string>; ReuseSandbox: boolean } {
+  return { Triggers: { HTTP: c.methods.map((m) => ({ Method: m })), Cron: null, Kafka: null }, Environment: { ...c.environment }, ReuseSandbox: c.reuseSandbox };
 }

@@ -28,7 +28,7 @@ import { loadTree } from '../traces/tree-file.js';
 import { ImportCache } from './import-cache.js';
 import { PackageCache } from './packages.js';
 import { Instance, SandboxMaker } from './instances.js';
-import type { FirstRequest, RuntimeReply, SandboxPool as SandboxBackend } from './sandbox/api.js';
+import type { RuntimeRequest, RuntimeReply, SandboxPool as SandboxBackend } from './sandbox/api.js';
 import type { SockPool } from './sandbox/sock.js';
 import { Recorder, type InvocationRecord, type StartKind } from './recorder.js';
 import type { WorkerStats } from './stats.js';
@@ -165,6 +165,7 @@ export class LambdaManager implements PoolEffects<Instance> {
       this.#fnIds.set(key, id);
       this.#fnCode.push(code);
       this.#queuedPerFn.push(0);
+      if (!code.config.reuseSandbox) this.#pool.singleUse(id);
     }
     const cur = this.#current.get(code.name);
     if (cur !== id) {
@@ -179,7 +180,7 @@ export class LambdaManager implements PoolEffects<Instance> {
   }
 
   /** Runs one request; throws OlError for every failure, with its status. */
-  async invoke(name: string, method: string, path: string, body: Buffer): Promise<RuntimeReply & { start: StartKind }> {
+  async invoke(name: string, req: RuntimeRequest): Promise<RuntimeReply & { start: StartKind }> {
     if (this.#closed) throw new OlError('OL_ERR_SANDBOX', 'the worker is shutting down');
     const arrival = this.clock.now();
     const seq = this.#seq++;
@@ -187,20 +188,21 @@ export class LambdaManager implements PoolEffects<Instance> {
     this.#stats.count('requests');
     try {
       const code = await this.#registry.get(name);
-      if (!methodAllowed(code.config, method)) {
-        throw new OlError('OL_ERR_METHOD', `lambda ${name} does not accept ${method} (ol.yaml allows ${code.config.methods.join(', ')})`);
+      if (!methodAllowed(code.config, req.method)) {
+        // OpenLambda's words, which its clients may match
+        throw new OlError('OL_ERR_METHOD', `HTTP method not allowed. Sent: ${req.method}, Allowed: [${code.config.methods.join(' ')}]`);
       }
       const limits = this.#limits(code);
       const fnId = this.#fnId(code);
       this.#pool.invoked(fnId, this.clock.now());
-      const got = await this.#acquire(code, fnId, seq, limits, rec, { method, path, body });
+      const got = await this.#acquire(code, fnId, seq, limits, rec, req);
       const inst = got.inst;
       rec.start = got.kind;
       this.#stats.count(got.kind);
       const th = this.clock.now();
       let reply: RuntimeReply;
       try {
-        reply = await inst.sb!.invoke(method, path, body, limits.time_limit_ms);
+        reply = await inst.sb!.invoke(req, limits.time_limit_ms);
       } catch (e) {
         rec.handler_ms = this.clock.now() - th;
         throw await this.#failed(inst, e, name, limits);
@@ -231,7 +233,7 @@ export class LambdaManager implements PoolEffects<Instance> {
   }
 
   /** Gets a sandbox for the request: warm, unpaused or new, as the pool routes it. */
-  async #acquire(code: LambdaCode, fnId: number, seq: number, limits: SandboxLimits, rec: InvocationRecord, first: FirstRequest): Promise<{ inst: Instance; kind: StartKind }> {
+  async #acquire(code: LambdaCode, fnId: number, seq: number, limits: SandboxLimits, rec: InvocationRecord, first: RuntimeRequest): Promise<{ inst: Instance; kind: StartKind }> {
     const pool = this.#pool;
     if (pool.oversize(limits.mem_mb, this.clock.now())) {
       throw new OlError('OL_ERR_CONFIG', `lambda ${code.name} needs ${limits.mem_mb} MB, more than the whole memory pool (mem_pool_mb ${this.#c.mem_pool_mb})`);
@@ -305,7 +307,7 @@ export class LambdaManager implements PoolEffects<Instance> {
   }
 
   /** Makes the sandbox of `inst` (cold start or pre-warm); if that fails, the instance is destroyed and the error thrown. */
-  async #make(inst: Instance, code: LambdaCode, limits: SandboxLimits, rec: InvocationRecord, first?: FirstRequest): Promise<void> {
+  async #make(inst: Instance, code: LambdaCode, limits: SandboxLimits, rec: InvocationRecord, first?: RuntimeRequest): Promise<void> {
     this.#live.add(inst);
     try {
       await this.#maker.make(inst, code, limits, rec, first);
@@ -320,7 +322,7 @@ export class LambdaManager implements PoolEffects<Instance> {
   }
 
   /** A new sandbox for a request, whose memory the pool reserved. */
-  async #create(code: LambdaCode, fnId: number, id: number, limits: SandboxLimits, rec: InvocationRecord, first?: FirstRequest): Promise<Instance> {
+  async #create(code: LambdaCode, fnId: number, id: number, limits: SandboxLimits, rec: InvocationRecord, first?: RuntimeRequest): Promise<Instance> {
     const now = this.clock.now();
     const inst = new Instance(id, fnId, code.name, limits.mem_mb, now, code.version);
     this.#pool.admit(inst, now);

@@ -1,6 +1,7 @@
 /**
  * The lambda registry: a directory holding, per lambda, a folder
- * `<name>/` (with `f.py`, optionally `ol.yaml` and `requirements.txt`) or an
+ * `<name>/` (with `f.py` or the file `OL_ENTRY_FILE` names, optionally
+ * `ol.yaml`, `requirements.txt` and `.env`) or an
  * archive `<name>.tar.gz`. Sandboxes never see the registry itself: each
  * version of a lambda's code is copied (or unpacked) once into an immutable
  * snapshot `<worker>/code/<name>-<version>/`, which sandboxes mount
@@ -13,6 +14,7 @@ import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { parse as parseDotenv } from 'dotenv';
 import * as tar from 'tar';
 import { OlError } from '../common/errors.js';
 import { parseRequirement } from '../core/requirements.js';
@@ -26,6 +28,10 @@ export interface LambdaCode {
   version: string;
   codeDir: string;
   config: LambdaConfig;
+  /** The Python file the runtime imports: `OL_ENTRY_FILE`, else f.py. */
+  entry: string;
+  /** The handler's environment: ol.yaml's `environment`, else the lambda's own `.env` (as OpenLambda: ol.yaml's replaces it). */
+  env: Record<string, string>;
   /** Packages from requirements.txt (installed by the package cache). */
   requirements: string[];
 }
@@ -50,6 +56,27 @@ export function readRequirements(path: string, where: string): string[] {
     out.push(line);
   });
   return out;
+}
+
+/**
+ * The handler's environment and entry file from a lambda folder's ol.yaml
+ * config and `.env`, as OpenLambda sets them: a non-empty ol.yaml
+ * `environment` replaces `.env`; the runtime imports `OL_ENTRY_FILE` (a
+ * `.py` file at the top level), f.py when it is unset. Errors name the
+ * lambda and the file.
+ */
+export function lambdaEntry(dir: string, config: LambdaConfig, what: string): { entry: string; env: Record<string, string> } {
+  let env = config.environment;
+  const dotenv = join(dir, '.env');
+  if (Object.keys(env).length === 0 && existsSync(dotenv)) env = parseDotenv(readFileSync(dotenv));
+  const entry = env.OL_ENTRY_FILE ?? 'f.py';
+  if (!/^[A-Za-z_][A-Za-z0-9_]*\.py$/.test(entry)) {
+    throw new OlError('OL_ERR_BAD_REQUEST', `${what}: OL_ENTRY_FILE must name a .py file at the lambda's top level whose name is a Python module name, got ${JSON.stringify(entry)}`);
+  }
+  if (!existsSync(join(dir, entry)) || !statSync(join(dir, entry)).isFile()) {
+    throw new OlError('OL_ERR_NO_LAMBDA', `${what}: it has no ${entry} at its top level${entry === 'f.py' ? ' (set OL_ENTRY_FILE in ol.yaml\'s environment to use another file)' : ' (named by OL_ENTRY_FILE)'}`);
+  }
+  return { entry, env };
 }
 
 /** Checks a lambda name; the error says which characters are allowed. */
@@ -103,7 +130,6 @@ export function checkArchive(gz: Buffer, maxBytes: number, what: string): string
     bad(`not a valid tar archive (${(e as Error).message})`);
   }
   if (problems.length > 0) bad(problems[0]!);
-  if (!paths.includes('f.py')) bad('it has no f.py at its top level');
   return paths;
 }
 
@@ -188,7 +214,6 @@ export class Registry {
     let version: string;
     let build: (dest: string) => Promise<void>;
     if (existsSync(folder) && statSync(folder).isDirectory()) {
-      if (!existsSync(join(folder, 'f.py'))) throw new OlError('OL_ERR_NO_LAMBDA', `lambda ${name}: ${folder} has no f.py`);
       version = hashFolder(folder);
       build = async (dest) => copyTree(folder, dest, `lambda ${name}`);
     } else if (existsSync(archive)) {
@@ -211,8 +236,9 @@ export class Registry {
     const config = existsSync(yamlPath)
       ? parseLambdaConfig(readFileSync(yamlPath, 'utf8'), `lambda ${name}: ol.yaml`, this.#o.poolMb)
       : DEFAULT_LAMBDA_CONFIG;
+    const { entry, env } = lambdaEntry(codeDir, config, `lambda ${name}`);
     const requirements = readRequirements(join(codeDir, 'requirements.txt'), `lambda ${name}: requirements.txt`);
-    return { name, version, codeDir, config, requirements };
+    return { name, version, codeDir, config, entry, env, requirements };
   }
 
   /** Installs an uploaded archive as `<name>/`, replacing the old code. */
@@ -223,7 +249,12 @@ export class Registry {
     try {
       await unpack(gz, staging);
       const yamlPath = join(staging, 'ol.yaml');
-      if (existsSync(yamlPath)) parseLambdaConfig(readFileSync(yamlPath, 'utf8'), `upload of lambda ${name}: ol.yaml`, this.#o.poolMb);
+      const config = existsSync(yamlPath) ? parseLambdaConfig(readFileSync(yamlPath, 'utf8'), `upload of lambda ${name}: ol.yaml`, this.#o.poolMb) : DEFAULT_LAMBDA_CONFIG;
+      try {
+        lambdaEntry(staging, config, `upload of lambda ${name}`);
+      } catch (e) {
+        throw new OlError('OL_ERR_BAD_REQUEST', `${(e as Error).message}; nothing was changed`);
+      }
       readRequirements(join(staging, 'requirements.txt'), `upload of lambda ${name}: requirements.txt`);
       const dest = join(this.#o.dir, name);
       const old = join(this.#o.dir, `.old-${name}-${process.pid}-${Date.now()}`);
@@ -236,6 +267,22 @@ export class Registry {
     }
     this.#cache.delete(name);
     return this.get(name);
+  }
+
+  /** The lambda's current code as a .tar.gz (`GET /registry/<name>`): the stored archive, or its folder packed. */
+  async archive(name: string): Promise<Buffer> {
+    const code = await this.get(name);
+    const stored = join(this.#o.dir, `${name}.tar.gz`);
+    if (!existsSync(join(this.#o.dir, name)) && existsSync(stored)) return readFileSync(stored);
+    const chunks: Buffer[] = [];
+    const entries = readdirSync(code.codeDir).sort();
+    await new Promise<void>((resolve, reject) => {
+      const stream = tar.c({ cwd: code.codeDir, gzip: true, portable: true }, entries);
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => resolve());
+      stream.on('error', reject);
+    });
+    return Buffer.concat(chunks);
   }
 
   /** Removes a lambda; false if there was none. */

@@ -8,7 +8,9 @@ import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { join } from 'node:path';
 import { OlError, isOlError } from '../common/errors.js';
 import type { WorkerConfig } from './config.js';
+import { openLambdaConfig } from './lambda-config.js';
 import { LambdaManager } from './manager.js';
+import { hopByHop } from './sandbox/runtime-client.js';
 import { Registry, checkName } from './registry.js';
 import type { SandboxPool } from './sandbox/api.js';
 import { WorkerStats } from './stats.js';
@@ -37,6 +39,18 @@ function sendError(reply: FastifyReply, e: unknown): FastifyReply {
   return reply.code(500).type('text/plain; charset=utf-8').send(`internal error: ${(e as Error)?.message ?? String(e)}\n`);
 }
 
+/** The handler's reply headers for fastify: hop-by-hop ones dropped, repeated names (Set-Cookie) kept as lists. */
+function replyHeaders(flat: string[]): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (let i = 0; i + 1 < flat.length; i += 2) {
+    const k = flat[i]!.toLowerCase();
+    if (hopByHop(k)) continue;
+    const prev = out[k];
+    out[k] = prev === undefined ? flat[i + 1]! : Array.isArray(prev) ? [...prev, flat[i + 1]!] : [prev, flat[i + 1]!];
+  }
+  return out;
+}
+
 export function buildApp(o: BuildOptions): Worker {
   const c = o.config;
   const app = Fastify({ logger: o.logger ?? false, bodyLimit: Math.round(c.body_limit_mb * 2 ** 20) });
@@ -57,27 +71,23 @@ export function buildApp(o: BuildOptions): Worker {
   app.get('/stats', async () => stats.toJSON(manager.gauges()));
   app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4').send(stats.prometheus(manager.gauges())));
 
-  const run = async (req: { params: unknown; method: string; url: string; body: unknown }, reply: FastifyReply) => {
+  const run = async (req: { params: unknown; method: string; url: string; body: unknown; raw: { rawHeaders: string[] } }, reply: FastifyReply) => {
     const name = (req.params as { name: string }).name;
     try {
       checkName(name);
+      // the body goes to the sandbox as it came: an f(event) handler's runtime decodes it as
+      // JSON (an empty body is {}), a WSGI or ASGI app reads it raw
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      if (body.length > 0) {
-        try {
-          JSON.parse(body.toString('utf8'));
-        } catch (e) {
-          throw new OlError('OL_ERR_BAD_REQUEST', `the request body is not valid JSON: ${(e as Error).message}`);
-        }
-      }
-      const path = req.url.replace(/\?.*$/, '');
-      const r = await manager.invoke(name, req.method, path, body);
-      return reply.code(r.status).header('x-ol-start', r.start).type(r.contentType).send(r.body);
+      const r = await manager.invoke(name, { method: req.method, path: req.url, headers: req.raw.rawHeaders, body });
+      reply.code(r.status);
+      if (r.headers) reply.headers(replyHeaders(r.headers));
+      return reply.header('x-ol-start', r.start).type(r.contentType).send(r.body);
     } catch (e) {
       return sendError(reply, e);
     }
   };
   for (const url of ['/run/:name', '/run/:name/*']) {
-    app.route({ method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'], url, handler: run });
+    app.route({ method: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'], url, handler: run });
   }
 
   app.get('/registry', async () => registry.list());
@@ -86,7 +96,7 @@ export function buildApp(o: BuildOptions): Worker {
     try {
       const name = (req.params as { name: string }).name;
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      if (body.length === 0) throw new OlError('OL_ERR_BAD_REQUEST', 'the body must be a .tar.gz with f.py (and optionally ol.yaml, requirements.txt)');
+      if (body.length === 0) throw new OlError('OL_ERR_BAD_REQUEST', 'the body must be a .tar.gz with the lambda\'s entry file (f.py unless ol.yaml sets OL_ENTRY_FILE), and optionally ol.yaml, requirements.txt, .env');
       const code = await registry.put(name, body);
       return reply.code(201).send({ name: code.name, version: code.version });
     } catch (e) {
@@ -102,10 +112,24 @@ export function buildApp(o: BuildOptions): Worker {
       return sendError(reply, e);
     }
   });
+  app.get('/registry/:name', async (req, reply) => {
+    try {
+      const name = (req.params as { name: string }).name;
+      const gz = await registry.archive(name);
+      return reply.type('application/gzip').header('content-disposition', `attachment; filename="${name}.tar.gz"`).send(gz);
+    } catch (e) {
+      return sendError(reply, e);
+    }
+  });
   app.get('/registry/:name/config', async (req, reply) => {
     try {
       const code = await registry.get((req.params as { name: string }).name);
-      return reply.send({ name: code.name, version: code.version, ...code.config, requirements: code.requirements });
+      // OpenLambda's fields first, for its clients; ol-lab's beside them
+      return reply.send({
+        ...openLambdaConfig(code.config),
+        name: code.name, version: code.version, entry: code.entry, methods: code.config.methods, environment: code.config.environment,
+        reuse_sandbox: code.config.reuseSandbox, limits: code.config.limits, requirements: code.requirements,
+      });
     } catch (e) {
       return sendError(reply, e);
     }

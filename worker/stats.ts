@@ -10,6 +10,14 @@ import { LatencyHistogram } from '../common/histogram.js';
 export const STAGES = ['queue', 'create', 'unpause', 'evict', 'handler', 'total', 'install', 'zygote'] as const;
 export type Stage = (typeof STAGES)[number];
 
+/** OpenLambda's timer names for ol-lab's stages. */
+const OL_TIMERS: [string, Stage][] = [
+  ['LambdaFunc.Invoke', 'total'], ['LambdaInstance-RoundTrip', 'handler'], ['Create()', 'create'],
+  ['Unpause()', 'unpause'], ['pull-package', 'install'], ['evict', 'evict'],
+];
+/** OpenLambda's timer names for events ol-lab counts without timing. */
+const OL_COUNTS: [string, string][] = [['Destroy()', 'sandboxes_destroyed'], ['Pause()', 'pauses'], ['ImportCache.Create', 'zygote_forks']];
+
 export class WorkerStats {
   readonly counters: Record<string, number> = {
     requests: 0, cold: 0, warm: 0, unpaused: 0, queued: 0, rejected_queue_full: 0,
@@ -28,13 +36,30 @@ export class WorkerStats {
     this.#stages.get(stage)!.record(Math.max(0, ms));
   }
 
-  /** JSON for `/stats`. */
+  /**
+   * JSON for `/stats`: ol-lab's counters, gauges and stages, and beside them
+   * the flat `<name>.cnt` / `<name>.ms-avg` entries OpenLambda's worker
+   * reports under its own timer names, for clients and tests written
+   * against OpenLambda (its test script reads `pull-package.cnt`).
+   */
   toJSON(gauges: Record<string, number>): Record<string, unknown> {
     const stages: Record<string, unknown> = {};
     for (const [k, h] of this.#stages) {
       stages[k] = { count: h.count, mean_ms: h.count ? h.mean : 0, p50_ms: h.count ? h.percentile(50) : 0, p99_ms: h.count ? h.percentile(99) : 0 };
     }
-    return { counters: { ...this.counters }, gauges, stages };
+    return { ...this.openLambda(), counters: { ...this.counters }, gauges, stages };
+  }
+
+  /** OpenLambda's names for what ol-lab measures (its `common.T0` timers; ms-avg in whole ms, as OpenLambda's). */
+  openLambda(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const [name, stage] of OL_TIMERS) {
+      const h = this.#stages.get(stage)!;
+      out[`${name}.cnt`] = h.count;
+      if (h.count) out[`${name}.ms-avg`] = Math.floor(h.mean);
+    }
+    for (const [name, counter] of OL_COUNTS) out[`${name}.cnt`] = this.counters[counter] ?? 0;
+    return out;
   }
 
   /** Prometheus text exposition for `/metrics`. */

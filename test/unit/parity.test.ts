@@ -112,7 +112,7 @@ class ClockedPool implements SandboxPool {
     let dead = false;
     return {
       id: spec.id, lambda: spec.lambda, socketPath: '/nonexistent', createMs: 0,
-      async invoke(_m: string, _p: string, body: Buffer): Promise<RuntimeReply> {
+      async invoke({ body }: { body: Buffer }): Promise<RuntimeReply> {
         const req = JSON.parse(body.toString()) as { dur: number; crash: boolean };
         await pool.#after(req.dur);
         if (req.crash) {
@@ -169,7 +169,7 @@ async function work(steps: Step[], policy: string, zygotes: boolean): Promise<{ 
       await settle();
     }
     clock.advanceTo(s.t);
-    calls.push(m.invoke(s.fn, 'POST', '/', Buffer.from(JSON.stringify({ dur: s.dur, crash: s.crash }))).catch((e) => e).finally(() => done++));
+    calls.push(m.invoke(s.fn, { method: 'POST', path: '/', body: Buffer.from(JSON.stringify({ dur: s.dur, crash: s.crash })) }).catch((e) => e).finally(() => done++));
     await settle();
   }
   // as the simulator: run until the last request is answered, no further

@@ -56,7 +56,7 @@ describe('RuntimeClient', () => {
     answer = (sock, req) => { seen.push(req); sock.write(ok(JSON.stringify({ got: req.body }))); };
     const c = new RuntimeClient(path);
     for (let i = 0; i < 3; i++) {
-      const r = await c.invoke('POST', `/run/f/${i}`, Buffer.from(`{"i":${i}}`), 1000);
+      const r = await c.invoke({ method: 'POST', path: `/run/f/${i}`, body: Buffer.from(`{"i":${i}}`) }, 1000);
       expect(r.status).toBe(200);
       expect(r.contentType).toBe('application/json');
       expect(JSON.parse(r.body.toString())).toEqual({ got: `{"i":${i}}` });
@@ -82,12 +82,12 @@ describe('RuntimeClient', () => {
       };
       step();
     };
-    const r = await c.invoke('GET', '/run/f', Buffer.alloc(0), 2000);
+    const r = await c.invoke({ method: 'GET', path: '/run/f', body: Buffer.alloc(0) }, 2000);
     expect(r.status).toBe(500);
     expect(r.contentType).toBe('text/plain');
     expect(r.body.toString()).toBe(text);
     answer = (sock) => sock.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
-    const empty = await c.invoke('POST', '/run/f', Buffer.alloc(0), 1000);
+    const empty = await c.invoke({ method: 'POST', path: '/run/f', body: Buffer.alloc(0) }, 1000);
     expect(empty.status).toBe(200);
     expect(empty.body.length).toBe(0);
     c.close();
@@ -99,8 +99,8 @@ describe('RuntimeClient', () => {
       const late = req.body === '"slow"';
       setTimeout(() => { if (!sock.destroyed) sock.write(ok(req.body)); }, late ? 300 : 0);
     };
-    await expect(c.invoke('POST', '/run/f', Buffer.from('"slow"'), 100)).rejects.toMatchObject({ code: 'OL_ERR_TIMEOUT', message: 'no reply within 100 ms' });
-    const r = await c.invoke('POST', '/run/f', Buffer.from('"fast"'), 1000);
+    await expect(c.invoke({ method: 'POST', path: '/run/f', body: Buffer.from('"slow"') }, 100)).rejects.toMatchObject({ code: 'OL_ERR_TIMEOUT', message: 'no reply within 100 ms' });
+    const r = await c.invoke({ method: 'POST', path: '/run/f', body: Buffer.from('"fast"') }, 1000);
     expect(r.body.toString()).toBe('"fast"');
     expect(connections).toBe(2);
     c.close();
@@ -109,22 +109,22 @@ describe('RuntimeClient', () => {
   it('a runtime that closes the connection, or answers garbage, is a crash; the next call connects again', async () => {
     const c = new RuntimeClient(path);
     answer = (sock) => sock.destroy();
-    await expect(c.invoke('POST', '/run/f', Buffer.from('1'), 1000)).rejects.toMatchObject({ code: 'OL_ERR_CRASH' });
+    await expect(c.invoke({ method: 'POST', path: '/run/f', body: Buffer.from('1') }, 1000)).rejects.toMatchObject({ code: 'OL_ERR_CRASH' });
     answer = (sock) => sock.write('SSH-2.0-not-http\r\n\r\n');
-    await expect(c.invoke('POST', '/run/f', Buffer.from('1'), 1000)).rejects.toThrow(/sent the status line "SSH-2.0-not-http"/);
+    await expect(c.invoke({ method: 'POST', path: '/run/f', body: Buffer.from('1') }, 1000)).rejects.toThrow(/sent the status line "SSH-2.0-not-http"/);
     answer = (sock) => sock.write('HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n');
-    await expect(c.invoke('POST', '/run/f', Buffer.from('1'), 1000)).rejects.toThrow(/without a valid Content-Length/);
+    await expect(c.invoke({ method: 'POST', path: '/run/f', body: Buffer.from('1') }, 1000)).rejects.toThrow(/without a valid Content-Length/);
     answer = (sock, req) => sock.write(ok(req.body));
-    expect((await c.invoke('POST', '/run/f', Buffer.from('7'), 1000)).body.toString()).toBe('7');
+    expect((await c.invoke({ method: 'POST', path: '/run/f', body: Buffer.from('7') }, 1000)).body.toString()).toBe('7');
     expect(connections).toBe(4);
     c.close();
   });
 
   it('no runtime listening is a crash naming why; a closed client refuses calls', async () => {
     const c = new RuntimeClient(join(dir, 'nobody.sock'));
-    await expect(c.invoke('POST', '/run/f', Buffer.from('1'), 1000)).rejects.toThrow(/broke the connection \(ENOENT\)/);
+    await expect(c.invoke({ method: 'POST', path: '/run/f', body: Buffer.from('1') }, 1000)).rejects.toThrow(/broke the connection \(ENOENT\)/);
     c.close();
-    await expect(c.invoke('POST', '/run/f', Buffer.from('1'), 1000)).rejects.toThrow(/gone/);
+    await expect(c.invoke({ method: 'POST', path: '/run/f', body: Buffer.from('1') }, 1000)).rejects.toThrow(/gone/);
   });
 
   it('uses a connection it is given first (a forked sandbox\'s), then connects itself once that one closes', async () => {
@@ -132,12 +132,12 @@ describe('RuntimeClient', () => {
     const given = createConnection(path);
     await new Promise((r) => given.once('connect', r));
     const c = new RuntimeClient(path, given);
-    expect((await c.invoke('POST', '/run/f', Buffer.from('1'), 1000)).body.toString()).toBe('1');
+    expect((await c.invoke({ method: 'POST', path: '/run/f', body: Buffer.from('1') }, 1000)).body.toString()).toBe('1');
     expect(connections).toBe(1);
     answer = (sock) => sock.destroy();
-    await expect(c.invoke('POST', '/run/f', Buffer.from('2'), 1000)).rejects.toMatchObject({ code: 'OL_ERR_CRASH' });
+    await expect(c.invoke({ method: 'POST', path: '/run/f', body: Buffer.from('2') }, 1000)).rejects.toMatchObject({ code: 'OL_ERR_CRASH' });
     answer = (sock, req) => sock.write(ok(req.body));
-    expect((await c.invoke('POST', '/run/f', Buffer.from('3'), 1000)).body.toString()).toBe('3');
+    expect((await c.invoke({ method: 'POST', path: '/run/f', body: Buffer.from('3') }, 1000)).body.toString()).toBe('3');
     expect(connections).toBe(2);
     c.close();
   });
@@ -157,12 +157,12 @@ describe('RuntimeClient', () => {
   it('a request sent ahead on the given connection is answered once; its reply may already be buffered', async () => {
     const seen: string[] = [];
     answer = (sock, req) => { seen.push(req.body); sock.write(ok(req.body)); };
-    const body = Buffer.from('{"first":1}');
-    const { conn, got } = await sentAhead(formatRequest('POST', '/run/f', body));
+    const first = { method: 'POST', path: '/run/f', body: Buffer.from('{"first":1}') };
+    const { conn, got } = await sentAhead(formatRequest(first));
     expect(got.length).toBeGreaterThan(0); // the whole reply came before the client took the connection
-    const c = new RuntimeClient(path, conn, { method: 'POST', path: '/run/f', body, buffered: got });
-    expect((await c.invoke('POST', '/run/f', body, 1000)).body.toString()).toBe('{"first":1}');
-    expect((await c.invoke('POST', '/run/f', Buffer.from('2'), 1000)).body.toString()).toBe('2');
+    const c = new RuntimeClient(path, conn, { req: first, buffered: got });
+    expect((await c.invoke(first, 1000)).body.toString()).toBe('{"first":1}');
+    expect((await c.invoke({ method: 'POST', path: '/run/f', body: Buffer.from('2') }, 1000)).body.toString()).toBe('2');
     expect(seen).toEqual(['{"first":1}', '2']);
     expect(connections).toBe(1);
     c.close();
@@ -170,24 +170,24 @@ describe('RuntimeClient', () => {
 
   it('a reply to a request sent ahead that comes later waits for its invoke', async () => {
     answer = (sock, req) => setTimeout(() => sock.write(ok(req.body)), 30);
-    const body = Buffer.from('"late"');
+    const first = { method: 'POST', path: '/run/f', body: Buffer.from('"late"') };
     const conn = createConnection(path);
-    conn.write(formatRequest('POST', '/run/f', body));
-    const c = new RuntimeClient(path, conn, { method: 'POST', path: '/run/f', body });
+    conn.write(formatRequest(first));
+    const c = new RuntimeClient(path, conn, { req: first });
     await new Promise((r) => setTimeout(r, 80)); // the reply is in before the invoke
-    expect((await c.invoke('POST', '/run/f', body, 1000)).body.toString()).toBe('"late"');
+    expect((await c.invoke(first, 1000)).body.toString()).toBe('"late"');
     c.close();
   });
 
   it('a request sent ahead whose connection breaks first is a crash, never sent again', async () => {
     let requests = 0;
     answer = (sock) => { requests++; sock.destroy(); };
-    const body = Buffer.from('1');
+    const first = { method: 'POST', path: '/run/f', body: Buffer.from('1') };
     const conn = createConnection(path);
-    conn.write(formatRequest('POST', '/run/f', body));
-    const c = new RuntimeClient(path, conn, { method: 'POST', path: '/run/f', body });
+    conn.write(formatRequest(first));
+    const c = new RuntimeClient(path, conn, { req: first });
     await new Promise((r) => setTimeout(r, 50));
-    await expect(c.invoke('POST', '/run/f', body, 1000)).rejects.toMatchObject({ code: 'OL_ERR_CRASH', message: expect.stringMatching(/broke the connection \(closed\)/) });
+    await expect(c.invoke(first, 1000)).rejects.toMatchObject({ code: 'OL_ERR_CRASH', message: expect.stringMatching(/broke the connection \(closed\)/) });
     expect(requests).toBe(1);
     c.close();
   });
@@ -195,16 +195,42 @@ describe('RuntimeClient', () => {
   it('an invoke of another request than the one sent ahead takes a new connection, so no reply is mistaken', async () => {
     answer = (sock, req) => sock.write(ok(req.body));
     const conn = createConnection(path);
-    conn.write(formatRequest('POST', '/run/f', Buffer.from('"ahead"')));
-    const c = new RuntimeClient(path, conn, { method: 'POST', path: '/run/f', body: Buffer.from('"ahead"') });
-    expect((await c.invoke('POST', '/run/f', Buffer.from('"other"'), 1000)).body.toString()).toBe('"other"');
+    const ahead = { method: 'POST', path: '/run/f', body: Buffer.from('"ahead"') };
+    conn.write(formatRequest(ahead));
+    const c = new RuntimeClient(path, conn, { req: ahead });
+    // the same method, path and body, but another request: it is sent, on a new connection
+    expect((await c.invoke({ method: 'POST', path: '/run/f', body: Buffer.from('"ahead"') }, 1000)).body.toString()).toBe('"ahead"');
+    expect((await c.invoke({ method: 'POST', path: '/run/f', body: Buffer.from('"other"') }, 1000)).body.toString()).toBe('"other"');
     expect(connections).toBe(2);
     c.close();
   });
 
-  it('refuses to forward a path with a line break', async () => {
+  it('refuses to forward a path or header with a line break', async () => {
     const c = new RuntimeClient(path);
-    await expect(c.invoke('POST', '/run/f\r\nX-Evil: 1', Buffer.from('1'), 1000)).rejects.toMatchObject({ code: 'OL_ERR_BAD_REQUEST' });
+    await expect(c.invoke({ method: 'POST', path: '/run/f\r\nX-Evil: 1', body: Buffer.from('1') }, 1000)).rejects.toMatchObject({ code: 'OL_ERR_BAD_REQUEST' });
+    await expect(c.invoke({ method: 'POST', path: '/run/f', headers: ['X-A', 'b\r\nX-Evil: 1'], body: Buffer.from('1') }, 1000)).rejects.toMatchObject({ code: 'OL_ERR_BAD_REQUEST' });
+    c.close();
+  });
+
+  it('passes on the end-to-end headers and the query; hop-by-hop ones and Content-Length stay behind', () => {
+    const wire = formatRequest({
+      method: 'POST', path: '/run/f/a/b?x=1&y=2',
+      headers: ['Host', 'localhost:5000', 'Connection', 'keep-alive', 'X-Trace', 't1', 'Content-Length', '999', 'Transfer-Encoding', 'chunked', 'Set-Cookie', 'a', 'Set-Cookie', 'b'],
+      body: Buffer.from('{}'),
+    }).toString('latin1');
+    expect(wire).toBe('POST /run/f/a/b?x=1&y=2 HTTP/1.1\r\nHost: localhost:5000\r\nX-Trace: t1\r\nSet-Cookie: a\r\nSet-Cookie: b\r\nContent-Length: 2\r\n\r\n{}');
+    // no Host from the client: the runtime still gets one
+    expect(formatRequest({ method: 'GET', path: '/run/f', body: Buffer.alloc(0) }).toString('latin1')).toBe('GET /run/f HTTP/1.1\r\nHost: sandbox\r\nContent-Length: 0\r\n\r\n');
+  });
+
+  it("returns the handler's own headers beside its type; a header line without a colon is a crash", async () => {
+    answer = (sock, req) => sock.write(req.body === 'bad'
+      ? 'HTTP/1.1 200 OK\r\nContent-Length: 0\r\nno colon here\r\n\r\n'
+      : 'HTTP/1.1 418 I\'m a teapot\r\nContent-Type: text/html\r\nA: B\r\nSet-Cookie: x=1\r\nSet-Cookie: y=2\r\nContent-Length: 2\r\n\r\nhi');
+    const c = new RuntimeClient(path);
+    const r = await c.invoke({ method: 'GET', path: '/run/f', body: Buffer.alloc(0) }, 1000);
+    expect(r).toEqual({ status: 418, contentType: 'text/html', headers: ['A', 'B', 'Set-Cookie', 'x=1', 'Set-Cookie', 'y=2'], body: Buffer.from('hi') });
+    await expect(c.invoke({ method: 'POST', path: '/run/f', body: Buffer.from('bad') }, 1000)).rejects.toThrow(/header line "no colon here"/);
     c.close();
   });
 });

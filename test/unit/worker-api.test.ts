@@ -93,15 +93,18 @@ describe('worker HTTP API (fake sandboxes)', () => {
   it('bad requests: names, JSON, unknown lambdas, methods, broken lambdas', async () => {
     const { w } = setup({}, { echo: '# fake: echo\n', getonly: '# fake: echo\n', broken: '# fake: badimport\n' }, { getonly: 'triggers:\n  http:\n    - method: GET\n' });
     expect((await w.app.inject({ method: 'POST', url: '/run/bad%20name', payload: '{}' })).statusCode).toBe(400);
+    // as OpenLambda: a body that is not JSON reaches the runtime, whose decoding fails with the traceback
     const j = await w.app.inject({ method: 'POST', url: '/run/echo', payload: '{"x":' });
-    expect(j.statusCode).toBe(400);
-    expect(j.body).toMatch(/not valid JSON/);
+    expect(j.statusCode).toBe(500);
+    expect(j.body).toMatch(/JSONDecodeError/);
+    // an empty body is the event {}
+    expect((await w.app.inject({ method: 'POST', url: '/run/echo' })).json()).toEqual({});
     const u = await w.app.inject({ method: 'POST', url: '/run/nope', payload: '{}' });
     expect(u.statusCode).toBe(404);
     expect(u.body).toMatch(/no lambda named nope/);
     const m = await w.app.inject({ method: 'POST', url: '/run/getonly', payload: '{}' });
     expect(m.statusCode).toBe(405);
-    expect(m.body).toMatch(/does not accept POST \(ol.yaml allows GET\)/);
+    expect(m.body).toBe('HTTP method not allowed. Sent: POST, Allowed: [GET]\n');
     expect((await w.app.inject({ method: 'GET', url: '/run/getonly' })).statusCode).toBe(200);
     const b = await w.app.inject({ method: 'POST', url: '/run/broken', payload: '{}' });
     expect(b.statusCode).toBe(500);
@@ -176,6 +179,14 @@ describe('worker HTTP API (fake sandboxes)', () => {
     expect((await w.app.inject({ method: 'GET', url: '/registry/' })).json()).toEqual(['hello']);
     const cfg = (await w.app.inject({ method: 'GET', url: '/registry/hello/config' })).json();
     expect(cfg).toMatchObject({ name: 'hello', methods: ['*'], environment: { A: '1' }, limits: { mem_mb: 64 } });
+    // OpenLambda's fields, for its clients
+    expect(cfg).toMatchObject({ Triggers: { HTTP: [{ Method: '*' }], Cron: null, Kafka: null }, Environment: { A: '1' }, ReuseSandbox: true });
+    // the code itself, as a .tar.gz
+    const got = await w.app.inject({ method: 'GET', url: '/registry/hello' });
+    expect(got.statusCode).toBe(200);
+    expect(got.headers['content-type']).toBe('application/gzip');
+    const listing = execFileSync('tar', ['-tzf', '-'], { input: got.rawPayload }).toString().split('\n').filter(Boolean).sort();
+    expect(listing).toEqual(['f.py', 'ol.yaml']);
     expect((await w.app.inject({ method: 'POST', url: '/run/hello', payload: '5' })).json()).toBe(5);
     const up2 = await w.app.inject({ method: 'POST', url: '/registry/hello', payload: tgz({ 'f.py': '# fake: error\n' }) });
     expect(up2.json().version).not.toBe(up.json().version);
@@ -189,6 +200,11 @@ describe('worker HTTP API (fake sandboxes)', () => {
     const { w, c } = setup({ registry_max_mb: 0.05 }, { keep: '# fake: echo\n' });
     const cases: [Buffer, RegExp, number][] = [
       [tgz({ 'g.py': 'x' }), /no f\.py at its top level/, 400],
+      [tgz({ 'f.py': 'x', 'ol.yaml': 'environment:\n  OL_ENTRY_FILE: app.py\n' }), /no app\.py at its top level \(named by OL_ENTRY_FILE\)/, 400],
+      [tgz({ 'f.py': 'x', 'ol.yaml': 'environment:\n  OL_ENTRY_FILE: ../x.py\n' }), /OL_ENTRY_FILE must name a \.py file/, 400],
+      [tgz({ 'f.py': 'x', 'ol.yaml': 'triggers:\n  cron:\n    - schedule: "* * * * *"\n' }), /field "triggers\.cron" is an OpenLambda trigger that ol-worker does not run/, 400],
+      [tgz({ 'f.py': 'x', 'ol.yaml': 'reuse-sandbox: maybe\n' }), /field "reuse-sandbox" must be true or false/, 400],
+      [tgz({ 'f.py': 'x', 'ol.yaml': 'triggers:\n  http:\n    - method: ""\n' }), /field "triggers\.http\[0\]\.method" cannot be empty/, 400],
       [Buffer.from('not a tarball'), /not a gzip file/, 400],
       [tgz({ 'f.py': 'x', 'ol.yaml': 'limits:\n  mem_mb: -1\n' }), /ol\.yaml: field "limits\.mem_mb" must be a number >= 8/, 400],
       [tgz({ 'f.py': 'x', 'requirements.txt': '# pinned\nnumpy==1.26.4\n\n-e git+https://example.invalid/x\n' }), /upload of lambda keep: requirements\.txt line 4: "-e git\+https:\/\/example\.invalid\/x" is not a requirement/, 400],
@@ -217,5 +233,71 @@ describe('worker HTTP API (fake sandboxes)', () => {
     }
     expect((await w.app.inject({ method: 'POST', url: '/run/keep', payload: '1' })).statusCode).toBe(200);
     expect(execFileSync('ls', [c.registry]).toString().trim()).toBe('keep');
+  });
+});
+
+describe("OpenLambda's request semantics and ol.yaml (fake sandboxes)", () => {
+  it('a lambda without ol.yaml takes every method; methods in ol.yaml match in any case', async () => {
+    const { w } = setup({}, { any: '# fake: echo\n', lower: '# fake: echo\n' }, { lower: 'triggers:\n  http:\n    - method: get\n    - method: Post\n' });
+    for (const method of ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const) {
+      expect((await w.app.inject({ method, url: '/run/any/x?y=1' })).statusCode, method).toBe(200);
+    }
+    expect((await w.app.inject({ method: 'GET', url: '/run/lower' })).statusCode).toBe(200);
+    expect((await w.app.inject({ method: 'POST', url: '/run/lower', payload: '1' })).statusCode).toBe(200);
+    const put = await w.app.inject({ method: 'PUT', url: '/run/lower', payload: '1' });
+    expect(put.statusCode).toBe(405);
+    expect(put.body).toBe('HTTP method not allowed. Sent: PUT, Allowed: [get Post]\n');
+    expect((await w.app.inject({ method: 'GET', url: '/registry/lower/config' })).json()).toMatchObject({ Triggers: { HTTP: [{ Method: 'get' }, { Method: 'Post' }] } });
+  });
+
+  it('reuse-sandbox: false gives every request a sandbox of its own, destroyed when it answers', async () => {
+    const { w, pool } = setup({ policy: 'lru' }, { once: '# fake: echo\n', kept: '# fake: echo\n' }, { once: 'reuse-sandbox: false\n' });
+    const starts: string[] = [];
+    for (let i = 0; i < 3; i++) starts.push((await w.app.inject({ method: 'POST', url: '/run/once', payload: '1' })).headers['x-ol-start'] as string);
+    expect(starts).toEqual(['cold', 'cold', 'cold']);
+    await new Promise((r) => setTimeout(r, 10));
+    expect(pool.live).toBe(0);
+    for (let i = 0; i < 2; i++) await w.app.inject({ method: 'POST', url: '/run/kept', payload: '1' });
+    expect(pool.live).toBe(1);
+    expect((await w.app.inject({ method: 'GET', url: '/registry/once/config' })).json()).toMatchObject({ ReuseSandbox: false, reuse_sandbox: false });
+  });
+
+  it("the lambda's own .env is its environment unless ol.yaml sets one; OL_ENTRY_FILE names the entry", async () => {
+    const { w, pool } = setup({});
+    const up = await w.app.inject({ method: 'POST', url: '/registry/app', payload: tgz({ 'main.py': '# fake: echo\n', '.env': 'OL_ENTRY_FILE=main.py\nGREETING="hi there"\n' }) });
+    expect(up.statusCode, up.body).toBe(201);
+    expect((await w.app.inject({ method: 'GET', url: '/run/app' })).statusCode).toBe(200);
+    expect(pool.specs.at(-1)!.env).toEqual({ OL_ENTRY_FILE: 'main.py', GREETING: 'hi there' });
+    const cfg = (await w.app.inject({ method: 'GET', url: '/registry/app/config' })).json();
+    expect(cfg).toMatchObject({ entry: 'main.py' });
+    const up2 = await w.app.inject({ method: 'POST', url: '/registry/app2', payload: tgz({ 'f.py': '# fake: echo\n', '.env': 'A=1\n', 'ol.yaml': 'environment:\n  B: "2"\n' }) });
+    expect(up2.statusCode, up2.body).toBe(201);
+    await w.app.inject({ method: 'GET', url: '/run/app2' });
+    expect(pool.specs.at(-1)!.env).toEqual({ B: '2' });
+  });
+
+  it("the client's target, query and headers reach the sandbox; the handler's status and headers come back", async () => {
+    const { w, pool } = setup({}, { web: '# fake: echo\n' });
+    pool.reply = (req) => ({ status: 418, contentType: 'text/html', headers: ['A', 'B', 'Set-Cookie', 'x=1', 'Set-Cookie', 'y=2', 'Transfer-Encoding', 'chunked'], body: Buffer.from(`${req.method} ${req.path}`) });
+    const r = await w.app.inject({ method: 'PUT', url: '/run/web/a/b?q=1', headers: { 'x-trace': 't1' }, payload: 'raw, not JSON' });
+    expect(r.statusCode).toBe(418);
+    expect(r.body).toBe('PUT /run/web/a/b?q=1');
+    expect(r.headers).toMatchObject({ a: 'B', 'set-cookie': ['x=1', 'y=2'], 'content-type': 'text/html' });
+    expect(r.headers['transfer-encoding']).toBeUndefined();
+    const sent = pool.requests.at(-1)!;
+    expect(sent.body.toString()).toBe('raw, not JSON');
+    expect(sent.headers).toContain('x-trace');
+  });
+
+  it("OpenLambda's stat names are there too, beside ol-lab's", async () => {
+    const { w } = setup({}, { echo: '# fake: echo\n' });
+    await w.app.inject({ method: 'POST', url: '/run/echo', payload: '1' });
+    await w.app.inject({ method: 'POST', url: '/run/echo', payload: '1' });
+    const s = (await w.app.inject({ method: 'GET', url: '/stats' })).json();
+    expect(s['pull-package.cnt']).toBe(0);
+    expect(s['LambdaFunc.Invoke.cnt']).toBe(2);
+    expect(s['Create().cnt']).toBe(1);
+    expect(typeof s['LambdaFunc.Invoke.ms-avg']).toBe('number');
+    expect(s.counters.requests).toBe(2);
   });
 });

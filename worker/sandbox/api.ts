@@ -31,18 +31,26 @@ export interface SandboxSpec {
   /**
    * The request this sandbox is made for. A forked sandbox gets it behind
    * the fork request and serves it the moment it is ready; the sandbox's
-   * `invoke` of that same request (same method, path and body Buffer) then
-   * only waits for the reply. Pools that cannot send it ahead ignore it.
+   * `invoke` of that same request (the same object) then only waits for
+   * the reply. Pools that cannot send it ahead ignore it.
    */
-  first?: FirstRequest;
+  first?: RuntimeRequest;
 }
 
 /** A request as `Sandbox.invoke` takes it. */
-export interface FirstRequest {
+export interface RuntimeRequest {
   method: string;
+  /** The request target as the client sent it: `/run/<name>[/…][?query]`. */
   path: string;
+  /**
+   * The client's headers to pass on, as flat name/value pairs (Node's
+   * `rawHeaders`); hop-by-hop headers and Content-Length are dropped on the
+   * way (the runtime is told the body's length).
+   */
+  headers?: readonly string[];
   body: Buffer;
 }
+
 
 /** One installed package as a sandbox mounts it. */
 export interface PackageMount {
@@ -64,6 +72,8 @@ export interface ZygoteHandle {
 export interface RuntimeReply {
   status: number;
   contentType: string;
+  /** The handler's other headers as flat name/value pairs (WSGI and ASGI apps set their own); Content-Length and Content-Type are not among them. */
+  headers?: string[];
   body: Buffer;
 }
 
@@ -78,7 +88,7 @@ export interface Sandbox {
   /** Wall time creation took, ms (the cold-start cost before dispatch). */
   readonly createMs: number;
   /** Sends one request; rejects with OL_ERR_TIMEOUT after `timeoutMs`. */
-  invoke(method: string, path: string, body: Buffer, timeoutMs: number): Promise<RuntimeReply>;
+  invoke(req: RuntimeRequest, timeoutMs: number): Promise<RuntimeReply>;
   pause(): Promise<void>;
   unpause(): Promise<void>;
   /** After a failed call: was it the OOM killer, or did the runtime exit? */

@@ -5,8 +5,10 @@
  * sandbox two at once, and the runtime serves them in turn).
  *
  * Both ends are ours, so this speaks the small part of HTTP the runtime
- * (worker/runtime/init.py) answers with: a status line, Content-Type and
- * Content-Length, then exactly that many bytes. Node's http client did the
+ * (worker/runtime/ol_runtime/http_loop.py) answers with: a status line,
+ * header lines (always Content-Length), then exactly that many bytes. A
+ * WSGI or ASGI app's own headers come back as they are; the runtime frames
+ * the body itself, so an app never decides where a reply ends. Node's http client did the
  * same job measurably slower per call (agent bookkeeping, header objects,
  * stream events), a sizeable share of a warm call (docs/notebook).
  *
@@ -18,27 +20,55 @@
  */
 import { createConnection, type Socket } from 'node:net';
 import { OlError } from '../../common/errors.js';
-import type { RuntimeReply } from './api.js';
+import type { RuntimeReply, RuntimeRequest } from './api.js';
 
 const HEAD_END = Buffer.from('\r\n\r\n');
 /** A runtime's reply head is a few lines; anything longer is not our runtime speaking. */
 const MAX_HEAD = 8192;
 
-/** One request as the runtime reads it; a path with CR or LF, or a method not in capitals, is refused. */
-export function formatRequest(method: string, path: string, body: Buffer): Buffer {
+/**
+ * Request headers that belong to one connection, not to the request
+ * (RFC 9110 §7.6.1), and the ones the worker sets itself: never passed on.
+ */
+const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'expect', 'content-length']);
+
+/** Whether a header of the client's request or of the handler's reply stays with the hop (see HOP). */
+export function hopByHop(name: string): boolean {
+  return HOP.has(name.toLowerCase());
+}
+
+/**
+ * One request as the runtime reads it: the client's target (path and
+ * query), its end-to-end headers and the body's length. A target or header
+ * with CR or LF, or a method not in capitals, is refused.
+ */
+export function formatRequest(req: RuntimeRequest): Buffer {
+  const { method, path, body } = req;
   if (/[\r\n]/.test(path) || /[^A-Z]/.test(method)) {
     throw new OlError('OL_ERR_BAD_REQUEST', `cannot forward ${JSON.stringify(method)} ${JSON.stringify(path)} to the sandbox`);
   }
-  const head = Buffer.from(`${method} ${path} HTTP/1.1\r\nHost: sandbox\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`, 'latin1');
-  return body.length > 0 ? Buffer.concat([head, body]) : head;
+  let head = `${method} ${path} HTTP/1.1\r\n`;
+  let host = false;
+  const h = req.headers;
+  if (h) {
+    for (let i = 0; i + 1 < h.length; i += 2) {
+      const k = h[i]!, v = h[i + 1]!;
+      if (hopByHop(k)) continue;
+      if (/[\r\n:]/.test(k) || /[\r\n]/.test(v)) throw new OlError('OL_ERR_BAD_REQUEST', `cannot forward the header ${JSON.stringify(k)} to the sandbox`);
+      if (!host && k.length === 4 && k.toLowerCase() === 'host') host = true;
+      head += `${k}: ${v}\r\n`;
+    }
+  }
+  if (!host) head += 'Host: sandbox\r\n';
+  head += `Content-Length: ${body.length}\r\n\r\n`;
+  const bytes = Buffer.from(head, 'latin1');
+  return body.length > 0 ? Buffer.concat([bytes, body]) : bytes;
 }
 
 /** A request already written on an adopted connection, and what came back so far. */
 export interface SentFirst {
-  method: string;
-  path: string;
-  /** The very Buffer the caller will pass to `invoke`. */
-  body: Buffer;
+  /** The very object the caller will pass to `invoke`. */
+  req: RuntimeRequest;
   /** Bytes that arrived on the connection before the client adopted it (the client keeps this Buffer). */
   buffered?: Buffer;
 }
@@ -71,16 +101,16 @@ export class RuntimeClient {
     }
   }
 
-  invoke(method: string, path: string, body: Buffer, timeoutMs: number): Promise<RuntimeReply> {
+  invoke(req: RuntimeRequest, timeoutMs: number): Promise<RuntimeReply> {
     if (this.#closed) return Promise.reject(new OlError('OL_ERR_CRASH', 'the sandbox is gone'));
     if (this.#pending) return Promise.reject(new OlError('OL_ERR_SANDBOX', 'a sandbox serves one request at a time'));
     const sent = this.#sent;
     this.#sent = undefined;
-    const already = sent !== undefined && sent.method === method && sent.path === path && sent.body === body;
+    const already = sent !== undefined && sent.req === req;
     let bytes: Buffer | undefined;
     if (!already) {
       try {
-        bytes = formatRequest(method, path, body);
+        bytes = formatRequest(req);
       } catch (e) {
         return Promise.reject(e);
       }
@@ -139,17 +169,24 @@ export class RuntimeClient {
     if (!m) return this.#protocol(`the status line ${JSON.stringify(lines[0]!.slice(0, 80))}`);
     let length = -1;
     let contentType = 'application/octet-stream';
-    for (const line of lines.slice(1)) {
+    let headers: string[] | undefined;
+    for (let i = 1; i < lines.length; i++) {
+      const line = lines[i]!;
       const colon = line.indexOf(':');
-      const key = line.slice(0, colon).trim().toLowerCase();
-      if (key === 'content-length') length = Number(line.slice(colon + 1).trim());
-      else if (key === 'content-type') contentType = line.slice(colon + 1).trim();
+      if (colon <= 0) return this.#protocol(`the header line ${JSON.stringify(line.slice(0, 80))}`);
+      const name = line.slice(0, colon).trim();
+      const key = name.toLowerCase();
+      const value = line.slice(colon + 1).trim();
+      if (key === 'content-length') length = Number(value);
+      else if (key === 'content-type') contentType = value;
+      else (headers ??= []).push(name, value);
     }
     if (!Number.isInteger(length) || length < 0) return this.#protocol('a reply without a valid Content-Length');
     const total = end + HEAD_END.length + length;
     if (this.#buf.length < total) return;
     if (this.#buf.length > total) return this.#protocol('bytes after the reply');
-    const reply = { status: Number(m[1]), contentType, body: Buffer.from(this.#buf.subarray(end + HEAD_END.length)) };
+    const reply: RuntimeReply = { status: Number(m[1]), contentType, body: Buffer.from(this.#buf.subarray(end + HEAD_END.length)) };
+    if (headers) reply.headers = headers;
     this.#buf = Buffer.alloc(0);
     const p = this.#pending;
     if (!p) return this.#protocol('a reply nobody asked for');

@@ -3,7 +3,7 @@
  * HTTP client, the lifecycle events, and destroy-once. A backend says how to
  * freeze, thaw and remove its sandbox.
  */
-import type { Diagnosis, RuntimeReply, Sandbox, SandboxEventType } from './api.js';
+import type { Diagnosis, RuntimeReply, RuntimeRequest, Sandbox, SandboxEventType } from './api.js';
 import type { Socket } from 'node:net';
 import { RuntimeClient, type SentFirst } from './runtime-client.js';
 
@@ -30,8 +30,8 @@ export abstract class RuntimeSandbox implements Sandbox {
   protected abstract remove(): Promise<void>;
   abstract diagnose(): Promise<Diagnosis>;
 
-  invoke(method: string, path: string, body: Buffer, timeoutMs: number): Promise<RuntimeReply> {
-    return this.#client.invoke(method, path, body, timeoutMs);
+  invoke(req: RuntimeRequest, timeoutMs: number): Promise<RuntimeReply> {
+    return this.#client.invoke(req, timeoutMs);
   }
 
   async pause(): Promise<void> {

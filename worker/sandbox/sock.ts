@@ -322,13 +322,13 @@ export class SockPool extends PoolEvents implements SandboxPool {
     let first: Buffer | undefined;
     if (spec.zygote && spec.first) {
       try {
-        first = formatRequest(spec.first.method, spec.first.path, spec.first.body);
+        first = formatRequest(spec.first);
       } catch {
         // not sent ahead: its invoke refuses it with the reason
       }
     }
     const { child, conn } = await this.#start(cfg, `sandbox ${spec.id} of lambda ${spec.lambda}`, dir, cgroup, spec.zygote && { zygote: spec.zygote, socket: spec.zygote.forkSocket, keep: true, first });
-    const sent = first && conn ? { ...spec.first!, buffered: conn.rest } : undefined;
+    const sent = first && conn ? { req: spec.first!, buffered: conn.rest } : undefined;
     const sb = new SockSandbox(spec.id, spec.lambda, performance.now() - t0, dir, cgroup, child, this, conn?.conn, sent);
     this.emit('create', sb);
     return sb;

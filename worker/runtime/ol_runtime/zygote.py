@@ -183,12 +183,12 @@ def rehearse(c):
     here = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'rehearsal')
     sys.path.insert(0, here)
     try:
-        handler = __import__('f').f
+        entry = ('func', __import__('f').f)
         # one call through the request loop, on a socket pair
         ours, theirs = _socket.socketpair()
         theirs.sendall(b'POST /run/rehearsal HTTP/1.1\r\nContent-Length: 10\r\n\r\n{"a": [1]}')
         theirs.shutdown(_socket.SHUT_WR)
-        serve_connection(ours, handler, json)
+        serve_connection(ours, entry, json)
         theirs.recv(65536)
         theirs.close()
     finally:

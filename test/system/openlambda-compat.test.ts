@@ -1,0 +1,246 @@
+/**
+ * Lambdas written for OpenLambda run unchanged on ol-worker, on both
+ * backends: functions, WSGI and ASGI apps in plain Python, a Flask app
+ * whose packages come through requirements.txt and the package cache, and
+ * OpenLambda's request semantics (empty body, a body that is not JSON,
+ * methods without ol.yaml, `reuse-sandbox`, `.env`, `OL_ENTRY_FILE`), its
+ * registry routes and its stat names. The lambdas are ol-lab's own, in the
+ * shapes of OpenLambda's examples. Needs root, the base root and the Docker
+ * engine with the ol-min image (scripts/setup-host.sh); Flask comes from
+ * Debian's python3-flask, packed into wheels as a package index would
+ * serve them.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { repackWheels } from '../../experiments/wheels.js';
+import { defaultConfig, type WorkerConfig } from '../../worker/config.js';
+import { makePoolFor } from '../../worker/pools.js';
+import { buildApp, type Worker } from '../../worker/server.js';
+
+const BASE = '/var/lib/ol-lab/ol-min';
+const DEBIAN = '/usr/lib/python3/dist-packages';
+
+/** Debian's Flask and what it needs, with the dependencies Debian's metadata leaves out. */
+const FLASK = [
+  { name: 'Flask', version: '2.2.2', paths: [`${DEBIAN}/flask`], requires: ['Werkzeug>=2.2.2', 'Jinja2>=3.0', 'itsdangerous>=2.0', 'click>=8.0'] },
+  { name: 'Werkzeug', version: '2.2.2', paths: [`${DEBIAN}/werkzeug`], requires: ['MarkupSafe>=2.1.1'] },
+  { name: 'Jinja2', version: '3.1.2', paths: [`${DEBIAN}/jinja2`], requires: ['MarkupSafe>=2.0'] },
+  { name: 'MarkupSafe', version: '2.1.2', paths: [`${DEBIAN}/markupsafe`] },
+  { name: 'itsdangerous', version: '2.1.2', paths: [`${DEBIAN}/itsdangerous`] },
+  { name: 'click', version: '8.1.3', paths: [`${DEBIAN}/click`] },
+];
+
+/** Lambdas as folders: file name → text. */
+const LAMBDAS: Record<string, Record<string, string>> = {
+  echo: { 'f.py': 'def f(event):\n    return event\n' },
+  'env-test': {
+    'f.py': 'import os\ndef f(event):\n    return {k: os.environ.get(k) for k in ("MY_ENV_VAR1", "MY_ENV_VAR2", "FROM_DOTENV")}\n',
+    'ol.yaml': 'environment:\n  MY_ENV_VAR1: "production"\n  MY_ENV_VAR2: enabled\n',
+    '.env': 'FROM_DOTENV=ignored because ol.yaml sets the environment\n',
+  },
+  dotenv: {
+    'f.py': 'import os\ndef f(event):\n    return [os.environ.get("A"), os.environ.get("B")]\n',
+    '.env': '# the lambda\'s own environment\nA=1\nB="two words"\n',
+  },
+  // OpenLambda's flask-test shape, without Flask: a WSGI app in plain Python, in a file OL_ENTRY_FILE names
+  'wsgi-entry': {
+    'ol.yaml': 'environment:\n  OL_ENTRY_FILE: app.py\n',
+    'app.py': [
+      'import json',
+      'def app(environ, start_response):',
+      '    body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))',
+      '    out = {"method": environ["REQUEST_METHOD"], "script": environ["SCRIPT_NAME"], "path": environ["PATH_INFO"],',
+      '           "query": environ["QUERY_STRING"], "trace": environ.get("HTTP_X_TRACE"), "body": body.decode()}',
+      '    start_response("418 I\'m a teapot", [("A", "B"), ("Content-Type", "application/json"), ("Set-Cookie", "x=1"), ("Set-Cookie", "y=2")])',
+      '    return [json.dumps(out).encode()]',
+    ].join('\n') + '\n',
+  },
+  'wsgi-named': {
+    'ol.yaml': 'environment:\n  OL_WSGI_ENTRY: application\n',
+    'f.py': 'def application(environ, start_response):\n    start_response("200 OK", [("Content-Type", "text/plain")])\n    yield b"named "\n    yield environ["PATH_INFO"].encode()\n',
+  },
+  // an ASGI app in plain Python, found as `app` because its __call__ is a coroutine
+  'asgi-app': {
+    'f.py': [
+      'import json',
+      'class App:',
+      '    async def __call__(self, scope, receive, send):',
+      '        msg = await receive()',
+      '        out = {"method": scope["method"], "root": scope["root_path"], "path": scope["path"],',
+      '               "query": scope["query_string"].decode(), "trace": dict(scope["headers"]).get(b"x-trace", b"").decode(),',
+      '               "body": msg["body"].decode()}',
+      '        await send({"type": "http.response.start", "status": 201, "headers": [(b"x-kind", b"asgi"), (b"content-type", b"application/json")]})',
+      '        await send({"type": "http.response.body", "body": json.dumps(out).encode(), "more_body": True})',
+      '        await send({"type": "http.response.body", "body": b""})',
+      'app = App()',
+    ].join('\n') + '\n',
+  },
+  'asgi-named': {
+    'ol.yaml': 'environment:\n  OL_ASGI_ENTRY: handler\n',
+    'f.py': 'async def handler(scope, receive, send):\n    await send({"type": "http.response.start", "status": 200, "headers": []})\n    await send({"type": "http.response.body", "body": b"named asgi"})\n',
+  },
+  'asgi-broken': { 'f.py': 'async def app(scope, receive, send):\n    raise RuntimeError("asgi app failed")\n' },
+  // OpenLambda's flask-test: 418 with header A: B
+  'flask-test': {
+    'requirements.txt': 'flask\n',
+    'f.py': [
+      'from flask import Flask, request',
+      'app = Flask(__name__)',
+      '@app.route("/")',
+      'def hi():',
+      '    return "hi\\n", 418, {"A": "B"}',
+      '@app.route("/echo/<word>", methods=["GET", "POST"])',
+      'def echo(word):',
+      '    return {"word": word, "q": request.args.get("q"), "body": request.get_data(as_text=True)}',
+    ].join('\n') + '\n',
+  },
+  'no-reuse': { 'f.py': 'import os\ndef f(event):\n    return os.getpid()\n', 'ol.yaml': 'reuse-sandbox: false\n' },
+  'post-only': { 'f.py': 'def f(event):\n    return event\n', 'ol.yaml': 'triggers:\n  http:\n    - method: "POST"\n' },
+};
+
+function prerequisites(backend: 'sock' | 'docker'): string | undefined {
+  if (process.getuid?.() !== 0) return 'these tests need root';
+  if (!existsSync(join(BASE, '.ol-lab-base'))) return `no base root at ${BASE}; run scripts/setup-host.sh`;
+  if (!existsSync(join(DEBIAN, 'flask'))) return 'no Debian python3-flask; run scripts/setup-host.sh';
+  if (backend === 'docker' && spawnSync('docker', ['image', 'inspect', 'ol-min']).status !== 0) return 'no Docker engine with the ol-min image; run scripts/setup-host.sh';
+  return undefined;
+}
+
+function tgz(files: Record<string, string>): Buffer {
+  const d = mkdtempSync(join(tmpdir(), 'ol-compat-tgz-'));
+  try {
+    for (const [n, t] of Object.entries(files)) writeFileSync(join(d, n), t);
+    return execFileSync('tar', ['-czf', '-', '-C', d, ...Object.keys(files)]);
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
+}
+
+for (const backend of ['sock', 'docker'] as const) {
+  describe(`OpenLambda's lambdas and semantics, ${backend} backend`, () => {
+    let w: Worker;
+    let base: string;
+    let c: WorkerConfig;
+    let wheels: string;
+
+    beforeAll(async () => {
+      const missing = prerequisites(backend);
+      if (missing) throw new Error(missing);
+      const dir = mkdtempSync(join(tmpdir(), 'ol-compat-'));
+      wheels = join(dir, 'wheels');
+      repackWheels(wheels, FLASK);
+      chmodSync(dir, 0o755);
+      chmodSync(wheels, 0o755);
+      c = { ...defaultConfig(dir), sandbox: backend, mem_pool_mb: 2048, registry_cache_ms: 0, package_index: wheels };
+      c.limits = { ...c.limits, mem_mb: 128, time_limit_ms: 20_000 };
+      // half the lambdas as registry folders, half uploaded as OpenLambda's clients do
+      const names = Object.keys(LAMBDAS);
+      for (const name of names.filter((_, i) => i % 2 === 0)) {
+        mkdirSync(join(c.registry, name), { recursive: true });
+        for (const [f, t] of Object.entries(LAMBDAS[name]!)) writeFileSync(join(c.registry, name, f), t);
+      }
+      const pool = await makePoolFor(c);
+      await pool.cleanup();
+      w = buildApp({ config: c, pool });
+      await w.app.listen({ host: '127.0.0.1', port: 0 });
+      base = `http://127.0.0.1:${(w.app.server.address() as { port: number }).port}`;
+      for (const name of names.filter((_, i) => i % 2 === 1)) {
+        const r = await fetch(`${base}/registry/${name}`, { method: 'POST', body: tgz(LAMBDAS[name]!), headers: { 'content-type': 'application/octet-stream' } });
+        expect(r.status, await r.clone().text()).toBe(201);
+      }
+    }, 120_000);
+
+    afterAll(async () => {
+      if (!w) return;
+      const pool = await makePoolFor(c);
+      await w.app.close();
+      expect(await pool.census()).toEqual({ processes: 0, cgroups: 0, containers: 0, dirs: 0 });
+      expect(readFileSync('/proc/self/mountinfo', 'utf8').includes(c.worker_dir)).toBe(false);
+      rmSync(c.worker_dir, { recursive: true, force: true });
+    }, 60_000);
+
+    it('f(event): a JSON body is the event, an empty body is {}, a body that is not JSON fails in the runtime', async () => {
+      const hello = await fetch(`${base}/run/echo`, { method: 'POST', body: JSON.stringify('hello world') });
+      expect(await hello.json()).toBe('hello world');
+      const empty = await fetch(`${base}/run/echo`, { method: 'POST' });
+      expect([empty.status, await empty.json()]).toEqual([200, {}]);
+      const bad = await fetch(`${base}/run/echo`, { method: 'POST', body: 'not json' });
+      expect(bad.status).toBe(500);
+      expect(await bad.text()).toMatch(/Traceback[\s\S]*JSONDecodeError/);
+      // no ol.yaml: every method
+      for (const method of ['GET', 'PUT', 'DELETE', 'PATCH']) expect((await fetch(`${base}/run/echo`, { method })).status, method).toBe(200);
+      const get = await fetch(`${base}/run/post-only`);
+      expect(get.status).toBe(405);
+      expect(await get.text()).toBe('HTTP method not allowed. Sent: GET, Allowed: [POST]\n');
+    });
+
+    it("environment: ol.yaml's replaces .env; a lambda's own .env is read when ol.yaml sets none", async () => {
+      expect(await (await fetch(`${base}/run/env-test`, { method: 'POST' })).json()).toEqual({ MY_ENV_VAR1: 'production', MY_ENV_VAR2: 'enabled', FROM_DOTENV: null });
+      expect(await (await fetch(`${base}/run/dotenv`, { method: 'POST' })).json()).toEqual(['1', 'two words']);
+    });
+
+    it('a WSGI app in the file OL_ENTRY_FILE names: its path, query, headers and raw body in; its status and headers out', async () => {
+      const r = await fetch(`${base}/run/wsgi-entry/a/b%20c?x=1&y=2`, { method: 'PUT', body: 'raw <bytes>', headers: { 'x-trace': 't-1' } });
+      expect(r.status).toBe(418);
+      expect(r.headers.get('a')).toBe('B');
+      expect(r.headers.get('set-cookie')).toBe('x=1, y=2');
+      expect(await r.json()).toEqual({ method: 'PUT', script: '/run/wsgi-entry', path: '/a/b c', query: 'x=1&y=2', trace: 't-1', body: 'raw <bytes>' });
+      const root = await (await fetch(`${base}/run/wsgi-entry`)).json();
+      expect(root).toMatchObject({ method: 'GET', path: '/', query: '', body: '' });
+      const named = await fetch(`${base}/run/wsgi-named/p/q`);
+      expect([named.status, await named.text()]).toEqual([200, 'named /p/q']);
+    });
+
+    it('ASGI apps: found by their coroutine __call__, or named by OL_ASGI_ENTRY; a failing one is a 500 with the traceback', async () => {
+      const r = await fetch(`${base}/run/asgi-app/x/y?z=3`, { method: 'POST', body: 'not json either', headers: { 'x-trace': 'a-1' } });
+      expect(r.status).toBe(201);
+      expect(r.headers.get('x-kind')).toBe('asgi');
+      expect(await r.json()).toEqual({ method: 'POST', root: '/run/asgi-app', path: '/x/y', query: 'z=3', trace: 'a-1', body: 'not json either' });
+      // the app keeps serving from the same sandbox (one event loop for its life)
+      expect((await fetch(`${base}/run/asgi-app`)).headers.get('x-ol-start')).not.toBe('cold');
+      expect(await (await fetch(`${base}/run/asgi-named`)).text()).toBe('named asgi');
+      const broken = await fetch(`${base}/run/asgi-broken`);
+      expect(broken.status).toBe(500);
+      expect(await broken.text()).toMatch(/RuntimeError: asgi app failed/);
+    });
+
+    it("OpenLambda's flask-test: Flask from requirements.txt through the package cache; 418 with header A: B", async () => {
+      const before = (await (await fetch(`${base}/stats`)).json())['pull-package.cnt'] as number;
+      const r = await fetch(`${base}/run/flask-test`);
+      expect(r.status, await r.clone().text()).toBe(418);
+      expect(r.headers.get('a')).toBe('B');
+      expect(await r.text()).toBe('hi\n');
+      const e = await fetch(`${base}/run/flask-test/echo/abc?q=1`, { method: 'POST', body: 'payload' });
+      expect(await e.json()).toEqual({ word: 'abc', q: '1', body: 'payload' });
+      // Flask and its five dependencies, each pulled once (OpenLambda's counter name)
+      const stats = await (await fetch(`${base}/stats`)).json();
+      expect(stats['pull-package.cnt'] - before).toBe(6);
+    }, 120_000);
+
+    it('reuse-sandbox: false gives every call a sandbox of its own', async () => {
+      const starts: (string | null)[] = [];
+      for (let i = 0; i < 3; i++) {
+        const r = await fetch(`${base}/run/no-reuse`, { method: 'POST' });
+        expect(r.status).toBe(200);
+        starts.push(r.headers.get('x-ol-start'));
+      }
+      expect(starts).toEqual(['cold', 'cold', 'cold']);
+      // none is kept once it has answered
+      await new Promise((r) => setTimeout(r, 300));
+      expect((await (await fetch(`${base}/stats`)).json()).counters.sandboxes_destroyed).toBeGreaterThanOrEqual(3);
+    });
+
+    it("the registry answers as OpenLambda's: config shape, the code as a .tar.gz, listing and delete", async () => {
+      const cfg = await (await fetch(`${base}/registry/post-only/config`)).json();
+      expect(cfg).toMatchObject({ Triggers: { HTTP: [{ Method: 'POST' }], Cron: null, Kafka: null }, Environment: {}, ReuseSandbox: true });
+      const code = await fetch(`${base}/registry/wsgi-entry`);
+      expect(code.status).toBe(200);
+      const listing = execFileSync('tar', ['-tzf', '-'], { input: Buffer.from(await code.arrayBuffer()) }).toString().split('\n').filter(Boolean).sort();
+      expect(listing).toEqual(['app.py', 'ol.yaml']);
+      expect(await (await fetch(`${base}/registry`)).json()).toEqual(Object.keys(LAMBDAS).sort());
+    });
+  });
+}
