@@ -37,6 +37,8 @@ export const errorCodes = {
   OL_ERR_OOM: 507,
   /** The sandbox died or broke the connection without a reply. */
   OL_ERR_CRASH: 502,
+  /** The worker is stopping: the request was not, or could not be, served. */
+  OL_ERR_SHUTDOWN: 503,
   /** An archive or request body over the size limit. */
   OL_ERR_TOO_LARGE: 413,
   /** An invariant of the model was broken: always a bug in ol-lab. */

@@ -17,12 +17,27 @@ const { fail, usage } = cliErrors('ol-worker');
 
 const pidFile = (dir: string) => join(resolve(dir), 'worker.pid');
 
+/** Whether `pid` runs: a process that exited but was not yet reaped by its parent (a zombie) does not. */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    // /proc/<pid>/stat: "pid (comm) S ...", comm may hold spaces and parentheses
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return true;
+  }
+}
+
 function readPid(dir: string): number | undefined {
   try {
     const pid = Number(readFileSync(pidFile(dir), 'utf8').trim());
     if (!Number.isInteger(pid) || pid <= 0) return undefined;
-    process.kill(pid, 0);
-    return pid;
+    return alive(pid) ? pid : undefined;
   } catch {
     return undefined;
   }
@@ -89,7 +104,10 @@ async function down(dir: string): Promise<void> {
   }
   process.kill(pid, 'SIGTERM');
   for (let i = 0; i < 300; i++) {
-    try { process.kill(pid, 0); } catch { process.stdout.write(`worker ${pid} stopped\n`); return; }
+    if (!alive(pid)) {
+      process.stdout.write(`worker ${pid} stopped\n`);
+      return;
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new OlError('OL_ERR_CONFIG', `worker ${pid} did not stop within 30 s of SIGTERM`);

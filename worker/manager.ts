@@ -37,6 +37,8 @@ export type { InvocationRecord, StartKind } from './recorder.js';
 
 /** What a waiting request is given: a sandbox (taken by the drain, or handed over busy) or reserved memory. */
 interface Grant {
+  /** The worker stopped before the waiter was served. */
+  shutdown?: boolean;
   inst?: Instance;
   paused?: boolean;
   handover?: boolean;
@@ -87,6 +89,9 @@ export class LambdaManager implements PoolEffects<Instance> {
   readonly imports: ImportCache | undefined;
   readonly #maker: SandboxMaker;
   readonly #recorder: Recorder;
+  readonly #backend: SandboxBackend;
+  /** Sandboxes being made (cold starts, pre-warms): close waits for them. */
+  readonly #making = new Set<Promise<void>>();
 
   constructor(o: ManagerOptions) {
     this.#recorder = new Recorder(o.config.record ? o.config.record_path : undefined, o.log);
@@ -119,6 +124,7 @@ export class LambdaManager implements PoolEffects<Instance> {
         },
       });
     }
+    this.#backend = o.pool;
     this.#maker = new SandboxMaker({ backend: o.pool, packages: this.packages, imports: this.imports, stats: o.stats, clock: this.clock });
     const decisions = o.decisions;
     this.#pool = new SandboxPool<Instance>({
@@ -181,7 +187,7 @@ export class LambdaManager implements PoolEffects<Instance> {
 
   /** Runs one request; throws OlError for every failure, with its status. */
   async invoke(name: string, req: RuntimeRequest): Promise<RuntimeReply & { start: StartKind }> {
-    if (this.#closed) throw new OlError('OL_ERR_SANDBOX', 'the worker is shutting down');
+    if (this.#closed) throw new OlError('OL_ERR_SHUTDOWN', 'the worker is shutting down');
     const arrival = this.clock.now();
     const seq = this.#seq++;
     const rec: InvocationRecord = { lambda: name, arrival_ms: Date.now(), start: 'failed', queue_ms: 0, create_ms: 0, unpause_ms: 0, handler_ms: 0, total_ms: 0, status: 500 };
@@ -214,8 +220,12 @@ export class LambdaManager implements PoolEffects<Instance> {
       rec.status = reply.status;
       return { ...reply, start: got.kind };
     } catch (e) {
-      rec.status = isOlError(e) ? e.statusCode : 500;
-      throw e;
+      // what failed because the worker stopped says so, whatever broke on the way
+      const err = this.#closed && !isOlError(e, 'OL_ERR_SHUTDOWN')
+        ? new OlError('OL_ERR_SHUTDOWN', `the worker is shutting down; the request was stopped (${(e as Error).message})`)
+        : e;
+      rec.status = isOlError(err) ? err.statusCode : 500;
+      throw err;
     } finally {
       rec.total_ms = this.clock.now() - arrival;
       this.#stats.time('total', rec.total_ms);
@@ -263,6 +273,7 @@ export class LambdaManager implements PoolEffects<Instance> {
         pool.enqueue(seq, fnId, limits.mem_mb);
       });
       this.#queuedPerFn[fnId]!--;
+      if (grant.shutdown) throw new OlError('OL_ERR_SHUTDOWN', `the worker is shutting down; the request waited ${Math.round(this.clock.now() - tq)} ms and was not served`);
       rec.queue_ms += this.clock.now() - tq;
       this.#stats.time('queue', rec.queue_ms);
       if (grant.handover) return { inst: grant.inst!, kind: 'warm' };
@@ -309,8 +320,11 @@ export class LambdaManager implements PoolEffects<Instance> {
   /** Makes the sandbox of `inst` (cold start or pre-warm); if that fails, the instance is destroyed and the error thrown. */
   async #make(inst: Instance, code: LambdaCode, limits: SandboxLimits, rec: InvocationRecord, first?: RuntimeRequest): Promise<void> {
     this.#live.add(inst);
+    const making = this.#maker.make(inst, code, limits, rec, first);
+    const tracked = making.catch(() => {}).finally(() => this.#making.delete(tracked));
+    this.#making.add(tracked);
     try {
-      await this.#maker.make(inst, code, limits, rec, first);
+      await making;
     } catch (e) {
       // destroyed already if the worker shut down while it was being made
       if (inst.state !== 'destroyed') {
@@ -440,13 +454,22 @@ export class LambdaManager implements PoolEffects<Instance> {
     })();
   }
 
-  /** Destroys every sandbox (shutdown). */
+  /**
+   * Stops: refuses new requests, stops what the backend has in flight
+   * (installs, import timings, starts), answers waiting requests with 503,
+   * destroys every sandbox and zygote, and waits until each is gone and
+   * every sandbox being made has settled (a make that finishes after the
+   * stop destroys its own sandbox).
+   */
   async close(): Promise<void> {
     this.#closed = true;
     this.clock.close?.();
+    await this.#backend.abort?.();
+    for (const seq of [...this.#waiters.keys()]) this.#grant(seq, { shutdown: true });
     const now = this.clock.now();
     for (const inst of [...this.#live]) this.#pool.destroy(inst, 'shutdown', now);
     await this.imports?.close();
-    while (this.#dying.size > 0) await Promise.all(this.#dying);
+    while (this.#making.size > 0 || this.#dying.size > 0) await Promise.all([...this.#making, ...this.#dying]);
+    await this.imports?.close(); // a zygote made while a sandbox was being made
   }
 }

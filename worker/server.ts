@@ -135,9 +135,25 @@ export function buildApp(o: BuildOptions): Worker {
     }
   });
 
-  app.addHook('onClose', async () => {
+  // Stopping: the manager and the backend stop before the server waits for its open requests (so
+  // a request waiting on an install or a queue is answered 503 at once instead of holding the
+  // stop up), and every reply from then on closes its connection (a kept-alive connection
+  // would otherwise keep the server, and the worker's process, from closing).
+  let closing = false;
+  app.addHook('onSend', async (_req, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
+  app.addHook('preClose', async () => {
+    closing = true;
     await manager.close();
+    app.log.debug('stopping: every sandbox is gone');
     await o.pool.close?.();
+    app.log.debug('stopping: the backend is closed');
+    // every request has its answer now; a client that keeps an idle connection open (or does not
+    // read its reply) must not keep the worker alive: idle connections go now, the rest within 1 s
+    const server = app.server as { closeIdleConnections?: () => void; closeAllConnections?: () => void };
+    server.closeIdleConnections?.();
+    setTimeout(() => server.closeAllConnections?.(), 1000).unref();
   });
   return { app, manager, registry, stats };
 }

@@ -107,6 +107,13 @@ export interface CleanupReport {
 /** A backend: makes sandboxes, and removes what a crashed worker left. */
 export interface SandboxPool {
   readonly name: 'sock' | 'docker';
+  /**
+   * The worker is stopping: work in flight (installs, import timings,
+   * sandboxes and zygotes being started) is killed so it ends now, and
+   * nothing new starts (OL_ERR_SHUTDOWN). `close` then waits for it and
+   * removes whatever is left.
+   */
+  abort?(): Promise<void>;
   create(spec: SandboxSpec): Promise<Sandbox>;
   /** Everything this worker's earlier runs left behind is removed. */
   cleanup(): Promise<CleanupReport>;
@@ -115,7 +122,11 @@ export interface SandboxPool {
   on(listener: (type: SandboxEventType, sb: Sandbox) => void): void;
   /** Runs a one-shot job (package install, import timing) in a lean container. */
   runJob?(job: JobSpec): Promise<unknown>;
-  /** Releases what the pool itself holds (its empty root cgroup); sandboxes must be gone. */
+  /**
+   * The worker stops: aborts what is in flight (see `abort`), waits for it,
+   * then removes everything of the pool's that is left — processes,
+   * cgroups, containers, folders — and its root cgroup.
+   */
   close?(): Promise<void>;
 }
 

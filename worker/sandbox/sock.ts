@@ -14,7 +14,7 @@ import { createConnection, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { OlError } from '../../common/errors.js';
+import { OlError, isOlError } from '../../common/errors.js';
 import { projectPath } from '../../common/paths.js';
 import { PoolEvents, type CleanupReport, type Diagnosis, type PackageMount, type Sandbox, type SandboxPool, type SandboxSpec, type ZygoteHandle, type JobSpec } from './api.js';
 export type { JobSpec } from './api.js';
@@ -217,6 +217,12 @@ export class SockPool extends PoolEvents implements SandboxPool {
   readonly #cg: CgroupDriver;
   readonly #init = projectPath('worker', 'runtime', 'init.py');
   readonly #dirs: SandboxDirs;
+  /** Set by abort: nothing new starts. */
+  #closing = false;
+  /** Groups of what is starting (sandboxes, zygotes) or running (jobs): what abort kills. */
+  readonly #busy = new Set<Cgroup>();
+  /** Operations under way (creates, zygote starts, jobs): what close waits for. */
+  readonly #inflight = new Set<Promise<unknown>>();
 
   constructor(o: SockOptions) {
     super();
@@ -233,6 +239,23 @@ export class SockPool extends PoolEvents implements SandboxPool {
     this.#dirs = new SandboxDirs(o.dir, join('scratch', 'zygote.sock'));
     mkdirSync(o.dir, { recursive: true });
     this.#cg = cgroupDriver(o.cgroupRoot, o.cgroupVersion ?? 'auto');
+  }
+
+  #refuse(what: string): void {
+    if (this.#closing) throw new OlError('OL_ERR_SHUTDOWN', `the worker is shutting down: ${what} was not started`);
+  }
+
+  /** Runs `fn` as an operation close waits for. */
+  #op<T>(fn: () => Promise<T>): Promise<T> {
+    const p = fn();
+    const tracked = p.catch(() => {}).finally(() => this.#inflight.delete(tracked));
+    this.#inflight.add(tracked);
+    return p;
+  }
+
+  async abort(): Promise<void> {
+    this.#closing = true;
+    await Promise.all([...this.#busy].map((cg) => cg.destroy().catch(() => {})));
   }
 
   /** A sandbox directory (see SandboxDirs) with its root mount point and a scratch folder the sandbox user owns. */
@@ -284,24 +307,37 @@ export class SockPool extends PoolEvents implements SandboxPool {
   async #start(cfg: unknown, what: string, dir: string, cgroup: Cgroup, via?: { zygote: ZygoteHandle; socket: string; keep: boolean; first?: Buffer }): Promise<{ child?: ChildProcess; conn?: { conn: Socket; rest: Buffer } }> {
     let child: ChildProcess | undefined;
     let conn: { conn: Socket; rest: Buffer } | undefined;
+    this.#busy.add(cgroup);
     try {
+      this.#refuse(what);
       if (via) {
         conn = await this.#fork(via.zygote, cfg, what, via.socket, via.keep, via.first);
       } else {
         child = this.#spawn(cfg);
         await readFirstLine(child.stdout!, what, { child });
       }
+      // stopped while it started: it must not outlive the worker
+      this.#refuse(what);
     } catch (e) {
+      conn?.conn.destroy();
       await cgroup.destroy().catch(() => {});
       rmSync(dir, { recursive: true, force: true });
+      if (this.#closing && !isOlError(e, 'OL_ERR_SHUTDOWN')) throw new OlError('OL_ERR_SHUTDOWN', `the worker is shutting down: ${what} was stopped while it started`);
       throw e;
+    } finally {
+      this.#busy.delete(cgroup);
     }
     child?.stdout!.resume();
     child?.stderr!.resume();
     return { child, conn };
   }
 
-  async create(spec: SandboxSpec): Promise<Sandbox> {
+  create(spec: SandboxSpec): Promise<Sandbox> {
+    return this.#op(() => this.#create(spec));
+  }
+
+  async #create(spec: SandboxSpec): Promise<Sandbox> {
+    this.#refuse(`sandbox ${spec.id}`);
     const t0 = performance.now();
     const { dir, root, scratch } = this.#makeDir(spec.id);
     const cgroup = this.#cg.create(spec.id, { memoryMb: spec.memoryMb, pids: spec.pids, cpuPercent: spec.cpuPercent });
@@ -344,7 +380,12 @@ export class SockPool extends PoolEvents implements SandboxPool {
    * limit was reached after some 57 live forked sandboxes and the kernel
    * killed the zygote. The pool still reserves `spec.memoryMb` for it.
    */
-  async createZygote(spec: ZygoteSpec, parent?: SockZygote): Promise<SockZygote> {
+  createZygote(spec: ZygoteSpec, parent?: SockZygote): Promise<SockZygote> {
+    return this.#op(() => this.#createZygote(spec, parent));
+  }
+
+  async #createZygote(spec: ZygoteSpec, parent?: SockZygote): Promise<SockZygote> {
+    this.#refuse(`zygote ${spec.id}`);
     const { dir, root, scratch } = this.#makeDir(spec.id);
     const cgroup = this.#cg.create(spec.id, { memoryMb: Infinity, pids: spec.pids, cpuPercent: 100, cpuShares: ZYGOTE_CPU_SHARES }, false);
     const cfg = {
@@ -364,9 +405,15 @@ export class SockPool extends PoolEvents implements SandboxPool {
   }
 
   /** Runs a one-shot job (install, measure) in a lean container; resolves with its result JSON. */
-  async runJob(job: JobSpec): Promise<unknown> {
+  runJob(job: JobSpec): Promise<unknown> {
+    return this.#op(() => this.#runJob(job));
+  }
+
+  async #runJob(job: JobSpec): Promise<unknown> {
+    this.#refuse(`${job.mode} job ${job.id}`);
     const { dir, root, scratch } = this.#makeDir(job.id);
     const cgroup = this.#cg.create(job.id, { memoryMb: job.memoryMb, pids: 128, cpuPercent: 100 }, false);
+    this.#busy.add(cgroup);
     const binds: [string, string, boolean][] = [[job.hostDir ?? scratch, '/host', false], [projectPath('worker', 'runtime'), '/runtime', true]];
     if (job.handlerDir) binds.push([job.handlerDir, '/handler', true]);
     const cfg = {
@@ -393,9 +440,12 @@ export class SockPool extends PoolEvents implements SandboxPool {
       const line = await Promise.race([readFirstLine(child.stdout!, `${job.mode} job ${job.id}`, { child }), timeout]);
       return line.data;
     } catch (e) {
+      if (this.#closing) throw new OlError('OL_ERR_SHUTDOWN', `the worker is shutting down: ${job.mode} job ${job.id} was stopped`);
       if (cgroup.oomKills() > 0) throw new OlError('OL_ERR_OOM', `${job.mode} job ${job.id} ran out of memory (limit ${job.memoryMb} MB)`);
       throw e;
     } finally {
+      this.#busy.delete(cgroup);
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       clearTimeout(timer);
       await cgroup.destroy().catch(() => {});
       rmSync(dir, { recursive: true, force: true });
@@ -403,6 +453,10 @@ export class SockPool extends PoolEvents implements SandboxPool {
   }
 
   async close(): Promise<void> {
+    await this.abort();
+    while (this.#inflight.size > 0) await Promise.all(this.#inflight);
+    // whatever is left (a zygote or sandbox nobody destroyed) goes too
+    await this.cleanup();
     this.#cg.removeRoot();
   }
 
