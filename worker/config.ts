@@ -41,6 +41,7 @@ export interface WorkerConfig {
   body_limit_mb: number;
   base_root: string;
   docker_image: string;
+  docker_pause: 'freezer' | 'api';
   cgroup_root: string;
   cgroup_version: 'auto' | 'v1' | 'v2';
   sandbox_uid: number;
@@ -79,6 +80,7 @@ export const configDocs: Record<string, { default: unknown; describe: string }> 
   body_limit_mb: { default: 6, describe: 'largest request body accepted by /run, MB' },
   base_root: { default: '/var/lib/ol-lab/ol-min', describe: 'base root filesystem (Debian minbase + python3 and pip) built by init' },
   docker_image: { default: 'ol-min', describe: 'Docker image imported from the base root by init' },
+  docker_pause: { default: 'freezer', describe: 'docker backend: pause a container by writing its cgroup freezer directly (freezer), or through the Docker API as OpenLambda does (api, some 30-60 times slower per pause and unpause)' },
   cgroup_root: { default: 'ol-lab/{id}', describe: 'cgroup under which this worker\'s sandboxes live ({id}: hash of the worker dir)' },
   cgroup_version: { default: 'auto', describe: 'auto, v1 or v2' },
   sandbox_uid: { default: 65534, describe: 'user id handlers run as (nobody)' },
@@ -116,6 +118,7 @@ export function defaultConfig(dir: string): WorkerConfig {
     body_limit_mb: 6,
     base_root: '/var/lib/ol-lab/ol-min',
     docker_image: 'ol-min',
+    docker_pause: 'freezer',
     cgroup_root: `ol-lab/${id}`,
     cgroup_version: 'auto',
     sandbox_uid: 65534,
@@ -164,6 +167,7 @@ export function validateConfig(c: WorkerConfig, where = 'config'): WorkerConfig 
     num('body_limit_mb', c.body_limit_mb, 0.001);
     num('sandbox_uid', c.sandbox_uid, 1, true);
     num('sandbox_gid', c.sandbox_gid, 1, true);
+    if (c.docker_pause !== 'freezer' && c.docker_pause !== 'api') badConfig('docker_pause', `must be freezer or api, got ${JSON.stringify(c.docker_pause)}`);
     if (!['auto', 'v1', 'v2'].includes(c.cgroup_version)) badConfig('cgroup_version', `must be auto, v1 or v2, got ${JSON.stringify(c.cgroup_version)}`);
     if (!/^[A-Za-z0-9._/-]+$/.test(c.cgroup_root) || c.cgroup_root.includes('..')) badConfig('cgroup_root', `must be a relative path of [A-Za-z0-9._-] parts, got ${JSON.stringify(c.cgroup_root)}`);
     if (typeof c.record !== 'boolean') badConfig('record', `must be true or false, got ${JSON.stringify(c.record)}`);

@@ -13,7 +13,7 @@ export async function makePoolFor(c: WorkerConfig): Promise<SandboxPool> {
     } catch {
       jobs = undefined; // installs then fail with a clear error; lambdas without packages still run
     }
-    const p = new DockerPool({ dir: join(c.worker_dir, 'sandboxes'), image: c.docker_image, owner: c.worker_dir, uid: c.sandbox_uid, gid: c.sandbox_gid, jobs });
+    const p = new DockerPool({ dir: join(c.worker_dir, 'sandboxes'), image: c.docker_image, pause: c.docker_pause, owner: c.worker_dir, uid: c.sandbox_uid, gid: c.sandbox_gid, jobs });
     await p.check();
     return p;
   }

@@ -3,8 +3,9 @@
  * contracts, and the file helpers (limit writes, reading counters, killing
  * a group's processes, removing a group that is slow to empty).
  */
-import { readFileSync, rmdirSync, writeFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { OlError } from '../../common/errors.js';
 
 /** Limits of one sandbox. */
@@ -99,6 +100,69 @@ export function keyed(path: string, key: string): number {
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Freezing and thawing one cgroup folder: v1 writes `freezer.state` and
+ * polls it until FROZEN holds (FREEZING comes first); v2 writes
+ * `cgroup.freeze` and polls `cgroup.events` for `frozen 1`.
+ */
+export function freezerOf(dir: string, version: 1 | 2, what: string): { freeze: () => Promise<void>; thaw: () => Promise<void> } {
+  if (version === 1) {
+    const state = join(dir, 'freezer.state');
+    return {
+      freeze: async () => {
+        await writeAsync(state, 'FROZEN');
+        for (let i = 0; i < 1000; i++) {
+          if ((await readFile(state, 'utf8')).trim() === 'FROZEN') return;
+          await sleep(i < 50 ? 0 : 1);
+        }
+        throw new OlError('OL_ERR_SANDBOX', `${what} did not freeze`);
+      },
+      thaw: async () => write(state, 'THAWED'),
+    };
+  }
+  return {
+    freeze: async () => {
+      await writeAsync(join(dir, 'cgroup.freeze'), '1');
+      for (let i = 0; i < 1000; i++) {
+        if (/^frozen 1$/m.test(await readFile(join(dir, 'cgroup.events'), 'utf8').catch(() => ''))) return;
+        await sleep(i < 50 ? 0 : 1);
+      }
+      throw new OlError('OL_ERR_SANDBOX', `${what} did not freeze`);
+    },
+    thaw: async () => write(join(dir, 'cgroup.freeze'), '0'),
+  };
+}
+
+/**
+ * The freezer of the cgroup process `pid` is in, from /proc/<pid>/cgroup:
+ * the v1 freezer hierarchy if it has one, else its v2 group (on a pure v2
+ * mount or the hybrid `unified` one); undefined if neither can freeze.
+ */
+export function processFreezer(pid: number, what: string, mount = '/sys/fs/cgroup'): { freeze: () => Promise<void>; thaw: () => Promise<void> } | undefined {
+  let lines: string[];
+  try {
+    lines = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n');
+  } catch {
+    return undefined;
+  }
+  for (const l of lines) {
+    const [, controllers, path] = l.split(':', 3) as [string, string?, string?];
+    if (controllers?.split(',').includes('freezer') && path) {
+      const dir = join(mount, 'freezer', path);
+      if (existsSync(join(dir, 'freezer.state'))) return freezerOf(dir, 1, what);
+    }
+  }
+  const v2 = lines.find((l) => l.startsWith('0::'));
+  if (v2) {
+    const path = v2.slice(3);
+    for (const base of [mount, join(mount, 'unified')]) {
+      const dir = join(base, path);
+      if (existsSync(join(dir, 'cgroup.freeze'))) return freezerOf(dir, 2, what);
+    }
+  }
+  return undefined;
+}
 
 /** Kills and waits; shared by both versions. */
 export async function killAll(list: () => number[], freeze: () => Promise<void>, thaw: () => Promise<void>): Promise<void> {

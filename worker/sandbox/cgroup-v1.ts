@@ -4,10 +4,10 @@
  * anchor group that keeps the freezer's static key on.
  */
 import { existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OlError } from '../../common/errors.js';
-import { limitWrites, write, writeAsync, readInts, keyed, killAll, rmdirRetry, rmdirQuiet, V1_CONTROLLERS, sleep, SANDBOX_CPU_SHARES, type CgroupLimits, type Cgroup, type CgroupDriver } from './cgroup-common.js';
+import { freezerOf, limitWrites, write, readInts, keyed, killAll, rmdirRetry, rmdirQuiet, V1_CONTROLLERS, SANDBOX_CPU_SHARES, type CgroupLimits, type Cgroup, type CgroupDriver } from './cgroup-common.js';
 
 /**
  * An empty v1 freezer group kept frozen while a driver's root exists. The
@@ -145,17 +145,8 @@ export class V1Driver implements CgroupDriver {
   }
 
   #handle(name: string): Cgroup {
-    const freezer = join(this.#dir('freezer', name), 'freezer.state');
     const procs = join(this.#dir('pids', name), 'cgroup.procs');
-    const freeze = async () => {
-      await writeAsync(freezer, 'FROZEN');
-      for (let i = 0; i < 1000; i++) {
-        if ((await readFile(freezer, 'utf8')).trim() === 'FROZEN') return;
-        await sleep(i < 50 ? 0 : 1);
-      }
-      throw new OlError('OL_ERR_SANDBOX', `cgroup ${name} did not freeze`);
-    };
-    const thaw = async () => write(freezer, 'THAWED');
+    const { freeze, thaw } = freezerOf(this.#dir('freezer', name), 1, `cgroup ${name}`);
     const pids = () => readInts(procs);
     return {
       name,

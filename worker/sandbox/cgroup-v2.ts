@@ -3,10 +3,9 @@
  * demand (v2 cannot rename groups into place).
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OlError } from '../../common/errors.js';
-import { write, writeAsync, readInts, keyed, killAll, rmdirRetry, rmdirQuiet, sleep, SANDBOX_CPU_SHARES, type CgroupLimits, type Cgroup, type CgroupDriver } from './cgroup-common.js';
+import { freezerOf, write, readInts, keyed, killAll, rmdirRetry, rmdirQuiet, SANDBOX_CPU_SHARES, type CgroupLimits, type Cgroup, type CgroupDriver } from './cgroup-common.js';
 
 export class V2Driver implements CgroupDriver {
   readonly version = 2 as const;
@@ -34,15 +33,7 @@ export class V2Driver implements CgroupDriver {
   #handle(name: string): Cgroup {
     const dir = join(this.mount, this.root, name);
     const procs = join(dir, 'cgroup.procs');
-    const freeze = async () => {
-      await writeAsync(join(dir, 'cgroup.freeze'), '1');
-      for (let i = 0; i < 1000; i++) {
-        if (/^frozen 1$/m.test(await readFile(join(dir, 'cgroup.events'), 'utf8').catch(() => ''))) return;
-        await sleep(i < 50 ? 0 : 1);
-      }
-      throw new OlError('OL_ERR_SANDBOX', `cgroup ${name} did not freeze`);
-    };
-    const thaw = async () => write(join(dir, 'cgroup.freeze'), '0');
+    const { freeze, thaw } = freezerOf(dir, 2, `cgroup ${name}`);
     const pids = () => readInts(procs);
     return {
       name,

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
 import { OlError } from '../../common/errors.js';
+import { processFreezer } from './cgroup-common.js';
 import { projectPath } from '../../common/paths.js';
 import { PoolEvents, type CleanupReport, type Diagnosis, type Sandbox, type SandboxPool, type SandboxSpec } from './api.js';
 import { SandboxDirs } from './dirs.js';
@@ -27,8 +28,15 @@ export interface DockerOptions {
   uid: number;
   gid: number;
   socketPath?: string;
+  /**
+   * How a container is paused: `freezer` writes its cgroup's freezer
+   * directly (what `docker pause` ends in, without the API round trips and
+   * the engine's bookkeeping), `api` asks the engine. Default freezer; api
+   * where the container's cgroup cannot be found.
+   */
+  pause?: 'freezer' | 'api';
   /** Runs package installs (in sock-style sandboxes: Docker has no fork, the installer needs none of it). */
-  jobs?: { runJob(job: JobSpec): Promise<unknown>; close?(): Promise<void> };
+  jobs?: { runJob(job: JobSpec): Promise<unknown>; abort?(): Promise<void>; close?(): Promise<void>; census(): Promise<CleanupReport>; cleanup(): Promise<CleanupReport> };
 }
 
 const LABEL = 'ol-lab.worker';
@@ -41,19 +49,25 @@ class DockerSandbox extends RuntimeSandbox {
     readonly dir: string,
     readonly container: Docker.Container,
     pool: DockerPool,
+    /** The container's own cgroup freezer, when pausing bypasses the engine. */
+    readonly freezer?: { freeze: () => Promise<void>; thaw: () => Promise<void> },
   ) {
     super(id, lambda, createMs, join(dir, 'ol.sock'), (t, sb) => pool.emit(t, sb));
   }
 
   protected async freeze(): Promise<void> {
-    await this.container.pause();
+    if (this.freezer) await this.freezer.freeze();
+    else await this.container.pause();
   }
 
   protected async thaw(): Promise<void> {
-    await this.container.unpause();
+    if (this.freezer) await this.freezer.thaw();
+    else await this.container.unpause();
   }
 
   protected async remove(): Promise<void> {
+    // a container frozen behind the engine's back would hold its kill (SIGKILL waits for the thaw)
+    await this.freezer?.thaw().catch(() => {});
     await this.container.remove({ force: true }).catch((e: { statusCode?: number }) => {
       if (e.statusCode !== 404) throw e;
     });
@@ -82,6 +96,10 @@ export class DockerPool extends PoolEvents implements SandboxPool {
   readonly #o: DockerOptions;
   readonly #docker: Docker;
   readonly #dirs: SandboxDirs;
+  /** Set by abort: nothing new starts. */
+  #closing = false;
+  /** Creates under way: what close waits for. */
+  readonly #inflight = new Set<Promise<unknown>>();
 
   constructor(o: DockerOptions) {
     super();
@@ -105,8 +123,16 @@ export class DockerPool extends PoolEvents implements SandboxPool {
     }
   }
 
-  /** Releases the job runner's (empty) root cgroup. */
+  async abort(): Promise<void> {
+    this.#closing = true;
+    await this.#o.jobs?.abort?.();
+  }
+
+  /** Waits for creates under way, removes every container of this worker's that is left, and closes the job runner. */
   async close(): Promise<void> {
+    await this.abort();
+    while (this.#inflight.size > 0) await Promise.all(this.#inflight);
+    await this.#removeMine();
     await this.#o.jobs?.close?.();
   }
 
@@ -116,7 +142,15 @@ export class DockerPool extends PoolEvents implements SandboxPool {
     return this.#o.jobs.runJob(job);
   }
 
-  async create(spec: SandboxSpec): Promise<Sandbox> {
+  create(spec: SandboxSpec): Promise<Sandbox> {
+    const p = this.#create(spec);
+    const tracked = p.catch(() => {}).finally(() => this.#inflight.delete(tracked));
+    this.#inflight.add(tracked);
+    return p;
+  }
+
+  async #create(spec: SandboxSpec): Promise<Sandbox> {
+    if (this.#closing) throw new OlError('OL_ERR_SHUTDOWN', `the worker is shutting down: sandbox ${spec.id} was not started`);
     const t0 = performance.now();
     const dir = this.#dirs.path(spec.id);
     mkdirSync(dir, { recursive: true });
@@ -160,13 +194,20 @@ export class DockerPool extends PoolEvents implements SandboxPool {
       await container.start();
       await ready;
       (stream as unknown as { destroy?: () => void }).destroy?.();
+      // stopped while it started: it must not outlive the worker
+      if (this.#closing) throw new OlError('OL_ERR_SHUTDOWN', `the worker is shutting down: sandbox ${spec.id} was stopped while it started`);
     } catch (e) {
       await container?.remove({ force: true }).catch(() => {});
       rmSync(dir, { recursive: true, force: true });
       if (e instanceof OlError) throw e;
       throw new OlError('OL_ERR_SANDBOX', `docker could not start sandbox ${spec.id}: ${(e as Error).message}`);
     }
-    const sb = new DockerSandbox(spec.id, spec.lambda, performance.now() - t0, dir, container, this);
+    let freezer;
+    if ((this.#o.pause ?? 'freezer') === 'freezer') {
+      const pid = (await container.inspect().catch(() => undefined))?.State?.Pid;
+      if (pid) freezer = processFreezer(pid, `container of sandbox ${spec.id}`);
+    }
+    const sb = new DockerSandbox(spec.id, spec.lambda, performance.now() - t0, dir, container, this, freezer);
     this.emit('create', sb);
     return sb;
   }
@@ -175,20 +216,27 @@ export class DockerPool extends PoolEvents implements SandboxPool {
     return this.#docker.listContainers({ all: true, filters: { label: [`${LABEL}=${this.#o.owner}`] } });
   }
 
+  /** Containers and sandbox folders, and the job runner's processes, cgroups and folders. */
   async census(): Promise<CleanupReport> {
     const cs = await this.#mine();
+    const jobs = await this.#o.jobs?.census();
     return {
-      processes: cs.filter((c) => c.State === 'running' || c.State === 'paused').length,
-      cgroups: 0,
+      processes: cs.filter((c) => c.State === 'running' || c.State === 'paused').length + (jobs?.processes ?? 0),
+      cgroups: jobs?.cgroups ?? 0,
       containers: cs.length,
-      dirs: existsSync(this.#o.dir) ? readdirSync(this.#o.dir).length : 0,
+      dirs: (existsSync(this.#o.dir) ? readdirSync(this.#o.dir).length : 0) + (jobs?.dirs ?? 0),
     };
   }
 
   async cleanup(): Promise<CleanupReport> {
     const before = await this.census();
+    await this.#removeMine();
+    await this.#o.jobs?.cleanup();
+    return before;
+  }
+
+  async #removeMine(): Promise<void> {
     for (const c of await this.#mine()) await this.#docker.getContainer(c.Id).remove({ force: true }).catch(() => {});
     if (existsSync(this.#o.dir)) for (const d of readdirSync(this.#o.dir)) rmSync(join(this.#o.dir, d), { recursive: true, force: true });
-    return before;
   }
 }
