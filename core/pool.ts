@@ -501,12 +501,7 @@ export class SandboxPool<S extends PooledSandbox> {
     if (d.pause) {
       sb.state = 'paused';
       this.counts.pauses++;
-      const p = this.#pausedMemMb;
-      if (p !== null && p < sb.footprint) {
-        this.used -= sb.footprint - p;
-        this.evictable -= sb.footprint - p;
-        sb.footprint = p;
-      }
+      if (this.#pausedMemMb !== null) this.downsize(sb, this.#pausedMemMb);
       this.#log?.('pause', sb.fnId, sb.id, -1);
       this.#effects.pause(sb);
     }
@@ -515,6 +510,20 @@ export class SandboxPool<S extends PooledSandbox> {
       sb.expiresAt = now + d.keepAliveMs;
       this.#effects.scheduleExpiry(sb, sb.expiresAt);
     }
+  }
+
+  /**
+   * POLICY: a paused sandbox holds `mb` of the pool instead of its full
+   * memory (OpenLambda's downsize_paused_mem): the simulator passes its
+   * modelled footprint (`pausedMemMb`) as it pauses; the worker, what the
+   * frozen sandbox really uses, once its limit is lowered. Taking it back
+   * regrows it to full size first (`route`). No-op unless paused and smaller.
+   */
+  downsize(sb: S, mb: number): void {
+    if (sb.state !== 'paused' || !(mb < sb.footprint)) return;
+    this.used -= sb.footprint - mb;
+    this.evictable -= sb.footprint - mb;
+    sb.footprint = mb;
   }
 
   /** A keep-alive timer set for `at` fired: destroys the sandbox unless it was used or destroyed since (true if it did). */

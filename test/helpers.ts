@@ -1,6 +1,10 @@
 /** Shared test helpers: run a simulation on rows and check the invariants every run must keep. */
 import { expect } from 'vitest';
+import { makeRng } from '../common/rng.js';
 import { projectPath } from '../common/paths.js';
+import { createPolicy } from '../core/policies/index.js';
+import { SandboxRecord } from '../core/policy.js';
+import { Route, SandboxPool, type PoolEffects, type PooledSandbox, type PoolOptions } from '../core/pool.js';
 import { resolveSimConfig, type SimConfig } from '../sim/config.js';
 import { compileProfile, constantProfile, type CostName } from '../sim/profile.js';
 import { Simulator, type SimEvent, type SimHooks, type SimResult } from '../sim/simulator.js';
@@ -8,6 +12,47 @@ import type { SimSummary } from '../sim/summary.js';
 import { ArrayTraceSource, type InvocationRow } from '../traces/memory.js';
 
 export const SAMPLE10 = projectPath('traces', 'data', 'azure2019', '10');
+
+/** A sandbox as core/pool.ts books it, for pool tests. */
+export class PoolSb extends SandboxRecord implements PooledSandbox {
+  footprint: number;
+  active = 0;
+  availIdx = -1;
+  expiresAt = Infinity;
+  constructor(id: number, fnId: number, mem: number, now: number) {
+    super(id, fnId, `f${fnId}`, mem, now);
+    this.footprint = mem;
+  }
+}
+
+/**
+ * A pool of `capacity` MB under `policy` (lru by default), with sandboxes
+ * of the given sizes made and gone idle in order; what the pool destroyed
+ * and paused is recorded.
+ */
+export function poolWith(capacity: number, sizes: number[], o: Partial<PoolOptions<PoolSb>> = {}, policy = 'lru') {
+  const evicted: number[] = [];
+  const destroyed: [number, string][] = [];
+  const paused: number[] = [];
+  const effects: PoolEffects<PoolSb> = {
+    destroy: (sb, reason) => {
+      destroyed.push([sb.id, reason]);
+      if (reason === 'evicted') evicted.push(sb.id);
+    },
+    pause: (sb) => paused.push(sb.id), scheduleExpiry: () => {}, schedulePrewarm: () => {}, evictZygote: () => {},
+  };
+  const pool = new SandboxPool<PoolSb>({ capacityMb: capacity, policy: createPolicy(policy, { capacityMb: capacity, rng: makeRng(1, 't') }), effects, ...o });
+  let now = 0;
+  const sbs = sizes.map((mem, i) => {
+    pool.invoked(i, now);
+    expect(pool.route(i, mem, now, i)).toBe(Route.Cold);
+    const sb = new PoolSb(pool.newId, i, mem, now);
+    pool.admit(sb, now);
+    return sb;
+  });
+  for (const sb of sbs) pool.release(sb, ++now);
+  return { pool, evicted, destroyed, paused, sbs, now: () => ++now };
+}
 
 /** Invariants of any finished run, from its summary. */
 export function checkSummary(s: SimSummary): void {

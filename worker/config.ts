@@ -55,6 +55,7 @@ export interface WorkerConfig {
   import_cache: boolean;
   import_tree: string;
   zygote_mem_mb: number;
+  downsize_paused_mem: boolean;
   log_level: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
 
@@ -94,6 +95,7 @@ export const configDocs: Record<string, { default: unknown; describe: string }> 
   install_time_limit_ms: { default: 300000, describe: 'time limit of one package install, ms' },
   import_cache: { default: true, describe: 'sock only: fork new sandboxes from zygotes (pre-imported interpreters) of the import tree' },
   import_tree: { default: '', describe: 'import-cache tree JSON (e.g. from ol-exp fit-tree); empty: a root zygote with no packages' },
+  downsize_paused_mem: { default: false, describe: 'OpenLambda\'s downsize_paused_mem: a paused sandbox\'s memory limit drops to what it uses plus 1 MB, and the pool counts only that until it is unpaused (the simulator: --paused-mem)' },
   zygote_mem_mb: { default: 128, describe: 'memory one zygote takes from mem_pool_mb while it lives, MB (its cgroup has no memory limit: pages it shares with forked sandboxes stay charged to it)' },
 };
 
@@ -133,6 +135,7 @@ export function defaultConfig(dir: string): WorkerConfig {
     import_cache: true,
     import_tree: '',
     zygote_mem_mb: 128,
+    downsize_paused_mem: false,
   };
 }
 
@@ -177,6 +180,7 @@ export function validateConfig(c: WorkerConfig, where = 'config'): WorkerConfig 
     if (typeof c.packages_dir !== 'string' || !c.packages_dir.startsWith('/')) badConfig('packages_dir', `must be an absolute path, got ${JSON.stringify(c.packages_dir)}`);
     num('install_mem_mb', c.install_mem_mb, 32);
     num('install_time_limit_ms', c.install_time_limit_ms, 1);
+    if (typeof c.downsize_paused_mem !== 'boolean') badConfig('downsize_paused_mem', `must be true or false, got ${JSON.stringify(c.downsize_paused_mem)}`);
     if (typeof c.import_cache !== 'boolean') badConfig('import_cache', `must be true or false, got ${JSON.stringify(c.import_cache)}`);
     if (typeof c.import_tree !== 'string') badConfig('import_tree', `must be a path to a tree JSON, or empty, got ${JSON.stringify(c.import_tree)}`);
     num('zygote_mem_mb', c.zygote_mem_mb, 16);

@@ -149,15 +149,17 @@ export class LambdaManager implements PoolEffects<Instance> {
 
   /** Gauges for /stats and /metrics. */
   gauges(): Record<string, number> {
-    let idle = 0, paused = 0, busy = 0;
+    let idle = 0, paused = 0, busy = 0, pausedMb = 0;
     for (const i of this.#live) {
       if (i.state === 'idle') idle++;
-      else if (i.state === 'paused') paused++;
-      else busy++;
+      else if (i.state === 'paused') {
+        paused++;
+        pausedMb += i.footprint;
+      } else busy++;
     }
     const p = this.#pool;
     return {
-      mem_pool_mb: this.#c.mem_pool_mb, mem_used_mb: p.used + p.dying, mem_reserved_mb: p.used, sandboxes_idle: idle, sandboxes_paused: paused,
+      mem_pool_mb: this.#c.mem_pool_mb, mem_used_mb: p.used + p.dying, mem_reserved_mb: p.used, sandboxes_idle: idle, sandboxes_paused: paused, paused_mem_mb: pausedMb,
       sandboxes_busy: busy, queue_length: p.queue.size, ...(this.imports?.gauges() ?? { zygotes: 0, zygote_mem_mb: 0 }),
     };
   }
@@ -402,7 +404,18 @@ export class LambdaManager implements PoolEffects<Instance> {
   }
 
   pause(inst: Instance): void {
-    inst.chain = inst.chain.then(() => inst.sb!.pause()).catch((e) => {
+    inst.chain = inst.chain.then(async () => {
+      await inst.sb!.pause();
+      if (this.#c.downsize_paused_mem && inst.sb!.downsize) {
+        const mb = await inst.sb!.downsize();
+        // the pool counts what the frozen sandbox uses (unless it was taken back meanwhile)
+        if (mb !== undefined) {
+          this.#stats.count('downsized');
+          this.#pool.downsize(inst, mb);
+          this.#kickDrain(); // memory came free: a queued request may fit now
+        }
+      }
+    }).catch((e) => {
       this.#log?.warn({ err: e, sandbox: inst.sb?.id }, 'pause failed; destroying the sandbox');
       if (inst.state === 'paused') this.#pool.destroy(inst, 'error', this.clock.now());
     });

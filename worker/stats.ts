@@ -22,7 +22,7 @@ export class WorkerStats {
   readonly counters: Record<string, number> = {
     requests: 0, cold: 0, warm: 0, unpaused: 0, queued: 0, rejected_queue_full: 0,
     handler_errors: 0, timeouts: 0, oom_kills: 0, crashes: 0, start_failures: 0,
-    sandboxes_created: 0, sandboxes_destroyed: 0, evictions: 0, expirations: 0, pauses: 0, prewarms: 0,
+    sandboxes_created: 0, sandboxes_destroyed: 0, evictions: 0, expirations: 0, pauses: 0, downsized: 0, prewarms: 0,
     package_installs: 0, package_cache_hits: 0, package_install_failures: 0,
     zygotes_created: 0, zygote_forks: 0, zygote_fallbacks: 0, zygote_deaths: 0, zygote_evictions: 0, zygote_failures: 0, zygote_no_memory: 0,
   };

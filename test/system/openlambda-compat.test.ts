@@ -11,14 +11,14 @@
  * serve them.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repackWheels } from '../../experiments/wheels.js';
 import { defaultConfig, type WorkerConfig } from '../../worker/config.js';
-import { makePoolFor } from '../../worker/pools.js';
-import { buildApp, type Worker } from '../../worker/server.js';
+import type { Worker } from '../../worker/server.js';
+import { startWorker, stopWorker } from './real-worker.js';
 
 const BASE = '/var/lib/ol-lab/ol-min';
 const DEBIAN = '/usr/lib/python3/dist-packages';
@@ -142,25 +142,14 @@ for (const backend of ['sock', 'docker'] as const) {
         mkdirSync(join(c.registry, name), { recursive: true });
         for (const [f, t] of Object.entries(LAMBDAS[name]!)) writeFileSync(join(c.registry, name, f), t);
       }
-      const pool = await makePoolFor(c);
-      await pool.cleanup();
-      w = buildApp({ config: c, pool });
-      await w.app.listen({ host: '127.0.0.1', port: 0 });
-      base = `http://127.0.0.1:${(w.app.server.address() as { port: number }).port}`;
+      ({ w, base } = await startWorker(c));
       for (const name of names.filter((_, i) => i % 2 === 1)) {
-        const r = await fetch(`${base}/registry/${name}`, { method: 'POST', body: tgz(LAMBDAS[name]!), headers: { 'content-type': 'application/octet-stream' } });
+        const r = await fetch(`${base}/registry/${name}`, { method: 'POST', body: new Uint8Array(tgz(LAMBDAS[name]!)), headers: { 'content-type': 'application/octet-stream' } });
         expect(r.status, await r.clone().text()).toBe(201);
       }
     }, 120_000);
 
-    afterAll(async () => {
-      if (!w) return;
-      const pool = await makePoolFor(c);
-      await w.app.close();
-      expect(await pool.census()).toEqual({ processes: 0, cgroups: 0, containers: 0, dirs: 0 });
-      expect(readFileSync('/proc/self/mountinfo', 'utf8').includes(c.worker_dir)).toBe(false);
-      rmSync(c.worker_dir, { recursive: true, force: true });
-    }, 60_000);
+    afterAll(() => stopWorker(w, c, true), 60_000);
 
     it('f(event): a JSON body is the event, an empty body is {}, a body that is not JSON fails in the runtime', async () => {
       const hello = await fetch(`${base}/run/echo`, { method: 'POST', body: JSON.stringify('hello world') });
@@ -241,6 +230,81 @@ for (const backend of ['sock', 'docker'] as const) {
       const listing = execFileSync('tar', ['-tzf', '-'], { input: Buffer.from(await code.arrayBuffer()) }).toString().split('\n').filter(Boolean).sort();
       expect(listing).toEqual(['app.py', 'ol.yaml']);
       expect(await (await fetch(`${base}/registry`)).json()).toEqual(Object.keys(LAMBDAS).sort());
+    });
+  });
+}
+
+/** The memory cgroup folder of a sandbox (sock: under the worker's root; docker: the container's), v1 or v2. */
+function sandboxMemoryDir(c: WorkerConfig, lambda: string): string | undefined {
+  if (c.sandbox === 'docker') {
+    const id = execFileSync('docker', ['ps', '-q', '--filter', `label=ol-lab.lambda=${lambda}`, '--filter', `label=ol-lab.worker=${c.worker_dir}`], { encoding: 'utf8' }).trim().split('\n')[0];
+    if (!id) return undefined;
+    const pid = execFileSync('docker', ['inspect', '-f', '{{.State.Pid}}', id], { encoding: 'utf8' }).trim();
+    const line = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n').find((l) => l.split(':')[1]?.split(',').includes('memory'));
+    return line ? join('/sys/fs/cgroup/memory', line.split(':')[2]!) : undefined;
+  }
+  for (const base of [join('/sys/fs/cgroup/memory', c.cgroup_root), join('/sys/fs/cgroup', c.cgroup_root), join('/sys/fs/cgroup/unified', c.cgroup_root)]) {
+    if (!existsSync(base)) continue;
+    const d = readdirSync(base).find((e) => e.endsWith(`-${lambda}`));
+    if (d) return join(base, d);
+  }
+  return undefined;
+}
+
+function limitMb(dir: string): number {
+  const v1 = join(dir, 'memory.limit_in_bytes');
+  const text = readFileSync(existsSync(v1) ? v1 : join(dir, 'memory.max'), 'utf8').trim();
+  return Number(text) / 2 ** 20;
+}
+
+for (const backend of ['sock', 'docker'] as const) {
+  describe(`downsize_paused_mem, ${backend} backend`, () => {
+    let w: Worker;
+    let base: string;
+    let c: WorkerConfig;
+
+    beforeAll(async () => {
+      const missing = prerequisites(backend);
+      if (missing) throw new Error(missing);
+      const dir = mkdtempSync(join(tmpdir(), 'ol-downsize-'));
+      c = { ...defaultConfig(dir), sandbox: backend, policy: 'openlambda', downsize_paused_mem: true, mem_pool_mb: 1024, registry_cache_ms: 0 };
+      c.limits = { ...c.limits, mem_mb: 128 };
+      mkdirSync(join(c.registry, 'holder'), { recursive: true });
+      // holds 24 MB between calls; a call may take `grow` MB more for its own length
+      writeFileSync(join(c.registry, 'holder', 'f.py'), 'buf = bytearray(24 * 2**20)\ndef f(e):\n    tmp = bytearray(e.get("grow", 0) * 2**20)\n    return len(buf) + len(tmp)\n');
+      ({ w, base } = await startWorker(c));
+    }, 60_000);
+
+    afterAll(() => stopWorker(w, c, true), 60_000);
+
+    const stats = async () => (await (await fetch(`${base}/stats`)).json()) as { counters: Record<string, number>; gauges: Record<string, number> };
+    const downsized = async (n: number) => {
+      for (let i = 0; i < 200; i++) {
+        if ((await stats()).counters.downsized! >= n) return;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      throw new Error(`not downsized ${n} times`);
+    };
+
+    it("a paused sandbox's limit drops to what it uses, the pool counts that, and unpausing restores the limit first", async () => {
+      const r = await fetch(`${base}/run/holder`, { method: 'POST' });
+      expect([r.status, await r.json()]).toEqual([200, 24 * 2 ** 20]);
+      await downsized(1);
+      const s = await stats();
+      const dir = sandboxMemoryDir(c, 'holder')!;
+      expect(dir).toBeDefined();
+      // the books hold what the kernel's limit says, far below the 128 MB the sandbox had
+      expect(s.gauges.sandboxes_paused).toBe(1);
+      expect(s.gauges.paused_mem_mb).toBe(limitMb(dir));
+      expect(s.gauges.paused_mem_mb).toBeGreaterThan(24);
+      expect(s.gauges.paused_mem_mb).toBeLessThan(100);
+      expect(s.gauges.mem_reserved_mb).toBe(s.gauges.paused_mem_mb + s.gauges.zygote_mem_mb);
+      // a call that needs 64 MB more than it held: the limit is back at 128 MB before it runs
+      const g = await fetch(`${base}/run/holder`, { method: 'POST', body: JSON.stringify({ grow: 64 }) });
+      expect(g.headers.get('x-ol-start')).toBe('unpaused');
+      expect([g.status, await g.json()]).toEqual([200, (24 + 64) * 2 ** 20]);
+      await downsized(2);
+      expect((await stats()).gauges.paused_mem_mb).toBe(limitMb(sandboxMemoryDir(c, 'holder')!));
     });
   });
 }

@@ -5,7 +5,7 @@
  * survive, isolation, 100 concurrent clients, and recovery after SIGKILL.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +14,8 @@ import { projectPath } from '../../common/paths.js';
 import { freePort } from '../../experiments/worker-process.js';
 import { makePoolFor } from '../../worker/pools.js';
 import { defaultConfig, type WorkerConfig } from '../../worker/config.js';
-import { buildApp, type Worker } from '../../worker/server.js';
+import type { Worker } from '../../worker/server.js';
+import { startWorker, stopWorker } from './real-worker.js';
 
 const BASE = '/var/lib/ol-lab/ol-min';
 /** A lambda name long enough that its sandbox's id fills the 64 characters a sandbox id may have. */
@@ -93,23 +94,10 @@ for (const backend of ['sock', 'docker'] as const) {
       const missing = prerequisites(backend);
       if (missing) throw new Error(missing);
       c = workerDir({ sandbox: backend, mem_pool_mb: 3072, queue_limit: 200, limits: { mem_mb: 128, pids: 32, cpu_percent: 100, time_limit_ms: 1500, tmp_mb: 16 } });
-      const pool = await makePoolFor(c);
-      await pool.cleanup();
-      w = buildApp({ config: c, pool });
-      await w.app.listen({ host: '127.0.0.1', port: 0 });
-      const addr = w.app.server.address() as { port: number };
-      base = `http://127.0.0.1:${addr.port}`;
+      ({ w, base } = await startWorker(c));
     });
 
-    afterAll(async () => {
-      if (!w) return;
-      const pool = await makePoolFor(c);
-      await w.app.close();
-      const left = await pool.census();
-      expect(left).toEqual({ processes: 0, cgroups: 0, containers: 0, dirs: 0 });
-      const mounts = readFileSync('/proc/self/mountinfo', 'utf8');
-      expect(mounts.includes(c.worker_dir)).toBe(false);
-    });
+    afterAll(() => stopWorker(w, c));
 
     it('runs a lambda: cold, then from its kept sandbox; environment from ol.yaml', async () => {
       const a = await post(base, 'echo', { n: 1 });

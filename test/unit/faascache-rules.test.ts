@@ -10,42 +10,10 @@ import { join } from 'node:path';
 import { openTrace } from '../../traces/index.js';
 import { describe, expect, it } from 'vitest';
 import { makeRng } from '../../common/rng.js';
-import { SandboxPool, Route, type PoolEffects, type PooledSandbox } from '../../core/pool.js';
-import { createPolicy } from '../../core/policies/index.js';
-import { SandboxRecord } from '../../core/policy.js';
 import { simulate } from '../../sim/run.js';
-import { SAMPLE10 } from '../helpers.js';
-
-class Sb extends SandboxRecord implements PooledSandbox {
-  footprint: number;
-  active = 0;
-  availIdx = -1;
-  expiresAt = Infinity;
-  constructor(id: number, fnId: number, mem: number, now: number) {
-    super(id, fnId, `f${fnId}`, mem, now);
-    this.footprint = mem;
-  }
-}
-
-/** A pool of `capacity` MB under lru, with sandboxes of the given sizes made and gone idle in order. */
-function poolWith(capacity: number, sizes: number[], o: { evictTo?: 'shortfall' | 'full'; flushOnFail?: boolean } = {}) {
-  const evicted: number[] = [];
-  const effects: PoolEffects<Sb> = {
-    destroy: (sb, reason) => { if (reason === 'evicted') evicted.push(sb.id); },
-    pause: () => {}, scheduleExpiry: () => {}, schedulePrewarm: () => {}, evictZygote: () => {},
-  };
-  const pool = new SandboxPool<Sb>({ capacityMb: capacity, policy: createPolicy('lru', { capacityMb: capacity, rng: makeRng(1, 't') }), effects, ...o });
-  let now = 0;
-  const sbs = sizes.map((mem, i) => {
-    pool.invoked(i, now);
-    expect(pool.route(i, mem, now, i)).toBe(Route.Cold);
-    const sb = new Sb(pool.newId, i, mem, now);
-    pool.admit(sb, now);
-    return sb;
-  });
-  for (const sb of sbs) pool.release(sb, ++now);
-  return { pool, evicted, sbs, now: () => ++now };
-}
+import { Route } from '../../core/pool.js';
+import { createPolicy } from '../../core/policies/index.js';
+import { PoolSb, SAMPLE10, poolWith } from '../helpers.js';
 
 describe('pool rules from FaasCache-sim', () => {
   it('evicts only the shortfall by default, the new sandbox\'s full size with evictTo full', () => {
@@ -92,7 +60,7 @@ describe('fc-* policies', () => {
     // f0 has two idle sandboxes (idle at 1 and 2), f1 one (idle at 3); then f0 is called again at 10 on a third
     const run = (name: string) => {
       const p = createPolicy(name, { capacityMb: 1000, rng: makeRng(1, 't') });
-      const sbs = [new Sb(0, 0, 100, 0), new Sb(1, 0, 100, 0), new Sb(2, 1, 100, 0), new Sb(3, 0, 100, 0)];
+      const sbs = [new PoolSb(0, 0, 100, 0), new PoolSb(1, 0, 100, 0), new PoolSb(2, 1, 100, 0), new PoolSb(3, 0, 100, 0)];
       for (const sb of sbs) { p.onCreate(sb, 0); p.onBusy(sb, 0); }
       p.onIdle(sbs[0]!, 1, 'finished');
       p.onIdle(sbs[1]!, 2, 'finished');
@@ -107,7 +75,7 @@ describe('fc-* policies', () => {
 
   it('fc-ttl keeps a sandbox 10 minutes from its last call start, not from going idle', () => {
     const p = createPolicy('fc-ttl', { capacityMb: 1000, rng: makeRng(1, 't') });
-    const sb = new Sb(0, 0, 100, 0);
+    const sb = new PoolSb(0, 0, 100, 0);
     p.onCreate(sb, 0);
     p.onBusy(sb, 1000);
     expect(p.onIdle(sb, 61_000, 'finished').keepAliveMs).toBe(540_000);

@@ -90,7 +90,14 @@ export interface Sandbox {
   /** Sends one request; rejects with OL_ERR_TIMEOUT after `timeoutMs`. */
   invoke(req: RuntimeRequest, timeoutMs: number): Promise<RuntimeReply>;
   pause(): Promise<void>;
+  /** Restores a downsized sandbox's memory limit, then thaws it. */
   unpause(): Promise<void>;
+  /**
+   * On a paused sandbox: lowers its memory limit to its use plus 1 MB
+   * (OpenLambda's downsize_paused_mem); the new limit, MB, or undefined if
+   * it stays as it was.
+   */
+  downsize?(): Promise<number | undefined>;
   /** After a failed call: was it the OOM killer, or did the runtime exit? */
   diagnose(): Promise<Diagnosis>;
   destroy(reason: string): Promise<void>;

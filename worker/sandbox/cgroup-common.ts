@@ -32,6 +32,8 @@ export interface Cgroup {
   oomKills(): number;
   /** Peak memory use, bytes (0 where the kernel does not say). */
   memoryPeak(): number;
+  /** Its memory use and limit, for downsizing a paused sandbox. */
+  readonly memory: MemoryControl;
   /** Kills every process, waits until they are gone, removes the group. */
   destroy(): Promise<void>;
 }
@@ -134,12 +136,43 @@ export function freezerOf(dir: string, version: 1 | 2, what: string): { freeze: 
   };
 }
 
-/**
- * The freezer of the cgroup process `pid` is in, from /proc/<pid>/cgroup:
- * the v1 freezer hierarchy if it has one, else its v2 group (on a pure v2
- * mount or the hybrid `unified` one); undefined if neither can freeze.
- */
-export function processFreezer(pid: number, what: string, mount = '/sys/fs/cgroup'): { freeze: () => Promise<void>; thaw: () => Promise<void> } | undefined {
+/** A group's memory: what it uses now, and its limit (OpenLambda's downsize_paused_mem moves it). */
+export interface MemoryControl {
+  /** Memory charged to the group now, MB. */
+  usageMb(): number;
+  /** Its limit now, MB (Infinity for none). */
+  limitMb(): number;
+  /** Sets its limit (and, on v1 with swap accounting, memory+swap to the same), MB. */
+  setLimitMb(mb: number): void;
+}
+
+/** Memory use and limit of a v1 memory-controller folder or a v2 group folder. */
+export function memoryOf(dir: string, version: 1 | 2): MemoryControl {
+  if (version === 1) {
+    const memsw = join(dir, 'memory.memsw.limit_in_bytes');
+    return {
+      usageMb: () => (readInts(join(dir, 'memory.usage_in_bytes'))[0] ?? 0) / 2 ** 20,
+      limitMb: () => (readInts(join(dir, 'memory.limit_in_bytes'))[0] ?? Infinity) / 2 ** 20,
+      setLimitMb: (mb) => {
+        const bytes = String(Math.round(mb * 2 ** 20));
+        const hasSw = existsSync(memsw);
+        // memory <= memory+swap at every step: shrink memory first, grow memory+swap first
+        const cur = readInts(join(dir, 'memory.limit_in_bytes'))[0] ?? 0;
+        if (hasSw && Number(bytes) > cur) write(memsw, bytes);
+        write(join(dir, 'memory.limit_in_bytes'), bytes);
+        if (hasSw && Number(bytes) <= cur) write(memsw, bytes);
+      },
+    };
+  }
+  return {
+    usageMb: () => (readInts(join(dir, 'memory.current'))[0] ?? 0) / 2 ** 20,
+    limitMb: () => (readInts(join(dir, 'memory.max'))[0] ?? Infinity) / 2 ** 20,
+    setLimitMb: (mb) => write(join(dir, 'memory.max'), String(Math.round(mb * 2 ** 20))),
+  };
+}
+
+/** The v1 controller folder or v2 group of process `pid` (from /proc/<pid>/cgroup) that has `file`. */
+function groupOf(pid: number, controller: string, file1: string, file2: string, mount: string): { dir: string; version: 1 | 2 } | undefined {
   let lines: string[];
   try {
     lines = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n');
@@ -148,20 +181,35 @@ export function processFreezer(pid: number, what: string, mount = '/sys/fs/cgrou
   }
   for (const l of lines) {
     const [, controllers, path] = l.split(':', 3) as [string, string?, string?];
-    if (controllers?.split(',').includes('freezer') && path) {
-      const dir = join(mount, 'freezer', path);
-      if (existsSync(join(dir, 'freezer.state'))) return freezerOf(dir, 1, what);
+    if (controllers?.split(',').includes(controller) && path) {
+      const dir = join(mount, controller, path);
+      if (existsSync(join(dir, file1))) return { dir, version: 1 };
     }
   }
   const v2 = lines.find((l) => l.startsWith('0::'));
   if (v2) {
-    const path = v2.slice(3);
     for (const base of [mount, join(mount, 'unified')]) {
-      const dir = join(base, path);
-      if (existsSync(join(dir, 'cgroup.freeze'))) return freezerOf(dir, 2, what);
+      const dir = join(base, v2.slice(3));
+      if (existsSync(join(dir, file2))) return { dir, version: 2 };
     }
   }
   return undefined;
+}
+
+/** The memory control of the cgroup process `pid` is in; undefined if it has none. */
+export function processMemory(pid: number, mount = '/sys/fs/cgroup'): MemoryControl | undefined {
+  const g = groupOf(pid, 'memory', 'memory.limit_in_bytes', 'memory.max', mount);
+  return g && memoryOf(g.dir, g.version);
+}
+
+/**
+ * The freezer of the cgroup process `pid` is in, from /proc/<pid>/cgroup:
+ * the v1 freezer hierarchy if it has one, else its v2 group (on a pure v2
+ * mount or the hybrid `unified` one); undefined if neither can freeze.
+ */
+export function processFreezer(pid: number, what: string, mount = '/sys/fs/cgroup'): { freeze: () => Promise<void>; thaw: () => Promise<void> } | undefined {
+  const g = groupOf(pid, 'freezer', 'freezer.state', 'cgroup.freeze', mount);
+  return g && freezerOf(g.dir, g.version, what);
 }
 
 /** Kills and waits; shared by both versions. */

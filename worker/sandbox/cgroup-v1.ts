@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OlError } from '../../common/errors.js';
-import { freezerOf, limitWrites, write, readInts, keyed, killAll, rmdirRetry, rmdirQuiet, V1_CONTROLLERS, SANDBOX_CPU_SHARES, type CgroupLimits, type Cgroup, type CgroupDriver } from './cgroup-common.js';
+import { freezerOf, limitWrites, memoryOf, write, readInts, keyed, killAll, rmdirRetry, rmdirQuiet, V1_CONTROLLERS, SANDBOX_CPU_SHARES, type CgroupLimits, type Cgroup, type CgroupDriver } from './cgroup-common.js';
 
 /**
  * An empty v1 freezer group kept frozen while a driver's root exists. The
@@ -156,6 +156,7 @@ export class V1Driver implements CgroupDriver {
       pids,
       oomKills: () => keyed(join(this.#dir('memory', name), 'memory.oom_control'), 'oom_kill'),
       memoryPeak: () => readInts(join(this.#dir('memory', name), 'memory.max_usage_in_bytes'))[0] ?? 0,
+      memory: memoryOf(this.#dir('memory', name), 1),
       destroy: async () => {
         await killAll(pids, freeze, thaw);
         for (const c of V1_CONTROLLERS) await rmdirRetry(this.#dir(c, name));

@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OlError } from '../../common/errors.js';
-import { freezerOf, write, readInts, keyed, killAll, rmdirRetry, rmdirQuiet, SANDBOX_CPU_SHARES, type CgroupLimits, type Cgroup, type CgroupDriver } from './cgroup-common.js';
+import { freezerOf, memoryOf, write, readInts, keyed, killAll, rmdirRetry, rmdirQuiet, SANDBOX_CPU_SHARES, type CgroupLimits, type Cgroup, type CgroupDriver } from './cgroup-common.js';
 
 export class V2Driver implements CgroupDriver {
   readonly version = 2 as const;
@@ -43,6 +43,7 @@ export class V2Driver implements CgroupDriver {
       pids,
       oomKills: () => keyed(join(dir, 'memory.events'), 'oom_kill'),
       memoryPeak: () => readInts(join(dir, 'memory.peak'))[0] ?? 0,
+      memory: memoryOf(dir, 2),
       destroy: async () => {
         if (existsSync(join(dir, 'cgroup.kill'))) write(join(dir, 'cgroup.kill'), '1');
         await killAll(pids, freeze, thaw);

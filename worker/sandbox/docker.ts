@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import Docker from 'dockerode';
 import { OlError } from '../../common/errors.js';
-import { processFreezer } from './cgroup-common.js';
+import { processFreezer, processMemory, type MemoryControl } from './cgroup-common.js';
 import { projectPath } from '../../common/paths.js';
 import { PoolEvents, type CleanupReport, type Diagnosis, type Sandbox, type SandboxPool, type SandboxSpec } from './api.js';
 import { SandboxDirs } from './dirs.js';
@@ -51,8 +51,14 @@ class DockerSandbox extends RuntimeSandbox {
     pool: DockerPool,
     /** The container's own cgroup freezer, when pausing bypasses the engine. */
     readonly freezer?: { freeze: () => Promise<void>; thaw: () => Promise<void> },
+    /** The container's memory cgroup (downsizing a paused container writes it, as its freezer). */
+    readonly mem?: MemoryControl,
   ) {
     super(id, lambda, createMs, join(dir, 'ol.sock'), (t, sb) => pool.emit(t, sb));
+  }
+
+  protected memory(): MemoryControl | undefined {
+    return this.mem;
   }
 
   protected async freeze(): Promise<void> {
@@ -203,11 +209,13 @@ export class DockerPool extends PoolEvents implements SandboxPool {
       throw new OlError('OL_ERR_SANDBOX', `docker could not start sandbox ${spec.id}: ${(e as Error).message}`);
     }
     let freezer;
-    if ((this.#o.pause ?? 'freezer') === 'freezer') {
-      const pid = (await container.inspect().catch(() => undefined))?.State?.Pid;
-      if (pid) freezer = processFreezer(pid, `container of sandbox ${spec.id}`);
+    let mem;
+    const pid = (await container.inspect().catch(() => undefined))?.State?.Pid;
+    if (pid) {
+      if ((this.#o.pause ?? 'freezer') === 'freezer') freezer = processFreezer(pid, `container of sandbox ${spec.id}`);
+      mem = processMemory(pid);
     }
-    const sb = new DockerSandbox(spec.id, spec.lambda, performance.now() - t0, dir, container, this, freezer);
+    const sb = new DockerSandbox(spec.id, spec.lambda, performance.now() - t0, dir, container, this, freezer, mem);
     this.emit('create', sb);
     return sb;
   }

@@ -5,11 +5,14 @@
  */
 import type { Diagnosis, RuntimeReply, RuntimeRequest, Sandbox, SandboxEventType } from './api.js';
 import type { Socket } from 'node:net';
+import type { MemoryControl } from './cgroup-common.js';
 import { RuntimeClient, type SentFirst } from './runtime-client.js';
 
 export abstract class RuntimeSandbox implements Sandbox {
   readonly #client: RuntimeClient;
   #destroyed = false;
+  /** The limit a downsized sandbox had, restored before it thaws. */
+  #fullMb: number | undefined;
 
   constructor(
     readonly id: string,
@@ -27,6 +30,8 @@ export abstract class RuntimeSandbox implements Sandbox {
 
   protected abstract freeze(): Promise<void>;
   protected abstract thaw(): Promise<void>;
+  /** Its memory cgroup, if the backend can reach it (downsizing needs it). */
+  protected abstract memory(): MemoryControl | undefined;
   protected abstract remove(): Promise<void>;
   abstract diagnose(): Promise<Diagnosis>;
 
@@ -40,8 +45,30 @@ export abstract class RuntimeSandbox implements Sandbox {
   }
 
   async unpause(): Promise<void> {
+    if (this.#fullMb !== undefined) {
+      // its full limit first: thawed, it may allocate again
+      this.memory()!.setLimitMb(this.#fullMb);
+      this.#fullMb = undefined;
+    }
     await this.thaw();
     this.emit('unpause', this);
+  }
+
+  /**
+   * OpenLambda's downsize_paused_mem, on a paused sandbox: its memory limit
+   * drops to what it uses plus 1 MB (frozen, it cannot allocate), and
+   * `unpause` restores it first. Returns the new limit, MB; undefined if
+   * it could not be lowered (no memory cgroup, or not below the limit).
+   */
+  async downsize(): Promise<number | undefined> {
+    const m = this.memory();
+    if (!m || this.#destroyed) return undefined;
+    const full = this.#fullMb ?? m.limitMb();
+    const mb = Math.ceil(m.usageMb()) + 1;
+    if (!(mb < full)) return undefined;
+    m.setLimitMb(mb);
+    this.#fullMb = full;
+    return mb;
   }
 
   async destroy(_reason: string): Promise<void> {

@@ -19,6 +19,7 @@ import { projectPath } from '../../common/paths.js';
 import { PoolEvents, type CleanupReport, type Diagnosis, type PackageMount, type Sandbox, type SandboxPool, type SandboxSpec, type ZygoteHandle, type JobSpec } from './api.js';
 export type { JobSpec } from './api.js';
 import { cgroupDriver, type Cgroup, type CgroupDriver } from './cgroups.js';
+import type { MemoryControl } from './cgroup-common.js';
 import { SandboxDirs } from './dirs.js';
 import { RuntimeSandbox } from './runtime-sandbox.js';
 import { formatRequest, type SentFirst } from './runtime-client.js';
@@ -135,6 +136,10 @@ class SockSandbox extends RuntimeSandbox {
 
   protected freeze(): Promise<void> {
     return this.cgroup.freeze();
+  }
+
+  protected memory(): MemoryControl {
+    return this.cgroup.memory;
   }
 
   protected thaw(): Promise<void> {
