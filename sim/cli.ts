@@ -47,7 +47,13 @@ async function main(): Promise<void> {
       (y: Argv) => y.option('json', { type: 'boolean', default: false, describe: 'machine-readable output' }),
       (argv) => import('./commands/policies.js').then((m) => m.policiesCommand(argv as never)).catch(fail),
     )
-    .demandCommand(1, 'name a command: run, sweep, gen or policies')
+    .command(
+      'balancers',
+      'list the cluster balancers (placement), one line each',
+      (y: Argv) => y.option('json', { type: 'boolean', default: false, describe: 'machine-readable output' }),
+      (argv) => import('./commands/policies.js').then((m) => m.balancersCommand(argv as never)).catch(fail),
+    )
+    .demandCommand(1, 'name a command: run, sweep, gen, policies or balancers')
     .strict()
     .recommendCommands()
     .help()

@@ -3,7 +3,8 @@
  * config check and `ol-sim policies` all come from this table, so adding a
  * policy is one file plus one line here.
  */
-import { badConfig, unknownName } from '../../common/errors.js';
+import { unknownName } from '../../common/errors.js';
+import { resolveOptions } from '../options.js';
 import type { Policy, PolicyContext, PolicyFactory } from '../policy.js';
 import type { Rng } from '../../common/rng.js';
 import { fcFreq, fcGd, fcLnd, fcLru, fcSize, fcTtl } from './faascache.js';
@@ -35,21 +36,7 @@ export function policyFactory(name: string): PolicyFactory {
  * policy's declared options (unknown keys and out-of-range values are errors).
  */
 export function resolvePolicyOptions(name: string, given: Record<string, number> = {}): Record<string, number> {
-  const f = policyFactory(name);
-  const out: Record<string, number> = {};
-  for (const [k, v] of Object.entries(given)) {
-    const spec = f.options[k];
-    if (!spec) {
-      const known = Object.keys(f.options);
-      badConfig(`policy option ${k}`, `policy ${name} has ${known.length ? `options ${known.join(', ')}` : 'no options'}`);
-    }
-    if (typeof v !== 'number' || Number.isNaN(v)) badConfig(`policy option ${k}`, `must be a number, got ${JSON.stringify(v)}`);
-    if (spec.min !== undefined && v < spec.min) badConfig(`policy option ${k}`, `must be >= ${spec.min}, got ${v}`);
-    if (spec.max !== undefined && v > spec.max) badConfig(`policy option ${k}`, `must be <= ${spec.max}, got ${v}`);
-    out[k] = v;
-  }
-  for (const [k, spec] of Object.entries(f.options)) if (!(k in out)) out[k] = spec.default;
-  return out;
+  return resolveOptions('policy', name, policyFactory(name).options, given);
 }
 
 /** Builds a policy instance by name. */

@@ -1,0 +1,139 @@
+/**
+ * Placement: which worker of a cluster gets a request. A balancer is pure
+ * and synchronous, like a keep-alive policy: the simulator's cluster model
+ * and the real boss (`ol-boss`) both ask the same object, through the same
+ * small view of the workers, and apply its answer on their own clocks.
+ *
+ * What a balancer may see of a worker (`WorkerView`), and how fresh it is:
+ * - `healthy` and `inFlight` are the front's own books (it forwards every
+ *   request and sees every reply), so they are exact at the moment of the
+ *   decision, in the boss as in the simulator;
+ * - `freeMb` and `warm` describe the worker's memory pool and kept
+ *   sandboxes, which only the worker knows: the boss learns them from the
+ *   worker's `/stats` polled every `view_refresh_ms`, so they may be that
+ *   old; the simulator refreshes them on the same period (never from its
+ *   own exact state in between), so both decide on equally stale views.
+ */
+import { fnv1a } from '../common/hash.js';
+import type { Rng } from '../common/rng.js';
+import type { ImportTree } from './import-tree.js';
+import type { PolicyOption } from './policy.js';
+
+/** One worker as a balancer sees it. */
+export interface WorkerView {
+  /** Its position in the cluster (0..n-1); what `pick` returns. */
+  readonly index: number;
+  /** Taken out after it stopped answering; taken in again when it answers. */
+  healthy: boolean;
+  /** Requests forwarded to it and not yet answered (exact). */
+  inFlight: number;
+  /** Memory of its pool neither reserved nor dying, MB (as of the last refresh). */
+  freeMb: number;
+  /** Idle or paused sandboxes it keeps for a function (as of the last refresh). */
+  warm(fn: string): number;
+}
+
+/** What a balancer knows of a request. */
+export interface PlacementRequest {
+  /** The lambda's name. */
+  fn: string;
+  /** Memory one of its sandboxes takes, MB. */
+  memMb: number;
+  /** Its packages (normalised names), largest first where sizes are known; empty if none or unknown. */
+  packages: readonly string[];
+}
+
+export interface Balancer {
+  readonly name: string;
+  /** The index of the worker that gets `req`; -1 if no worker is healthy. */
+  pick(req: PlacementRequest, workers: readonly WorkerView[]): number;
+}
+
+export interface BalancerContext {
+  /** How many workers the cluster has (fixed for the balancer's life; health changes, the count does not). */
+  workers: number;
+  rng: Rng;
+  options: Record<string, number>;
+  /** The import tree, for tree-aware placement (zygote-hash). */
+  tree?: ImportTree;
+}
+
+/** One row of the balancer registry. */
+export interface BalancerFactory {
+  /** One line for `ol-sim balancers`. */
+  describe: string;
+  /** The paper or system it follows. */
+  source: string;
+  /** The real load balancer algorithm it models, if any (`ol-boss haproxy`). */
+  haproxy?: string;
+  options: Record<string, PolicyOption>;
+  create(ctx: BalancerContext): Balancer;
+}
+
+/** A 32-bit hash of a key, the same in every process and run (placement must be reproducible). */
+export function keyHash(key: string): number {
+  return fnv1a(key);
+}
+
+/**
+ * From `start`, the first healthy worker going round the cluster (`step`
+ * at a time, co-prime with the count so every worker is visited); -1 if
+ * none is healthy.
+ */
+export function firstHealthy(workers: readonly WorkerView[], start: number, step = 1): number {
+  const n = workers.length;
+  for (let i = 0, k = ((start % n) + n) % n; i < n; i++, k = (k + step) % n) {
+    if (workers[k]!.healthy) return k;
+  }
+  return -1;
+}
+
+/** The healthy worker with the fewest requests in flight; ties go to the first from `from` on. */
+export function leastLoaded(workers: readonly WorkerView[], from = 0): number {
+  const n = workers.length;
+  let best = -1;
+  for (let i = 0; i < n; i++) {
+    const k = (from + i) % n;
+    const w = workers[k]!;
+    if (w.healthy && (best < 0 || w.inFlight < workers[best]!.inFlight)) best = k;
+  }
+  return best;
+}
+
+/**
+ * A consistent-hash ring: `vnodes` points per worker at hash(`w<i>#<v>`),
+ * sorted. `walk(key)` lists worker indices clockwise from the key's point,
+ * each once: adding or removing a worker moves only the keys next to its
+ * points.
+ */
+export class HashRing {
+  readonly #points: Uint32Array;
+  readonly #owner: Int32Array;
+
+  constructor(readonly workers: number, vnodes: number) {
+    const pts: [number, number][] = [];
+    for (let w = 0; w < workers; w++) for (let v = 0; v < vnodes; v++) pts.push([keyHash(`w${w}#${v}`), w]);
+    pts.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    this.#points = Uint32Array.from(pts.map((p) => p[0]));
+    this.#owner = Int32Array.from(pts.map((p) => p[1]));
+  }
+
+  /** Worker indices clockwise from `hash`, each once. */
+  *walk(hash: number): IterableIterator<number> {
+    const p = this.#points;
+    let lo = 0, hi = p.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (p[mid]! < hash) lo = mid + 1;
+      else hi = mid;
+    }
+    const seen = new Set<number>();
+    for (let i = 0; i < p.length && seen.size < this.workers; i++) {
+      const w = this.#owner[(lo + i) % p.length]!;
+      if (!seen.has(w)) {
+        seen.add(w);
+        yield w;
+      }
+    }
+  }
+}

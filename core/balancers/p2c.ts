@@ -1,0 +1,35 @@
+/**
+ * p2c, the power of two choices: two distinct healthy workers drawn at
+ * random, the one with fewer requests in flight wins (the first on a tie).
+ * Mitzenmacher's result: exponentially shorter maximum queues than one
+ * random choice. Knative's activator and Envoy's least_request use it.
+ */
+import type { Rng } from '../../common/rng.js';
+import type { Balancer, BalancerFactory, PlacementRequest, WorkerView } from '../balancer.js';
+
+class PowerOfTwo implements Balancer {
+  readonly name = 'p2c';
+  readonly #healthy: number[] = [];
+  constructor(readonly rng: Rng) {}
+
+  // POLICY: two distinct uniform draws among the healthy; fewer in flight wins, the first draw on a tie
+  pick(_req: PlacementRequest, workers: readonly WorkerView[]): number {
+    const h = this.#healthy;
+    h.length = 0;
+    for (const w of workers) if (w.healthy) h.push(w.index);
+    if (h.length === 0) return -1;
+    if (h.length === 1) return h[0]!;
+    const i = Math.floor(this.rng() * h.length);
+    let j = Math.floor(this.rng() * (h.length - 1));
+    if (j >= i) j++;
+    const a = workers[h[i]!]!, b = workers[h[j]!]!;
+    return b.inFlight < a.inFlight ? b.index : a.index;
+  }
+}
+
+export const p2c: BalancerFactory = {
+  describe: 'two random healthy workers, the one with fewer requests in flight wins',
+  source: "Mitzenmacher, The Power of Two Choices (IEEE TPDS 2001); Knative's activator, Envoy's least_request",
+  options: {},
+  create: (ctx) => new PowerOfTwo(ctx.rng),
+};
