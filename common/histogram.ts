@@ -60,6 +60,13 @@ export class LatencyHistogram {
   }
 
   /** Adds all of `other`'s samples (same subBits). */
+  /** A copy, independent of this one. */
+  clone(): LatencyHistogram {
+    const h = new LatencyHistogram(this.subBits);
+    h.merge(this);
+    return h;
+  }
+
   merge(other: LatencyHistogram): void {
     if (other.subBits !== this.subBits) throw new Error('cannot merge histograms of different precision');
     const a = this.#counts, b = other.#counts;

@@ -76,6 +76,15 @@ export class ImportCacheModel implements StartupModel {
     this.tree = o.tree ? new ImportTree(o.tree) : undefined;
   }
 
+  /**
+   * A function's packages (normalised names), the heaviest first by import
+   * time (the size the model knows), for package-aware placement.
+   */
+  packagesOf(fnId: number): string[] {
+    const ps = this.#pkgs[fnId] ?? [];
+    return ps.map((p, i) => [p, this.#o.importMs(p), i] as const).sort((a, b) => b[1] - a[1] || a[2] - b[2]).map((x) => x[0]);
+  }
+
   /** The node a function's cold starts fork from (the tree's lookup), or null without a tree. */
   nodeOf(fnId: number): string | null {
     return this.#lookup(fnId)?.id ?? null;

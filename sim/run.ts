@@ -14,7 +14,7 @@ import { ImportCacheModel, type StartupModel } from './import-cache.js';
 import { compileProfile, constantProfile, loadProfile, type CostModel, type CostProfile } from './profile.js';
 import { makeRng } from '../common/rng.js';
 import { Simulator, type SimHooks, type SimResult } from './simulator.js';
-import { summarise, type SimSummary } from './summary.js';
+import { clusterShape, summarise, workerSummary, type ClusterSummary, type SimSummary } from './summary.js';
 
 export interface RunSpec {
   /** `format:path`, a bare path, or `gen:…`; or an already opened source. */
@@ -32,6 +32,17 @@ export interface RunSpec {
   startup?: StartupModel;
   /** Called after each batch of invocations (progress). */
   onBatch?: (source: TraceSource) => void;
+  /** A simulated cluster instead of one worker. */
+  cluster?: ClusterRunSpec;
+}
+
+export interface ClusterRunSpec {
+  balancer: string;
+  balancerOptions?: Record<string, number>;
+  /** Workers and their sizes (memory and cores default to the run's). */
+  workers: { memoryMb?: number; cores?: number }[];
+  hopMs?: number;
+  viewRefreshMs?: number;
 }
 
 export interface ImportSpec {
@@ -45,7 +56,7 @@ export interface ImportSpec {
 }
 
 /** Builds the startup model for the trace's functions. */
-export function importModel(spec: ImportSpec, functions: { name: string }[], costs: CostModel, seed: number): { model: ImportCacheModel; notes: string[] } {
+export function importModel(spec: ImportSpec, functions: { name: string }[], costs: CostModel, seed: number | string): { model: ImportCacheModel; notes: string[] } {
   const notes: string[] = [];
   const byName = new Map<string, string[]>();
   let importMs = new Map<string, number>();
@@ -97,11 +108,39 @@ export async function simulate(spec: RunSpec): Promise<RunOutput> {
   const costs = compileProfile(profile);
   const imports = spec.imports && (spec.imports.packages || spec.imports.zygotes) ? importModel(spec.imports, source.functions, costs, config.seed) : undefined;
   if (imports && spec.startup) throw new OlError('OL_ERR_CONFIG', 'give the import model as files (imports) or built (startup), not both');
-  const sim = new Simulator(config, costs, source.functions, spec.hooks, imports?.model ?? spec.startup);
+  const onBatch = spec.onBatch ? () => spec.onBatch!(source) : undefined;
+  let result: SimResult;
+  let cluster: ClusterSummary | undefined;
+  let summaryConfig = config;
   const t0 = performance.now();
-  const result = sim.run(source.batches(), spec.onBatch ? () => spec.onBatch!(source) : undefined);
+  if (spec.cluster) {
+    if (spec.startup) throw new OlError('OL_ERR_CONFIG', 'a simulated cluster builds one import model per worker: give the import model as files (--packages, --zygotes)');
+    const cs = spec.cluster;
+    const shapes = cs.workers.map((w) => ({ memoryMb: w.memoryMb ?? config.memoryMb, cores: w.cores ?? config.cores }));
+    const perWorker = (i: number) => (imports ? importModel(spec.imports!, source.functions, costs, i === 0 ? config.seed : `${config.seed}#w${i}`).model : undefined);
+    const fnPackages = imports ? source.functions.map((_, i) => imports.model.packagesOf(i)) : undefined;
+    // loaded only for a cluster: a plain run starts as fast as before
+    const { ClusterSimulator } = await import('./cluster.js');
+    const { resolveBalancerOptions } = await import('../core/balancers/index.js');
+    const sim = new ClusterSimulator(config, costs, source.functions, {
+      balancer: cs.balancer, balancerOptions: cs.balancerOptions, workers: shapes, hopMs: cs.hopMs ?? 0, viewRefreshMs: cs.viewRefreshMs ?? 100,
+      fnPackages, tree: imports?.model.tree,
+    }, spec.hooks, perWorker);
+    const out = sim.run(source.batches(), onBatch);
+    result = out.total;
+    const perWorkerSummary = out.workers.map((r, i) => workerSummary(i, r, shapes[i]!.memoryMb, shapes[i]!.cores));
+    cluster = {
+      workers: shapes.length, balancer: cs.balancer, balancerOptions: resolveBalancerOptions(cs.balancer, cs.balancerOptions),
+      hopMs: cs.hopMs ?? 0, viewRefreshMs: cs.viewRefreshMs ?? 100, perWorker: perWorkerSummary, ...clusterShape(perWorkerSummary, out.spread),
+    };
+    summaryConfig = { ...config, memoryMb: shapes.reduce((a, w) => a + w.memoryMb, 0), cores: shapes.reduce((a, w) => a + w.cores, 0) };
+  } else {
+    const sim = new Simulator(config, costs, source.functions, spec.hooks, imports?.model ?? spec.startup);
+    result = sim.run(source.batches(), onBatch);
+  }
   const wallMs = performance.now() - t0;
-  const summary = summarise(result, { config, profile, source, machine: await machinePromise, version: olLabVersion() });
+  const summary = summarise(result, { config: summaryConfig, profile, source, machine: await machinePromise, version: olLabVersion() });
+  if (cluster) summary.cluster = cluster;
   if (imports) {
     summary.trace.notes.push(`import cache model: packages ${spec.imports!.packages ?? '(none)'}, zygotes ${spec.imports!.zygotes ?? '(none: fresh sandboxes)'}`, ...imports.notes);
   }

@@ -38,7 +38,7 @@ export type { FunctionStats, InvocationRecord, MemorySample, SimEvent, SimHooks,
 const P_ARRIVAL = 1;
 const P_HOUSEKEEPING = 2;
 
-function newFnStats(): FunctionStats {
+export function newFnStats(): FunctionStats {
   return { invocations: 0, cold: 0, warm: 0, unpaused: 0, queued: 0, dropped: 0, latency: new LatencyHistogram(7) };
 }
 
@@ -83,8 +83,17 @@ export class Simulator implements PoolEffects<SimSandbox> {
   readonly #r: Omit<SimResult, 'perFunction' | 'policyStats'>;
   readonly #creation: CreationModel;
   readonly #startup: StartupModel | undefined;
+  /** The cluster front's hop, ms: requests reach this worker that much after they arrived, and the client waits it too. */
+  readonly #hopMs: number;
 
-  constructor(config: SimConfig, costs: CostModel, functions: FunctionInfo[], hooks: SimHooks = {}, startup?: StartupModel) {
+  /**
+   * `stream`: a suffix for the run's random streams, so the workers of a
+   * simulated cluster draw independently ('' for a single worker, whose
+   * numbers stay those of a plain run). `hopMs`: a cluster front's hop,
+   * counted in every request's latency (its arrivals come that much later).
+   */
+  constructor(config: SimConfig, costs: CostModel, functions: FunctionInfo[], hooks: SimHooks = {}, startup?: StartupModel, stream = '', hopMs = 0) {
+    this.#hopMs = hopMs;
     this.#startup = startup;
     this.config = config;
     this.#costs = costs;
@@ -92,10 +101,10 @@ export class Simulator implements PoolEffects<SimSandbox> {
     this.#hooks = hooks;
     this.#log = hooks.log;
     this.#capacity = config.memoryMb;
-    this.#costRng = makeRng(config.seed, 'sim/costs');
+    this.#costRng = makeRng(config.seed, `sim/costs${stream}`);
     this.#cpu = new ProcessorSharing(config.cores, config.createCpuWeight);
     this.policy = createPolicy(config.policy, {
-      capacityMb: config.memoryMb, rng: makeRng(config.seed, 'sim/policy'), options: config.policyOptions,
+      capacityMb: config.memoryMb, rng: makeRng(config.seed, `sim/policy${stream}`), options: config.policyOptions,
     });
     const log = this.#log, decisions = hooks.decisions;
     this.#pool = new SandboxPool<SimSandbox>({
@@ -135,22 +144,56 @@ export class Simulator implements PoolEffects<SimSandbox> {
   run(batches: Iterable<InvocationBatch>, onBatch?: () => void): SimResult {
     for (const b of batches) {
       const { t, fn, dur, mem, init } = b;
-      for (let i = 0; i < b.length; i++) {
-        const at = t[i]!;
-        if (!this.#started) {
-          this.#started = true;
-          this.#lastT = at;
-          this.#r.startMs = at;
-          this.#nextSample = at;
-          this.clock.advanceTo(at);
-        }
-        this.#runUntil(at);
-        this.#advance(at);
-        this.clock.advanceTo(at);
-        this.#arrive(fn[i]!, at, dur[i]!, mem[i]!, init[i]!);
-      }
+      for (let i = 0; i < b.length; i++) this.feed(fn[i]!, t[i]!, dur[i]!, mem[i]!, init[i]!);
       onBatch?.();
     }
+    return this.finish();
+  }
+
+  /** Runs every event due before `t` and moves the clock there (the first call starts the run at `t`). */
+  advanceTo(t: number): void {
+    if (!this.#started) {
+      this.#started = true;
+      this.#lastT = t;
+      this.#r.startMs = t;
+      this.#nextSample = t;
+      this.clock.advanceTo(t);
+    }
+    this.#runUntil(t);
+    this.#advance(t);
+    this.clock.advanceTo(t);
+  }
+
+  /** One invocation arriving at `at` (arrivals come in time order). */
+  feed(fnId: number, at: number, dur: number, mem: number, init: number): void {
+    this.advanceTo(at);
+    this.#arrive(fnId, at, dur, mem, init);
+  }
+
+  /** Whether the run has started (its first advance). */
+  get started(): boolean {
+    return this.#started;
+  }
+
+  /** Invocations arrived and neither finished nor dropped. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /** Memory of the pool neither reserved nor dying, MB. */
+  get freeMb(): number {
+    return this.#pool.free;
+  }
+
+  /** Idle or paused sandboxes per function id, now. */
+  warmCounts(): Map<number, number> {
+    const out = new Map<number, number>();
+    for (const sb of this.#pool.available()) if (sb.state === 'idle' || sb.state === 'paused') out.set(sb.fnId, (out.get(sb.fnId) ?? 0) + 1);
+    return out;
+  }
+
+  /** Runs until every invocation is done; the result. */
+  finish(): SimResult {
     // finish what is in flight; expiries and pre-warms after that do not matter
     while (this.#inFlight > 0) {
       if (!this.#step()) {
@@ -452,7 +495,8 @@ export class Simulator implements PoolEffects<SimSandbox> {
     if (req.creating) return this.#creation.done(req);
     const now = this.clock.now();
     const sb = req.sb!;
-    const latency = now - req.arrival;
+    // a cluster's front adds its hop to what the client waits
+    const latency = now - req.arrival + this.#hopMs;
     this.#inFlight--;
     this.#r.completed++;
     this.#r.latency.record(latency);

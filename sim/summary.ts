@@ -84,6 +84,36 @@ export interface SimSummary {
     policy: Record<string, number>;
   };
   perFunction: FunctionSummary[];
+  /** A simulated cluster's workers, balancer and spread (absent for one worker without --workers). */
+  cluster?: ClusterSummary;
+}
+
+/** One worker of a simulated cluster. */
+export interface WorkerSummary {
+  worker: number;
+  memoryMb: number;
+  cores: number | 'infinite';
+  invocations: number;
+  coldStarts: number;
+  coldStartPct: number;
+  dropped: number;
+  latencyMs: LatencyFigures;
+  cpuUtilisation: number | null;
+  peakUsedMb: number;
+  avgUsedMb: number;
+}
+
+export interface ClusterSummary {
+  workers: number;
+  balancer: string;
+  balancerOptions: Record<string, number>;
+  hopMs: number;
+  viewRefreshMs: number;
+  perWorker: WorkerSummary[];
+  /** Invocations of the busiest worker over the mean (1: perfectly even). */
+  imbalance: number;
+  /** Over the functions: how many workers each ran on. */
+  spread: { meanWorkersPerFunction: number; maxWorkersPerFunction: number; functionsOnOneWorker: number };
 }
 
 const r6 = (x: number) => (Number.isFinite(x) ? Math.round(x * 1e6) / 1e6 : x);
@@ -94,6 +124,33 @@ export function latencyFigures(h: LatencyHistogram): LatencyFigures {
   return {
     mean: r6(h.mean), p50: r6(h.percentile(50)), p90: r6(h.percentile(90)),
     p99: r6(h.percentile(99)), p999: r6(h.percentile(99.9)), max: r6(h.max),
+  };
+}
+
+/** A cluster worker's line of the summary. */
+export function workerSummary(worker: number, res: SimResult, memoryMb: number, cores: number): WorkerSummary {
+  const span = Math.max(0, res.endMs - res.startMs);
+  return {
+    worker, memoryMb, cores: cores === Infinity ? 'infinite' : cores,
+    invocations: res.invocations, coldStarts: res.cold, coldStartPct: res.invocations ? r6((100 * res.cold) / res.invocations) : 0,
+    dropped: res.dropped, latencyMs: latencyFigures(res.latency),
+    cpuUtilisation: cores === Infinity || span === 0 ? null : r6(res.cpuBusyCoreMs / (cores * span)),
+    peakUsedMb: r6(res.peakUsedMb), avgUsedMb: span > 0 ? r6(res.memUsedMbMs / span) : 0,
+  };
+}
+
+/** Invocations of the busiest worker over the mean; how many workers each function ran on. */
+export function clusterShape(perWorker: WorkerSummary[], spread: { workers: number }[]): Pick<ClusterSummary, 'imbalance' | 'spread'> {
+  const inv = perWorker.map((w) => w.invocations);
+  const mean = inv.reduce((a, b) => a + b, 0) / inv.length;
+  const ws = spread.map((s) => s.workers);
+  return {
+    imbalance: mean > 0 ? r6(Math.max(...inv) / mean) : 0,
+    spread: {
+      meanWorkersPerFunction: ws.length ? r6(ws.reduce((a, b) => a + b, 0) / ws.length) : 0,
+      maxWorkersPerFunction: ws.length ? Math.max(...ws) : 0,
+      functionsOnOneWorker: ws.filter((x) => x === 1).length,
+    },
   };
 }
 
@@ -223,6 +280,15 @@ export function formatSummary(s: SimSummary, topFunctions = 10): string {
     lines.push(`import cache: ${fmt(z.zygoteForks ?? 0, 0)} cold starts forked from zygotes, ${fmt(z.freshStarts ?? 0, 0)} fresh; ${fmt(z.zygotesCreated ?? 0, 0)} zygotes made (${fmt(z.zygoteNoMemory ?? 0, 0)} refused for memory, ${fmt(z.zygoteEvictions ?? 0, 0)} evicted); ${fmt(z.packageInstalls ?? 0, 0)} package installs; import time saved ${fmt((z.importMsSaved ?? 0) / 1000, 1)} s`);
   }
   lines.push(`simulated ${fmt(r.simulatedMs / 1000, 1)} s; queue wait mean ${fmt(r.queueWaitMs.mean, 1)} ms, max ${fmt(r.queueWaitMs.max, 1)} ms; CPU utilisation ${r.cpuUtilisation === null ? 'n/a (infinite cores)' : fmt(100 * r.cpuUtilisation, 1) + '%'}`);
+  if (s.cluster) {
+    const c = s.cluster;
+    lines.push('');
+    lines.push(`cluster: ${c.workers} workers, balancer ${c.balancer}${Object.keys(c.balancerOptions).length ? ` (${Object.entries(c.balancerOptions).map(([k, v]) => `${k}=${v}`).join(', ')})` : ''}, hop ${fmt(c.hopMs, 3)} ms, view refreshed every ${fmt(c.viewRefreshMs, 0)} ms; imbalance (max/mean invocations) ${fmt(c.imbalance, 3)}; functions on 1 worker: ${fmt(c.spread.functionsOnOneWorker, 0)}, workers per function mean ${fmt(c.spread.meanWorkersPerFunction, 2)}, max ${c.spread.maxWorkersPerFunction}`);
+    lines.push(table([
+      ['worker', 'memory MB', 'cores', 'invocations', 'cold %', 'dropped', 'p50 ms', 'p99 ms', 'CPU %', 'peak MB'],
+      ...c.perWorker.map((w) => [String(w.worker), fmt(w.memoryMb, 0), String(w.cores), fmt(w.invocations, 0), fmt(w.coldStartPct, 3), fmt(w.dropped, 0), fmt(w.latencyMs.p50, 2), fmt(w.latencyMs.p99, 2), w.cpuUtilisation === null ? 'n/a' : fmt(100 * w.cpuUtilisation, 1), fmt(w.peakUsedMb, 0)]),
+    ]));
+  }
   if (s.perFunction.length > 0 && topFunctions > 0) {
     lines.push('');
     const top = [...s.perFunction].sort((a, b) => b.invocations - a.invocations).slice(0, topFunctions);

@@ -64,13 +64,13 @@ export function parseCores(s: string): number {
   return n;
 }
 
-export function parsePolicyOpts(items: string[]): Record<string, number> {
+export function parsePolicyOpts(items: string[], flag = 'policy-opt'): Record<string, number> {
   const out: Record<string, number> = {};
   for (const it of items) {
     const m = /^([A-Za-z][A-Za-z0-9]*)=(.+)$/.exec(it);
-    if (!m) badConfig('policy-opt', `expected key=value, got ${JSON.stringify(it)}`);
+    if (!m) badConfig(flag, `expected key=value, got ${JSON.stringify(it)}`);
     const v = Number(m[2]);
-    if (!Number.isFinite(v)) badConfig(`policy-opt ${m[1]}`, `needs a number, got ${JSON.stringify(m[2])}`);
+    if (!Number.isFinite(v)) badConfig(`${flag} ${m[1]}`, `needs a number, got ${JSON.stringify(m[2])}`);
     out[m[1]!] = v;
   }
   return out;

@@ -1,0 +1,173 @@
+/**
+ * A simulated cluster: N worker models behind a front that places each
+ * request with a core balancer (core/balancers/), the same objects the
+ * boss runs. Each worker is a whole single-worker model (sim/simulator.ts)
+ * with its own pool, cores, keep-alive policy, zygotes and random streams;
+ * the front only routes. Per arrival, every worker is first brought to the
+ * arrival's time (so the in-flight counts the balancer reads are exact, as
+ * the boss's own books are), the balancer picks, and the request reaches
+ * the chosen worker `hopMs` later. Free memory and warm sandboxes are read
+ * from the workers only every `viewRefreshMs`, as the boss polls /stats.
+ *
+ * One worker with a zero hop is the single-worker simulation, number for
+ * number: worker 0 draws from the same random streams as a plain run.
+ */
+import { OlError } from '../common/errors.js';
+import { makeRng } from '../common/rng.js';
+import type { PlacementRequest, WorkerView } from '../core/balancer.js';
+import { createBalancer } from '../core/balancers/index.js';
+import type { ImportTree } from '../core/import-tree.js';
+import type { SimConfig } from './config.js';
+import type { StartupModel } from './import-cache.js';
+import type { CostModel } from './profile.js';
+import type { FunctionStats, SimResult } from './results.js';
+import { newFnStats, Simulator, type SimHooks } from './simulator.js';
+import type { FunctionInfo, InvocationBatch } from '../traces/types.js';
+
+/** One worker's size; the cluster's other settings are shared. */
+export interface WorkerShape {
+  memoryMb: number;
+  cores: number;
+}
+
+export interface ClusterSpec {
+  balancer: string;
+  balancerOptions?: Record<string, number>;
+  /** One entry per worker. */
+  workers: WorkerShape[];
+  /** Front to worker, ms, added to every request's arrival at its worker. */
+  hopMs: number;
+  /** How often the front's view of free memory and warm sandboxes is refreshed, ms. */
+  viewRefreshMs: number;
+  /** Each function's packages (normalised names), for package- and tree-aware balancers. */
+  fnPackages?: (readonly string[] | undefined)[];
+  tree?: ImportTree;
+}
+
+export interface ClusterResult {
+  /** Every worker's result, in order. */
+  workers: SimResult[];
+  /** The workers' results added up (latencies merged; peak memory: the sum of the workers' peaks). */
+  total: SimResult;
+  /** For each function, the workers it ran on. */
+  spread: { fn: number; workers: number }[];
+}
+
+class View implements WorkerView {
+  healthy = true;
+  inFlight = 0;
+  freeMb = 0;
+  warmByFn = new Map<number, number>();
+  constructor(readonly index: number, readonly names: Map<string, number>) {}
+  warm(fn: string): number {
+    const id = this.names.get(fn);
+    return id === undefined ? 0 : this.warmByFn.get(id) ?? 0;
+  }
+}
+
+export class ClusterSimulator {
+  readonly workers: Simulator[];
+  readonly #views: View[];
+  readonly #balancer;
+  readonly #functions: FunctionInfo[];
+  readonly #hop: number;
+  readonly #refresh: number;
+  #nextRefresh = -Infinity;
+  readonly #placed: Set<number>[] = [];
+  readonly #reqs: PlacementRequest[] = [];
+  readonly #fnPackages: (readonly string[] | undefined)[];
+
+  /** `startup(i)`: worker i's own import-cache model (zygotes are per worker), if any. */
+  constructor(config: SimConfig, costs: CostModel, functions: FunctionInfo[], spec: ClusterSpec, hooks: SimHooks = {}, startup?: (i: number) => StartupModel | undefined) {
+    if (spec.workers.length < 1) throw new OlError('OL_ERR_CONFIG', 'a cluster needs at least one worker');
+    if (!(spec.hopMs >= 0)) throw new OlError('OL_ERR_CONFIG', `hop must be >= 0 ms, got ${spec.hopMs}`);
+    if (!(spec.viewRefreshMs > 0)) throw new OlError('OL_ERR_CONFIG', `view refresh must be > 0 ms, got ${spec.viewRefreshMs}`);
+    this.#functions = functions;
+    this.#hop = spec.hopMs;
+    this.#refresh = spec.viewRefreshMs;
+    this.#fnPackages = spec.fnPackages ?? [];
+    this.workers = spec.workers.map((w, i) => new Simulator({ ...config, memoryMb: w.memoryMb, cores: w.cores }, costs, functions, hooks, startup?.(i), i === 0 ? '' : `#w${i}`, spec.hopMs));
+    const names = new Map(functions.map((f, i) => [f.name, i]));
+    this.#views = spec.workers.map((_, i) => new View(i, names));
+    this.#balancer = createBalancer(spec.balancer, { workers: spec.workers.length, rng: makeRng(config.seed, 'sim/balancer'), options: spec.balancerOptions, tree: spec.tree });
+  }
+
+  run(batches: Iterable<InvocationBatch>, onBatch?: () => void): ClusterResult {
+    const ws = this.workers, views = this.#views;
+    for (const b of batches) {
+      const { t, fn, dur, mem, init } = b;
+      for (let i = 0; i < b.length; i++) {
+        const at = t[i]!, f = fn[i]!;
+        for (let k = 0; k < ws.length; k++) {
+          const w = ws[k]!;
+          if (w.clock.now() <= at || !w.started) w.advanceTo(at);
+          views[k]!.inFlight = w.inFlight;
+        }
+        if (at >= this.#nextRefresh) {
+          // the front's poll of every worker's /stats
+          for (let k = 0; k < ws.length; k++) {
+            views[k]!.freeMb = ws[k]!.freeMb;
+            views[k]!.warmByFn = ws[k]!.warmCounts();
+          }
+          this.#nextRefresh = at + this.#refresh;
+        }
+        const k = this.#balancer.pick(this.#request(f, mem[i]!), views);
+        if (k < 0) throw new OlError('OL_ERR_INVARIANT', 'no healthy worker in the simulated cluster');
+        (this.#placed[f] ??= new Set()).add(k);
+        ws[k]!.feed(f, at + this.#hop, dur[i]!, mem[i]!, init[i]!);
+      }
+      onBatch?.();
+    }
+    const results = ws.map((w) => w.finish());
+    return {
+      workers: results,
+      total: addUp(results),
+      spread: this.#placed.map((s, fn) => ({ fn, workers: s?.size ?? 0 })).filter((x) => x.workers > 0),
+    };
+  }
+
+  #request(fn: number, memMb: number): PlacementRequest {
+    let r = this.#reqs[fn];
+    if (!r) r = this.#reqs[fn] = { fn: this.#functions[fn]!.name, memMb, packages: this.#fnPackages[fn] ?? [] };
+    r.memMb = memMb;
+    return r;
+  }
+}
+
+const COUNTS = ['invocations', 'completed', 'cold', 'warm', 'unpaused', 'queued', 'dropped', 'droppedOversize', 'evictions', 'expirations', 'pauses',
+  'prewarms', 'prewarmsSkipped', 'prewarmUnloads', 'sandboxesCreated', 'crashes', 'queueWaitMsTotal', 'memUsedMbMs', 'memIdleMbMs', 'peakUsedMb', 'cpuBusyCoreMs'] as const;
+
+/** The workers' results as one: counts and integrals added, latencies merged, the span from the first start to the last end. */
+export function addUp(rs: SimResult[]): SimResult {
+  const first = rs[0]!;
+  const out: SimResult = {
+    ...first,
+    latency: first.latency.clone(),
+    perFunction: first.perFunction.map((f) => ({ ...f, latency: f.latency.clone() })),
+    policyStats: { ...first.policyStats },
+    ...(first.startup ? { startup: { ...first.startup } } : {}),
+  };
+  for (const r of rs.slice(1)) {
+    for (const k of COUNTS) out[k] += r[k];
+    out.queueWaitMsMax = Math.max(out.queueWaitMsMax, r.queueWaitMsMax);
+    out.startMs = Math.min(out.startMs, r.startMs);
+    out.endMs = Math.max(out.endMs, r.endMs);
+    out.latency.merge(r.latency);
+    r.perFunction.forEach((f, i) => {
+      const o = out.perFunction[i];
+      if (!o) {
+        out.perFunction[i] = { ...f, latency: f.latency.clone() };
+        return;
+      }
+      for (const k of ['invocations', 'cold', 'warm', 'unpaused', 'queued', 'dropped'] as const) o[k] += f[k];
+      o.latency.merge(f.latency);
+    });
+    for (const [k, v] of Object.entries(r.policyStats)) out.policyStats[k] = (out.policyStats[k] ?? 0) + v;
+    if (r.startup) for (const [k, v] of Object.entries(r.startup)) out.startup![k] = (out.startup![k] ?? 0) + v;
+  }
+  // a function the first worker never saw: zeros, not a hole
+  for (let i = 0; i < out.perFunction.length; i++) out.perFunction[i] ??= newFnStats();
+  return out;
+}
+
+export type { FunctionStats };

@@ -1,0 +1,91 @@
+/**
+ * The simulated cluster: one worker is the single-worker run number for
+ * number; a hash balancer keeps each function on one worker; round-robin
+ * spreads invocations evenly; runs are deterministic; the CLI's cluster
+ * options are checked with errors naming what is wrong.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { simulate } from '../../sim/run.js';
+import { clusterSpec } from '../../sim/commands/run.js';
+import { SAMPLE10 } from '../helpers.js';
+
+const TRACE = `azure2019:${SAMPLE10}`;
+const base = { policy: 'lru', memoryMb: 6000, cores: 2, seed: 1 };
+const strip = (s: object) => {
+  const c = { ...s } as Record<string, unknown>;
+  delete c.cluster;
+  return JSON.stringify(c);
+};
+
+describe('simulated cluster', () => {
+  it('one worker behind any balancer is the single-worker run, number for number', async () => {
+    const single = await simulate({ trace: TRACE, config: base, machine: false });
+    for (const balancer of ['round-robin', 'hash', 'ch-bl', 'hermod']) {
+      const one = await simulate({ trace: TRACE, config: base, machine: false, cluster: { balancer, workers: [{}] } });
+      expect(strip(one.summary), balancer).toBe(strip(single.summary));
+      expect(one.summary.cluster!.perWorker[0]!.invocations).toBe(single.summary.results.invocations);
+    }
+  });
+
+  it('hash keeps every function on one worker; round-robin spreads invocations evenly; the workers add up', async () => {
+    const h = await simulate({ trace: TRACE, config: base, machine: false, cluster: { balancer: 'hash', workers: [{ memoryMb: 2000 }, { memoryMb: 2000 }, { memoryMb: 2000 }] } });
+    const c = h.summary.cluster!;
+    expect(c.spread.maxWorkersPerFunction).toBe(1);
+    expect(c.spread.functionsOnOneWorker).toBe(h.summary.trace.functions);
+    expect(c.perWorker.reduce((a, w) => a + w.invocations, 0)).toBe(h.summary.results.invocations);
+    expect(c.perWorker.reduce((a, w) => a + w.coldStarts, 0)).toBe(h.summary.results.coldStarts);
+    expect(h.summary.results.memory.capacityMb).toBe(6000);
+    const rr = await simulate({ trace: TRACE, config: base, machine: false, cluster: { balancer: 'round-robin', workers: [{ memoryMb: 2000 }, { memoryMb: 2000 }, { memoryMb: 2000 }] } });
+    const inv = rr.summary.cluster!.perWorker.map((w) => w.invocations);
+    expect(Math.max(...inv) - Math.min(...inv)).toBeLessThanOrEqual(1);
+    expect(rr.summary.cluster!.imbalance).toBeLessThan(1.0001);
+    // the busy functions run everywhere
+    expect(rr.summary.cluster!.spread.maxWorkersPerFunction).toBe(3);
+    expect(rr.summary.cluster!.spread.meanWorkersPerFunction).toBeGreaterThan(c.spread.meanWorkersPerFunction);
+  });
+
+  it('is deterministic: the same seed gives the same bytes, another seed other random draws', async () => {
+    const spec = { trace: TRACE, config: base, machine: false, cluster: { balancer: 'p2c', workers: [{ memoryMb: 3000 }, { memoryMb: 3000 }] } };
+    const a = await simulate(spec), b = await simulate(spec);
+    expect(JSON.stringify(a.summary)).toBe(JSON.stringify(b.summary));
+    const c = await simulate({ ...spec, config: { ...base, seed: 2 } });
+    expect(c.summary.cluster!.perWorker.map((w) => w.invocations)).not.toEqual(a.summary.cluster!.perWorker.map((w) => w.invocations));
+  });
+
+  it('a hop delays every request by its length, and the client waits it', async () => {
+    const cfg = { ...base, memoryMb: 60_000, cores: Infinity };
+    const a = await simulate({ trace: TRACE, config: cfg, machine: false, cluster: { balancer: 'hash', workers: [{}] } });
+    const b = await simulate({ trace: TRACE, config: cfg, machine: false, cluster: { balancer: 'hash', workers: [{}], hopMs: 2 } });
+    expect(b.summary.results.coldStarts).toBe(a.summary.results.coldStarts);
+    expect(b.summary.results.simulatedMs - a.summary.results.simulatedMs).toBeCloseTo(2, 6);
+    expect(b.summary.results.latencyMs.mean - a.summary.results.latencyMs.mean).toBeCloseTo(2, 3);
+  });
+
+  it("the CLI's cluster options: defaults, a cluster file, and errors that name what is wrong", () => {
+    const a = { workers: undefined, balancer: undefined, balancerOpt: [], hopMs: 0, viewRefreshMs: 100 } as never as Parameters<typeof clusterSpec>[0];
+    expect(clusterSpec(a)).toBeUndefined();
+    expect(clusterSpec({ ...a, workers: 3, workerMemory: 512, balancer: 'ch-bl', balancerOpt: ['c=1.5'] })).toEqual({
+      balancer: 'ch-bl', balancerOptions: { c: 1.5 }, workers: [{ memoryMb: 512 }, { memoryMb: 512 }, { memoryMb: 512 }], hopMs: 0, viewRefreshMs: 100,
+    });
+    const d = mkdtempSync(join(tmpdir(), 'ol-cluster-'));
+    try {
+      writeFileSync(join(d, 'c.json'), JSON.stringify([{ memoryMb: 1000, cores: 1 }, { memoryMb: 4000, cores: 'infinite' }]));
+      expect(clusterSpec({ ...a, cluster: join(d, 'c.json') })!.workers).toEqual([{ memoryMb: 1000, cores: 1 }, { memoryMb: 4000, cores: Infinity }]);
+      writeFileSync(join(d, 'bad.json'), JSON.stringify([{ memoryMb: 1000, gpus: 2 }]));
+      expect(() => clusterSpec({ ...a, cluster: join(d, 'bad.json') })).toThrow(/worker 0: "gpus" is not known/);
+      expect(() => clusterSpec({ ...a, cluster: join(d, 'c.json'), workers: 2 })).toThrow(/either --cluster FILE or --workers/);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+    expect(() => clusterSpec({ ...a, workers: 0 })).toThrow(/workers.*whole number >= 1/);
+    expect(() => clusterSpec({ ...a, workers: 2, balancerOpt: ['c'] })).toThrow(/balancer-opt.*key=value/);
+  });
+
+  it('an unknown balancer or option is refused before anything runs', async () => {
+    await expect(simulate({ trace: TRACE, config: base, machine: false, cluster: { balancer: 'nearest', workers: [{}] } })).rejects.toThrow(/balancer.*nearest/);
+    await expect(simulate({ trace: TRACE, config: base, machine: false, cluster: { balancer: 'hash', balancerOptions: { c: 2 }, workers: [{}] } })).rejects.toThrow(/balancer hash has no options/);
+  });
+});
