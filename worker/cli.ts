@@ -4,12 +4,13 @@
  * become one line and exit code 2.
  */
 import { spawn } from 'node:child_process';
-import { openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { openSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { cliErrors } from '../common/cli.js';
 import { OlError } from '../common/errors.js';
+import { runningPid, stopPid } from '../common/pidfile.js';
 import { loadConfig } from './config.js';
 import { makePoolFor } from './pools.js';
 
@@ -17,31 +18,7 @@ const { fail, usage } = cliErrors('ol-worker');
 
 const pidFile = (dir: string) => join(resolve(dir), 'worker.pid');
 
-/** Whether `pid` runs: a process that exited but was not yet reaped by its parent (a zombie) does not. */
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    // /proc/<pid>/stat: "pid (comm) S ...", comm may hold spaces and parentheses
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return true;
-  }
-}
-
-function readPid(dir: string): number | undefined {
-  try {
-    const pid = Number(readFileSync(pidFile(dir), 'utf8').trim());
-    if (!Number.isInteger(pid) || pid <= 0) return undefined;
-    return alive(pid) ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
+const readPid = (dir: string) => runningPid(pidFile(dir));
 
 async function up(dir: string, overrides: string[], detach: boolean): Promise<void> {
   const c = loadConfig(dir, overrides);
@@ -102,15 +79,8 @@ async function down(dir: string): Promise<void> {
     process.stdout.write(`no worker running in ${resolve(dir)}\n`);
     return;
   }
-  process.kill(pid, 'SIGTERM');
-  for (let i = 0; i < 300; i++) {
-    if (!alive(pid)) {
-      process.stdout.write(`worker ${pid} stopped\n`);
-      return;
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new OlError('OL_ERR_CONFIG', `worker ${pid} did not stop within 30 s of SIGTERM`);
+  await stopPid(pid, 'worker', 30_000);
+  process.stdout.write(`worker ${pid} stopped\n`);
 }
 
 async function status(dir: string): Promise<void> {

@@ -164,6 +164,13 @@ export class LambdaManager implements PoolEffects<Instance> {
     };
   }
 
+  /** Kept (idle or paused) sandboxes per lambda name. */
+  warmByLambda(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const i of this.#live) if (i.state === 'idle' || i.state === 'paused') out[i.fn] = (out[i.fn] ?? 0) + 1;
+    return out;
+  }
+
   /** The function id of this code version; a newer version retires the older one's sandboxes. */
   #fnId(code: LambdaCode): number {
     const key = `${code.name}@${code.version}`;

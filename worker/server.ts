@@ -29,7 +29,7 @@ export interface Worker {
   stats: WorkerStats;
 }
 
-function sendError(reply: FastifyReply, e: unknown): FastifyReply {
+export function sendError(reply: FastifyReply, e: unknown): FastifyReply {
   if (isOlError(e)) return reply.code(e.statusCode).type('text/plain; charset=utf-8').send(`${e.message}\n`);
   const fe = e as { statusCode?: number; code?: string; message?: string };
   if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
@@ -51,48 +51,15 @@ function replyHeaders(flat: string[]): Record<string, string | string[]> {
   return out;
 }
 
-export function buildApp(o: BuildOptions): Worker {
-  const c = o.config;
-  const app = Fastify({ logger: o.logger ?? false, bodyLimit: Math.round(c.body_limit_mb * 2 ** 20) });
-  const stats = new WorkerStats();
-  const registry = new Registry({
-    dir: c.registry, codeDir: join(c.worker_dir, 'code'), cacheMs: c.registry_cache_ms,
-    maxBytes: Math.round(c.registry_max_mb * 2 ** 20), poolMb: c.mem_pool_mb,
-  });
-  const manager = new LambdaManager({ config: c, pool: o.pool, registry, stats, log: app.log });
-
-  // every body arrives raw; /run checks it is JSON, /registry that it is a tar.gz
-  app.removeAllContentTypeParsers();
-  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-  app.setErrorHandler((e, _req, reply) => sendError(reply, e));
-  app.setNotFoundHandler((req, reply) => reply.code(404).type('text/plain').send(`no route ${req.method} ${req.url}\n`));
-
-  app.get('/status', async (_req, reply) => reply.type('text/plain').send('ready\n'));
-  app.get('/stats', async () => stats.toJSON(manager.gauges()));
-  app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4').send(stats.prometheus(manager.gauges())));
-
-  const run = async (req: { params: unknown; method: string; url: string; body: unknown; raw: { rawHeaders: string[] } }, reply: FastifyReply) => {
-    const name = (req.params as { name: string }).name;
-    try {
-      checkName(name);
-      // the body goes to the sandbox as it came: an f(event) handler's runtime decodes it as
-      // JSON (an empty body is {}), a WSGI or ASGI app reads it raw
-      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      const r = await manager.invoke(name, { method: req.method, path: req.url, headers: req.raw.rawHeaders, body });
-      reply.code(r.status);
-      if (r.headers) reply.headers(replyHeaders(r.headers));
-      return reply.header('x-ol-start', r.start).type(r.contentType).send(r.body);
-    } catch (e) {
-      return sendError(reply, e);
-    }
-  };
-  for (const url of ['/run/:name', '/run/:name/*']) {
-    app.route({ method: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'], url, handler: run });
-  }
-
+/**
+ * The registry routes (OpenLambda's): list, upload, download, delete and
+ * config. The worker serves its own registry with them, and the boss the
+ * registry its workers share.
+ */
+export function registryRoutes(app: FastifyInstance, registry: Registry, maxMb: number): void {
   app.get('/registry', async () => registry.list());
   app.get('/registry/', async () => registry.list());
-  app.post('/registry/:name', { bodyLimit: Math.round(c.registry_max_mb * 2 ** 20) + 1 }, async (req, reply) => {
+  app.post('/registry/:name', { bodyLimit: Math.round(maxMb * 2 ** 20) + 1 }, async (req, reply) => {
     try {
       const name = (req.params as { name: string }).name;
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
@@ -134,6 +101,49 @@ export function buildApp(o: BuildOptions): Worker {
       return sendError(reply, e);
     }
   });
+}
+
+export function buildApp(o: BuildOptions): Worker {
+  const c = o.config;
+  const app = Fastify({ logger: o.logger ?? false, bodyLimit: Math.round(c.body_limit_mb * 2 ** 20) });
+  const stats = new WorkerStats();
+  const registry = new Registry({
+    dir: c.registry, codeDir: join(c.worker_dir, 'code'), cacheMs: c.registry_cache_ms,
+    maxBytes: Math.round(c.registry_max_mb * 2 ** 20), poolMb: c.mem_pool_mb,
+  });
+  const manager = new LambdaManager({ config: c, pool: o.pool, registry, stats, log: app.log });
+
+  // every body arrives raw; /run checks it is JSON, /registry that it is a tar.gz
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  app.setErrorHandler((e, _req, reply) => sendError(reply, e));
+  app.setNotFoundHandler((req, reply) => reply.code(404).type('text/plain').send(`no route ${req.method} ${req.url}\n`));
+
+  app.get('/status', async (_req, reply) => reply.type('text/plain').send('ready\n'));
+  // `warm`: kept (idle or paused) sandboxes per lambda, for a cluster front's view of this worker
+  app.get('/stats', async () => ({ ...stats.toJSON(manager.gauges()), warm: manager.warmByLambda() }));
+  app.get('/metrics', async (_req, reply) => reply.type('text/plain; version=0.0.4').send(stats.prometheus(manager.gauges())));
+
+  const run = async (req: { params: unknown; method: string; url: string; body: unknown; raw: { rawHeaders: string[] } }, reply: FastifyReply) => {
+    const name = (req.params as { name: string }).name;
+    try {
+      checkName(name);
+      // the body goes to the sandbox as it came: an f(event) handler's runtime decodes it as
+      // JSON (an empty body is {}), a WSGI or ASGI app reads it raw
+      const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      const r = await manager.invoke(name, { method: req.method, path: req.url, headers: req.raw.rawHeaders, body });
+      reply.code(r.status);
+      if (r.headers) reply.headers(replyHeaders(r.headers));
+      return reply.header('x-ol-start', r.start).type(r.contentType).send(r.body);
+    } catch (e) {
+      return sendError(reply, e);
+    }
+  };
+  for (const url of ['/run/:name', '/run/:name/*']) {
+    app.route({ method: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'], url, handler: run });
+  }
+
+  registryRoutes(app, registry, c.registry_max_mb);
 
   // Stopping: the manager and the backend stop before the server waits for its open requests (so
   // a request waiting on an install or a queue is answered 503 at once instead of holding the
