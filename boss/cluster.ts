@@ -111,7 +111,8 @@ export async function startLocalWorker(c: BossConfig, i: number): Promise<Worker
   const dir = join(c.boss_dir, `worker-${i}`);
   mkdirSync(dir, { recursive: true });
   const port = c.port + 1 + i;
-  const wc = { ...defaultConfig(dir), host: '127.0.0.1', log_level: 'warn', ...c.worker, port, registry: c.registry };
+  const d = defaultConfig(dir);
+  const wc = { ...d, host: '127.0.0.1', log_level: 'warn', ...c.worker, limits: { ...d.limits, ...((c.worker.limits as object | undefined) ?? {}) }, port, registry: c.registry };
   writeFileSync(join(dir, 'config.json'), JSON.stringify(wc, null, 2));
   const proc = spawn(process.execPath, [projectPath('dist', 'worker', 'cli.js'), 'up', '--path', dir], { stdio: ['ignore', 'ignore', 'inherit'] });
   const w = new WorkerHandle(i, `http://127.0.0.1:${port}`, proc, dir);

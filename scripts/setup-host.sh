@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets a Debian machine up for ol-lab, as root. Safe to rerun.
 # - Debian packages: debootstrap and docker.io (the worker's sandboxes),
-#   iproute2, python3-flask (the tests pack it into wheels to serve a Flask
+#   iproute2, haproxy (ol-boss haproxy, and its test), python3-flask (the tests pack it into wheels to serve a Flask
 #   lambda through the package cache, as a package index would), and the
 #   cairo/pango/jpeg/gif/rsvg/pixman headers that the npm package canvas
 #   (charts in reports) is built against;
@@ -15,7 +15,7 @@ if [ "$(id -u)" != 0 ]; then
   echo "setup-host.sh: must run as root (it installs packages and builds a root filesystem)" >&2
   exit 2
 fi
-pkgs=(debootstrap docker.io iproute2 python3-flask build-essential libcairo2-dev libpango1.0-dev libjpeg-dev libgif-dev librsvg2-dev libpixman-1-dev)
+pkgs=(debootstrap docker.io iproute2 python3-flask haproxy build-essential libcairo2-dev libpango1.0-dev libjpeg-dev libgif-dev librsvg2-dev libpixman-1-dev)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -6,8 +6,8 @@
  * fail with 502 and are counted, the others are served, it is taken in
  * again when it comes back), scaling, and nothing left behind.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -158,4 +158,50 @@ describe('ol-boss with three local workers (sock)', () => {
     expect((await fetch(`${base}/scaling/worker_count`, { method: 'POST', body: 'many' })).status).toBe(400);
     expect((await fetch(`${base}/run/echo`, { method: 'POST', body: '3' })).status).toBe(200);
   }, 60_000);
+});
+
+describe('HAProxy in front of three local workers (ol-boss haproxy)', () => {
+  it('ch-bl: each lambda on one worker under light load, statuses and headers kept; down leaves nothing', async () => {
+    if (process.getuid?.() !== 0) throw new Error('the boss tests need root');
+    if (spawnSync('haproxy', ['-v']).status !== 0) throw new Error("no haproxy; run scripts/setup-host.sh");
+    const dir = mkdtempSync(join(tmpdir(), 'ol-haproxy-'));
+    const port = await freePort();
+    const cli = projectPath('dist', 'boss', 'cli.js');
+    const up = spawnSync(process.execPath, [cli, 'haproxy', '--path', dir, '--workers', '3', '--balancer', 'ch-bl', '--detach', '-o', `port=${port}`, '-o', 'log_level="warn"',
+      '-o', 'worker.mem_pool_mb=1024', '-o', 'worker.registry_cache_ms=0', '-o', 'worker.policy="lru"', '-o', 'worker.limits.mem_mb=64'], { encoding: 'utf8', timeout: 120_000 });
+    try {
+      expect(up.status, up.stderr).toBe(0);
+      const cfg = readFileSync(join(dir, 'haproxy.cfg'), 'utf8');
+      expect(cfg).toMatch(/hash-type consistent\n\s+hash-balance-factor 125/);
+      // the workers share the registry in the front's folder
+      for (const name of NAMES) {
+        const files = LAMBDAS[name] ?? LAMBDAS.echo!;
+        execFileSync('mkdir', ['-p', join(dir, 'registry', name)]);
+        for (const [f, t] of Object.entries(files)) writeFileSync(join(dir, 'registry', name, f), t);
+      }
+      const base = `http://127.0.0.1:${port}`;
+      const r = await fetch(`${base}/run/teapot`);
+      expect([r.status, r.headers.get('a'), await r.text()]).toEqual([418, 'B', 'hi\n']);
+      for (let round = 0; round < 3; round++) {
+        for (const name of NAMES.filter((n) => n !== 'slow' && n !== 'teapot')) expect((await fetch(`${base}/run/${name}`, { method: 'POST', body: '1' })).status).toBe(200);
+      }
+      // one call at a time never passes the bound: every lambda's sandboxes live on one worker
+      const kept = await Promise.all([1, 2, 3].map(async (i) => (await (await fetch(`http://127.0.0.1:${port + i}/stats`)).json()).warm as Record<string, number>));
+      for (const name of NAMES.filter((n) => n !== 'slow')) expect(kept.filter((k) => k[name]).length, name).toBe(1);
+      expect(kept.filter((k) => Object.keys(k).length > 0).length).toBeGreaterThan(1);
+    } finally {
+      const down = spawnSync(process.execPath, [cli, 'down', '--path', dir], { encoding: 'utf8', timeout: 120_000 });
+      expect(down.status, down.stderr).toBe(0);
+    }
+    for (let i = 0; i < 3; i++) {
+      const wc = loadConfig(join(dir, `worker-${i}`));
+      expect(await (await makePoolFor(wc)).census()).toEqual({ processes: 0, cgroups: 0, containers: 0, dirs: 0 });
+    }
+    // no haproxy of ours still runs
+    const ours = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+      try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(join(dir, 'haproxy.cfg')); } catch { return false; }
+    });
+    expect(ours).toEqual([]);
+    rmSync(dir, { recursive: true, force: true });
+  }, 180_000);
 });
