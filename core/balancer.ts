@@ -66,6 +66,11 @@ export interface BalancerFactory {
   source: string;
   /** The real load balancer algorithm it models, if any (`ol-boss haproxy`). */
   haproxy?: string;
+  /**
+   * The polled parts of the view it reads (`freeMb`, `warm`): a front
+   * refreshes only these, and only for balancers that read them.
+   */
+  reads?: ('freeMb' | 'warm')[];
   options: Record<string, PolicyOption>;
   create(ctx: BalancerContext): Balancer;
 }

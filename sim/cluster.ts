@@ -13,9 +13,10 @@
  * number: worker 0 draws from the same random streams as a plain run.
  */
 import { OlError } from '../common/errors.js';
+import { LatencyHistogram } from '../common/histogram.js';
 import { makeRng } from '../common/rng.js';
 import type { PlacementRequest, WorkerView } from '../core/balancer.js';
-import { createBalancer } from '../core/balancers/index.js';
+import { balancerFactory, createBalancer } from '../core/balancers/index.js';
 import type { ImportTree } from '../core/import-tree.js';
 import type { SimConfig } from './config.js';
 import type { StartupModel } from './import-cache.js';
@@ -65,6 +66,56 @@ class View implements WorkerView {
   }
 }
 
+/** Worker indices keyed by their next event time: a binary min-heap with positions, so a key changes in O(log n). */
+class WorkerHeap {
+  readonly #time: Float64Array;
+  readonly #heap: Int32Array;
+  readonly #pos: Int32Array;
+  constructor(n: number) {
+    this.#time = new Float64Array(n).fill(Infinity);
+    this.#heap = Int32Array.from({ length: n }, (_, i) => i);
+    this.#pos = Int32Array.from({ length: n }, (_, i) => i);
+  }
+  minTime(): number {
+    return this.#time[this.#heap[0]!]!;
+  }
+  min(): number {
+    return this.#heap[0]!;
+  }
+  set(k: number, t: number): void {
+    const old = this.#time[k]!;
+    this.#time[k] = t;
+    if (t < old) this.#up(this.#pos[k]!);
+    else if (t > old) this.#down(this.#pos[k]!);
+  }
+  #swap(i: number, j: number): void {
+    const h = this.#heap, a = h[i]!, b = h[j]!;
+    h[i] = b; h[j] = a;
+    this.#pos[b] = i; this.#pos[a] = j;
+  }
+  #up(i: number): void {
+    const h = this.#heap, t = this.#time;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (t[h[p]!]! <= t[h[i]!]!) return;
+      this.#swap(i, p);
+      i = p;
+    }
+  }
+  #down(i: number): void {
+    const h = this.#heap, t = this.#time, n = h.length;
+    for (;;) {
+      const l = 2 * i + 1, r = l + 1;
+      let m = i;
+      if (l < n && t[h[l]!]! < t[h[m]!]!) m = l;
+      if (r < n && t[h[r]!]! < t[h[m]!]!) m = r;
+      if (m === i) return;
+      this.#swap(i, m);
+      i = m;
+    }
+  }
+}
+
 export class ClusterSimulator {
   readonly workers: Simulator[];
   readonly #views: View[];
@@ -86,35 +137,60 @@ export class ClusterSimulator {
     this.#hop = spec.hopMs;
     this.#refresh = spec.viewRefreshMs;
     this.#fnPackages = spec.fnPackages ?? [];
-    this.workers = spec.workers.map((w, i) => new Simulator({ ...config, memoryMb: w.memoryMb, cores: w.cores }, costs, functions, hooks, startup?.(i), i === 0 ? '' : `#w${i}`, spec.hopMs));
+    // one latency histogram per function for the whole cluster (a worker adds only counts of its own)
+    const fnLatency: LatencyHistogram[] = [];
+    this.workers = spec.workers.map((w, i) => new Simulator({ ...config, memoryMb: w.memoryMb, cores: w.cores }, costs, functions, hooks, startup?.(i), i === 0 ? '' : `#w${i}`, spec.hopMs, spec.workers.length > 1 ? fnLatency : undefined));
     const names = new Map(functions.map((f, i) => [f.name, i]));
     this.#views = spec.workers.map((_, i) => new View(i, names));
     this.#balancer = createBalancer(spec.balancer, { workers: spec.workers.length, rng: makeRng(config.seed, 'sim/balancer'), options: spec.balancerOptions, tree: spec.tree });
   }
 
   run(batches: Iterable<InvocationBatch>, onBatch?: () => void): ClusterResult {
-    const ws = this.workers, views = this.#views;
+    const ws = this.workers, views = this.#views, n = ws.length;
+    const reads = balancerFactory(this.#balancer.name).reads ?? [];
+    const readFree = reads.includes('freeMb'), readWarm = reads.includes('warm');
+    // workers ordered by their next event: only those with an event before an arrival are advanced to it
+    // (a worker with none has nothing to integrate but time, which its next advance does exactly)
+    const heap = new WorkerHeap(n);
+    let first = true;
     for (const b of batches) {
       const { t, fn, dur, mem, init } = b;
       for (let i = 0; i < b.length; i++) {
         const at = t[i]!, f = fn[i]!;
-        for (let k = 0; k < ws.length; k++) {
-          const w = ws[k]!;
-          if (w.clock.now() <= at || !w.started) w.advanceTo(at);
-          views[k]!.inFlight = w.inFlight;
+        if (first) {
+          first = false;
+          for (let k = 0; k < n; k++) {
+            ws[k]!.advanceTo(at);
+            heap.set(k, ws[k]!.nextEventTime());
+          }
         }
-        if (at >= this.#nextRefresh) {
+        while (heap.minTime() <= at) {
+          const k = heap.min();
+          const w = ws[k]!;
+          if (w.clock.now() <= at) w.advanceTo(at);
+          views[k]!.inFlight = w.inFlight;
+          // an event due at the arrival's own time that runs after arrivals waits for the next one
+          const next = w.nextEventTime();
+          heap.set(k, next <= at ? at + 1e-9 : next);
+        }
+        if ((readFree || readWarm) && at >= this.#nextRefresh) {
           // the front's poll of every worker's /stats
-          for (let k = 0; k < ws.length; k++) {
-            views[k]!.freeMb = ws[k]!.freeMb;
-            views[k]!.warmByFn = ws[k]!.warmCounts();
+          for (let k = 0; k < n; k++) {
+            const w = ws[k]!;
+            if (w.clock.now() <= at) w.advanceTo(at);
+            if (readFree) views[k]!.freeMb = w.freeMb;
+            if (readWarm) views[k]!.warmByFn = w.warmCounts();
+            heap.set(k, w.nextEventTime());
           }
           this.#nextRefresh = at + this.#refresh;
         }
         const k = this.#balancer.pick(this.#request(f, mem[i]!), views);
         if (k < 0) throw new OlError('OL_ERR_INVARIANT', 'no healthy worker in the simulated cluster');
         (this.#placed[f] ??= new Set()).add(k);
-        ws[k]!.feed(f, at + this.#hop, dur[i]!, mem[i]!, init[i]!);
+        const w = ws[k]!;
+        w.feed(f, at + this.#hop, dur[i]!, mem[i]!, init[i]!);
+        views[k]!.inFlight = w.inFlight;
+        heap.set(k, w.nextEventTime());
       }
       onBatch?.();
     }
@@ -140,10 +216,12 @@ const COUNTS = ['invocations', 'completed', 'cold', 'warm', 'unpaused', 'queued'
 /** The workers' results as one: counts and integrals added, latencies merged, the span from the first start to the last end. */
 export function addUp(rs: SimResult[]): SimResult {
   const first = rs[0]!;
+  // the first worker's per-function histograms, shared by the others when the cluster shares them
+  const sharedSource = new Set(first.perFunction.map((f) => f.latency));
   const out: SimResult = {
     ...first,
     latency: first.latency.clone(),
-    perFunction: first.perFunction.map((f) => ({ ...f, latency: f.latency.clone() })),
+    perFunction: first.perFunction.map((f) => ({ ...f })),
     policyStats: { ...first.policyStats },
     ...(first.startup ? { startup: { ...first.startup } } : {}),
   };
@@ -156,11 +234,13 @@ export function addUp(rs: SimResult[]): SimResult {
     r.perFunction.forEach((f, i) => {
       const o = out.perFunction[i];
       if (!o) {
-        out.perFunction[i] = { ...f, latency: f.latency.clone() };
+        out.perFunction[i] = { ...f };
+        sharedSource.add(f.latency);
         return;
       }
       for (const k of ['invocations', 'cold', 'warm', 'unpaused', 'queued', 'dropped'] as const) o[k] += f[k];
-      o.latency.merge(f.latency);
+      // workers of one cluster share each function's histogram: it holds them all already
+      if (!sharedSource.has(f.latency)) o.latency.merge(f.latency);
     });
     for (const [k, v] of Object.entries(r.policyStats)) out.policyStats[k] = (out.policyStats[k] ?? 0) + v;
     if (r.startup) for (const [k, v] of Object.entries(r.startup)) out.startup![k] = (out.startup![k] ?? 0) + v;

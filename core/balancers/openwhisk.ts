@@ -45,6 +45,7 @@ class ShardingBalancer implements Balancer {
 export const openwhisk: BalancerFactory = {
   describe: "home worker by hash, then co-prime steps to the first with room for the sandbox; else random",
   source: "Apache OpenWhisk's ShardingContainerPoolBalancer",
+  reads: ['freeMb'],
   options: {},
   create: (ctx) => new ShardingBalancer(ctx.workers, ctx.rng),
 };
