@@ -10,6 +10,10 @@ export interface SweepJob {
 export interface SweepRow {
   policy: string;
   memoryMb: number;
+  /** A cluster cell's balancer and worker count (memoryMb is then per worker). */
+  balancer?: string;
+  workers?: number;
+  imbalance?: number;
   invocations: number;
   coldStarts: number;
   coldStartPct: number;
@@ -31,8 +35,11 @@ parentPort?.on('message', async (job: SweepJob) => {
   try {
     const out = await simulate({ ...job.spec, machine: false });
     const r = out.summary.results;
+    const c = out.summary.cluster;
     const row: SweepRow = {
-      policy: out.summary.config.policy, memoryMb: out.summary.config.memoryMb, invocations: r.invocations,
+      policy: out.summary.config.policy, memoryMb: c ? c.perWorker[0]!.memoryMb : out.summary.config.memoryMb,
+      ...(c ? { balancer: c.balancer, workers: c.workers, imbalance: c.imbalance } : {}),
+      invocations: r.invocations,
       coldStarts: r.coldStarts, coldStartPct: r.coldStartPct, dropped: r.dropped, droppedPct: r.droppedPct, queued: r.queued,
       evictions: r.evictions, p50Ms: r.latencyMs.p50, p99Ms: r.latencyMs.p99, usedMbSeconds: r.memory.usedMbSeconds,
       idleMbSeconds: r.memory.idleMbSeconds, traceSha256: out.summary.trace.sha256, wallMs: Math.round(out.wallMs),

@@ -6,6 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { OlError, badConfig } from '../common/errors.js';
+import { balancerFactory } from '../core/balancers/index.js';
 import { policyFactory } from '../core/policies/index.js';
 import type { RunSpec } from './run.js';
 import type { SweepJob, SweepReply, SweepRow } from './sweep-worker.js';
@@ -27,16 +28,27 @@ export function parseMemoryList(s: string): number[] {
   return out;
 }
 
-/** Runs every (policy, memory) cell; `onDone` reports progress. */
+/** A cluster axis of a sweep: balancers x worker counts (memory is then per worker). */
+export interface ClusterAxes {
+  balancers: string[];
+  workers: number[];
+  hopMs?: number;
+  viewRefreshMs?: number;
+}
+
+/** Runs every (policy, memory) cell, or every (balancer, workers, policy, memory) cell with `cluster`; `onDone` reports progress. */
 export async function sweep(
   base: Omit<RunSpec, 'hooks' | 'onBatch' | 'machine'> & { trace: string },
   policies: string[],
   memories: number[],
   jobs = availableParallelism(),
   onDone?: (done: number, total: number) => void,
+  cluster?: ClusterAxes,
 ): Promise<SweepRow[]> {
   for (const p of policies) policyFactory(p);
-  const cells = policies.flatMap((policy) => memories.map((memoryMb) => ({ policy, memoryMb })));
+  if (cluster) for (const b of cluster.balancers) balancerFactory(b);
+  const plain = policies.flatMap((policy) => memories.map((memoryMb) => ({ policy, memoryMb, balancer: '', workers: 0 })));
+  const cells = cluster ? cluster.balancers.flatMap((balancer) => cluster.workers.flatMap((workers) => plain.map((c) => ({ ...c, balancer, workers })))) : plain;
   const rows: SweepRow[] = new Array(cells.length);
   const workerUrl = new URL('./sweep-worker.js', import.meta.url);
   const n = Math.max(1, Math.min(jobs, cells.length));
@@ -52,7 +64,13 @@ export async function sweep(
       }
       const id = next++;
       const c = cells[id]!;
-      const job: SweepJob = { id, spec: { ...base, config: { ...base.config, policy: c.policy, memoryMb: c.memoryMb } } };
+      const spec = { ...base, config: { ...base.config, policy: c.policy, memoryMb: c.memoryMb } };
+      const job: SweepJob = {
+        id,
+        spec: c.workers > 0
+          ? { ...spec, cluster: { balancer: c.balancer, workers: Array.from({ length: c.workers }, () => ({})), hopMs: cluster!.hopMs ?? 0, viewRefreshMs: cluster!.viewRefreshMs ?? 100 } }
+          : spec,
+      };
       w.postMessage(job);
     };
     w.on('message', (m: SweepReply) => {

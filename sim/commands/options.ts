@@ -59,7 +59,11 @@ export function sweepOptions<T>(y: Argv<T>) {
     .option('policies', { type: 'string', default: 'lru,gdsf,ttl,hist', describe: 'comma-separated policy names' })
     .option('memory', { type: 'string', default: '1000:32000:1000', describe: 'memory sizes, MB: start:end:step or a comma list' })
     .option('jobs', { type: 'number', describe: 'parallel simulations (default: the number of cores)' })
+    .option('balancers', { type: 'string', describe: 'simulate clusters: comma-separated balancers (with --workers; --memory is then per worker)' })
+    .option('workers', { type: 'string', describe: 'simulate clusters of these worker counts, e.g. 2,4,8 (with --balancers)' })
+    .option('hop-ms', { type: 'number', default: 0, describe: 'cluster: front-to-worker time added to every request, ms' })
     .option('out', { type: 'string', describe: 'directory for sweep.json and sweep.csv' })
     .example('$0 sweep --trace azure2019:traces/data/azure2019/10 --policies lru,gdsf,ttl,hist --memory 1000:32000:1000 --cores infinite', '')
+    .example('$0 sweep --trace azure2019:traces/data/azure2019/10 --balancers round-robin,hash,ch-bl --workers 2,4,8 --policies lru --memory 2000', 'clusters: cold-start % and p99 by workers and balancer')
     .example('$0 sweep --compat faascache --trace azure2019:traces/data/azure2019/10 --policies gdsf,lru,ttl,hist,lnd --memory 1000,2000,4000,8000,16000,32000', 'FaasCache-sim\'s figures');
 }
