@@ -10,7 +10,7 @@
  * Debian's python3-flask, packed into wheels as a package index would
  * serve them.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,9 +18,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repackWheels } from '../../experiments/wheels.js';
 import { defaultConfig, type WorkerConfig } from '../../worker/config.js';
 import type { Worker } from '../../worker/server.js';
-import { startWorker, stopWorker } from './real-worker.js';
+import { prerequisites, startWorker, stopWorker } from './real-worker.js';
 
-const BASE = '/var/lib/ol-lab/ol-min';
 const DEBIAN = '/usr/lib/python3/dist-packages';
 
 /** Debian's Flask and what it needs, with the dependencies Debian's metadata leaves out. */
@@ -101,13 +100,6 @@ const LAMBDAS: Record<string, Record<string, string>> = {
   'post-only': { 'f.py': 'def f(event):\n    return event\n', 'ol.yaml': 'triggers:\n  http:\n    - method: "POST"\n' },
 };
 
-function prerequisites(backend: 'sock' | 'docker'): string | undefined {
-  if (process.getuid?.() !== 0) return 'these tests need root';
-  if (!existsSync(join(BASE, '.ol-lab-base'))) return `no base root at ${BASE}; run scripts/setup-host.sh`;
-  if (!existsSync(join(DEBIAN, 'flask'))) return 'no Debian python3-flask; run scripts/setup-host.sh';
-  if (backend === 'docker' && spawnSync('docker', ['image', 'inspect', 'ol-min']).status !== 0) return 'no Docker engine with the ol-min image; run scripts/setup-host.sh';
-  return undefined;
-}
 
 function tgz(files: Record<string, string>): Buffer {
   const d = mkdtempSync(join(tmpdir(), 'ol-compat-tgz-'));
@@ -127,7 +119,7 @@ for (const backend of ['sock', 'docker'] as const) {
     let wheels: string;
 
     beforeAll(async () => {
-      const missing = prerequisites(backend);
+      const missing = prerequisites(backend, { [join(DEBIAN, 'flask')]: "Debian's python3-flask; run scripts/setup-host.sh" });
       if (missing) throw new Error(missing);
       const dir = mkdtempSync(join(tmpdir(), 'ol-compat-'));
       wheels = join(dir, 'wheels');

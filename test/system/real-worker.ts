@@ -1,9 +1,26 @@
 /** A real worker in the test's own process, on loopback: started clean, and stopped with a count of what it left. */
-import { readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { expect } from 'vitest';
 import type { WorkerConfig } from '../../worker/config.js';
 import { makePoolFor } from '../../worker/pools.js';
 import { buildApp, type Worker } from '../../worker/server.js';
+
+export const BASE_ROOT = '/var/lib/ol-lab/ol-min';
+
+/**
+ * What a real-worker test on `backend` lacks, or undefined: root, the base
+ * root, the Docker engine with the ol-min image, and any `files` it names
+ * (path -> what provides it).
+ */
+export function prerequisites(backend: 'sock' | 'docker', files: Record<string, string> = {}): string | undefined {
+  if (process.getuid?.() !== 0) return 'the real-worker tests need root';
+  if (!existsSync(join(BASE_ROOT, '.ol-lab-base'))) return `no base root at ${BASE_ROOT}; run scripts/setup-host.sh`;
+  for (const [f, what] of Object.entries(files)) if (!existsSync(f)) return `no ${f}: ${what}`;
+  if (backend === 'docker' && spawnSync('docker', ['image', 'inspect', 'ol-min']).status !== 0) return 'no Docker engine with the ol-min image; run scripts/setup-host.sh';
+  return undefined;
+}
 
 /** Removes what an earlier run left in `c`'s cgroups and folders, builds the worker and listens on a free loopback port. */
 export async function startWorker(c: WorkerConfig): Promise<{ w: Worker; base: string }> {

@@ -15,9 +15,8 @@ import { freePort } from '../../experiments/worker-process.js';
 import { makePoolFor } from '../../worker/pools.js';
 import { defaultConfig, type WorkerConfig } from '../../worker/config.js';
 import type { Worker } from '../../worker/server.js';
-import { startWorker, stopWorker } from './real-worker.js';
+import { prerequisites, startWorker, stopWorker } from './real-worker.js';
 
-const BASE = '/var/lib/ol-lab/ol-min';
 /** A lambda name long enough that its sandbox's id fills the 64 characters a sandbox id may have. */
 const LONG_NAME = 'a-lambda-whose-name-is-long-'.repeat(3);
 
@@ -56,15 +55,6 @@ const LAMBDAS: Record<string, string> = {
   ].join('\n') + '\n',
 };
 
-function prerequisites(backend: 'sock' | 'docker'): string | undefined {
-  if (process.getuid?.() !== 0) return 'the real-worker tests need root';
-  if (!existsSync(join(BASE, '.ol-lab-base'))) return `no base root at ${BASE}; run scripts/setup-host.sh`;
-  if (backend === 'docker') {
-    const r = spawnSync('docker', ['image', 'inspect', 'ol-min'], { encoding: 'utf8' });
-    if (r.status !== 0) return 'no Docker engine with the ol-min image; run scripts/setup-host.sh';
-  }
-  return undefined;
-}
 
 async function post(base: string, name: string, body: unknown): Promise<{ status: number; text: string; start?: string }> {
   const r = await fetch(`${base}/run/${name}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });

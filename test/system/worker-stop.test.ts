@@ -17,17 +17,10 @@ import { projectPath } from '../../common/paths.js';
 import { buildWheels } from '../../experiments/wheels.js';
 import { freePort } from '../../experiments/worker-process.js';
 import { defaultConfig, type WorkerConfig } from '../../worker/config.js';
+import { prerequisites } from './real-worker.js';
 
-const BASE = '/var/lib/ol-lab/ol-min';
 const CLI = projectPath('dist', 'worker', 'cli.js');
 
-function prerequisites(backend: 'sock' | 'docker'): string | undefined {
-  if (process.getuid?.() !== 0) return 'these tests need root';
-  if (!existsSync(join(BASE, '.ol-lab-base'))) return `no base root at ${BASE}; run scripts/setup-host.sh`;
-  if (!existsSync(CLI)) return 'no build; run npm run build';
-  if (backend === 'docker' && spawnSync('docker', ['image', 'inspect', 'ol-min']).status !== 0) return 'no Docker engine with the ol-min image; run scripts/setup-host.sh';
-  return undefined;
-}
 
 /** Everything of the worker's that exists now, counted from the outside. */
 interface Left {
@@ -139,7 +132,7 @@ for (const backend of ['sock', 'docker'] as const) {
     for (const phase of PHASES[backend]) {
       for (const how of ['down', 'SIGKILL, then up and down'] as const) {
         it(`${how}, during ${phase === 'replay' ? 'a replay (requests running)' : `a package's ${phase}`}`, async () => {
-          const missing = prerequisites(backend);
+          const missing = prerequisites(backend, { [CLI]: 'no build; run npm run build' });
           if (missing) throw new Error(missing);
           const c = workerDir(backend, await freePort());
           let worker = await up(c);
