@@ -30,6 +30,20 @@ function tgz(files: Record<string, string>): Buffer {
   }
 }
 
+/**
+ * A stopped worker left no process, cgroup, container or sandbox folder.
+ * Counting needs a pool, which makes the worker's root cgroup again: it is
+ * closed after, so the count itself leaves nothing either.
+ */
+async function expectNothingLeft(workerDir: string): Promise<void> {
+  const pool = await makePoolFor(loadConfig(workerDir));
+  try {
+    expect(await pool.census()).toEqual({ processes: 0, cgroups: 0, containers: 0, dirs: 0 });
+  } finally {
+    await pool.close?.();
+  }
+}
+
 const LAMBDAS: Record<string, Record<string, string>> = {
   echo: { 'f.py': 'def f(e):\n    return e\n' },
   slow: { 'f.py': 'import time\ndef f(e):\n    time.sleep(0.3)\n    return e\n' },
@@ -65,10 +79,7 @@ describe('ol-boss with three local workers (sock)', () => {
     if (!boss) return;
     await boss.close();
     // nothing of any worker is left
-    for (let i = 0; i < 3; i++) {
-      const wc = loadConfig(join(c.boss_dir, `worker-${i}`));
-      expect(await (await makePoolFor(wc)).census()).toEqual({ processes: 0, cgroups: 0, containers: 0, dirs: 0 });
-    }
+    for (let i = 0; i < 3; i++) await expectNothingLeft(join(c.boss_dir, `worker-${i}`));
     expect(readFileSync('/proc/self/mountinfo', 'utf8').includes(c.boss_dir)).toBe(false);
     rmSync(c.boss_dir, { recursive: true, force: true });
   }, 120_000);
@@ -193,10 +204,7 @@ describe('HAProxy in front of three local workers (ol-boss haproxy)', () => {
       const down = spawnSync(process.execPath, [cli, 'down', '--path', dir], { encoding: 'utf8', timeout: 120_000 });
       expect(down.status, down.stderr).toBe(0);
     }
-    for (let i = 0; i < 3; i++) {
-      const wc = loadConfig(join(dir, `worker-${i}`));
-      expect(await (await makePoolFor(wc)).census()).toEqual({ processes: 0, cgroups: 0, containers: 0, dirs: 0 });
-    }
+    for (let i = 0; i < 3; i++) await expectNothingLeft(join(dir, `worker-${i}`));
     // no haproxy of ours still runs
     const ours = readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
       try { return readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(join(dir, 'haproxy.cfg')); } catch { return false; }
