@@ -67,7 +67,8 @@ describe('ol-exp real, end to end (sock backend, needs root)', () => {
     const warm = (p: typeof merged) => (p.costs.warmDispatch as { samples: number[] }).samples;
     expect(warm(merged)).toEqual([...warm(one(0)), ...warm(one(1))]);
     const cores = [one(0), one(1)].map((p) => (p.extra as { cores: number }).cores);
-    expect((merged.extra as { cores: number }).cores).toBeCloseTo((cores[0]! + cores[1]!) / 2, 3);
+    // the median of two, kept to 3 decimals as every calibrated figure (a tolerance at the rounding's own size failed on 1.8215 -> 1.822)
+    expect((merged.extra as { cores: number }).cores).toBe(Math.round(((cores[0]! + cores[1]!) / 2) * 1000) / 1000);
     // the simulation used the merged profile, and the report is written
     expect(readRun(join(dir, 'v', 'sim')).info.profile).toMatchObject({ source: merged.source });
     expect(existsSync(join(dir, 'v', 'report', 'report.html'))).toBe(true);
