@@ -17,18 +17,10 @@ import { checkBossConfig, defaultBossConfig, type BossConfig } from '../../boss/
 import { buildBoss, type Boss } from '../../boss/server.js';
 import { loadConfig } from '../../worker/config.js';
 import { makePoolFor } from '../../worker/pools.js';
+import { tgz } from './real-worker.js';
 
 const BASE = '/var/lib/ol-lab/ol-min';
 
-function tgz(files: Record<string, string>): Buffer {
-  const d = mkdtempSync(join(tmpdir(), 'ol-boss-tgz-'));
-  try {
-    for (const [n, t] of Object.entries(files)) writeFileSync(join(d, n), t);
-    return execFileSync('tar', ['-czf', '-', '-C', d, ...Object.keys(files)]);
-  } finally {
-    rmSync(d, { recursive: true, force: true });
-  }
-}
 
 /**
  * A stopped worker left no process, cgroup, container or sandbox folder.

@@ -11,14 +11,14 @@
  * serve them.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { repackWheels } from '../../experiments/wheels.js';
 import { defaultConfig, type WorkerConfig } from '../../worker/config.js';
 import type { Worker } from '../../worker/server.js';
-import { prerequisites, startWorker, stopWorker } from './real-worker.js';
+import { prerequisites, startWorker, stopWorker, tgz } from './real-worker.js';
 
 const DEBIAN = '/usr/lib/python3/dist-packages';
 
@@ -101,15 +101,6 @@ const LAMBDAS: Record<string, Record<string, string>> = {
 };
 
 
-function tgz(files: Record<string, string>): Buffer {
-  const d = mkdtempSync(join(tmpdir(), 'ol-compat-tgz-'));
-  try {
-    for (const [n, t] of Object.entries(files)) writeFileSync(join(d, n), t);
-    return execFileSync('tar', ['-czf', '-', '-C', d, ...Object.keys(files)]);
-  } finally {
-    rmSync(d, { recursive: true, force: true });
-  }
-}
 
 for (const backend of ['sock', 'docker'] as const) {
   describe(`OpenLambda's lambdas and semantics, ${backend} backend`, () => {

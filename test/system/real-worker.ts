@@ -1,6 +1,7 @@
 /** A real worker in the test's own process, on loopback: started clean, and stopped with a count of what it left. */
-import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import type { WorkerConfig } from '../../worker/config.js';
@@ -39,4 +40,15 @@ export async function stopWorker(w: Worker | undefined, c: WorkerConfig, remove 
   expect(await pool.census()).toEqual({ processes: 0, cgroups: 0, containers: 0, dirs: 0 });
   expect(readFileSync('/proc/self/mountinfo', 'utf8').includes(c.worker_dir)).toBe(false);
   if (remove) rmSync(c.worker_dir, { recursive: true, force: true });
+}
+
+/** A lambda as OpenLambda's clients upload it: a .tar.gz of the files given (name -> text) at its top level. */
+export function tgz(files: Record<string, string>): Buffer {
+  const d = mkdtempSync(join(tmpdir(), 'ol-tgz-'));
+  try {
+    for (const [n, t] of Object.entries(files)) writeFileSync(join(d, n), t);
+    return execFileSync('tar', ['-czf', '-', '-C', d, ...Object.keys(files)]);
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
 }
