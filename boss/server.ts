@@ -21,6 +21,7 @@ import { makeRng } from '../common/rng.js';
 import type { Balancer } from '../core/balancer.js';
 import { createBalancer } from '../core/balancers/index.js';
 import { parseRequirement } from '../core/requirements.js';
+import { defaultConfig } from '../worker/config.js';
 import { Registry, checkName } from '../worker/registry.js';
 import { registryRoutes, sendError } from '../worker/server.js';
 import { WorkerHandle, forward, startLocalWorker, stopLocalWorker } from './cluster.js';
@@ -46,7 +47,10 @@ export function buildBoss(c: BossConfig, logger: boolean | object = false): Boss
   let poll: NodeJS.Timeout | undefined;
   let closing = false;
   const counters = { requests: 0, forwarded: 0, failed_502: 0, no_worker_503: 0 };
-  const registry = new Registry({ dir: c.registry, codeDir: join(c.boss_dir, 'registry-code'), cacheMs: 0, maxBytes: 50 * 2 ** 20, poolMb: Infinity });
+  // trusted as long as the workers trust theirs (their registry_cache_ms), so /run does not read the disk each time
+  const cacheMs = typeof c.worker.registry_cache_ms === 'number' ? c.worker.registry_cache_ms : defaultConfig(c.boss_dir).registry_cache_ms;
+  const registry = new Registry({ dir: c.registry, codeDir: join(c.boss_dir, 'registry-code'), cacheMs, maxBytes: 50 * 2 ** 20, poolMb: Infinity });
+  /** Each code version's package names (a new upload is a new version). */
   const packagesOf = new Map<string, string[]>();
 
   /** The balancer is built for the cluster's size; rebuilt when scaling changes it. */
@@ -66,8 +70,9 @@ export function buildBoss(c: BossConfig, logger: boolean | object = false): Boss
       checkName(name);
       if (closing) throw new OlError('OL_ERR_SHUTDOWN', 'the boss is shutting down');
       const code = await registry.get(name).catch(() => undefined);
-      let packages = packagesOf.get(name);
-      if (!packages) packagesOf.set(name, (packages = (code?.requirements ?? []).map((r) => parseRequirement(r).name)));
+      const key = `${name}@${code?.version ?? ''}`;
+      let packages = packagesOf.get(key);
+      if (!packages) packagesOf.set(key, (packages = (code?.requirements ?? []).map((r) => parseRequirement(r).name)));
       const k = balancer!.pick({ fn: name, memMb: code?.config.limits.mem_mb ?? 0, packages }, workers);
       if (k < 0) {
         counters.no_worker_503++;
