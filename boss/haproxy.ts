@@ -15,6 +15,8 @@
  * HAProxy hashes with its own function, so a lambda's home worker differs
  * from the boss's and the simulator's; the rule is the same. Health: an
  * HTTP check of /status every 100 ms, out after 2 failures, in after 1.
+ * Each reply names the worker that gave it (`x-ol-worker: w<index>`), as
+ * the boss's do (`x-ol-worker: <index>`).
  */
 import { badConfig } from '../common/errors.js';
 import { resolveBalancerOptions } from '../core/balancers/index.js';
@@ -54,6 +56,8 @@ export function haproxyConfig(o: { port: number; balancer: string; balancerOptio
     'backend workers',
     ...balance.map((l) => `  ${l}`),
     '  option httpchk GET /status',
+    // which worker answered, as the boss says it (x-ol-worker): its server name, w<index>
+    '  http-response set-header x-ol-worker %[srv_name]',
     '  default-server inter 100ms fall 2 rise 1',
     ...o.workers.map((w, i) => `  server w${i} ${w} check`),
     '',

@@ -58,6 +58,9 @@ export interface CalibrationFigures {
   backgroundCpu?: { callMs?: number; coldMs?: number; measured?: unknown; note?: string };
   /** Other work on the machine while it calibrated (not the calibration's processes): cores on average, share of the cores, flagged at a large share. */
   busy?: { otherCores: number; share: number; peakShare: number; flagged: boolean };
+  /** A cluster front's hop (ol-exp calibrate --hop): the median extra latency of a warm call through the boss over the same call straight to its worker, ms, and its samples. */
+  hopMs?: number;
+  hopSamples?: number[];
   /** Headline medians of the calibration, ms. */
   medians?: Record<string, number>;
   /** With merged calibrations: each one's headline figures. */
@@ -73,6 +76,8 @@ export interface ModelFigures {
   touchBusyMsPerMb: number;
   callBackgroundCpuMs: number;
   coldBackgroundCpuMs: number;
+  /** A cluster front's hop, ms (0 when the profile has not measured one). */
+  hopMs: number;
 }
 
 export function modelFigures(p: CostProfile): ModelFigures {
@@ -89,6 +94,7 @@ export function modelFigures(p: CostProfile): ModelFigures {
     touchBusyMsPerMb: num(x.touchBusyMsPerMb, touch),
     callBackgroundCpuMs: num(x.backgroundCpu?.callMs, 0),
     coldBackgroundCpuMs: num(x.backgroundCpu?.coldMs, 0),
+    hopMs: Math.max(0, num(x.hopMs, 0)),
   };
 }
 

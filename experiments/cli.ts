@@ -61,6 +61,36 @@ function planOptions<T>(y: Argv<T>) {
     .option('import-cache', { type: 'boolean', default: true, describe: 'fork sandboxes from zygotes (sock); --no-import-cache starts every sandbox fresh' });
 }
 
+/** A cluster instead of one worker (ol-exp real and sim): the same flags on both, so their runs compare. */
+function clusterOptions<T>(y: Argv<T>) {
+  return y
+    .option('workers', { type: 'number', describe: 'a cluster of N local workers (each of --memory) behind a front, instead of one worker' })
+    .option('balancer', { type: 'string', describe: 'cluster: how the front places requests (ol-sim balancers lists them; default round-robin)' })
+    .option('balancer-opt', { type: 'string', array: true, default: [] as string[], describe: 'cluster: balancer option key=value' })
+    .option('front', { choices: ['boss', 'haproxy'] as const, default: 'boss' as const, describe: 'cluster: ol-boss, or HAProxy with the same rule (round-robin, least-loaded, hash, ch-bl); sim: the front the simulation stands for' })
+    .option('view-refresh-ms', { type: 'number', default: 100, describe: 'cluster: how often the boss reads its workers\' /stats, ms' });
+}
+
+interface ClusterArgs { workers?: number; balancer?: string; balancerOpt?: string[]; front?: 'boss' | 'haproxy'; viewRefreshMs?: number }
+
+async function clusterOf(a: ClusterArgs): Promise<{ workers: number; balancer: string; balancerOptions: Record<string, number>; front: 'boss' | 'haproxy'; viewRefreshMs: number } | undefined> {
+  if (a.workers === undefined && a.balancer === undefined && !(a.balancerOpt ?? []).length) return undefined;
+  const workers = a.workers ?? 1;
+  if (!(Number.isInteger(workers) && workers >= 1 && workers <= 64)) throw new OlError('OL_ERR_CONFIG', `--workers: a whole number from 1 to 64, got ${a.workers}`);
+  const balancer = a.balancer ?? 'round-robin';
+  const { parsePolicyOpts } = await import('../sim/commands/common.js');
+  const { resolveBalancerOptions } = await import('../core/balancers/index.js');
+  const balancerOptions = resolveBalancerOptions(balancer, parsePolicyOpts(a.balancerOpt ?? [], 'balancer-opt'));
+  const front = a.front ?? 'boss';
+  if (front === 'haproxy') {
+    const { HAPROXY_BALANCERS } = await import('../boss/haproxy.js');
+    if (!(HAPROXY_BALANCERS as readonly string[]).includes(balancer)) throw new OlError('OL_ERR_CONFIG', `--front haproxy runs ${HAPROXY_BALANCERS.join(', ')}; --balancer ${balancer} is the boss's only`);
+  }
+  const viewRefreshMs = a.viewRefreshMs ?? 100;
+  if (!(Number.isInteger(viewRefreshMs) && viewRefreshMs >= 10)) throw new OlError('OL_ERR_CONFIG', `--view-refresh-ms: a whole number of ms >= 10, got ${a.viewRefreshMs}`);
+  return { workers, balancer, balancerOptions, front, viewRefreshMs };
+}
+
 interface PlanArgs {
   trace: string; policy: string; memory: number; timeScale: number; durationScale: number; memScale: number; functions?: number; minutes: string;
   arrivals: 'uniform' | 'poisson'; seed: number; minMem: number; packages: number; importMs: number; zygotes: string; importCache: boolean;
@@ -91,18 +121,19 @@ function coresFor(arg: string | undefined, profile: CostProfile): number {
 }
 
 /** `built`: a plan `validate` already made from the same arguments. */
-async function real(a: PlanArgs & { out: string; backend: 'sock' | 'docker'; worker?: string; force: boolean; maxRate: number; runs?: number; beforeReplay?: (r: number) => Promise<void> }, built?: Plan): Promise<void> {
+async function real(a: PlanArgs & ClusterArgs & { out: string; backend: 'sock' | 'docker'; worker?: string; force: boolean; maxRate: number; runs?: number; beforeReplay?: (r: number) => Promise<void> }, built?: Plan): Promise<void> {
+  const cluster = await clusterOf(a);
   const p = built ?? await plan(a);
   const { checkFeasible, runRealRepeated } = await import('./real.js');
   if (!a.force) checkFeasible(p, a.memory, availableParallelism(), a.maxRate);
-  say(`replaying ${p.n} invocations of ${p.functions.length} functions over ${(p.spanMs / 1000).toFixed(1)} s on the real worker (Ctrl-C stops and keeps what was recorded)`);
+  say(`replaying ${p.n} invocations of ${p.functions.length} functions over ${(p.spanMs / 1000).toFixed(1)} s on ${cluster ? `a real cluster of ${cluster.workers} workers (${cluster.balancer} behind ${cluster.front})` : 'the real worker'} (Ctrl-C stops and keeps what was recorded)`);
   const bar = progress(true);
   const runs = a.runs ?? 1;
   let got: Awaited<ReturnType<typeof runRealRepeated>>;
   try {
     const before = a.beforeReplay;
     got = await runRealRepeated({
-      plan: p, out: a.out, policy: a.policy, memoryMb: a.memory, backend: a.backend, worker: a.worker, force: a.force, runs, onProgress: (d, t) => bar.update(d, t, `${d}/${t} answered`), log: say,
+      plan: p, out: a.out, policy: a.policy, memoryMb: a.memory, backend: a.backend, worker: a.worker, force: a.force, runs, ...(cluster ? { cluster } : {}), onProgress: (d, t) => bar.update(d, t, `${d}/${t} answered`), log: say,
       ...(before ? { beforeReplay: async (r: number) => { bar.end(); await before(r); } } : {}),
     });
   } finally {
@@ -114,17 +145,22 @@ async function real(a: PlanArgs & { out: string; backend: 'sock' | 'docker'; wor
   say(`${got.complete ? 'done' : 'stopped early'}${which}: ${a.out}`);
 }
 
-async function sim(a: PlanArgs & { out: string; profile?: string; cores?: string; backend?: 'sock' | 'docker'; createOnCpu?: boolean; replicas?: number }, built?: Plan): Promise<void> {
+async function sim(a: PlanArgs & ClusterArgs & { out: string; profile?: string; cores?: string; backend?: 'sock' | 'docker'; createOnCpu?: boolean; replicas?: number; hopMs?: number }, built?: Plan): Promise<void> {
+  const cluster = await clusterOf(a);
+  if (a.hopMs !== undefined && !cluster) throw new OlError('OL_ERR_CONFIG', '--hop-ms is a cluster\'s front-to-worker time: give --workers and --balancer too');
+  if (a.hopMs !== undefined && !(Number.isFinite(a.hopMs) && a.hopMs >= 0)) throw new OlError('OL_ERR_CONFIG', `--hop-ms: a number of ms >= 0, got ${a.hopMs}`);
   const p = built ?? await plan(a);
   const { runSimReplicated } = await import('./sim.js');
   const pr = profileFor(a.profile);
   const cores = coresFor(a.cores, pr.profile);
   const replicas = a.replicas ?? 1;
-  const got = await runSimReplicated({ plan: p, out: a.out, policy: a.policy, memoryMb: a.memory, cores, profile: pr.profile, backend: a.backend ?? 'sock', createOnCpu: a.createOnCpu ?? true, replicas, ...(pr.path ? { profilePath: pr.path } : {}) });
+  const got = await runSimReplicated({ plan: p, out: a.out, policy: a.policy, memoryMb: a.memory, cores, profile: pr.profile, backend: a.backend ?? 'sock', createOnCpu: a.createOnCpu ?? true, replicas, ...(pr.path ? { profilePath: pr.path } : {}),
+    ...(cluster ? { cluster: { ...cluster, ...(a.hopMs !== undefined ? { hopMs: a.hopMs } : {}) } } : {}) });
   const which = replicas > 1
     ? `; the median of ${replicas} replications (cold starts ${[...got.replicas].map((r) => r.coldStarts).sort((x, y) => x - y).join(', ')}) is replication ${got.chosen}`
     : '';
-  say(`simulated ${p.n} invocations (cores ${cores}, profile ${pr.profile.name})${which}: ${a.out}`);
+  const hop = cluster ? (a.hopMs ?? modelFigures(pr.profile).hopMs) : 0;
+  say(`simulated ${p.n} invocations (${cluster ? `${cluster.workers} workers of ${cores} cores behind ${cluster.balancer}, hop ${hop.toFixed(2)} ms${a.hopMs === undefined && !(pr.profile.extra?.hopMs) ? ' (the profile has no measured hop: ol-exp calibrate --hop)' : ''}` : `cores ${cores}`}, profile ${pr.profile.name})${which}: ${a.out}`);
 }
 
 /**
@@ -188,6 +224,10 @@ async function compare(realDir: string, simDir: string, out: string, spread?: im
   }
   if (busy) say(`other work on the machine (share of its cores): ${[...busy.replays, ...busy.calibrations].map((x) => `${x.label} ${Math.round(x.share * 100)}%${x.flagged ? ' FLAGGED' : ''}`).join(', ')}`);
   if (spread) say(`over the calibration's spread (${spread.members.length} simulations): ${ranges(spread)}; the real run's figures ${Object.values(spread.realWithin).filter(Boolean).length} of 3 within`);
+  if (a.cluster) {
+    const c = a.cluster;
+    say(`per worker (${c.matchedBy === 'index' ? 'by index' : 'paired by load'}): ${c.perWorker.map((w) => `${w.real.invocations}/${w.sim.invocations} invocations, ${w.real.coldStarts}/${w.sim.coldStarts} cold`).join('; ')} (real/sim); imbalance real ${c.imbalance.real.toFixed(2)}, sim ${c.imbalance.sim.toFixed(2)}`);
+  }
   say(`KS distance ${a.ksDistance.toFixed(3)}; report: ${files.map((f) => join(out, f)).join(', ')}`);
 }
 
@@ -219,7 +259,7 @@ await yargs(hideBin(process.argv))
     const p = await calibrate({ backend: a.backend, n: a.n, out: a.out, log: say });
     say(`wrote ${a.out}: ${JSON.stringify(p.extra?.medians)}, effective cores ${p.extra?.cores}`);
   })
-  .command('real', 'replay a trace on the real worker, open loop', (y) => planOptions(y)
+  .command('real', 'replay a trace on the real worker (or a cluster: --workers, --balancer), open loop', (y) => clusterOptions(planOptions(y))
     .option('out', { type: 'string', default: 'out/real' })
     .option('backend', { choices: ['sock', 'docker'] as const, default: 'sock' as const })
     .option('worker', { type: 'string', describe: 'URL of a running worker to use instead of starting one' })
@@ -227,7 +267,8 @@ await yargs(hideBin(process.argv))
     .option('force', { type: 'boolean', default: false, describe: 'replay even when the feasibility check says the machine cannot keep up' })
     .option('runs', { type: 'number', default: 1, describe: 'replay this many times, each on a fresh worker, and keep the median replay (by cold starts; all listed in runs.json)' }),
   (a) => real(a as never))
-  .command('sim', 'simulate exactly the invocations ol-exp real replays', (y) => planOptions(y)
+  .command('sim', 'simulate exactly the invocations ol-exp real replays (a cluster too: the same --workers, --balancer)', (y) => clusterOptions(planOptions(y))
+    .option('hop-ms', { type: 'number', describe: 'cluster: front-to-worker time added to every request, ms (default: the profile\'s measured hop, ol-exp calibrate --hop; else 0)' })
     .option('out', { type: 'string', default: 'out/sim' })
     .option('profile', { type: 'string', describe: 'cost profile (ol-exp calibrate); default: the bundled one' })
     .option('cores', { type: 'string', describe: 'cores (default: the profile\'s effective cores, else this machine\'s)' })

@@ -32,8 +32,39 @@ export interface Agreement {
   errorIntervals?: ErrorIntervals;
   /** How busy other work kept the machine: during each real replay, and during each calibration (validate), as a share of its cores. */
   machineBusy?: MachineBusySummary;
+  /** A cluster run: figures per worker and the load's imbalance, real and simulated. */
+  cluster?: ClusterAgreement;
   /** validate's protocol: how many replays and calibrations stand behind these figures. */
   protocol?: { name: 'quick' | 'thorough' | 'custom'; realRuns: number; calibrations: number };
+}
+
+export interface ClusterAgreement {
+  workers: number;
+  balancer: string;
+  front: 'boss' | 'haproxy';
+  /**
+   * How the real and simulated workers are paired: by index, or by load
+   * (busiest with busiest) when HAProxy hashes lambda names with its own
+   * function, so a lambda's home worker differs from the simulator's.
+   */
+  matchedBy: 'index' | 'load';
+  perWorker: { real: WorkerFigures; sim: WorkerFigures }[];
+  /** Busiest worker's invocations over the mean (1: even). */
+  imbalance: { real: number; sim: number };
+  /** Requests no worker answered (the front failed them: 502, 503). */
+  frontFailed: { real: number; sim: number };
+  /** Invocations per worker per trace minute (the load chart), pairs in perWorker's order. */
+  loadPerMinute: { minute: number; real: number[]; sim: number[] }[];
+}
+
+export interface WorkerFigures {
+  worker: number;
+  invocations: number;
+  coldStarts: number;
+  p50: number;
+  p99: number;
+  /** Functions it served at least once. */
+  functions: number;
 }
 
 export interface MachineBusySummary {
@@ -62,7 +93,65 @@ export function incompatibility(a: RunInfo, b: RunInfo): string | undefined {
   if (a.planSha256 !== b.planSha256) return `their replay plans differ (time scale, duration scale, functions or minutes): ${JSON.stringify(a.plan)} vs ${JSON.stringify(b.plan)}`;
   if (a.policy !== b.policy) return `they use different policies (${a.policy} vs ${b.policy})`;
   if (a.memoryMb !== b.memoryMb) return `they use different memory pools (${a.memoryMb} vs ${b.memoryMb} MB)`;
+  const ca = a.cluster, cb = b.cluster;
+  if (!ca !== !cb) return `one is a cluster run (${(ca ?? cb)!.workers} workers, ${(ca ?? cb)!.balancer}) and the other one worker`;
+  if (ca && cb) {
+    if (ca.workers !== cb.workers) return `their clusters have different numbers of workers (${ca.workers} vs ${cb.workers})`;
+    if (ca.balancer !== cb.balancer) return `their clusters place with different balancers (${ca.balancer} vs ${cb.balancer})`;
+    if (JSON.stringify(sorted(ca.balancerOptions)) !== JSON.stringify(sorted(cb.balancerOptions))) return `their balancers have different options (${JSON.stringify(ca.balancerOptions)} vs ${JSON.stringify(cb.balancerOptions)})`;
+    if (ca.front !== cb.front) return `they stand for different fronts (${ca.front} vs ${cb.front}; ol-exp sim --front says which the simulation stands for)`;
+    if (ca.viewRefreshMs !== cb.viewRefreshMs) return `their fronts read the workers at different intervals (${ca.viewRefreshMs} vs ${cb.viewRefreshMs} ms)`;
+  }
   return undefined;
+}
+
+function sorted(o: Record<string, number>): [string, number][] {
+  return Object.entries(o).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
+}
+
+/** HAProxy's hashing balancers: a lambda's home differs from the simulator's, so workers pair by load. */
+const HASHED_AT_HAPROXY = new Set(['hash', 'ch-bl']);
+
+/** Per-worker figures of a cluster run, its imbalance, and the load per worker per minute. */
+export function clusterAgreement(real: { info: RunInfo; rows: InvocationRow[] }, sim: { info: RunInfo; rows: InvocationRow[] }, minuteOf: (ms: number) => number): ClusterAgreement | undefined {
+  const c = real.info.cluster;
+  if (!c) return undefined;
+  const figures = (rows: InvocationRow[]) => Array.from({ length: c.workers }, (_, w) => {
+    const mine = rows.filter((x) => x.worker === w);
+    const lat = Float64Array.from(mine.filter((x) => x.start !== 'failed').map((x) => x.latencyMs)).sort();
+    return { worker: w, invocations: mine.length, coldStarts: mine.filter((x) => x.start === 'cold').length, p50: pct(lat, 50), p99: pct(lat, 99), functions: new Set(mine.map((x) => x.fn)).size };
+  });
+  const matchedBy = c.front === 'haproxy' && HASHED_AT_HAPROXY.has(c.balancer) ? 'load' : 'index';
+  let r = figures(real.rows), s = figures(sim.rows);
+  if (matchedBy === 'load') {
+    const byLoad = (x: WorkerFigures, y: WorkerFigures) => y.invocations - x.invocations || x.worker - y.worker;
+    r = [...r].sort(byLoad);
+    s = [...s].sort(byLoad);
+  }
+  const imbalance = (f: WorkerFigures[]) => {
+    const total = f.reduce((a, x) => a + x.invocations, 0);
+    return total > 0 ? Math.max(...f.map((x) => x.invocations)) / (total / f.length) : 1;
+  };
+  const minutes = new Map<number, { real: number[]; sim: number[] }>();
+  const order = { real: r.map((x) => x.worker), sim: s.map((x) => x.worker) };
+  for (const [k, rows] of [['real', real.rows], ['sim', sim.rows]] as const) {
+    const pos = new Map(order[k].map((w, i) => [w, i]));
+    for (const x of rows) {
+      if (x.worker === undefined || x.worker < 0) continue;
+      const m = minuteOf(x.arrivalMs);
+      let e = minutes.get(m);
+      if (!e) minutes.set(m, (e = { real: new Array(c.workers).fill(0), sim: new Array(c.workers).fill(0) }));
+      e[k][pos.get(x.worker)!]++;
+    }
+  }
+  const last = Math.max(0, ...minutes.keys());
+  return {
+    workers: c.workers, balancer: c.balancer, front: c.front, matchedBy,
+    perWorker: r.map((x, i) => ({ real: x, sim: s[i]! })),
+    imbalance: { real: imbalance(r), sim: imbalance(s) },
+    frontFailed: { real: real.rows.filter((x) => x.worker === -1).length, sim: sim.rows.filter((x) => x.worker === -1).length },
+    loadPerMinute: Array.from({ length: last + 1 }, (_, m) => ({ minute: m + 1, ...(minutes.get(m) ?? { real: new Array(c.workers).fill(0), sim: new Array(c.workers).fill(0) }) })),
+  };
 }
 
 function cdfPoints(lat: Float64Array, max = 400): [number, number][] {
@@ -110,9 +199,11 @@ export function compareRuns(real: { info: RunInfo; rows: InvocationRow[] }, sim:
     coldStarts: err(s.s.coldStarts, r.s.coldStarts), p50: err(s.s.p50, r.s.p50), p90: err(s.s.p90, r.s.p90),
     p99: err(s.s.p99, r.s.p99), mean: err(s.s.mean, r.s.mean),
   };
+  const cluster = clusterAgreement(real, sim, minuteOf);
   return {
     real: r.s, sim: s.s, errorPct, ksDistance: ksDistance(r.lat, s.lat), targets: TARGETS,
     met: { coldStarts: targetMet('coldStarts', errorPct.coldStarts), p50: targetMet('p50', errorPct.p50), p99: targetMet('p99', errorPct.p99) },
     perFunction, coldPerMinute, cdf: { real: cdfPoints(r.lat), sim: cdfPoints(s.lat) },
+    ...(cluster ? { cluster } : {}),
   };
 }

@@ -9,8 +9,10 @@
  * is recorded from the client (latency, how it started, status) and, when
  * this command started the worker, from the worker's own records.
  */
-import type { ChildProcess } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { projectPath } from '../common/paths.js';
+import { resolveBalancerOptions } from '../core/balancers/index.js';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -21,11 +23,11 @@ import { BUSY_SHARE_FLAG, BusyMeter, experimentMatch, otherShare, probeBusy, pro
 import { removeUnlessMounted } from '../common/fs.js';
 import { machineInfo } from '../common/machine.js';
 import { olLabVersion } from '../common/version.js';
-import { CPU_HEADER, INVOCATION_HEADER, MEMORY_HEADER, type RunInfo } from './run-files.js';
+import { CLUSTER_INVOCATION_HEADER, CPU_HEADER, INVOCATION_HEADER, MEMORY_HEADER, type RunInfo } from './run-files.js';
 import { planLoad, type Plan } from './plan.js';
 import { runRepeated, type RepeatFigures } from './repeats.js';
 import { buildWheels, moduleOf } from './wheels.js';
-import { spawnWorker } from './worker-process.js';
+import { freePort, spawnWorker } from './worker-process.js';
 
 export const SYNTHETIC_LAMBDA = `# ol-lab synthetic trace function: burn CPU, hold memory
 import time
@@ -64,6 +66,13 @@ export function handlerTimes(text: string): [number, number, number, number] | u
   }
 }
 
+/** The worker index a front's x-ol-worker header names ("2" from the boss, "w2" from HAProxy); '' when none or not one of `n`. */
+export function workerIndex(header: string, n: number): number | '' {
+  const m = /^w?(\d+)$/.exec(header.trim());
+  const k = m ? Number(m[1]) : NaN;
+  return Number.isInteger(k) && k >= 0 && k < n ? k : '';
+}
+
 export function touchMb(memMb: number): number {
   return Math.max(0, Math.min(memMb / 4, memMb - 48));
 }
@@ -85,6 +94,119 @@ export interface RealOptions {
   beforeReplay?: (r: number) => Promise<void>;
   /** Which of several replays of the plan this is (runRealRepeated); 0 or none: the only one. */
   repeat?: number;
+  /**
+   * A cluster instead of one worker: `workers` local ol-workers of
+   * `memoryMb` each behind `ol-boss up` (front boss) or `ol-boss haproxy`
+   * (front haproxy), placing with `balancer`.
+   */
+  cluster?: { workers: number; balancer: string; balancerOptions?: Record<string, number>; front?: 'boss' | 'haproxy'; viewRefreshMs?: number };
+}
+
+/** What a replay sends its requests to: one worker, or a cluster's front. */
+interface Target {
+  base: URL;
+  /** The servers' processes (the worker, or the front and every worker), for cpu.csv's worker column. */
+  pids(): number[];
+  /** Where to read memory in use: each worker's /stats. */
+  statsBases: URL[];
+  /** Stops what this command started and keeps the workers' own records in `out`. */
+  stop(out: string, log: (s: string) => void): Promise<void>;
+}
+
+/** The worker settings of a replay: one worker's config, or each of a cluster's. */
+function replayWorkerConfig(o: RealOptions, p: Plan, pk: object | undefined): Record<string, unknown> {
+  const limitMs = Math.max(30_000, ...Array.from(p.dur, (d) => d * 20));
+  return {
+    sandbox: o.backend, policy: o.policy, mem_pool_mb: o.memoryMb, queue_limit: 100_000, record: true, limits: { time_limit_ms: Math.ceil(limitMs) },
+    import_cache: p.options.importCache ?? true, ...(pk ?? {}),
+  };
+}
+
+/** Whether nothing listens on these loopback ports now. */
+async function portsFree(ports: number[]): Promise<boolean> {
+  const net = await import('node:net');
+  for (const port of ports) {
+    const ok = await new Promise<boolean>((res) => {
+      const s = net.createServer();
+      s.once('error', () => res(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => res(true)));
+    });
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/**
+ * Starts the cluster: the plan's lambdas written into the registry the
+ * workers share, then `ol-boss up` (or `haproxy`) as a process of its own
+ * (not in this client's event loop), on a free port with its workers on
+ * the ports after it; resolves once the front answers.
+ */
+async function startCluster(o: RealOptions, p: Plan, pk: object | undefined, log: (s: string) => void): Promise<Target> {
+  const c = o.cluster!;
+  const dir = mkdtempSync(join(tmpdir(), 'ol-exp-cluster-'));
+  const registry = join(dir, 'registry');
+  p.functions.forEach((f, i) => {
+    const d = join(registry, f.lambda);
+    mkdirSync(d, { recursive: true });
+    const l = lambdaSource(p, i);
+    writeFileSync(join(d, 'f.py'), l.src);
+    writeFileSync(join(d, 'ol.yaml'), `limits:\n  mem_mb: ${f.memMb}\n`);
+    if (l.requirements) writeFileSync(join(d, 'requirements.txt'), l.requirements);
+  });
+  const front = c.front ?? 'boss';
+  const cli = projectPath('dist', 'boss', 'cli.js');
+  for (let attempt = 1; ; attempt++) {
+    let port = await freePort();
+    for (let k = 0; k < 20 && !(await portsFree(Array.from({ length: c.workers + 1 }, (_, i) => port + i))); k++) port = await freePort();
+    const overrides = [
+      `port=${port}`, `workers=${c.workers}`, `balancer=${JSON.stringify(c.balancer)}`, `balancer_options=${JSON.stringify(c.balancerOptions ?? {})}`,
+      `view_refresh_ms=${c.viewRefreshMs ?? 100}`, `registry=${JSON.stringify(registry)}`, 'log_level="warn"',
+      `worker=${JSON.stringify({ ...replayWorkerConfig(o, p, pk), log_level: 'warn' })}`,
+    ];
+    const child = spawn(process.execPath, [cli, front === 'boss' ? 'up' : 'haproxy', '--path', dir, ...overrides.flatMap((x) => ['-o', x])], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (d) => { if (err.length < 8000) err += d; });
+    const base = new URL(`http://127.0.0.1:${port}`);
+    const workerBases = Array.from({ length: c.workers }, (_, i) => new URL(`http://127.0.0.1:${port + 1 + i}`));
+    let up = false;
+    for (let i = 0; i < 1200 && child.exitCode === null && !up; i++) {
+      try {
+        up = (await fetch(new URL('/status', base))).ok;
+      } catch { /* starting */ }
+      if (!up) await new Promise((r) => setTimeout(r, 100));
+    }
+    const stop = async (out: string, logTo: (s: string) => void) => {
+      if (child.exitCode === null && child.signalCode === null) {
+        // the front stops its workers (they destroy their sandboxes) before it exits
+        const gone = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await gone;
+      }
+      for (let i = 0; i < c.workers; i++) {
+        const rec = join(dir, `worker-${i}`, 'records.jsonl');
+        if (existsSync(rec)) copyFileSync(rec, join(out, `worker-records-${i}.jsonl`));
+      }
+      if (!removeUnlessMounted(dir)) logTo(`the cluster left mounts under ${dir}; the folder is kept`);
+    };
+    if (up) {
+      log(`started a ${c.workers}-worker ${o.backend} cluster behind ${front === 'boss' ? 'ol-boss' : 'HAProxy'} (balancer ${c.balancer}, policy ${o.policy}, ${o.memoryMb} MB each) in ${dir}`);
+      const pidOf = (f: string) => {
+        try {
+          const v = Number(readFileSync(f, 'utf8').trim());
+          return Number.isInteger(v) && v > 0 ? v : undefined;
+        } catch {
+          return undefined;
+        }
+      };
+      const workerPids = Array.from({ length: c.workers }, (_, i) => pidOf(join(dir, `worker-${i}`, 'worker.pid'))).filter((x): x is number => x !== undefined);
+      return { base, statsBases: workerBases, pids: () => [child.pid!, ...workerPids], stop };
+    }
+    if (child.exitCode === null) child.kill('SIGTERM');
+    await stop(o.out, log).catch(() => {});
+    if (attempt < 3 && /EADDRINUSE|cannot listen|is port/.test(err)) continue;
+    throw new OlError('OL_ERR_CONFIG', `the cluster did not start: ${err.trim().slice(-2000) || 'its front did not answer within 120 s'}`);
+  }
 }
 
 /** Refuses a replay this machine cannot keep up with, with the numbers. */
@@ -97,14 +219,14 @@ export function checkFeasible(p: Plan, memoryMb: number, cores: number, maxRate:
   if (problems.length) throw new OlError('OL_ERR_CONFIG', `this replay cannot run faithfully at this scale (${p.n} invocations over ${(p.spanMs / 1000).toFixed(1)} s, ${l.ratePerS.toFixed(1)} req/s on average): ${problems.join('; ')}. Use --force to run it anyway.`);
 }
 
-function request(agent: http.Agent, base: URL, path: string, body: string): Promise<{ status: number; start: string; text: string }> {
+function request(agent: http.Agent, base: URL, path: string, body: string): Promise<{ status: number; start: string; text: string; worker: string }> {
   return new Promise((resolve) => {
     const req = http.request({ agent, host: base.hostname, port: base.port, method: 'POST', path, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
       let text = '';
       res.on('data', (d) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, start: String(res.headers['x-ol-start'] ?? ''), text }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, start: String(res.headers['x-ol-start'] ?? ''), text, worker: String(res.headers['x-ol-worker'] ?? '') }));
     });
-    req.on('error', (e) => resolve({ status: 0, start: '', text: e.message }));
+    req.on('error', (e) => resolve({ status: 0, start: '', text: e.message, worker: '' }));
     req.end(body);
   });
 }
@@ -163,10 +285,10 @@ export async function runReal(o: RealOptions): Promise<boolean> {
   const p = o.plan;
   const log = o.log ?? (() => {});
   mkdirSync(o.out, { recursive: true });
-  let worker: ChildProcess | undefined;
-  let workerDir: string | undefined;
+  let target: Target;
   let base: URL;
   if (o.worker) {
+    if (o.cluster) throw new OlError('OL_ERR_CONFIG', '--workers/--balancer start a cluster of their own; leave out --worker');
     if (p.packages) throw new OlError('OL_ERR_CONFIG', '--packages needs a worker this command starts (its package index is the wheels it builds); leave out --worker');
     base = new URL(o.worker);
     try {
@@ -176,20 +298,31 @@ export async function runReal(o: RealOptions): Promise<boolean> {
       throw new OlError('OL_ERR_CONFIG', `the worker at ${base.origin} is not reachable (${(e as Error).message}); start it with "ol-worker up" or leave out --worker`);
     }
     await register(base, p);
+    target = { base, statsBases: [base], pids: () => [], stop: async () => {} };
   } else {
-    const limitMs = Math.max(30_000, ...Array.from(p.dur, (d) => d * 20));
     const pk = p.packages ? await preparePackages(p, o.out, log) : undefined;
-    const wp = await spawnWorker(
-      {
-        sandbox: o.backend, policy: o.policy, mem_pool_mb: o.memoryMb, queue_limit: 100_000, record: true, limits: { time_limit_ms: Math.ceil(limitMs) },
-        import_cache: p.options.importCache ?? true, ...(pk ?? {}),
-      },
-      p.functions.map((f, i) => ({ name: f.lambda, ...lambdaSource(p, i), yaml: `limits:\n  mem_mb: ${f.memMb}\n` })),
-    );
-    log(`started a ${o.backend} worker (policy ${o.policy}, ${o.memoryMb} MB) in ${wp.dir}`);
-    worker = wp.child;
-    workerDir = wp.dir;
-    base = wp.base;
+    if (o.cluster) {
+      target = await startCluster(o, p, pk, log);
+    } else {
+      const wp = await spawnWorker(
+        replayWorkerConfig(o, p, pk) as Parameters<typeof spawnWorker>[0],
+        p.functions.map((f, i) => ({ name: f.lambda, ...lambdaSource(p, i), yaml: `limits:\n  mem_mb: ${f.memMb}\n` })),
+      );
+      log(`started a ${o.backend} worker (policy ${o.policy}, ${o.memoryMb} MB) in ${wp.dir}`);
+      const worker: ChildProcess = wp.child;
+      target = {
+        base: wp.base, statsBases: [wp.base], pids: () => (worker.pid ? [worker.pid] : []),
+        stop: async (out, logTo) => {
+          worker.kill('SIGTERM');
+          if (worker.exitCode === null && worker.signalCode === null) await new Promise((r) => worker.once('exit', r));
+          const rec = join(wp.dir, 'records.jsonl');
+          if (existsSync(rec)) copyFileSync(rec, join(out, 'worker-records.jsonl'));
+          // what the run needs is copied; a worker that left mounts behind keeps its folder for a look
+          if (!removeUnlessMounted(wp.dir)) logTo(`the worker left mounts under ${wp.dir}; the folder is kept`);
+        },
+      };
+    }
+    base = target.base;
   }
   // other work on the machine just before the replay, with the worker started and idle
   const cores = availableParallelism();
@@ -199,14 +332,25 @@ export async function runReal(o: RealOptions): Promise<boolean> {
     trace: p.options.trace, plan: { ...p.options }, seed: p.options.seed, policy: o.policy, memoryMb: o.memoryMb, backend: o.backend,
     machine: await machineInfo(), complete: false, invocations: p.n, functions: p.functions, notes: p.notes,
     ...(o.repeat ? { repeat: { index: o.repeat } } : {}),
+    ...(o.cluster ? { cluster: {
+      workers: o.cluster.workers, balancer: o.cluster.balancer, balancerOptions: resolveBalancerOptions(o.cluster.balancer, o.cluster.balancerOptions),
+      front: o.cluster.front ?? 'boss', viewRefreshMs: o.cluster.viewRefreshMs ?? 100,
+    } } : {}),
   };
   writeFileSync(join(o.out, 'run.json'), JSON.stringify(info, null, 2) + '\n');
-  const inv = new CsvWriter(join(o.out, 'invocations.csv'), INVOCATION_HEADER.split(','));
+  const inv = new CsvWriter(join(o.out, 'invocations.csv'), (o.cluster ? CLUSTER_INVOCATION_HEADER : INVOCATION_HEADER).split(','));
   const memCsv = new CsvWriter(join(o.out, 'memory.csv'), MEMORY_HEADER);
   const timesCsv = new CsvWriter(join(o.out, 'handler-times.csv'), HANDLER_TIMES_HEADER);
   // the machine's CPU, and the worker's (if this command started it) and this client's, in cores
   const cpuCsv = new CsvWriter(join(o.out, 'cpu.csv'), CPU_HEADER);
-  const cpuNow = () => ({ t: performance.now(), worker: worker?.pid ? processCpuMs(worker.pid) : undefined, client: process.cpuUsage() });
+  const serverCpu = () => {
+    const pids = target.pids();
+    if (pids.length === 0) return undefined;
+    let ms = 0;
+    for (const pid of pids) ms += processCpuMs(pid) ?? 0;
+    return ms;
+  };
+  const cpuNow = () => ({ t: performance.now(), worker: serverCpu(), client: process.cpuUsage() });
   let cpuLast = cpuNow();
   const meter = new BusyMeter(experimentMatch(o.backend));
   let otherMs = 0, meterMs = 0, peakShare = 0;
@@ -242,9 +386,10 @@ export async function runReal(o: RealOptions): Promise<boolean> {
     ]);
     cpuLast = c;
     try {
-      const s = await (await fetch(new URL('/stats', base))).json() as { gauges: { mem_used_mb: number } };
-      memCsv.row([us(performance.now() - t0), s.gauges.mem_used_mb]);
-    } catch { /* the worker is busy or gone; the next sample will tell */ }
+      // a cluster: the workers' pools added up
+      const used = await Promise.all(target.statsBases.map(async (b) => ((await (await fetch(new URL('/stats', b))).json()) as { gauges: { mem_used_mb: number } }).gauges.mem_used_mb));
+      if (!closed) memCsv.row([us(performance.now() - t0), used.reduce((a, x) => a + x, 0)]);
+    } catch { /* a worker is busy or gone; the next sample will tell */ }
   }, 1000);
   let i = 0;
   let closed = false;
@@ -257,7 +402,10 @@ export async function runReal(o: RealOptions): Promise<boolean> {
     void request(agent, base, `/run/${f.lambda}`, body).then((r) => {
       if (closed) return;
       const end = performance.now() - t0;
-      inv.row([k, f.name, us(p.t[k]!), us(sent), us(end), us(end - sent), r.status === 200 ? (r.start || 'unknown') : 'failed', r.status]);
+      const row: (string | number)[] = [k, f.name, us(p.t[k]!), us(sent), us(end), us(end - sent), r.status === 200 ? (r.start || 'unknown') : 'failed', r.status];
+      // the front names the worker that answered (the boss: its index; HAProxy: its server name, w<index>)
+      if (o.cluster) row.push(workerIndex(r.worker, o.cluster.workers));
+      inv.row(row);
       const times = r.status === 200 ? handlerTimes(r.text) : undefined;
       if (times) timesCsv.row([k, ...times.map((x) => x.toFixed(3))]);
       inFlight--;
@@ -301,14 +449,7 @@ export async function runReal(o: RealOptions): Promise<boolean> {
   }
   info.complete = !stopped;
   if (stopped) info.notes.push(`stopped by Ctrl-C after ${done} of ${p.n} invocations`);
-  if (worker && workerDir) {
-    worker.kill('SIGTERM');
-    await new Promise((r) => worker!.once('exit', r));
-    const rec = join(workerDir, 'records.jsonl');
-    if (existsSync(rec)) copyFileSync(rec, join(o.out, 'worker-records.jsonl'));
-    // what the run needs is copied; a worker that left mounts behind keeps its folder for a look
-    if (!removeUnlessMounted(workerDir)) log(`the worker left mounts under ${workerDir}; the folder is kept`);
-  }
+  await target.stop(o.out, log);
   info.invocations = done;
   writeFileSync(join(o.out, 'run.json'), JSON.stringify(info, null, 2) + '\n');
   return !stopped;

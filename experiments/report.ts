@@ -5,7 +5,7 @@ import type { Agreement } from './compare.js';
 import type { RunInfo } from './run-files.js';
 import { rangeText } from './spread.js';
 import { intervalText, selfText } from './uncertainty.js';
-import { barChart, lineChart } from '../reports/charts.js';
+import { barChart, lineChart, type Series } from '../reports/charts.js';
 import { writeHtml, writePdf, type ReportChart, type ReportDoc } from '../reports/document.js';
 
 const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : String(x));
@@ -57,11 +57,40 @@ export async function writeComparisonReport(
       series: [{ label: 'real', values: pf.map((f) => f.realP50) }, { label: 'simulator', values: pf.map((f) => f.simP50) }],
     }),
   });
+  const cl = a.cluster;
+  if (cl) {
+    const name = (i: number) => (cl.matchedBy === 'index' ? `worker ${cl.perWorker[i]!.real.worker}` : `busiest #${i + 1}`);
+    charts.push({
+      file: 'workers-load.png', title: 'Load per worker over time, real vs simulator',
+      png: await lineChart({
+        title: `Invocations per worker per trace minute (${cl.balancer}, ${cl.workers} workers)`, x: 'trace minute', y: 'invocations', stepped: true, yMin: 0,
+        series: cl.perWorker.flatMap((_, i): Series[] => [
+          { label: `${name(i)} real`, points: cl.loadPerMinute.map((m) => [m.minute, m.real[i]!]), colorIndex: i },
+          { label: `${name(i)} sim`, points: cl.loadPerMinute.map((m) => [m.minute, m.sim[i]!]), dashed: true, colorIndex: i },
+        ]),
+      }),
+    });
+    charts.push({
+      file: 'workers.png', title: 'Invocations and cold starts per worker, real vs simulator',
+      png: await barChart({
+        title: `Per worker (${cl.matchedBy === 'index' ? 'by index' : 'paired by load: HAProxy hashes with its own function'})`, x: 'worker', y: 'count',
+        labels: cl.perWorker.map((_, i) => name(i)),
+        series: [
+          { label: 'invocations, real', values: cl.perWorker.map((w) => w.real.invocations) },
+          { label: 'invocations, sim', values: cl.perWorker.map((w) => w.sim.invocations) },
+          { label: 'cold starts, real', values: cl.perWorker.map((w) => w.real.coldStarts) },
+          { label: 'cold starts, sim', values: cl.perWorker.map((w) => w.sim.coldStarts) },
+        ],
+      }),
+    });
+  }
   for (const c of charts) writeFileSync(join(out, c.file), c.png);
   const met = (b: boolean) => (b ? 'met' : 'NOT met');
   const plan = real.info.plan as Record<string, unknown>;
   const doc: ReportDoc = {
-    title: `ol-lab: simulator vs real worker (${real.info.policy}, ${real.info.memoryMb} MB)`,
+    title: cl
+      ? `ol-lab: simulated vs real cluster (${cl.workers} workers, ${cl.balancer} behind ${cl.front === 'boss' ? 'ol-boss' : 'HAProxy'}, ${real.info.policy}, ${real.info.memoryMb} MB each)`
+      : `ol-lab: simulator vs real worker (${real.info.policy}, ${real.info.memoryMb} MB)`,
     summary:
       `The simulator predicted ${a.sim.coldStarts} cold starts where the real ${real.info.backend ?? ''} worker had ${a.real.coldStarts} (${sign(a.errorPct.coldStarts)}); ` +
       `p50 latency ${f2(a.sim.p50)} ms vs ${f2(a.real.p50)} ms (${sign(a.errorPct.p50)}), p99 ${f2(a.sim.p99)} ms vs ${f2(a.real.p99)} ms (${sign(a.errorPct.p99)}); ` +
@@ -72,6 +101,7 @@ export async function writeComparisonReport(
       (a.errorIntervals ? ` Resampling both, the cold-start error falls in ${intervalText(a.errorIntervals, 'coldStarts')}; the real worker's replays, resampled against themselves, meet the targets in ${selfText(a.errorIntervals)} of pairs, a ceiling for any model.` : '') +
       (a.protocol ? ` Protocol: ${a.protocol.name}, ${a.protocol.realRuns} replays and ${a.protocol.calibrations} calibration(s); the intervals above are the confidence it buys${a.protocol.name === 'quick' ? ' (`validate --protocol thorough`, 5 replays and 3 calibrations, narrows them)' : ''}.` : '') +
       (a.machineBusy?.anyFlagged ? ` Caution: other work kept the machine busy during ${[...a.machineBusy.replays, ...a.machineBusy.calibrations].filter((x) => x.flagged).map((x) => x.label).join(', ')} (at least ${Math.round(a.machineBusy.flagShare * 100)}% of its cores); those figures may read slow.` : '') +
+      (cl ? ` Across the ${cl.workers} workers the busiest served ${cl.imbalance.real.toFixed(2)}× the mean on the real cluster and ${cl.imbalance.sim.toFixed(2)}× in the simulator${cl.frontFailed.real ? `; the front failed ${cl.frontFailed.real} request(s) no worker answered` : ''}.` : '') +
       (a.simSpread ? ` Over the calibration's own spread (${a.simSpread.members.length} simulations) the simulator predicted ${rangeText(a.simSpread.coldStarts, 0)} cold starts, p50 ${rangeText(a.simSpread.p50, 2)} ms, p99 ${rangeText(a.simSpread.p99, 0)} ms.` : ''),
     sections: [
       {
@@ -120,6 +150,15 @@ export async function writeComparisonReport(
           ...real.info.notes.map((n, i): [string, string] => [`note ${i + 1}`, n]),
         ],
       },
+      ...(cl ? [{
+        heading: 'Per worker',
+        rows: [
+          ['cluster', `${cl.workers} workers behind ${cl.front === 'boss' ? 'ol-boss' : 'HAProxy'}, balancer ${cl.balancer} ${JSON.stringify(real.info.cluster?.balancerOptions ?? {})}, view read every ${real.info.cluster?.viewRefreshMs} ms; simulated hop ${f2(sim.info.cluster?.hopMs ?? 0)} ms; workers paired ${cl.matchedBy === 'index' ? 'by index' : 'by load (HAProxy hashes lambda names with its own function, so a lambda\'s home differs from the simulator\'s)'}`],
+          ['imbalance', `busiest worker over the mean: real ${cl.imbalance.real.toFixed(3)}, sim ${cl.imbalance.sim.toFixed(3)}`],
+          ...cl.perWorker.map((w, i): [string, string] => [cl.matchedBy === 'index' ? `worker ${w.real.worker}` : `busiest #${i + 1} (real ${w.real.worker}, sim ${w.sim.worker})`,
+            `invocations real ${w.real.invocations}, sim ${w.sim.invocations}; cold starts real ${w.real.coldStarts}, sim ${w.sim.coldStarts}; p50 real ${f2(w.real.p50)} ms, sim ${f2(w.sim.p50)} ms; p99 real ${f2(w.real.p99)} ms, sim ${f2(w.sim.p99)} ms; functions real ${w.real.functions}, sim ${w.sim.functions}`]),
+        ] as [string, string][],
+      }] : []),
       {
         heading: 'Per function',
         rows: a.perFunction.filter((f) => f.invocations > 0).sort((x, y) => y.invocations - x.invocations).map((f): [string, string] => [f.fn.slice(0, 24), `${f.invocations} invocations; p50 real ${f2(f.realP50)} ms, sim ${f2(f.simP50)} ms (${sign(f.p50ErrorPct)}); cold starts real ${f.realCold}, sim ${f.simCold}`]),

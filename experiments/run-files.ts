@@ -36,6 +36,23 @@ export interface RunInfo {
   invocations: number;
   functions: { name: string; lambda: string; memMb: number; invocations: number }[];
   notes: string[];
+  /** A cluster run (ol-exp real/sim --workers N --balancer B): its settings; absent for one worker. */
+  cluster?: ClusterSettings;
+}
+
+/**
+ * What a cluster run was: `front` the real front (the boss, or HAProxy with
+ * the same rule) or, for a simulation, the front it stands for; the
+ * balancer with its options resolved; how often the front reads its
+ * workers. A simulation also records the hop it charged.
+ */
+export interface ClusterSettings {
+  workers: number;
+  balancer: string;
+  balancerOptions: Record<string, number>;
+  front: 'boss' | 'haproxy';
+  viewRefreshMs: number;
+  hopMs?: number;
 }
 
 /** Other work (not the experiment's processes) in cores and as a share of the machine's cores; flagged at or above BUSY_SHARE_FLAG. */
@@ -53,9 +70,13 @@ export interface InvocationRow {
   latencyMs: number;
   start: string;
   status: number;
+  /** A cluster run: the worker that served it (-1: none, the front failed it). */
+  worker?: number;
 }
 
 export const INVOCATION_HEADER = 'inv,fn,arrival_ms,sent_ms,done_ms,latency_ms,start,status';
+/** A cluster run's invocations.csv: one more column, the worker that served each (empty: none did). */
+export const CLUSTER_INVOCATION_HEADER = `${INVOCATION_HEADER},worker`;
 /** `memory.csv`, one row a second: the pool's memory in use (a real run: the worker's /stats gauge). */
 export const MEMORY_HEADER = ['t_ms', 'used_mb'];
 /**
@@ -92,21 +113,30 @@ export function readRun(dir: string): { info: RunInfo; rows: InvocationRow[]; me
   const invPath = join(dir, 'invocations.csv');
   if (!existsSync(invPath)) throw new OlError('OL_ERR_CONFIG', `${dir} has no invocations.csv`);
   const lines = readFileSync(invPath, 'utf8').split('\n');
-  if (lines[0] !== INVOCATION_HEADER) throw new OlError('OL_ERR_TRACE_FORMAT', `${invPath}:1: expected header ${INVOCATION_HEADER}`);
+  const clustered = info.cluster !== undefined;
+  const header = clustered ? CLUSTER_INVOCATION_HEADER : INVOCATION_HEADER;
+  if (lines[0] !== header) throw new OlError('OL_ERR_TRACE_FORMAT', `${invPath}:1: expected header ${header}${clustered ? ' (run.json says this is a cluster run)' : ''}`);
+  const cols = clustered ? 9 : 8;
   const rows: InvocationRow[] = [];
   for (let i = 1; i < lines.length; i++) {
     const l = lines[i]!;
     if (l === '') continue;
     const f = l.split(',');
     const bad = (field: string, why: string) => new OlError('OL_ERR_TRACE_LINE', `${invPath}:${i + 1}: field "${field}": ${why}${i === lines.length - 1 ? ' (the last line: the file may be truncated)' : ''}`);
-    if (f.length !== 8) throw bad('(line)', `has ${f.length} of 8 columns`);
+    if (f.length !== cols) throw bad('(line)', `has ${f.length} of ${cols} columns`);
     if (!known.has(f[1]!)) throw bad('fn', `function ${JSON.stringify(f[1])} is not in the run's run.json`);
     const num = (k: number, name: string) => {
       const v = f[k] === '' ? NaN : Number(f[k]);
       if (f[k] !== '' && !Number.isFinite(v)) throw bad(name, `${JSON.stringify(f[k])} is not a number`);
       return v;
     };
-    rows.push({ inv: num(0, 'inv'), fn: f[1]!, arrivalMs: num(2, 'arrival_ms'), latencyMs: num(5, 'latency_ms'), start: f[6]!, status: num(7, 'status') });
+    const row: InvocationRow = { inv: num(0, 'inv'), fn: f[1]!, arrivalMs: num(2, 'arrival_ms'), latencyMs: num(5, 'latency_ms'), start: f[6]!, status: num(7, 'status') };
+    if (clustered) {
+      const w = f[8] === '' ? -1 : num(8, 'worker');
+      if (!(Number.isInteger(w) && w >= -1 && w < info.cluster!.workers)) throw bad('worker', `${JSON.stringify(f[8])} is not a worker of this ${info.cluster!.workers}-worker cluster`);
+      row.worker = w;
+    }
+    rows.push(row);
   }
   const memory = readSeries(join(dir, 'memory.csv')).map(([t, mb]) => ({ t, mb }));
   // runs recorded before cpu.csv existed have none

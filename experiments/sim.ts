@@ -15,7 +15,9 @@ import { ImportCacheModel } from '../sim/import-cache.js';
 import { makeRng } from '../common/rng.js';
 import { simulate } from '../sim/run.js';
 import { newBatch, type TraceSource } from '../traces/types.js';
-import { CPU_HEADER, INVOCATION_HEADER, MEMORY_HEADER, type RunInfo } from './run-files.js';
+import { CLUSTER_INVOCATION_HEADER, CPU_HEADER, INVOCATION_HEADER, MEMORY_HEADER, type ClusterSettings, type RunInfo } from './run-files.js';
+import type { SimHooks } from '../sim/simulator.js';
+import { resolveBalancerOptions } from '../core/balancers/index.js';
 import type { Plan } from './plan.js';
 import { touchMb } from './real.js';
 import { runRepeated, type RepeatFigures } from './repeats.js';
@@ -36,6 +38,20 @@ export interface SimRunOptions {
   createOnCpu?: boolean;
   /** Replication number: 0 (or none) simulates with the plan's seed; r > 0 with seed replicaSeed(seed, r), the same invocations with other cost draws. */
   replica?: number;
+  /**
+   * A cluster of `workers` identical workers of `memoryMb` and `cores` each
+   * behind the balancer (sim/cluster.ts), the front's hop from `hopMs`, else
+   * the profile's measured hop (ol-exp calibrate --hop), else 0.
+   */
+  cluster?: { workers: number; balancer: string; balancerOptions?: Record<string, number>; front?: 'boss' | 'haproxy'; viewRefreshMs?: number; hopMs?: number };
+}
+
+/** The cluster settings a simulated run records (and compare checks against the real run's). */
+export function simClusterSettings(c: NonNullable<SimRunOptions['cluster']>, profile: CostProfile): ClusterSettings {
+  return {
+    workers: c.workers, balancer: c.balancer, balancerOptions: resolveBalancerOptions(c.balancer, c.balancerOptions),
+    front: c.front ?? 'boss', viewRefreshMs: c.viewRefreshMs ?? 100, hopMs: c.hopMs ?? modelFigures(profile).hopMs,
+  };
 }
 
 /** The simulator's seed for replication `r` of a plan with seed `seed` (r = 0: the seed itself). */
@@ -87,15 +103,15 @@ function planSource(p: Plan): TraceSource {
 export async function runSim(o: SimRunOptions): Promise<void> {
   const p = o.plan;
   mkdirSync(o.out, { recursive: true });
-  const inv = new CsvWriter(join(o.out, 'invocations.csv'), INVOCATION_HEADER.split(','));
-  const mem = new CsvWriter(join(o.out, 'memory.csv'), MEMORY_HEADER);
-  // the CPU model's busy cores each second, in the real run's format (no worker or client of its own)
-  const cpu = new CsvWriter(join(o.out, 'cpu.csv'), CPU_HEADER);
-  let lastCpu = { t: 0, busy: 0 };
+  const cl = o.cluster ? simClusterSettings(o.cluster, o.profile) : undefined;
+  if (cl && !(Number.isInteger(cl.workers) && cl.workers >= 1)) throw new OlError('OL_ERR_CONFIG', `workers: a whole number >= 1, got ${cl.workers}`);
+  const nw = cl?.workers ?? 1;
+  const inv = new CsvWriter(join(o.out, 'invocations.csv'), (cl ? CLUSTER_INVOCATION_HEADER : INVOCATION_HEADER).split(','));
   const fig = modelFigures(o.profile);
   const zygotes = o.backend !== 'docker' && (p.options.importCache ?? true);
+  const seed = replicaSeed(p.options.seed, o.replica ?? 0);
   const config = resolveSimConfig({
-    policy: o.policy, memoryMb: o.memoryMb, cores: o.cores, queue: 'wait', seed: replicaSeed(p.options.seed, o.replica ?? 0),
+    policy: o.policy, memoryMb: o.memoryMb, cores: o.cores, queue: 'wait', seed,
     createLanes: fig.createLanes,
     // with it, a destroy is CPU work too (SimConfig.destroyOnCpu): measured, a destroy is about as much CPU as wall time
     createOnCpu: o.createOnCpu ?? false, destroyOnCpu: o.createOnCpu ?? false,
@@ -108,8 +124,10 @@ export async function runSim(o: SimRunOptions): Promise<void> {
   });
   const costs = compileProfile(o.profile);
   const importMs = new Map((p.packages?.catalog ?? []).map((c) => [c.name, c.importMs]));
-  // as the real worker: on sock, sandboxes fork from zygotes unless the plan turns the import cache off
-  const model = zygotes
+  // as the real worker: on sock, sandboxes fork from zygotes unless the plan turns the import cache off;
+  // each worker of a cluster has zygotes of its own (worker 0 draws as a single worker does)
+  const models: (ImportCacheModel | undefined)[] = [];
+  const startupFor = (w: number) => (models[w] ??= zygotes
     ? new ImportCacheModel({
       tree: p.packages?.tree ?? { packages: [], children: [] },
       fnPackages: p.packages?.fnPackages ?? [],
@@ -117,33 +135,81 @@ export async function runSim(o: SimRunOptions): Promise<void> {
       installMs: () => 0, // ol-exp real installs every package before the replay
       fork: costs.fork ?? costs.sample.create,
       zygoteMb: 128,
-      rng: makeRng(replicaSeed(p.options.seed, o.replica ?? 0), 'sim/import-cache'),
+      rng: makeRng(seed, w === 0 ? 'sim/import-cache' : `sim/import-cache#w${w}`),
     })
-    : undefined;
-  const freshImports = !model && p.packages
+    : undefined);
+  const freshImports = !zygotes && p.packages
     ? p.packages.fnPackages.map((pk) => pk.reduce((s, name) => s + (importMs.get(name) ?? 0), 0))
     : undefined;
-  await simulate({ trace: planSource(p), config, profile: o.profile, machine: false, startup: model, hooks: {
-    onInvocation: (r) => inv.row([r.inv, r.fn, us(r.arrival), us(r.arrival), us(r.arrival + r.latencyMs), us(r.latencyMs), r.start === 'dropped' ? 'failed' : r.start, r.start === 'dropped' ? 0 : 200]),
-    seriesIntervalMs: 1000,
-    onSample: (s) => {
-      mem.row([us(s.t), us(s.usedMb)]);
-      if (s.t > lastCpu.t) cpu.row([us(s.t), ((s.cpuBusyCoreMs - lastCpu.busy) / (s.t - lastCpu.t)).toFixed(3), '', '', '']);
-      lastCpu = { t: s.t, busy: s.cpuBusyCoreMs };
+  // the synthetic lambda touches its memory on a sandbox's first call
+  const coldWorkMs = p.functions.map((f, i) => touchMb(f.memMb) * fig.touchMsPerMb + (freshImports?.[i] ?? 0));
+  const coldWorkBusyMs = p.functions.map((f, i) => touchMb(f.memMb) * fig.touchBusyMsPerMb + (freshImports?.[i] ?? 0));
+  // each worker's memory and CPU samples, summed per second at the end (the workers sample on one grid from the first arrival)
+  const samples = Array.from({ length: nw }, () => new Map<number, { mb: number; busy: number }>());
+  // a worker numbers its invocations as it receives them: traceInv[w][k] is the trace's number of worker w's k-th
+  const traceInv: number[][] = Array.from({ length: nw }, () => []);
+  const hop = cl?.hopMs ?? 0;
+  const hooksFor = (w: number): SimHooks => ({
+    onInvocation: (r) => {
+      const k = cl ? traceInv[w]![r.inv]! : r.inv;
+      // a cluster's worker sees the request a hop after it arrived; the record keeps the plan's arrival
+      const arrival = r.arrival - hop;
+      const row: (string | number)[] = [k, r.fn, us(arrival), us(arrival), us(arrival + r.latencyMs), us(r.latencyMs), r.start === 'dropped' ? 'failed' : r.start, r.start === 'dropped' ? 0 : 200];
+      if (cl) row.push(w);
+      inv.row(row);
     },
-    // the synthetic lambda touches its memory on a sandbox's first call
-    coldWorkMs: p.functions.map((f, i) => touchMb(f.memMb) * fig.touchMsPerMb + (freshImports?.[i] ?? 0)),
-    coldWorkBusyMs: p.functions.map((f, i) => touchMb(f.memMb) * fig.touchBusyMsPerMb + (freshImports?.[i] ?? 0)),
-  } });
+    seriesIntervalMs: 1000,
+    onSample: (s) => samples[w]!.set(s.t, { mb: s.usedMb, busy: s.cpuBusyCoreMs }),
+    coldWorkMs, coldWorkBusyMs,
+  });
+  if (cl) {
+    await simulate({ trace: planSource(p), config, profile: o.profile, machine: false, cluster: {
+      balancer: cl.balancer, balancerOptions: cl.balancerOptions, workers: Array.from({ length: nw }, () => ({})), hopMs: cl.hopMs, viewRefreshMs: cl.viewRefreshMs,
+      hooksFor, startupFor, fnPackages: p.packages?.fnPackages ?? p.functions.map(() => []), ...(zygotes ? { tree: startupFor(0)!.tree } : {}),
+      onPlace: (k, w) => traceInv[w]!.push(k),
+      // the real front sees the lambdas' registered names: the simulated one hashes the same keys
+      placementNames: p.functions.map((f) => f.lambda),
+    } });
+  } else {
+    await simulate({ trace: planSource(p), config, profile: o.profile, machine: false, startup: startupFor(0), hooks: hooksFor(0) });
+  }
   inv.close();
-  mem.close();
-  cpu.close();
+  writeSeries(o.out, samples);
   const info: RunInfo = {
     tool: 'ol-exp', kind: 'sim', olLabVersion: olLabVersion(), planSha256: p.planSha256, traceSha256: p.traceSha256,
     trace: p.options.trace, plan: { ...p.options }, seed: p.options.seed, policy: o.policy, memoryMb: o.memoryMb,
     ...(o.replica ? { repeat: { index: o.replica, seed: replicaSeed(p.options.seed, o.replica) } } : {}),
     cores: o.cores === Infinity ? 'infinite' : o.cores, createOnCpu: o.createOnCpu ?? false, destroyOnCpu: o.createOnCpu ?? false, profile: { path: o.profilePath ?? null, ...o.profile },
     machine: await machineInfo(), complete: true, invocations: p.n, functions: p.functions, notes: p.notes,
+    ...(cl ? { cluster: cl } : {}),
   };
   writeFileSync(join(o.out, 'run.json'), JSON.stringify(info, null, 2) + '\n');
+}
+
+/**
+ * memory.csv and cpu.csv in the real run's format: memory in use and the
+ * CPU model's busy cores each second (no worker or client of its own),
+ * summed over a cluster's workers.
+ */
+function writeSeries(out: string, samples: Map<number, { mb: number; busy: number }>[]): void {
+  const mem = new CsvWriter(join(out, 'memory.csv'), MEMORY_HEADER);
+  const cpu = new CsvWriter(join(out, 'cpu.csv'), CPU_HEADER);
+  const times = [...new Set(samples.flatMap((m) => [...m.keys()]))].sort((a, b) => a - b);
+  // a worker with no sample at t (it had nothing to do yet, or was done) holds its last one
+  const last = samples.map(() => ({ mb: 0, busy: 0 }));
+  let prev: { t: number; busy: number } | undefined;
+  for (const t of times) {
+    let mb = 0, busy = 0;
+    samples.forEach((m, w) => {
+      const s = m.get(t);
+      if (s) last[w] = s;
+      mb += last[w]!.mb;
+      busy += last[w]!.busy;
+    });
+    mem.row([us(t), us(mb)]);
+    if (prev && t > prev.t) cpu.row([us(t), ((busy - prev.busy) / (t - prev.t)).toFixed(3), '', '', '']);
+    prev = { t, busy };
+  }
+  mem.close();
+  cpu.close();
 }

@@ -34,6 +34,8 @@ export interface Series {
   label: string;
   points: [number, number][];
   dashed?: boolean;
+  /** The palette entry to draw it in (default: its place in the list): a real series and its simulated twin share one. */
+  colorIndex?: number;
 }
 
 /** Lines through (x, y) points, optionally log-scaled on x. */
@@ -45,8 +47,8 @@ export async function lineChart(o: { title: string; x: string; y: string; series
         label: s.label,
         data: s.points.map(([x, y]) => ({ x, y })),
         showLine: true,
-        borderColor: color(i),
-        backgroundColor: color(i),
+        borderColor: color(s.colorIndex ?? i),
+        backgroundColor: color(s.colorIndex ?? i),
         borderWidth: 4,
         pointRadius: s.points.length > 60 ? 0 : 5,
         borderDash: s.dashed ? [14, 8] : [],

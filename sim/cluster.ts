@@ -43,6 +43,19 @@ export interface ClusterSpec {
   /** Each function's packages (normalised names), for package- and tree-aware balancers. */
   fnPackages?: (readonly string[] | undefined)[];
   tree?: ImportTree;
+  /**
+   * Told of every placement: the invocation's number in the whole trace
+   * (0, 1, … in arrival order) and its worker. A worker's own records
+   * number its invocations in the order it received them, so the harness
+   * maps them back to the trace's with this.
+   */
+  onPlace?: (inv: number, worker: number) => void;
+  /**
+   * The name the front sees for each function (what the balancer hashes):
+   * by default the trace's function name; the harness gives the lambda
+   * names it registers on the real workers, so both fronts hash the same key.
+   */
+  placementNames?: string[];
 }
 
 export interface ClusterResult {
@@ -120,7 +133,6 @@ export class ClusterSimulator {
   readonly workers: Simulator[];
   readonly #views: View[];
   readonly #balancer;
-  readonly #functions: FunctionInfo[];
   readonly #hop: number;
   readonly #refresh: number;
   #nextRefresh = -Infinity;
@@ -128,19 +140,27 @@ export class ClusterSimulator {
   readonly #reqs: PlacementRequest[] = [];
   readonly #fnPackages: (readonly string[] | undefined)[];
 
-  /** `startup(i)`: worker i's own import-cache model (zygotes are per worker), if any. */
-  constructor(config: SimConfig, costs: CostModel, functions: FunctionInfo[], spec: ClusterSpec, hooks: SimHooks = {}, startup?: (i: number) => StartupModel | undefined) {
+  readonly #onPlace: ((inv: number, worker: number) => void) | undefined;
+  readonly #names: string[];
+
+  /**
+   * `hooks`: the same for every worker, or each worker's own (`hooks(i)`);
+   * `startup(i)`: worker i's own import-cache model (zygotes are per worker), if any.
+   */
+  constructor(config: SimConfig, costs: CostModel, functions: FunctionInfo[], spec: ClusterSpec, hooks: SimHooks | ((i: number) => SimHooks) = {}, startup?: (i: number) => StartupModel | undefined) {
     if (spec.workers.length < 1) throw new OlError('OL_ERR_CONFIG', 'a cluster needs at least one worker');
     if (!(spec.hopMs >= 0)) throw new OlError('OL_ERR_CONFIG', `hop must be >= 0 ms, got ${spec.hopMs}`);
     if (!(spec.viewRefreshMs > 0)) throw new OlError('OL_ERR_CONFIG', `view refresh must be > 0 ms, got ${spec.viewRefreshMs}`);
-    this.#functions = functions;
     this.#hop = spec.hopMs;
     this.#refresh = spec.viewRefreshMs;
     this.#fnPackages = spec.fnPackages ?? [];
+    this.#onPlace = spec.onPlace;
+    this.#names = spec.placementNames ?? functions.map((f) => f.name);
+    if (this.#names.length !== functions.length) throw new OlError('OL_ERR_CONFIG', `placement names: ${this.#names.length} for ${functions.length} functions`);
     // one latency histogram per function for the whole cluster (a worker adds only counts of its own)
     const fnLatency: LatencyHistogram[] = [];
-    this.workers = spec.workers.map((w, i) => new Simulator({ ...config, memoryMb: w.memoryMb, cores: w.cores }, costs, functions, hooks, startup?.(i), i === 0 ? '' : `#w${i}`, spec.hopMs, spec.workers.length > 1 ? fnLatency : undefined));
-    const names = new Map(functions.map((f, i) => [f.name, i]));
+    this.workers = spec.workers.map((w, i) => new Simulator({ ...config, memoryMb: w.memoryMb, cores: w.cores }, costs, functions, typeof hooks === 'function' ? hooks(i) : hooks, startup?.(i), i === 0 ? '' : `#w${i}`, spec.hopMs, spec.workers.length > 1 ? fnLatency : undefined));
+    const names = new Map(this.#names.map((name, i) => [name, i]));
     this.#views = spec.workers.map((_, i) => new View(i, names));
     this.#balancer = createBalancer(spec.balancer, { workers: spec.workers.length, rng: makeRng(config.seed, 'sim/balancer'), options: spec.balancerOptions, tree: spec.tree });
   }
@@ -153,6 +173,8 @@ export class ClusterSimulator {
     // (a worker with none has nothing to integrate but time, which its next advance does exactly)
     const heap = new WorkerHeap(n);
     let first = true;
+    let seq = 0;
+    const onPlace = this.#onPlace;
     for (const b of batches) {
       const { t, fn, dur, mem, init } = b;
       for (let i = 0; i < b.length; i++) {
@@ -187,6 +209,7 @@ export class ClusterSimulator {
         const k = this.#balancer.pick(this.#request(f, mem[i]!), views);
         if (k < 0) throw new OlError('OL_ERR_INVARIANT', 'no healthy worker in the simulated cluster');
         (this.#placed[f] ??= new Set()).add(k);
+        onPlace?.(seq++, k);
         const w = ws[k]!;
         w.feed(f, at + this.#hop, dur[i]!, mem[i]!, init[i]!);
         views[k]!.inFlight = w.inFlight;
@@ -204,7 +227,7 @@ export class ClusterSimulator {
 
   #request(fn: number, memMb: number): PlacementRequest {
     let r = this.#reqs[fn];
-    if (!r) r = this.#reqs[fn] = { fn: this.#functions[fn]!.name, memMb, packages: this.#fnPackages[fn] ?? [] };
+    if (!r) r = this.#reqs[fn] = { fn: this.#names[fn]!, memMb, packages: this.#fnPackages[fn] ?? [] };
     r.memMb = memMb;
     return r;
   }

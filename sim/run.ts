@@ -43,6 +43,16 @@ export interface ClusterRunSpec {
   workers: { memoryMb?: number; cores?: number }[];
   hopMs?: number;
   viewRefreshMs?: number;
+  /** Each worker's own hooks (the harness numbers each worker's records back to the trace's); else `hooks` for all. */
+  hooksFor?: (i: number) => SimHooks;
+  /** Each worker's own startup model, built by the caller (the harness builds them from its plan); else from `imports`. */
+  startupFor?: (i: number) => StartupModel | undefined;
+  /** Each function's packages, for package- and tree-aware balancers, when the startup models are the caller's. */
+  fnPackages?: (readonly string[] | undefined)[];
+  tree?: import('../core/import-tree.js').ImportTree;
+  onPlace?: (inv: number, worker: number) => void;
+  /** The names the front hashes (ClusterSpec.placementNames). */
+  placementNames?: string[];
 }
 
 export interface ImportSpec {
@@ -114,18 +124,19 @@ export async function simulate(spec: RunSpec): Promise<RunOutput> {
   let summaryConfig = config;
   const t0 = performance.now();
   if (spec.cluster) {
-    if (spec.startup) throw new OlError('OL_ERR_CONFIG', 'a simulated cluster builds one import model per worker: give the import model as files (--packages, --zygotes)');
     const cs = spec.cluster;
+    if (spec.startup) throw new OlError('OL_ERR_CONFIG', 'a simulated cluster builds one import model per worker: give the import model as files (--packages, --zygotes) or one per worker (cluster.startupFor)');
+    if (imports && cs.startupFor) throw new OlError('OL_ERR_CONFIG', 'give the cluster\'s import models as files (imports) or built per worker (cluster.startupFor), not both');
     const shapes = cs.workers.map((w) => ({ memoryMb: w.memoryMb ?? config.memoryMb, cores: w.cores ?? config.cores }));
-    const perWorker = (i: number) => (imports ? importModel(spec.imports!, source.functions, costs, i === 0 ? config.seed : `${config.seed}#w${i}`).model : undefined);
-    const fnPackages = imports ? source.functions.map((_, i) => imports.model.packagesOf(i)) : undefined;
+    const perWorker = cs.startupFor ?? ((i: number) => (imports ? importModel(spec.imports!, source.functions, costs, i === 0 ? config.seed : `${config.seed}#w${i}`).model : undefined));
+    const fnPackages = cs.fnPackages ?? (imports ? source.functions.map((_, i) => imports.model.packagesOf(i)) : undefined);
     // loaded only for a cluster: a plain run starts as fast as before
     const { ClusterSimulator } = await import('./cluster.js');
     const { resolveBalancerOptions } = await import('../core/balancers/index.js');
     const sim = new ClusterSimulator(config, costs, source.functions, {
       balancer: cs.balancer, balancerOptions: cs.balancerOptions, workers: shapes, hopMs: cs.hopMs ?? 0, viewRefreshMs: cs.viewRefreshMs ?? 100,
-      fnPackages, tree: imports?.model.tree,
-    }, spec.hooks, perWorker);
+      fnPackages, tree: cs.tree ?? imports?.model.tree, ...(cs.onPlace ? { onPlace: cs.onPlace } : {}), ...(cs.placementNames ? { placementNames: cs.placementNames } : {}),
+    }, cs.hooksFor ?? spec.hooks, perWorker);
     const out = sim.run(source.batches(), onBatch);
     result = out.total;
     const perWorkerSummary = out.workers.map((r, i) => workerSummary(i, r, shapes[i]!.memoryMb, shapes[i]!.cores));
