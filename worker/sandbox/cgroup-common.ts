@@ -263,3 +263,13 @@ export function rmdirQuiet(dir: string): void {
   try { rmdirSync(dir); } catch { /* not empty, or already gone */ }
 }
 
+/**
+ * Removes a worker's root group and then each of its parents below the
+ * hierarchy's mount that is left empty (`ol-lab` itself, once the last
+ * worker has gone): one still holding another worker's root stays.
+ */
+export function rmdirRootQuiet(mount: string, root: string): void {
+  const parts = root.split('/').filter(Boolean);
+  for (let k = parts.length; k > 0; k--) rmdirQuiet(join(mount, ...parts.slice(0, k)));
+}
+

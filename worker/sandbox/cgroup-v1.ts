@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OlError } from '../../common/errors.js';
-import { freezerOf, limitWrites, memoryOf, write, readInts, keyed, killAll, rmdirRetry, rmdirQuiet, V1_CONTROLLERS, SANDBOX_CPU_SHARES, type CgroupLimits, type Cgroup, type CgroupDriver } from './cgroup-common.js';
+import { freezerOf, limitWrites, memoryOf, write, readInts, keyed, killAll, rmdirRetry, rmdirQuiet, rmdirRootQuiet, V1_CONTROLLERS, SANDBOX_CPU_SHARES, type CgroupLimits, type Cgroup, type CgroupDriver } from './cgroup-common.js';
 
 /**
  * An empty v1 freezer group kept frozen while a driver's root exists. The
@@ -185,7 +185,7 @@ export class V1Driver implements CgroupDriver {
     if (this.list().length > 0) return;
     // an empty group may go while frozen; the kernel drops its part of the static key then
     rmdirQuiet(join(this.mount, 'freezer', this.root, V1_ANCHOR));
-    for (const c of V1_CONTROLLERS) rmdirQuiet(join(this.mount, c, this.root));
+    for (const c of V1_CONTROLLERS) rmdirRootQuiet(join(this.mount, c), this.root);
   }
 
   async remove(name: string): Promise<void> {

@@ -5,7 +5,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OlError } from '../../common/errors.js';
-import { freezerOf, memoryOf, write, readInts, keyed, killAll, rmdirRetry, rmdirQuiet, SANDBOX_CPU_SHARES, type CgroupLimits, type Cgroup, type CgroupDriver } from './cgroup-common.js';
+import { freezerOf, memoryOf, write, readInts, keyed, killAll, rmdirRetry, rmdirRootQuiet, SANDBOX_CPU_SHARES, type CgroupLimits, type Cgroup, type CgroupDriver } from './cgroup-common.js';
 
 export class V2Driver implements CgroupDriver {
   readonly version = 2 as const;
@@ -63,7 +63,7 @@ export class V2Driver implements CgroupDriver {
   }
 
   removeRoot(): void {
-    rmdirQuiet(join(this.mount, this.root));
+    rmdirRootQuiet(this.mount, this.root);
   }
 
   removeSpares(): void {
