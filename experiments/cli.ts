@@ -253,11 +253,19 @@ await yargs(hideBin(process.argv))
   .command('calibrate', 'measure sandbox costs on the real worker and write a simulator profile', (y) => y
     .option('backend', { choices: ['sock', 'docker'] as const, default: 'sock' as const })
     .option('n', { type: 'number', default: 50, describe: 'samples per cost' })
-    .option('out', { type: 'string', default: 'profile.json' }),
+    .option('out', { type: 'string', default: 'profile.json' })
+    .option('hop', { type: 'boolean', default: false, describe: 'also measure a cluster front\'s hop: warm calls straight to a worker and through ol-boss, paired (extra.hopMs, the default of ol-exp sim --hop-ms)' })
+    .option('hop-n', { type: 'number', default: 60, describe: 'pairs of calls for --hop' }),
   async (a) => {
     const { calibrate } = await import('./calibrate.js');
     const p = await calibrate({ backend: a.backend, n: a.n, out: a.out, log: say });
-    say(`wrote ${a.out}: ${JSON.stringify(p.extra?.medians)}, effective cores ${p.extra?.cores}`);
+    if (a.hop) {
+      const { measureHop } = await import('./hop.js');
+      const h = await measureHop({ backend: a.backend, n: a.hopN, log: say });
+      p.extra = { ...(p.extra ?? {}), hopMs: h.hopMs, hopSamples: h.hopSamples };
+      writeFileSync(a.out, JSON.stringify(p, null, 2) + '\n');
+    }
+    say(`wrote ${a.out}: ${JSON.stringify(p.extra?.medians)}, effective cores ${p.extra?.cores}${a.hop ? `, hop ${p.extra?.hopMs} ms` : ''}`);
   })
   .command('real', 'replay a trace on the real worker (or a cluster: --workers, --balancer), open loop', (y) => clusterOptions(planOptions(y))
     .option('out', { type: 'string', default: 'out/real' })

@@ -9,9 +9,8 @@
  * is recorded from the client (latency, how it started, status) and, when
  * this command started the worker, from the worker's own records.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { projectPath } from '../common/paths.js';
 import { resolveBalancerOptions } from '../core/balancers/index.js';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
@@ -27,7 +26,7 @@ import { CLUSTER_INVOCATION_HEADER, CPU_HEADER, INVOCATION_HEADER, MEMORY_HEADER
 import { planLoad, type Plan } from './plan.js';
 import { runRepeated, type RepeatFigures } from './repeats.js';
 import { buildWheels, moduleOf } from './wheels.js';
-import { freePort, spawnWorker } from './worker-process.js';
+import { spawnFront, spawnWorker, type FrontProcess } from './worker-process.js';
 
 export const SYNTHETIC_LAMBDA = `# ol-lab synthetic trace function: burn CPU, hold memory
 import time
@@ -122,20 +121,6 @@ function replayWorkerConfig(o: RealOptions, p: Plan, pk: object | undefined): Re
   };
 }
 
-/** Whether nothing listens on these loopback ports now. */
-async function portsFree(ports: number[]): Promise<boolean> {
-  const net = await import('node:net');
-  for (const port of ports) {
-    const ok = await new Promise<boolean>((res) => {
-      const s = net.createServer();
-      s.once('error', () => res(false));
-      s.listen(port, '127.0.0.1', () => s.close(() => res(true)));
-    });
-    if (!ok) return false;
-  }
-  return true;
-}
-
 /**
  * Starts the cluster: the plan's lambdas written into the registry the
  * workers share, then `ol-boss up` (or `haproxy`) as a process of its own
@@ -155,58 +140,42 @@ async function startCluster(o: RealOptions, p: Plan, pk: object | undefined, log
     if (l.requirements) writeFileSync(join(d, 'requirements.txt'), l.requirements);
   });
   const front = c.front ?? 'boss';
-  const cli = projectPath('dist', 'boss', 'cli.js');
-  for (let attempt = 1; ; attempt++) {
-    let port = await freePort();
-    for (let k = 0; k < 20 && !(await portsFree(Array.from({ length: c.workers + 1 }, (_, i) => port + i))); k++) port = await freePort();
-    const overrides = [
-      `port=${port}`, `workers=${c.workers}`, `balancer=${JSON.stringify(c.balancer)}`, `balancer_options=${JSON.stringify(c.balancerOptions ?? {})}`,
-      `view_refresh_ms=${c.viewRefreshMs ?? 100}`, `registry=${JSON.stringify(registry)}`, 'log_level="warn"',
-      `worker=${JSON.stringify({ ...replayWorkerConfig(o, p, pk), log_level: 'warn' })}`,
-    ];
-    const child = spawn(process.execPath, [cli, front === 'boss' ? 'up' : 'haproxy', '--path', dir, ...overrides.flatMap((x) => ['-o', x])], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    child.stderr!.on('data', (d) => { if (err.length < 8000) err += d; });
-    const base = new URL(`http://127.0.0.1:${port}`);
-    const workerBases = Array.from({ length: c.workers }, (_, i) => new URL(`http://127.0.0.1:${port + 1 + i}`));
-    let up = false;
-    for (let i = 0; i < 1200 && child.exitCode === null && !up; i++) {
-      try {
-        up = (await fetch(new URL('/status', base))).ok;
-      } catch { /* starting */ }
-      if (!up) await new Promise((r) => setTimeout(r, 100));
+  const overrides = [
+    `workers=${c.workers}`, `balancer=${JSON.stringify(c.balancer)}`, `balancer_options=${JSON.stringify(c.balancerOptions ?? {})}`,
+    `view_refresh_ms=${c.viewRefreshMs ?? 100}`, `registry=${JSON.stringify(registry)}`, 'log_level="warn"',
+    `worker=${JSON.stringify({ ...replayWorkerConfig(o, p, pk), log_level: 'warn' })}`,
+  ];
+  const keepRecords = (out: string) => {
+    for (let i = 0; i < c.workers; i++) {
+      const rec = join(dir, `worker-${i}`, 'records.jsonl');
+      if (existsSync(rec)) copyFileSync(rec, join(out, `worker-records-${i}.jsonl`));
     }
-    const stop = async (out: string, logTo: (s: string) => void) => {
-      if (child.exitCode === null && child.signalCode === null) {
-        // the front stops its workers (they destroy their sandboxes) before it exits
-        const gone = new Promise((r) => child.once('exit', r));
-        child.kill('SIGTERM');
-        await gone;
-      }
-      for (let i = 0; i < c.workers; i++) {
-        const rec = join(dir, `worker-${i}`, 'records.jsonl');
-        if (existsSync(rec)) copyFileSync(rec, join(out, `worker-records-${i}.jsonl`));
-      }
-      if (!removeUnlessMounted(dir)) logTo(`the cluster left mounts under ${dir}; the folder is kept`);
-    };
-    if (up) {
-      log(`started a ${c.workers}-worker ${o.backend} cluster behind ${front === 'boss' ? 'ol-boss' : 'HAProxy'} (balancer ${c.balancer}, policy ${o.policy}, ${o.memoryMb} MB each) in ${dir}`);
-      const pidOf = (f: string) => {
-        try {
-          const v = Number(readFileSync(f, 'utf8').trim());
-          return Number.isInteger(v) && v > 0 ? v : undefined;
-        } catch {
-          return undefined;
-        }
-      };
-      const workerPids = Array.from({ length: c.workers }, (_, i) => pidOf(join(dir, `worker-${i}`, 'worker.pid'))).filter((x): x is number => x !== undefined);
-      return { base, statsBases: workerBases, pids: () => [child.pid!, ...workerPids], stop };
-    }
-    if (child.exitCode === null) child.kill('SIGTERM');
-    await stop(o.out, log).catch(() => {});
-    if (attempt < 3 && /EADDRINUSE|cannot listen|is port/.test(err)) continue;
-    throw new OlError('OL_ERR_CONFIG', `the cluster did not start: ${err.trim().slice(-2000) || 'its front did not answer within 120 s'}`);
+  };
+  let f: FrontProcess;
+  try {
+    f = await spawnFront(front, dir, overrides, c.workers);
+  } catch (e) {
+    removeUnlessMounted(dir);
+    throw e;
   }
+  log(`started a ${c.workers}-worker ${o.backend} cluster behind ${front === 'boss' ? 'ol-boss' : 'HAProxy'} (balancer ${c.balancer}, policy ${o.policy}, ${o.memoryMb} MB each) in ${dir}`);
+  const pidOf = (file: string) => {
+    try {
+      const v = Number(readFileSync(file, 'utf8').trim());
+      return Number.isInteger(v) && v > 0 ? v : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const workerPids = Array.from({ length: c.workers }, (_, i) => pidOf(join(dir, `worker-${i}`, 'worker.pid'))).filter((x): x is number => x !== undefined);
+  return {
+    base: f.base, statsBases: f.workerBases, pids: () => [f.child.pid!, ...workerPids],
+    stop: async (out, logTo) => {
+      await f.stop();
+      keepRecords(out);
+      if (!removeUnlessMounted(dir)) logTo(`the cluster left mounts under ${dir}; the folder is kept`);
+    },
+  };
 }
 
 /** Refuses a replay this machine cannot keep up with, with the numbers. */

@@ -72,3 +72,61 @@ export async function spawnWorker(over: Omit<Partial<WorkerConfig>, 'limits'> & 
     throw new OlError('OL_ERR_CONFIG', exited ? `the worker exited at start: ${err.trim()}` : 'the worker did not answer within 60 s');
   }
 }
+
+/** Whether nothing listens on these loopback ports now. */
+async function portsFree(ports: number[]): Promise<boolean> {
+  for (const port of ports) {
+    const ok = await new Promise<boolean>((res) => {
+      const s = createServer();
+      s.once('error', () => res(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => res(true)));
+    });
+    if (!ok) return false;
+  }
+  return true;
+}
+
+export interface FrontProcess {
+  /** The front's own process (`ol-boss up` or `ol-boss haproxy`). */
+  child: ChildProcess;
+  base: URL;
+  /** Its local workers, in order (on the ports after the front's). */
+  workerBases: URL[];
+  /** SIGTERM: the front stops its local workers (they destroy their sandboxes), then exits; resolves when it has. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a cluster front as a process of its own (`ol-boss up`, or `ol-boss
+ * haproxy`) in `dir` with the `-o` overrides, on a port with `localWorkers`
+ * free ports after it; resolves once the front answers /status. Errors
+ * carry the front's own message; a front that failed is stopped.
+ */
+export async function spawnFront(front: 'boss' | 'haproxy', dir: string, overrides: string[], localWorkers: number): Promise<FrontProcess> {
+  const cli = projectPath('dist', 'boss', 'cli.js');
+  for (let attempt = 1; ; attempt++) {
+    let port = await freePort();
+    for (let k = 0; k < 20 && !(await portsFree(Array.from({ length: localWorkers + 1 }, (_, i) => port + i))); k++) port = await freePort();
+    const child = spawn(process.execPath, [cli, front === 'boss' ? 'up' : 'haproxy', '--path', dir, ...[`port=${port}`, ...overrides].flatMap((x) => ['-o', x])], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    child.stderr!.on('data', (d) => { if (err.length < 8000) err += d; });
+    const base = new URL(`http://127.0.0.1:${port}`);
+    const stop = async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const gone = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await gone;
+    };
+    let up = false;
+    for (let i = 0; i < 1200 && child.exitCode === null && !up; i++) {
+      try {
+        up = (await fetch(new URL('/status', base))).ok;
+      } catch { /* starting */ }
+      if (!up) await new Promise((r) => setTimeout(r, 100));
+    }
+    if (up) return { child, base, workerBases: Array.from({ length: localWorkers }, (_, i) => new URL(`http://127.0.0.1:${port + 1 + i}`)), stop };
+    await stop();
+    if (attempt < 3 && /EADDRINUSE|cannot listen|is port/.test(err)) continue;
+    throw new OlError('OL_ERR_CONFIG', `the cluster front did not start: ${err.trim().slice(-2000) || 'it did not answer within 120 s'}`);
+  }
+}
