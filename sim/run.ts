@@ -11,7 +11,7 @@ import { OlError } from '../common/errors.js';
 import { readUsage } from '../traces/packages.js';
 import { loadTree } from '../traces/tree-file.js';
 import { ImportCacheModel, type StartupModel } from './import-cache.js';
-import { compileProfile, constantProfile, loadProfile, type CostModel, type CostProfile } from './profile.js';
+import { compileProfile, constantProfile, loadProfile, modelFigures, type CostModel, type CostProfile } from './profile.js';
 import { makeRng } from '../common/rng.js';
 import { Simulator, type SimHooks, type SimResult } from './simulator.js';
 import { clusterShape, summarise, workerSummary, type ClusterSummary, type SimSummary } from './summary.js';
@@ -127,6 +127,8 @@ export async function simulate(spec: RunSpec): Promise<RunOutput> {
     const cs = spec.cluster;
     if (spec.startup) throw new OlError('OL_ERR_CONFIG', 'a simulated cluster builds one import model per worker: give the import model as files (--packages, --zygotes) or one per worker (cluster.startupFor)');
     if (imports && cs.startupFor) throw new OlError('OL_ERR_CONFIG', 'give the cluster\'s import models as files (imports) or built per worker (cluster.startupFor), not both');
+    // the front's hop: as given, else the profile's measured one (ol-exp calibrate --hop), else 0
+    const hopMs = cs.hopMs ?? modelFigures(profile).hopMs;
     const shapes = cs.workers.map((w) => ({ memoryMb: w.memoryMb ?? config.memoryMb, cores: w.cores ?? config.cores }));
     const perWorker = cs.startupFor ?? ((i: number) => (imports ? importModel(spec.imports!, source.functions, costs, i === 0 ? config.seed : `${config.seed}#w${i}`).model : undefined));
     const fnPackages = cs.fnPackages ?? (imports ? source.functions.map((_, i) => imports.model.packagesOf(i)) : undefined);
@@ -134,7 +136,7 @@ export async function simulate(spec: RunSpec): Promise<RunOutput> {
     const { ClusterSimulator } = await import('./cluster.js');
     const { resolveBalancerOptions } = await import('../core/balancers/index.js');
     const sim = new ClusterSimulator(config, costs, source.functions, {
-      balancer: cs.balancer, balancerOptions: cs.balancerOptions, workers: shapes, hopMs: cs.hopMs ?? 0, viewRefreshMs: cs.viewRefreshMs ?? 100,
+      balancer: cs.balancer, balancerOptions: cs.balancerOptions, workers: shapes, hopMs, viewRefreshMs: cs.viewRefreshMs ?? 100,
       fnPackages, tree: cs.tree ?? imports?.model.tree, ...(cs.onPlace ? { onPlace: cs.onPlace } : {}), ...(cs.placementNames ? { placementNames: cs.placementNames } : {}),
     }, cs.hooksFor ?? spec.hooks, perWorker);
     const out = sim.run(source.batches(), onBatch);
@@ -142,7 +144,7 @@ export async function simulate(spec: RunSpec): Promise<RunOutput> {
     const perWorkerSummary = out.workers.map((r, i) => workerSummary(i, r, shapes[i]!.memoryMb, shapes[i]!.cores));
     cluster = {
       workers: shapes.length, balancer: cs.balancer, balancerOptions: resolveBalancerOptions(cs.balancer, cs.balancerOptions),
-      hopMs: cs.hopMs ?? 0, viewRefreshMs: cs.viewRefreshMs ?? 100, perWorker: perWorkerSummary, ...clusterShape(perWorkerSummary, out.spread),
+      hopMs, viewRefreshMs: cs.viewRefreshMs ?? 100, perWorker: perWorkerSummary, ...clusterShape(perWorkerSummary, out.spread),
     };
     summaryConfig = { ...config, memoryMb: shapes.reduce((a, w) => a + w.memoryMb, 0), cores: shapes.reduce((a, w) => a + w.cores, 0) };
   } else {

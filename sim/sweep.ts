@@ -68,7 +68,7 @@ export async function sweep(
       const job: SweepJob = {
         id,
         spec: c.workers > 0
-          ? { ...spec, cluster: { balancer: c.balancer, workers: Array.from({ length: c.workers }, () => ({})), hopMs: cluster!.hopMs ?? 0, viewRefreshMs: cluster!.viewRefreshMs ?? 100 } }
+          ? { ...spec, cluster: { balancer: c.balancer, workers: Array.from({ length: c.workers }, () => ({})), ...(cluster!.hopMs !== undefined ? { hopMs: cluster!.hopMs } : {}), viewRefreshMs: cluster!.viewRefreshMs ?? 100 } }
           : spec,
       };
       w.postMessage(job);

@@ -25,7 +25,7 @@ interface RunArgs extends SimArgs {
   workerMemory?: number;
   workerCores?: string;
   cluster?: string;
-  hopMs: number;
+  hopMs?: number;
   viewRefreshMs: number;
 }
 
@@ -65,7 +65,7 @@ export function clusterSpec(a: RunArgs): ClusterRunSpec | undefined {
   }
   return {
     balancer: a.balancer ?? 'round-robin', balancerOptions: parsePolicyOpts(a.balancerOpt ?? [], 'balancer-opt'), workers,
-    hopMs: a.hopMs ?? 0, viewRefreshMs: a.viewRefreshMs ?? 100,
+    ...(a.hopMs !== undefined ? { hopMs: a.hopMs } : {}), viewRefreshMs: a.viewRefreshMs ?? 100,
   };
 }
 

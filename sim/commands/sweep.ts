@@ -26,7 +26,7 @@ export function clusterAxes(a: Pick<SweepArgs, 'balancers' | 'workers' | 'hopMs'
   const balancers = (a.balancers ?? 'round-robin').split(',').map((s) => s.trim()).filter(Boolean);
   const workers = (a.workers ?? '1').split(',').map((s) => Number(s.trim()));
   if (workers.some((n) => !Number.isInteger(n) || n < 1 || n > 1000)) badConfig('workers', `expected a comma list of whole numbers from 1 to 1000, got ${JSON.stringify(a.workers)}`);
-  return { balancers, workers, hopMs: a.hopMs ?? 0 };
+  return { balancers, workers, ...(a.hopMs !== undefined ? { hopMs: a.hopMs } : {}) };
 }
 
 export async function sweepCommand(a: SweepArgs): Promise<void> {
