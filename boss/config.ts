@@ -19,6 +19,8 @@ export interface BossConfig {
   adopt: string[];
   balancer: string;
   balancer_options: Record<string, number>;
+  /** The balancer's random draws (random, p2c, openwhisk's fallback): the same seed as ol-sim's draws the same numbers. */
+  seed: number;
   /** How often each worker's /stats is read (free memory, warm sandboxes, health), ms. */
   view_refresh_ms: number;
   /** A worker whose /stats does not answer within this is taken out, ms. */
@@ -33,7 +35,7 @@ export interface BossConfig {
 export function defaultBossConfig(dir: string): BossConfig {
   const d = resolve(dir);
   return {
-    boss_dir: d, host: '127.0.0.1', port: 5000, workers: 0, adopt: [], balancer: 'round-robin', balancer_options: {},
+    boss_dir: d, host: '127.0.0.1', port: 5000, workers: 0, adopt: [], balancer: 'round-robin', balancer_options: {}, seed: 1,
     view_refresh_ms: 100, health_timeout_ms: 500, registry: join(d, 'registry'), worker: {}, log_level: 'info',
   };
 }
@@ -84,6 +86,7 @@ export function checkBossConfig(raw: Record<string, unknown>): BossConfig {
   int('port', 1, 65535);
   int('workers', 0, 64);
   int('view_refresh_ms', 10);
+  int('seed', 0, 2 ** 32 - 1);
   int('health_timeout_ms', 10);
   if (!Array.isArray(c.adopt) || c.adopt.some((u) => typeof u !== 'string' || !/^https?:\/\/[^/\s]+\/?$/.test(u))) badConfig('adopt', `must be a list of worker URLs such as http://127.0.0.1:5001, got ${JSON.stringify(c.adopt)}`);
   if (c.workers + c.adopt.length === 0) badConfig('workers', 'the boss needs workers: start some (workers: N) or adopt running ones (adopt: [URL, …])');

@@ -18,7 +18,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { join } from 'node:path';
 import { OlError } from '../common/errors.js';
 import { makeRng } from '../common/rng.js';
-import type { Balancer } from '../core/balancer.js';
+import { BALANCER_RNG_STREAM, type Balancer } from '../core/balancer.js';
 import { createBalancer } from '../core/balancers/index.js';
 import { parseRequirement } from '../core/requirements.js';
 import { defaultConfig } from '../worker/config.js';
@@ -55,7 +55,7 @@ export function buildBoss(c: BossConfig, logger: boolean | object = false): Boss
 
   /** The balancer is built for the cluster's size; rebuilt when scaling changes it. */
   const rebuild = () => {
-    balancer = createBalancer(c.balancer, { workers: Math.max(1, workers.length), rng: makeRng(1, 'boss/balancer'), options: c.balancer_options });
+    balancer = createBalancer(c.balancer, { workers: Math.max(1, workers.length), rng: makeRng(c.seed, BALANCER_RNG_STREAM), options: c.balancer_options });
   };
   const refreshAll = () => Promise.all(workers.map((w) => (w.state === 'stopping' ? undefined : w.refresh(c.health_timeout_ms))));
 

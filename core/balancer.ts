@@ -142,3 +142,11 @@ export class HashRing {
     }
   }
 }
+
+/**
+ * The random stream a front's balancer draws from (random, p2c, openwhisk's
+ * fallback), with the run's seed: the simulator's and the boss's, so with
+ * one seed both draw the same numbers (its name dates from when only the
+ * simulator had one).
+ */
+export const BALANCER_RNG_STREAM = 'sim/balancer';

@@ -143,6 +143,8 @@ async function startCluster(o: RealOptions, p: Plan, pk: object | undefined, log
   const overrides = [
     `workers=${c.workers}`, `balancer=${JSON.stringify(c.balancer)}`, `balancer_options=${JSON.stringify(c.balancerOptions ?? {})}`,
     `view_refresh_ms=${c.viewRefreshMs ?? 100}`, `registry=${JSON.stringify(registry)}`, 'log_level="warn"',
+    // the balancer's random draws: the plan's seed, as the simulation's first replication
+    `seed=${p.options.seed}`,
     `worker=${JSON.stringify({ ...replayWorkerConfig(o, p, pk), log_level: 'warn' })}`,
   ];
   const keepRecords = (out: string) => {

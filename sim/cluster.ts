@@ -15,7 +15,7 @@
 import { OlError } from '../common/errors.js';
 import { LatencyHistogram } from '../common/histogram.js';
 import { makeRng } from '../common/rng.js';
-import type { PlacementRequest, WorkerView } from '../core/balancer.js';
+import { BALANCER_RNG_STREAM, type PlacementRequest, type WorkerView } from '../core/balancer.js';
 import { balancerFactory, createBalancer } from '../core/balancers/index.js';
 import type { ImportTree } from '../core/import-tree.js';
 import type { SimConfig } from './config.js';
@@ -162,7 +162,7 @@ export class ClusterSimulator {
     this.workers = spec.workers.map((w, i) => new Simulator({ ...config, memoryMb: w.memoryMb, cores: w.cores }, costs, functions, typeof hooks === 'function' ? hooks(i) : hooks, startup?.(i), i === 0 ? '' : `#w${i}`, spec.hopMs, spec.workers.length > 1 ? fnLatency : undefined));
     const names = new Map(this.#names.map((name, i) => [name, i]));
     this.#views = spec.workers.map((_, i) => new View(i, names));
-    this.#balancer = createBalancer(spec.balancer, { workers: spec.workers.length, rng: makeRng(config.seed, 'sim/balancer'), options: spec.balancerOptions, tree: spec.tree });
+    this.#balancer = createBalancer(spec.balancer, { workers: spec.workers.length, rng: makeRng(config.seed, BALANCER_RNG_STREAM), options: spec.balancerOptions, tree: spec.tree });
   }
 
   run(batches: Iterable<InvocationBatch>, onBatch?: () => void): ClusterResult {
