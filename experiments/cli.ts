@@ -296,10 +296,15 @@ await yargs(hideBin(process.argv))
     .option('cores', { type: 'string', default: 'infinite' })
     .option('queue', { choices: ['wait', 'drop'] as const, default: 'drop' as const })
     .option('seed', { type: 'number', default: 1 })
+    .option('balancers', { type: 'string', describe: 'a cluster sweep: balancers, comma-separated (memory is then per worker); charts against the number of workers' })
+    .option('workers', { type: 'string', default: '1,2,4,8', describe: 'cluster sweep: worker counts, comma-separated' })
+    .option('hop-ms', { type: 'number', describe: 'cluster sweep: front-to-worker time, ms (default: the profile\'s measured hop, else 0)' })
     .option('out', { type: 'string', default: 'out/sweep' }),
   async (a) => {
     const { runSweepReport } = await import('./sweep.js');
-    const files = await runSweepReport({ trace: a.trace, policies: a.policies.split(','), memory: a.memory, cores: a.cores, queue: a.queue, seed: a.seed, out: a.out, log: say });
+    const { clusterAxes } = await import('../sim/commands/sweep.js');
+    const cluster = a.balancers ? clusterAxes({ balancers: a.balancers, workers: a.workers, ...(a.hopMs !== undefined ? { hopMs: a.hopMs } : {}) }) : undefined;
+    const files = await runSweepReport({ trace: a.trace, policies: a.policies.split(','), memory: a.memory, cores: a.cores, queue: a.queue, seed: a.seed, out: a.out, log: say, ...(cluster ? { cluster } : {}) });
     say(`report: ${files.map((f) => join(a.out, f)).join(', ')}`);
   })
   .command('fit-tree', 'Forklift: fit an import-cache tree (the worker\'s import_tree) to observed package usage', (y) => y

@@ -6,7 +6,9 @@
  * single-worker run; compare refuses runs whose cluster settings differ and
  * gives figures per worker.
  */
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { projectPath } from '../../common/paths.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -133,6 +135,23 @@ describe('ol-exp compare on cluster runs', () => {
     lines[3] = lines[3]!.replace(/,5$/, ',');
     writeFileSync(path, lines.join('\n'));
     expect(readRun(out).rows[2]!.worker).toBe(-1);
+  });
+});
+
+describe('ol-exp sweep --balancers --workers', () => {
+  it('simulates every balancer at every cluster size and charts cold starts, p99 and imbalance against workers', async () => {
+    const out = join(dir, 'sweep');
+    // through the CLI: the sweep's threads run the built code
+    const r = spawnSync(process.execPath, [projectPath('dist', 'experiments', 'cli.js'), 'sweep', '--trace', `azure2019:${SAMPLE10}`, '--policies', 'lru', '--memory', '1500', '--balancers', 'round-robin,hash', '--workers', '1,3', '--hop-ms', '0', '--out', out], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    for (const f of ['sweep.pdf', 'sweep.html', 'sweep.csv', 'cluster-cold.png', 'cluster-p99.png', 'cluster-imbalance.png']) expect(existsSync(join(out, f))).toBe(true);
+    const lines = readFileSync(join(out, 'sweep.csv'), 'utf8').trim().split('\n');
+    expect(lines[0]).toBe('balancer,workers,policy,memoryMb,invocations,coldStarts,coldStartPct,dropped,droppedPct,imbalance,p50Ms,p99Ms,idleMbSeconds');
+    const rows = lines.slice(1).map((l) => l.split(','));
+    expect(rows.map((r) => `${r[0]}/${r[1]}`)).toEqual(['round-robin/1', 'round-robin/3', 'hash/1', 'hash/3']);
+    // one worker is one worker whatever the balancer; three behind hash keep each function on one: fewer cold starts than round-robin
+    expect(rows[0]!.slice(4, 9)).toEqual(rows[2]!.slice(4, 9));
+    expect(Number(rows[3]![5])).toBeLessThan(Number(rows[1]![5]));
   });
 });
 
