@@ -141,7 +141,11 @@ export class ClusterSimulator {
   readonly #fnPackages: (readonly string[] | undefined)[];
 
   readonly #onPlace: ((inv: number, worker: number) => void) | undefined;
-  readonly #names: string[];
+  /** The placement names given (else each function's own name, read as functions appear: a streamed trace finds them as it goes). */
+  readonly #given: string[] | undefined;
+  readonly #functions: FunctionInfo[];
+  /** Placement name → function id, for the views' warm lookups: filled as requests are placed. */
+  readonly #ids = new Map<string, number>();
 
   /**
    * `hooks`: the same for every worker, or each worker's own (`hooks(i)`);
@@ -155,12 +159,13 @@ export class ClusterSimulator {
     this.#refresh = spec.viewRefreshMs;
     this.#fnPackages = spec.fnPackages ?? [];
     this.#onPlace = spec.onPlace;
-    this.#names = spec.placementNames ?? functions.map((f) => f.name);
-    if (this.#names.length !== functions.length) throw new OlError('OL_ERR_CONFIG', `placement names: ${this.#names.length} for ${functions.length} functions`);
+    this.#given = spec.placementNames;
+    this.#functions = functions;
+    if (this.#given && this.#given.length !== functions.length) throw new OlError('OL_ERR_CONFIG', `placement names: ${this.#given.length} for ${functions.length} functions`);
     // one latency histogram per function for the whole cluster (a worker adds only counts of its own)
     const fnLatency: LatencyHistogram[] = [];
     this.workers = spec.workers.map((w, i) => new Simulator({ ...config, memoryMb: w.memoryMb, cores: w.cores }, costs, functions, typeof hooks === 'function' ? hooks(i) : hooks, startup?.(i), i === 0 ? '' : `#w${i}`, spec.hopMs, spec.workers.length > 1 ? fnLatency : undefined));
-    const names = new Map(this.#names.map((name, i) => [name, i]));
+    const names = this.#ids;
     this.#views = spec.workers.map((_, i) => new View(i, names));
     this.#balancer = createBalancer(spec.balancer, { workers: spec.workers.length, rng: makeRng(config.seed, BALANCER_RNG_STREAM), options: spec.balancerOptions, tree: spec.tree });
   }
@@ -227,7 +232,11 @@ export class ClusterSimulator {
 
   #request(fn: number, memMb: number): PlacementRequest {
     let r = this.#reqs[fn];
-    if (!r) r = this.#reqs[fn] = { fn: this.#names[fn]!, memMb, packages: this.#fnPackages[fn] ?? [] };
+    if (!r) {
+      const name = this.#given?.[fn] ?? this.#functions[fn]!.name;
+      this.#ids.set(name, fn);
+      r = this.#reqs[fn] = { fn: name, memMb, packages: this.#fnPackages[fn] ?? [] };
+    }
     r.memMb = memMb;
     return r;
   }

@@ -88,4 +88,32 @@ describe('simulated cluster', () => {
     await expect(simulate({ trace: TRACE, config: base, machine: false, cluster: { balancer: 'nearest', workers: [{}] } })).rejects.toThrow(/balancer.*nearest/);
     await expect(simulate({ trace: TRACE, config: base, machine: false, cluster: { balancer: 'hash', balancerOptions: { c: 2 }, workers: [{}] } })).rejects.toThrow(/balancer hash has no options/);
   });
+
+  it('a streamed trace, whose functions appear as it is read, places as one whose functions are known at the start', async () => {
+    // before the fix, hash read the name of a function it had not been told of (a crash), and
+    // hermod's warm lookups missed every function first seen after the cluster was built
+    const { openTrace } = await import('../../traces/index.js');
+    const streamed = () => {
+      const src = openTrace(TRACE, { seed: 1 });
+      const functions: typeof src.functions = [];
+      return {
+        ...src, functions, hash: () => src.hash(), notes: () => src.notes(),
+        *batches() {
+          for (const b of src.batches()) {
+            let top = -1;
+            for (let i = 0; i < b.length; i++) top = Math.max(top, b.fn[i]!);
+            while (functions.length <= top) functions.push(src.functions[functions.length]!);
+            yield b;
+          }
+        },
+      };
+    };
+    for (const balancer of ['hash', 'hermod', 'pasch']) {
+      const cluster = { balancer, workers: [{ memoryMb: 1500 }, { memoryMb: 1500 }, { memoryMb: 1500 }] };
+      const known = await simulate({ trace: TRACE, config: base, machine: false, cluster });
+      const late = await simulate({ trace: streamed(), config: base, machine: false, cluster });
+      expect(JSON.stringify(late.summary.cluster), balancer).toBe(JSON.stringify(known.summary.cluster));
+      expect(late.summary.results.coldStarts, balancer).toBe(known.summary.results.coldStarts);
+    }
+  });
 });
