@@ -13,7 +13,6 @@
  * number: worker 0 draws from the same random streams as a plain run.
  */
 import { OlError } from '../common/errors.js';
-import { LatencyHistogram } from '../common/histogram.js';
 import { makeRng } from '../common/rng.js';
 import { BALANCER_RNG_STREAM, type PlacementRequest, type WorkerView } from '../core/balancer.js';
 import { balancerFactory, createBalancer } from '../core/balancers/index.js';
@@ -162,9 +161,9 @@ export class ClusterSimulator {
     this.#given = spec.placementNames;
     this.#functions = functions;
     if (this.#given && this.#given.length !== functions.length) throw new OlError('OL_ERR_CONFIG', `placement names: ${this.#given.length} for ${functions.length} functions`);
-    // one latency histogram per function for the whole cluster (a worker adds only counts of its own)
-    const fnLatency: LatencyHistogram[] = [];
-    this.workers = spec.workers.map((w, i) => new Simulator({ ...config, memoryMb: w.memoryMb, cores: w.cores }, costs, functions, typeof hooks === 'function' ? hooks(i) : hooks, startup?.(i), i === 0 ? '' : `#w${i}`, spec.hopMs, spec.workers.length > 1 ? fnLatency : undefined));
+    // one table per function for the whole cluster, counts and latencies (a worker's own figures are its totals)
+    const fnStats: FunctionStats[] = [];
+    this.workers = spec.workers.map((w, i) => new Simulator({ ...config, memoryMb: w.memoryMb, cores: w.cores }, costs, functions, typeof hooks === 'function' ? hooks(i) : hooks, startup?.(i), i === 0 ? '' : `#w${i}`, spec.hopMs, spec.workers.length > 1 ? fnStats : undefined));
     const names = this.#ids;
     this.#views = spec.workers.map((_, i) => new View(i, names));
     this.#balancer = createBalancer(spec.balancer, { workers: spec.workers.length, rng: makeRng(config.seed, BALANCER_RNG_STREAM), options: spec.balancerOptions, tree: spec.tree });
@@ -248,12 +247,12 @@ const COUNTS = ['invocations', 'completed', 'cold', 'warm', 'unpaused', 'queued'
 /** The workers' results as one: counts and integrals added, latencies merged, the span from the first start to the last end. */
 export function addUp(rs: SimResult[]): SimResult {
   const first = rs[0]!;
-  // the first worker's per-function histograms, shared by the others when the cluster shares them
-  const sharedSource = new Set(first.perFunction.map((f) => f.latency));
+  // the workers of a cluster share one per-function table: it holds them all already
+  const shared = rs.every((r) => r.perFunction === first.perFunction);
   const out: SimResult = {
     ...first,
     latency: first.latency.clone(),
-    perFunction: first.perFunction.map((f) => ({ ...f })),
+    perFunction: first.perFunction.map((f) => ({ ...f, latency: shared ? f.latency : f.latency.clone() })),
     policyStats: { ...first.policyStats },
     ...(first.startup ? { startup: { ...first.startup } } : {}),
   };
@@ -263,17 +262,17 @@ export function addUp(rs: SimResult[]): SimResult {
     out.startMs = Math.min(out.startMs, r.startMs);
     out.endMs = Math.max(out.endMs, r.endMs);
     out.latency.merge(r.latency);
-    r.perFunction.forEach((f, i) => {
-      const o = out.perFunction[i];
-      if (!o) {
-        out.perFunction[i] = { ...f };
-        sharedSource.add(f.latency);
-        return;
-      }
-      for (const k of ['invocations', 'cold', 'warm', 'unpaused', 'queued', 'dropped'] as const) o[k] += f[k];
-      // workers of one cluster share each function's histogram: it holds them all already
-      if (!sharedSource.has(f.latency)) o.latency.merge(f.latency);
-    });
+    if (!shared) {
+      r.perFunction.forEach((f, i) => {
+        const o = out.perFunction[i];
+        if (!o) {
+          out.perFunction[i] = { ...f, latency: f.latency.clone() };
+          return;
+        }
+        for (const k of ['invocations', 'cold', 'warm', 'unpaused', 'queued', 'dropped'] as const) o[k] += f[k];
+        o.latency.merge(f.latency);
+      });
+    }
     for (const [k, v] of Object.entries(r.policyStats)) out.policyStats[k] = (out.policyStats[k] ?? 0) + v;
     if (r.startup) for (const [k, v] of Object.entries(r.startup)) out.startup![k] = (out.startup![k] ?? 0) + v;
   }

@@ -38,8 +38,6 @@ export type { FunctionStats, InvocationRecord, MemorySample, SimEvent, SimHooks,
 const P_ARRIVAL = 1;
 const P_HOUSEKEEPING = 2;
 
-const ZERO_COUNTS = { invocations: 0, cold: 0, warm: 0, unpaused: 0, queued: 0, dropped: 0 };
-
 export function newFnStats(): FunctionStats {
   return { invocations: 0, cold: 0, warm: 0, unpaused: 0, queued: 0, dropped: 0, latency: new LatencyHistogram(7) };
 }
@@ -74,7 +72,7 @@ export class Simulator implements PoolEffects<SimSandbox> {
   readonly #capacity: number;
   readonly #pool: SandboxPool<SimSandbox>;
   #lastMem: number[] = [];
-  #fnStats: FunctionStats[] = [];
+  #fnStats: FunctionStats[];
   #busySandboxes = 0;
   #inFlight = 0;
   #seq = 0;
@@ -92,7 +90,6 @@ export class Simulator implements PoolEffects<SimSandbox> {
    * histogram per function (per worker, 10,000 functions x 100 workers of
    * histograms took 24 GB).
    */
-  readonly #sharedFnLatency: LatencyHistogram[] | undefined;
 
   /**
    * `stream`: a suffix for the run's random streams, so the workers of a
@@ -100,9 +97,10 @@ export class Simulator implements PoolEffects<SimSandbox> {
    * numbers stay those of a plain run). `hopMs`: a cluster front's hop,
    * counted in every request's latency (its arrivals come that much later).
    */
-  constructor(config: SimConfig, costs: CostModel, functions: FunctionInfo[], hooks: SimHooks = {}, startup?: StartupModel, stream = '', hopMs = 0, sharedFnLatency?: LatencyHistogram[]) {
+  constructor(config: SimConfig, costs: CostModel, functions: FunctionInfo[], hooks: SimHooks = {}, startup?: StartupModel, stream = '', hopMs = 0, sharedFnStats?: FunctionStats[]) {
     this.#hopMs = hopMs;
-    this.#sharedFnLatency = sharedFnLatency;
+    // a cluster's workers count into one table per function (their per-worker figures are totals only)
+    this.#fnStats = sharedFnStats ?? [];
     this.#startup = startup;
     this.config = config;
     this.#costs = costs;
@@ -298,12 +296,10 @@ export class Simulator implements PoolEffects<SimSandbox> {
   // --- invocations --------------------------------------------------------
 
   #ensureFn(fnId: number): void {
-    while (this.#lastMem.length <= fnId) {
-      const shared = this.#sharedFnLatency;
-      const i = this.#lastMem.length;
-      this.#lastMem.push(0);
-      this.#fnStats.push(shared ? { ...ZERO_COUNTS, latency: (shared[i] ??= new LatencyHistogram(7)) } : newFnStats());
-    }
+    while (this.#lastMem.length <= fnId) this.#lastMem.push(0);
+    // shared with the cluster's other workers: one of them may have made it already
+    const fs = this.#fnStats;
+    while (fs.length <= fnId) fs.push(newFnStats());
   }
 
   #arrive(fnId: number, now: number, dur: number, mem: number, init: number): void {
