@@ -117,11 +117,20 @@ export async function runCommand(a: RunArgs): Promise<void> {
   if (a.out) {
     writeFileSync(join(a.out, 'summary.json'), JSON.stringify(summary, null, 2) + '\n');
     writeFileSync(join(a.out, 'timing.json'), JSON.stringify(timing, null, 2) + '\n');
+    const c = summary.cluster;
+    if (c) {
+      // a cluster's figures per worker, for a spreadsheet or a plot
+      const w = new CsvWriter(join(a.out, 'workers.csv'), ['worker', 'memory_mb', 'cores', 'invocations', 'cold_starts', 'cold_start_pct', 'dropped', 'p50_ms', 'p99_ms', 'cpu_utilisation', 'peak_used_mb', 'avg_used_mb']);
+      for (const x of c.perWorker) {
+        w.row([x.worker, x.memoryMb, x.cores, x.invocations, x.coldStarts, x.coldStartPct, x.dropped, x.latencyMs.p50, x.latencyMs.p99, x.cpuUtilisation ?? '', x.peakUsedMb, x.avgUsedMb]);
+      }
+      w.close();
+    }
   }
   if (a.json) {
     process.stdout.write(JSON.stringify(summary, null, 2) + '\n');
   } else {
     process.stdout.write(formatSummary(summary, a.top) + '\n');
-    process.stdout.write(`\n${summary.results.invocations.toLocaleString('en-US')} invocations in ${(wallMs / 1000).toFixed(2)} s (${timing.invocationsPerSecond.toLocaleString('en-US')}/s)${a.out ? `; results in ${a.out}` : ''}\n`);
+    process.stdout.write(`\n${summary.results.invocations.toLocaleString('en-US')} invocations in ${(wallMs / 1000).toFixed(2)} s (${timing.invocationsPerSecond.toLocaleString('en-US')}/s)${a.out ? `; results in ${a.out}${summary.cluster ? ' (per worker: workers.csv)' : ''}` : ''}\n`);
   }
 }

@@ -4,7 +4,9 @@
  * spreads invocations evenly; runs are deterministic; the CLI's cluster
  * options are checked with errors naming what is wrong.
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { projectPath } from '../../common/paths.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -82,6 +84,24 @@ describe('simulated cluster', () => {
     }
     expect(() => clusterSpec({ ...a, workers: 0 })).toThrow(/workers.*whole number >= 1/);
     expect(() => clusterSpec({ ...a, workers: 2, balancerOpt: ['c'] })).toThrow(/balancer-opt.*key=value/);
+  });
+
+  it('ol-sim run --workers --out writes the summary as JSON and each worker\'s figures as CSV', () => {
+    const d = mkdtempSync(join(tmpdir(), 'ol-cluster-out-'));
+    try {
+      const r = spawnSync(process.execPath, [projectPath('dist', 'sim', 'cli.js'), 'run', 'lru', '--trace', TRACE, '--memory', '2000', '--workers', '3', '--balancer', 'hash', '--out', d], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/per worker: workers\.csv/);
+      const summary = JSON.parse(readFileSync(join(d, 'summary.json'), 'utf8'));
+      const lines = readFileSync(join(d, 'workers.csv'), 'utf8').trim().split('\n');
+      expect(lines[0]).toBe('worker,memory_mb,cores,invocations,cold_starts,cold_start_pct,dropped,p50_ms,p99_ms,cpu_utilisation,peak_used_mb,avg_used_mb');
+      const rows = lines.slice(1).map((l) => l.split(','));
+      expect(rows.map((x) => x[0])).toEqual(['0', '1', '2']);
+      expect(rows.reduce((t, x) => t + Number(x[3]), 0)).toBe(summary.results.invocations);
+      expect(rows.map((x) => Number(x[4]))).toEqual(summary.cluster.perWorker.map((w: { coldStarts: number }) => w.coldStarts));
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
   });
 
   it('an unknown balancer or option is refused before anything runs', async () => {
