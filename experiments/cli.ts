@@ -145,7 +145,7 @@ async function real(a: PlanArgs & ClusterArgs & { out: string; backend: 'sock' |
   say(`${got.complete ? 'done' : 'stopped early'}${which}: ${a.out}`);
 }
 
-async function sim(a: PlanArgs & ClusterArgs & { out: string; profile?: string; cores?: string; backend?: 'sock' | 'docker'; createOnCpu?: boolean; replicas?: number; hopMs?: number }, built?: Plan): Promise<void> {
+async function sim(a: PlanArgs & ClusterArgs & { out: string; profile?: string; cores?: string; backend?: 'sock' | 'docker'; createOnCpu?: boolean; replicas?: number; hopMs?: number; ownCores?: boolean }, built?: Plan): Promise<void> {
   const cluster = await clusterOf(a);
   if (a.hopMs !== undefined && !cluster) throw new OlError('OL_ERR_CONFIG', '--hop-ms is a cluster\'s front-to-worker time: give --workers and --balancer too');
   if (a.hopMs !== undefined && !(Number.isFinite(a.hopMs) && a.hopMs >= 0)) throw new OlError('OL_ERR_CONFIG', `--hop-ms: a number of ms >= 0, got ${a.hopMs}`);
@@ -155,12 +155,12 @@ async function sim(a: PlanArgs & ClusterArgs & { out: string; profile?: string; 
   const cores = coresFor(a.cores, pr.profile);
   const replicas = a.replicas ?? 1;
   const got = await runSimReplicated({ plan: p, out: a.out, policy: a.policy, memoryMb: a.memory, cores, profile: pr.profile, backend: a.backend ?? 'sock', createOnCpu: a.createOnCpu ?? true, replicas, ...(pr.path ? { profilePath: pr.path } : {}),
-    ...(cluster ? { cluster: { ...cluster, ...(a.hopMs !== undefined ? { hopMs: a.hopMs } : {}) } } : {}) });
+    ...(cluster ? { cluster: { ...cluster, ...(a.hopMs !== undefined ? { hopMs: a.hopMs } : {}), ownCores: a.ownCores ?? false } } : {}) });
   const which = replicas > 1
     ? `; the median of ${replicas} replications (cold starts ${[...got.replicas].map((r) => r.coldStarts).sort((x, y) => x - y).join(', ')}) is replication ${got.chosen}`
     : '';
   const hop = cluster ? (a.hopMs ?? modelFigures(pr.profile).hopMs) : 0;
-  say(`simulated ${p.n} invocations (${cluster ? `${cluster.workers} workers of ${cores} cores behind ${cluster.balancer}, hop ${hop.toFixed(2)} ms${a.hopMs === undefined && !(pr.profile.extra?.hopMs) ? ' (the profile has no measured hop: ol-exp calibrate --hop)' : ''}` : `cores ${cores}`}, profile ${pr.profile.name})${which}: ${a.out}`);
+  say(`simulated ${p.n} invocations (${cluster ? `${cluster.workers} workers ${a.ownCores ? `of ${cores} cores each` : `sharing ${cores} cores`} behind ${cluster.balancer}, hop ${hop.toFixed(2)} ms${a.hopMs === undefined && !(pr.profile.extra?.hopMs) ? ' (the profile has no measured hop: ol-exp calibrate --hop)' : ''}` : `cores ${cores}`}, profile ${pr.profile.name})${which}: ${a.out}`);
 }
 
 /**
@@ -277,6 +277,7 @@ await yargs(hideBin(process.argv))
   (a) => real(a as never))
   .command('sim', 'simulate exactly the invocations ol-exp real replays (a cluster too: the same --workers, --balancer)', (y) => clusterOptions(planOptions(y))
     .option('hop-ms', { type: 'number', describe: 'cluster: front-to-worker time added to every request, ms (default: the profile\'s measured hop, ol-exp calibrate --hop; else 0)' })
+    .option('own-cores', { type: 'boolean', default: false, describe: 'cluster: give each simulated worker --cores of its own (default: they share --cores, as ol-exp real\'s workers share this machine)' })
     .option('out', { type: 'string', default: 'out/sim' })
     .option('profile', { type: 'string', describe: 'cost profile (ol-exp calibrate); default: the bundled one' })
     .option('cores', { type: 'string', describe: 'cores (default: the profile\'s effective cores, else this machine\'s)' })

@@ -53,6 +53,8 @@ export interface ClusterSettings {
   front: 'boss' | 'haproxy';
   viewRefreshMs: number;
   hopMs?: number;
+  /** sim: the cores all workers share (as the real cluster's share one machine's); absent: each worker had its own. */
+  sharedCores?: number | 'infinite';
 }
 
 /** Other work (not the experiment's processes) in cores and as a share of the machine's cores; flagged at or above BUSY_SHARE_FLAG. */

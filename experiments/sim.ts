@@ -41,9 +41,11 @@ export interface SimRunOptions {
   /**
    * A cluster of `workers` identical workers of `memoryMb` and `cores` each
    * behind the balancer (sim/cluster.ts), the front's hop from `hopMs`, else
-   * the profile's measured hop (ol-exp calibrate --hop), else 0.
+   * the profile's measured hop (ol-exp calibrate --hop), else 0. The
+   * workers share `cores` as the real cluster's share this machine's
+   * (ClusterSpec.sharedCores); `ownCores`: each has `cores` of its own.
    */
-  cluster?: { workers: number; balancer: string; balancerOptions?: Record<string, number>; front?: 'boss' | 'haproxy'; viewRefreshMs?: number; hopMs?: number };
+  cluster?: { workers: number; balancer: string; balancerOptions?: Record<string, number>; front?: 'boss' | 'haproxy'; viewRefreshMs?: number; hopMs?: number; ownCores?: boolean };
 }
 
 /** The cluster settings a simulated run records (and compare checks against the real run's). */
@@ -165,6 +167,7 @@ export async function runSim(o: SimRunOptions): Promise<void> {
   if (cl) {
     await simulate({ trace: planSource(p), config, profile: o.profile, machine: false, cluster: {
       balancer: cl.balancer, balancerOptions: cl.balancerOptions, workers: Array.from({ length: nw }, () => ({})), hopMs: cl.hopMs, viewRefreshMs: cl.viewRefreshMs,
+      ...(o.cluster!.ownCores ? {} : { sharedCores: o.cores }),
       hooksFor, startupFor, fnPackages: p.packages?.fnPackages ?? p.functions.map(() => []), ...(zygotes ? { tree: startupFor(0)!.tree } : {}),
       onPlace: (k, w) => traceInv[w]!.push(k),
       // the real front sees the lambdas' registered names: the simulated one hashes the same keys
@@ -174,14 +177,14 @@ export async function runSim(o: SimRunOptions): Promise<void> {
     await simulate({ trace: planSource(p), config, profile: o.profile, machine: false, startup: startupFor(0), hooks: hooksFor(0) });
   }
   inv.close();
-  writeSeries(o.out, samples);
+  writeSeries(o.out, samples, Boolean(cl) && !o.cluster!.ownCores);
   const info: RunInfo = {
     tool: 'ol-exp', kind: 'sim', olLabVersion: olLabVersion(), planSha256: p.planSha256, traceSha256: p.traceSha256,
     trace: p.options.trace, plan: { ...p.options }, seed: p.options.seed, policy: o.policy, memoryMb: o.memoryMb,
     ...(o.replica ? { repeat: { index: o.replica, seed: replicaSeed(p.options.seed, o.replica) } } : {}),
     cores: o.cores === Infinity ? 'infinite' : o.cores, createOnCpu: o.createOnCpu ?? false, destroyOnCpu: o.createOnCpu ?? false, profile: { path: o.profilePath ?? null, ...o.profile },
     machine: await machineInfo(), complete: true, invocations: p.n, functions: p.functions, notes: p.notes,
-    ...(cl ? { cluster: cl } : {}),
+    ...(cl ? { cluster: { ...cl, ...(o.cluster!.ownCores ? {} : { sharedCores: o.cores === Infinity ? 'infinite' : o.cores }) } } : {}),
   };
   writeFileSync(join(o.out, 'run.json'), JSON.stringify(info, null, 2) + '\n');
 }
@@ -189,9 +192,12 @@ export async function runSim(o: SimRunOptions): Promise<void> {
 /**
  * memory.csv and cpu.csv in the real run's format: memory in use and the
  * CPU model's busy cores each second (no worker or client of its own),
- * summed over a cluster's workers.
+ * summed over a cluster's workers. Workers sharing one machine's cores
+ * each report the machine's busy figure: the least of them at a time is
+ * exact (the first worker past a sample time reads it before the machine
+ * moves on; the others read it later), so that one is taken.
  */
-function writeSeries(out: string, samples: Map<number, { mb: number; busy: number }>[]): void {
+function writeSeries(out: string, samples: Map<number, { mb: number; busy: number }>[], sharedCpu = false): void {
   const mem = new CsvWriter(join(out, 'memory.csv'), MEMORY_HEADER);
   const cpu = new CsvWriter(join(out, 'cpu.csv'), CPU_HEADER);
   const times = [...new Set(samples.flatMap((m) => [...m.keys()]))].sort((a, b) => a - b);
@@ -199,12 +205,14 @@ function writeSeries(out: string, samples: Map<number, { mb: number; busy: numbe
   const last = samples.map(() => ({ mb: 0, busy: 0 }));
   let prev: { t: number; busy: number } | undefined;
   for (const t of times) {
-    let mb = 0, busy = 0;
+    let mb = 0, busy = sharedCpu ? Infinity : 0;
     samples.forEach((m, w) => {
       const s = m.get(t);
       if (s) last[w] = s;
       mb += last[w]!.mb;
-      busy += last[w]!.busy;
+      // sharing: only the workers that sampled at t itself (one past its last event holds a stale figure)
+      if (!sharedCpu) busy += last[w]!.busy;
+      else if (s) busy = Math.min(busy, s.busy);
     });
     mem.row([us(t), us(mb)]);
     if (prev && t > prev.t) cpu.row([us(t), ((busy - prev.busy) / (t - prev.t)).toFixed(3), '', '', '']);

@@ -22,6 +22,8 @@ import type { StartupModel } from './import-cache.js';
 import type { CostModel } from './profile.js';
 import type { FunctionStats, SimResult } from './results.js';
 import { newFnStats, Simulator, type SimHooks } from './simulator.js';
+import { CpuShare, ProcessorSharing } from './cpu.js';
+import type { Request } from './request.js';
 import type { FunctionInfo, InvocationBatch } from '../traces/types.js';
 
 /** One worker's size; the cluster's other settings are shared. */
@@ -55,6 +57,15 @@ export interface ClusterSpec {
    * names it registers on the real workers, so both fronts hash the same key.
    */
   placementNames?: string[];
+  /**
+   * The workers share one machine of this many cores (the harness's real
+   * cluster runs on one machine) instead of each having its own: every
+   * handler, creation and background job of every worker runs in one
+   * processor-sharing pool (sim/cpu.ts CpuShare), and the workers' events
+   * run one at a time in global time order. Each worker's `cores` is then
+   * ignored, and its CPU figures are the machine's.
+   */
+  sharedCores?: number;
 }
 
 export interface ClusterResult {
@@ -140,6 +151,7 @@ export class ClusterSimulator {
   readonly #fnPackages: (readonly string[] | undefined)[];
 
   readonly #onPlace: ((inv: number, worker: number) => void) | undefined;
+  readonly #shared: boolean;
   /** The placement names given (else each function's own name, read as functions appear: a streamed trace finds them as it goes). */
   readonly #given: string[] | undefined;
   readonly #functions: FunctionInfo[];
@@ -163,7 +175,14 @@ export class ClusterSimulator {
     if (this.#given && this.#given.length !== functions.length) throw new OlError('OL_ERR_CONFIG', `placement names: ${this.#given.length} for ${functions.length} functions`);
     // one table per function for the whole cluster, counts and latencies (a worker's own figures are its totals)
     const fnStats: FunctionStats[] = [];
-    this.workers = spec.workers.map((w, i) => new Simulator({ ...config, memoryMb: w.memoryMb, cores: w.cores }, costs, functions, typeof hooks === 'function' ? hooks(i) : hooks, startup?.(i), i === 0 ? '' : `#w${i}`, spec.hopMs, spec.workers.length > 1 ? fnStats : undefined));
+    const shared = spec.sharedCores;
+    if (shared !== undefined && !(shared > 0)) throw new OlError('OL_ERR_CONFIG', `shared cores must be > 0 (or infinite), got ${shared}`);
+    this.#shared = shared !== undefined;
+    const machine = shared !== undefined ? new ProcessorSharing<Request>(shared, config.createCpuWeight) : undefined;
+    this.workers = spec.workers.map((w, i) => new Simulator(
+      { ...config, memoryMb: w.memoryMb, cores: shared ?? w.cores }, costs, functions, typeof hooks === 'function' ? hooks(i) : hooks, startup?.(i), i === 0 ? '' : `#w${i}`, spec.hopMs,
+      spec.workers.length > 1 ? fnStats : undefined, machine ? new CpuShare(machine, i) : undefined,
+    ));
     const names = this.#ids;
     this.#views = spec.workers.map((_, i) => new View(i, names));
     this.#balancer = createBalancer(spec.balancer, { workers: spec.workers.length, rng: makeRng(config.seed, BALANCER_RNG_STREAM), options: spec.balancerOptions, tree: spec.tree });
@@ -190,7 +209,8 @@ export class ClusterSimulator {
             heap.set(k, ws[k]!.nextEventTime());
           }
         }
-        while (heap.minTime() <= at) {
+        if (this.#shared) this.#lockstepBefore(at);
+        else while (heap.minTime() <= at) {
           const k = heap.min();
           const w = ws[k]!;
           if (w.clock.now() <= at) w.advanceTo(at);
@@ -221,12 +241,58 @@ export class ClusterSimulator {
       }
       onBatch?.();
     }
+    if (this.#shared) this.#lockstepToEnd();
     const results = ws.map((w) => w.finish());
+    const total = addUp(results);
+    // sharing a machine, every worker's busy figure is the machine's: counted once
+    if (this.#shared) total.cpuBusyCoreMs = results[0]!.cpuBusyCoreMs;
     return {
       workers: results,
-      total: addUp(results),
+      total,
       spread: this.#placed.map((s, fn) => ({ fn, workers: s?.size ?? 0 })).filter((x) => x.workers > 0),
     };
+  }
+
+  /** The worker whose next event comes first, and its time (workers sharing a machine: events in global order). */
+  #earliest(): [number, number] {
+    const ws = this.workers;
+    let best = -1, bt = Infinity;
+    for (let k = 0; k < ws.length; k++) {
+      const t = ws[k]!.nextEventTime();
+      if (t < bt) { bt = t; best = k; }
+    }
+    return [best, bt];
+  }
+
+  /** Runs every worker's events due before an arrival at `at`, one at a time in time order. */
+  #lockstepBefore(at: number): void {
+    const ws = this.workers, views = this.#views;
+    for (;;) {
+      const [k, t] = this.#earliest();
+      if (t > at) break;
+      if (ws[k]!.stepBefore(at)) {
+        views[k]!.inFlight = ws[k]!.inFlight;
+        continue;
+      }
+      // its event at `at` runs after arrivals; another worker may still have one at `at` that runs before
+      let ran = false;
+      for (let j = 0; j < ws.length && !ran; j++) {
+        if (j !== k && ws[j]!.nextEventTime() <= at && ws[j]!.stepBefore(at)) {
+          views[j]!.inFlight = ws[j]!.inFlight;
+          ran = true;
+        }
+      }
+      if (!ran) break;
+    }
+  }
+
+  /** After the last arrival: every worker's events in time order until all its invocations are answered. */
+  #lockstepToEnd(): void {
+    const ws = this.workers;
+    while (ws.some((w) => w.inFlight > 0)) {
+      const [k] = this.#earliest();
+      if (k < 0 || !ws[k]!.step()) break; // finish() names the invocations that can never end
+    }
   }
 
   #request(fn: number, memMb: number): PlacementRequest {

@@ -33,6 +33,10 @@ class TagHeap<P> {
     return this.#tag[0]!;
   }
 
+  get top(): P | undefined {
+    return this.n > 0 ? this.#payload[0] : undefined;
+  }
+
   push(work: number, payload: P): void {
     if (this.n === this.#tag.length) this.#grow();
     const tag = this.v + work;
@@ -82,7 +86,17 @@ class TagHeap<P> {
   }
 }
 
-export class ProcessorSharing<P> {
+/** What a worker model needs of its CPU: its own processor sharing, or its share of a machine's (CpuShare). */
+export interface Cpu<P> {
+  readonly running: number;
+  readonly busyCoreMs: number;
+  busyCoreMsAt(t: number): number;
+  add(now: number, work: number, payload: P, priority?: boolean): void;
+  nextTime(): number;
+  pop(now: number): P;
+}
+
+export class ProcessorSharing<P> implements Cpu<P> {
   readonly cores: number;
   /** Weight of a `priority` job against an ordinary one's 1. */
   readonly weight: number;
@@ -177,11 +191,50 @@ export class ProcessorSharing<P> {
     return Math.min(this.#dueOf(0), this.#dueOf(1));
   }
 
+  /** The job that finishes next (without removing it), or undefined. */
+  peek(): P | undefined {
+    if (this.running === 0) return undefined;
+    return this.#h[this.#dueOf(1) < this.#dueOf(0) ? 1 : 0]!.top;
+  }
+
   /** Removes and returns the job that finishes next; call at `nextTime()`. */
   pop(now: number): P {
     this.advance(now);
     const out = this.#h[this.#dueOf(1) < this.#dueOf(0) ? 1 : 0]!.pop();
     this.#rates();
     return out;
+  }
+}
+
+/**
+ * One worker's share of a machine whose cores several simulated workers
+ * share (a cluster on one machine): every job, whichever worker's, runs
+ * in one processor-sharing pool, so a worker's handlers stretch when
+ * another's run. The worker sees only its own next completion (another's
+ * is Infinity to it); the cluster runs the workers' events in one global
+ * time order, so the pool's clock only moves forward. Its busy figures are
+ * the machine's.
+ */
+export class CpuShare<P extends { owner: number }> implements Cpu<P> {
+  constructor(readonly machine: ProcessorSharing<P>, readonly owner: number) {}
+  get running(): number {
+    return this.machine.running;
+  }
+  get busyCoreMs(): number {
+    return this.machine.busyCoreMs;
+  }
+  busyCoreMsAt(t: number): number {
+    return this.machine.busyCoreMsAt(t);
+  }
+  add(now: number, work: number, payload: P, priority = false): void {
+    payload.owner = this.owner;
+    this.machine.add(now, work, payload, priority);
+  }
+  nextTime(): number {
+    const next = this.machine.peek();
+    return next !== undefined && next.owner === this.owner ? this.machine.nextTime() : Infinity;
+  }
+  pop(now: number): P {
+    return this.machine.pop(now);
   }
 }

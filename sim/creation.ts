@@ -16,7 +16,7 @@
 import type { Rng } from '../common/rng.js';
 import type { VirtualClock } from '../core/clock.js';
 import type { SimConfig } from './config.js';
-import type { ProcessorSharing } from './cpu.js';
+import type { Cpu } from './cpu.js';
 import type { StartupModel } from './import-cache.js';
 import type { CostModel } from './profile.js';
 import type { Request } from './request.js';
@@ -40,7 +40,7 @@ export class CreationModel {
   readonly #config: SimConfig;
   readonly #costs: CostModel;
   readonly #rng: Rng;
-  readonly #cpu: ProcessorSharing<Request>;
+  readonly #cpu: Cpu<Request>;
   readonly #clock: VirtualClock;
   readonly #startup: StartupModel | undefined;
   readonly #host: CreationHost;
@@ -52,7 +52,7 @@ export class CreationModel {
   /** Fixed delays: when each creation lane frees up (only with a finite createLanes). */
   readonly #lanes: Float64Array | undefined;
 
-  constructor(config: SimConfig, costs: CostModel, rng: Rng, cpu: ProcessorSharing<Request>, clock: VirtualClock, startup: StartupModel | undefined, host: CreationHost) {
+  constructor(config: SimConfig, costs: CostModel, rng: Rng, cpu: Cpu<Request>, clock: VirtualClock, startup: StartupModel | undefined, host: CreationHost) {
     this.#config = config;
     this.#costs = costs;
     this.#rng = rng;

@@ -28,6 +28,8 @@ export class Request {
   /** destroyOnCpu: this background job is a destroy; `mem` MB are dying until it ends. */
   destroy = false;
   beginAt = 0;
+  /** A cluster sharing one machine's cores (CpuShare): the worker whose job this is. */
+  owner = 0;
   constructor(
     readonly seq: number,
     readonly fnId: number,

@@ -53,6 +53,8 @@ export interface ClusterRunSpec {
   onPlace?: (inv: number, worker: number) => void;
   /** The names the front hashes (ClusterSpec.placementNames). */
   placementNames?: string[];
+  /** The workers share one machine of this many cores (ClusterSpec.sharedCores). */
+  sharedCores?: number;
 }
 
 export interface ImportSpec {
@@ -129,7 +131,7 @@ export async function simulate(spec: RunSpec): Promise<RunOutput> {
     if (imports && cs.startupFor) throw new OlError('OL_ERR_CONFIG', 'give the cluster\'s import models as files (imports) or built per worker (cluster.startupFor), not both');
     // the front's hop: as given, else the profile's measured one (ol-exp calibrate --hop), else 0
     const hopMs = cs.hopMs ?? modelFigures(profile).hopMs;
-    const shapes = cs.workers.map((w) => ({ memoryMb: w.memoryMb ?? config.memoryMb, cores: w.cores ?? config.cores }));
+    const shapes = cs.workers.map((w) => ({ memoryMb: w.memoryMb ?? config.memoryMb, cores: cs.sharedCores ?? w.cores ?? config.cores }));
     const perWorker = cs.startupFor ?? ((i: number) => (imports ? importModel(spec.imports!, source.functions, costs, i === 0 ? config.seed : `${config.seed}#w${i}`).model : undefined));
     const fnPackages = cs.fnPackages ?? (imports ? source.functions.map((_, i) => imports.model.packagesOf(i)) : undefined);
     // loaded only for a cluster: a plain run starts as fast as before
@@ -137,16 +139,16 @@ export async function simulate(spec: RunSpec): Promise<RunOutput> {
     const { resolveBalancerOptions } = await import('../core/balancers/index.js');
     const sim = new ClusterSimulator(config, costs, source.functions, {
       balancer: cs.balancer, balancerOptions: cs.balancerOptions, workers: shapes, hopMs, viewRefreshMs: cs.viewRefreshMs ?? 100,
-      fnPackages, tree: cs.tree ?? imports?.model.tree, ...(cs.onPlace ? { onPlace: cs.onPlace } : {}), ...(cs.placementNames ? { placementNames: cs.placementNames } : {}),
+      fnPackages, tree: cs.tree ?? imports?.model.tree, ...(cs.onPlace ? { onPlace: cs.onPlace } : {}), ...(cs.placementNames ? { placementNames: cs.placementNames } : {}), ...(cs.sharedCores !== undefined ? { sharedCores: cs.sharedCores } : {}),
     }, cs.hooksFor ?? spec.hooks, perWorker);
     const out = sim.run(source.batches(), onBatch);
     result = out.total;
     const perWorkerSummary = out.workers.map((r, i) => workerSummary(i, r, shapes[i]!.memoryMb, shapes[i]!.cores));
     cluster = {
       workers: shapes.length, balancer: cs.balancer, balancerOptions: resolveBalancerOptions(cs.balancer, cs.balancerOptions),
-      hopMs, viewRefreshMs: cs.viewRefreshMs ?? 100, perWorker: perWorkerSummary, ...clusterShape(perWorkerSummary, out.spread),
+      hopMs, viewRefreshMs: cs.viewRefreshMs ?? 100, ...(cs.sharedCores !== undefined ? { sharedCores: cs.sharedCores === Infinity ? 'infinite' as const : cs.sharedCores } : {}), perWorker: perWorkerSummary, ...clusterShape(perWorkerSummary, out.spread),
     };
-    summaryConfig = { ...config, memoryMb: shapes.reduce((a, w) => a + w.memoryMb, 0), cores: shapes.reduce((a, w) => a + w.cores, 0) };
+    summaryConfig = { ...config, memoryMb: shapes.reduce((a, w) => a + w.memoryMb, 0), cores: cs.sharedCores ?? shapes.reduce((a, w) => a + w.cores, 0) };
   } else {
     const sim = new Simulator(config, costs, source.functions, spec.hooks, imports?.model ?? spec.startup);
     result = sim.run(source.batches(), onBatch);

@@ -20,7 +20,7 @@ import { OlError } from '../common/errors.js';
 import type { FunctionInfo, InvocationBatch } from '../traces/types.js';
 import { VirtualClock } from '../core/clock.js';
 import type { SimConfig } from './config.js';
-import { ProcessorSharing } from './cpu.js';
+import { ProcessorSharing, type Cpu } from './cpu.js';
 import { LatencyHistogram } from '../common/histogram.js';
 import { Request, SimSandbox } from './request.js';
 import type { FunctionStats, SimEvent, SimHooks, SimResult } from './results.js';
@@ -66,7 +66,7 @@ export class Simulator implements PoolEffects<SimSandbox> {
   readonly #costs: CostModel;
   readonly #costRng: Rng;
   readonly #functions: FunctionInfo[];
-  readonly #cpu: ProcessorSharing<Request>;
+  readonly #cpu: Cpu<Request>;
   readonly #hooks: SimHooks;
   readonly #log: ((e: SimEvent) => void) | undefined;
   readonly #capacity: number;
@@ -97,7 +97,7 @@ export class Simulator implements PoolEffects<SimSandbox> {
    * numbers stay those of a plain run). `hopMs`: a cluster front's hop,
    * counted in every request's latency (its arrivals come that much later).
    */
-  constructor(config: SimConfig, costs: CostModel, functions: FunctionInfo[], hooks: SimHooks = {}, startup?: StartupModel, stream = '', hopMs = 0, sharedFnStats?: FunctionStats[]) {
+  constructor(config: SimConfig, costs: CostModel, functions: FunctionInfo[], hooks: SimHooks = {}, startup?: StartupModel, stream = '', hopMs = 0, sharedFnStats?: FunctionStats[], cpu?: Cpu<Request>) {
     this.#hopMs = hopMs;
     // a cluster's workers count into one table per function (their per-worker figures are totals only)
     this.#fnStats = sharedFnStats ?? [];
@@ -109,7 +109,8 @@ export class Simulator implements PoolEffects<SimSandbox> {
     this.#log = hooks.log;
     this.#capacity = config.memoryMb;
     this.#costRng = makeRng(config.seed, `sim/costs${stream}`);
-    this.#cpu = new ProcessorSharing(config.cores, config.createCpuWeight);
+    // its own cores, or (a cluster on one machine) its share of the machine's
+    this.#cpu = cpu ?? new ProcessorSharing(config.cores, config.createCpuWeight);
     this.policy = createPolicy(config.policy, {
       capacityMb: config.memoryMb, rng: makeRng(config.seed, `sim/policy${stream}`), options: config.policyOptions,
     });
@@ -244,6 +245,30 @@ export class Simulator implements PoolEffects<SimSandbox> {
         clock.step();
       }
     }
+  }
+
+  /**
+   * Runs this worker's next event if it is due before an arrival at `t`;
+   * false when none is. A cluster whose workers share one machine's cores
+   * runs its workers' events one at a time in global time order with this.
+   */
+  stepBefore(t: number): boolean {
+    const ct = this.#cpu.nextTime();
+    const ht = this.clock.peekTime();
+    if (ct <= ht) {
+      if (ct > t) return false;
+      this.#completeNext(ct);
+      return true;
+    }
+    if (ht > t || (ht === t && this.clock.peekPriority() >= P_ARRIVAL)) return false;
+    this.#advance(ht);
+    this.clock.step();
+    return true;
+  }
+
+  /** Runs this worker's next event of any kind; false when there is none (see stepBefore). */
+  step(): boolean {
+    return this.#step();
   }
 
   /** Runs the next event of any kind; false when there is none. */

@@ -109,6 +109,8 @@ export interface ClusterSummary {
   balancerOptions: Record<string, number>;
   hopMs: number;
   viewRefreshMs: number;
+  /** The cores all workers shared (one machine), when they did; each worker's CPU figures are then the machine's. */
+  sharedCores?: number | 'infinite';
   perWorker: WorkerSummary[];
   /** Invocations of the busiest worker over the mean (1: perfectly even). */
   imbalance: number;
@@ -283,7 +285,7 @@ export function formatSummary(s: SimSummary, topFunctions = 10): string {
   if (s.cluster) {
     const c = s.cluster;
     lines.push('');
-    lines.push(`cluster: ${c.workers} workers, balancer ${c.balancer}${Object.keys(c.balancerOptions).length ? ` (${Object.entries(c.balancerOptions).map(([k, v]) => `${k}=${v}`).join(', ')})` : ''}, hop ${fmt(c.hopMs, 3)} ms, view refreshed every ${fmt(c.viewRefreshMs, 0)} ms; imbalance (max/mean invocations) ${fmt(c.imbalance, 3)}; functions on 1 worker: ${fmt(c.spread.functionsOnOneWorker, 0)}, workers per function mean ${fmt(c.spread.meanWorkersPerFunction, 2)}, max ${c.spread.maxWorkersPerFunction}`);
+    lines.push(`cluster: ${c.workers} workers, balancer ${c.balancer}${Object.keys(c.balancerOptions).length ? ` (${Object.entries(c.balancerOptions).map(([k, v]) => `${k}=${v}`).join(', ')})` : ''}, hop ${fmt(c.hopMs, 3)} ms, view refreshed every ${fmt(c.viewRefreshMs, 0)} ms${c.sharedCores !== undefined ? `, sharing ${c.sharedCores} cores (each worker's CPU % is the machine's)` : ''}; imbalance (max/mean invocations) ${fmt(c.imbalance, 3)}; functions on 1 worker: ${fmt(c.spread.functionsOnOneWorker, 0)}, workers per function mean ${fmt(c.spread.meanWorkersPerFunction, 2)}, max ${c.spread.maxWorkersPerFunction}`);
     lines.push(table([
       ['worker', 'memory MB', 'cores', 'invocations', 'cold %', 'dropped', 'p50 ms', 'p99 ms', 'CPU %', 'peak MB'],
       ...c.perWorker.map((w) => [String(w.worker), fmt(w.memoryMb, 0), String(w.cores), fmt(w.invocations, 0), fmt(w.coldStartPct, 3), fmt(w.dropped, 0), fmt(w.latencyMs.p50, 2), fmt(w.latencyMs.p99, 2), w.cpuUtilisation === null ? 'n/a' : fmt(100 * w.cpuUtilisation, 1), fmt(w.peakUsedMb, 0)]),

@@ -25,6 +25,7 @@ export function runOptions<T>(y: Argv<T>) {
     .option('cluster', { type: 'string', describe: 'heterogeneous workers: a JSON file [{"memoryMb": …, "cores": …}, …], one entry per worker' })
     .option('hop-ms', { type: 'number', describe: 'cluster: front-to-worker time added to every request, ms (default: the profile\'s measured hop, ol-exp calibrate --hop; else 0)' })
     .option('view-refresh-ms', { type: 'number', default: 100, describe: 'cluster: how often the front reads the workers\' free memory and warm sandboxes, ms (the boss\'s /stats poll)' })
+    .option('shared-cores', { type: 'string', describe: 'cluster: the workers run on one machine of this many cores and share them (instead of each having its own)' })
     .example('$0 run lru --trace azure2019:traces/data/azure2019/10 --memory 8000 --cores 2', '')
     .example('$0 run lru --trace azure2019:traces/data/azure2019/10 --workers 4 --balancer ch-bl --worker-memory 2000', 'a cluster of 4 workers behind consistent hashing with bounded loads')
     .example('$0 run gdsf --trace trace.csv --cores infinite --queue drop --out results/gdsf', '')

@@ -27,12 +27,16 @@ interface RunArgs extends SimArgs {
   cluster?: string;
   hopMs?: number;
   viewRefreshMs: number;
+  sharedCores?: string;
 }
 
 /** The cluster the options describe, or undefined for one plain worker. */
 export function clusterSpec(a: RunArgs): ClusterRunSpec | undefined {
   const wanted = a.workers !== undefined || a.cluster !== undefined || a.balancer !== undefined || a.workerMemory !== undefined || a.workerCores !== undefined || (a.balancerOpt ?? []).length > 0;
-  if (!wanted) return undefined;
+  if (!wanted) {
+    if (a.sharedCores !== undefined) badConfig('shared-cores', 'is the cores a cluster\'s workers share: give --workers N (or --cluster FILE) too');
+    return undefined;
+  }
   if (a.compat) badConfig('workers', '--compat faascache simulates one worker, as FaasCache-sim does');
   let workers: { memoryMb?: number; cores?: number }[];
   if (a.cluster !== undefined) {
@@ -65,7 +69,7 @@ export function clusterSpec(a: RunArgs): ClusterRunSpec | undefined {
   }
   return {
     balancer: a.balancer ?? 'round-robin', balancerOptions: parsePolicyOpts(a.balancerOpt ?? [], 'balancer-opt'), workers,
-    ...(a.hopMs !== undefined ? { hopMs: a.hopMs } : {}), viewRefreshMs: a.viewRefreshMs ?? 100,
+    ...(a.hopMs !== undefined ? { hopMs: a.hopMs } : {}), ...(a.sharedCores !== undefined ? { sharedCores: parseCores(a.sharedCores) } : {}), viewRefreshMs: a.viewRefreshMs ?? 100,
   };
 }
 

@@ -40,7 +40,7 @@ describe('ol-exp sim --workers N --balancer B', () => {
     const out = join(dir, 'hash3');
     await runSim({ plan: p, out, policy: 'lru', memoryMb: 1024, cores: 2, profile, cluster: { workers: 3, balancer: 'hash', hopMs: 0.5 } });
     const run = readRun(out);
-    expect(run.info.cluster).toEqual({ workers: 3, balancer: 'hash', balancerOptions: {}, front: 'boss', viewRefreshMs: 100, hopMs: 0.5 });
+    expect(run.info.cluster).toEqual({ workers: 3, balancer: 'hash', balancerOptions: {}, front: 'boss', viewRefreshMs: 100, hopMs: 0.5, sharedCores: 2 });
     expect(run.rows.map((r) => r.inv).sort((a, b) => a - b)).toEqual(Array.from({ length: p.n }, (_, i) => i));
     // the worker of each invocation is the core hash balancer's pick for the lambda name the real front sees
     const hash = createBalancer('hash', { workers: 3, rng: makeRng(1, 'x') });

@@ -136,4 +136,32 @@ describe('simulated cluster', () => {
       expect(late.summary.results.coldStarts, balancer).toBe(known.summary.results.coldStarts);
     }
   });
+
+  it('workers sharing one machine\'s cores: one worker is the single-worker run; two busy at once stretch each other\'s handlers', async () => {
+    // one worker on a shared machine of 2 cores is a worker of 2 cores, number for number
+    const single = await simulate({ trace: TRACE, config: base, machine: false });
+    const one = await simulate({ trace: TRACE, config: base, machine: false, cluster: { balancer: 'round-robin', workers: [{}], sharedCores: 2 } });
+    expect(strip(one.summary)).toBe(strip(single.summary));
+    // hand-worked: two 100-ms handlers arriving together on two workers; on one shared core each runs at half speed
+    const { ClusterSimulator } = await import('../../sim/cluster.js');
+    const { resolveSimConfig } = await import('../../sim/config.js');
+    const { compileProfile, constantProfile } = await import('../../sim/profile.js');
+    const { newBatch } = await import('../../traces/types.js');
+    const latencies = (sharedCores?: number) => {
+      const b = newBatch(3);
+      b.t.set([0, 0, 1000]); b.fn.set([0, 1, 0]); b.dur.set([100, 100, 100]); b.mem.set([64, 64, 64]);
+      b.length = 3;
+      const lat: number[] = [];
+      const sim = new ClusterSimulator(resolveSimConfig({ policy: 'lru', memoryMb: 1024, cores: 1, queue: 'wait', seed: 1 }), compileProfile(constantProfile({})), [{ name: 'a' }, { name: 'b' }], {
+        balancer: 'round-robin', workers: [{ memoryMb: 1024, cores: 1 }, { memoryMb: 1024, cores: 1 }], hopMs: 0, viewRefreshMs: 100, ...(sharedCores ? { sharedCores } : {}),
+      }, { onInvocation: (r) => (lat[r.arrival === 0 ? r.fn === 'a' ? 0 : 1 : 2] = r.latencyMs) });
+      const out = sim.run([b]);
+      return { lat, busy: out.total.cpuBusyCoreMs };
+    };
+    // each its own core: 100 ms each; one shared core: 200 ms each while both run, then 100 ms alone
+    expect(latencies()).toEqual({ lat: [100, 100, 100], busy: 300 });
+    expect(latencies(1)).toEqual({ lat: [200, 200, 100], busy: 300 });
+    // two shared cores: no contention again
+    expect(latencies(2).lat).toEqual([100, 100, 100]);
+  });
 });
