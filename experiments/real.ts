@@ -7,7 +7,10 @@
  * kept), as invitro's trace function does. Requests leave at their planned
  * arrival times whether or not earlier ones have answered. Every invocation
  * is recorded from the client (latency, how it started, status) and, when
- * this command started the worker, from the worker's own records.
+ * this command started the worker, from the worker's own records. With
+ * `cluster`, the requests go to a front (`ol-boss up`, or `ol-boss
+ * haproxy`) over several local workers, and each record names the worker
+ * that answered (docs/CLUSTER.md).
  */
 import type { ChildProcess } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
