@@ -5,9 +5,13 @@
  * sub-bucket bits, a reported percentile is within 0.1% of the exact one.
  * Values are in ms and resolved down to 1 µs.
  */
+const EMPTY = new Float64Array(0);
+
 export class LatencyHistogram {
   readonly subBits: number;
+  /** Buckets up to the highest one used so far (grown on demand: most histograms never see the long tail). */
   #counts: Float64Array;
+  readonly #size: number;
   #n = 0;
   #sum = 0;
   #min = Infinity;
@@ -17,7 +21,15 @@ export class LatencyHistogram {
     if (!Number.isInteger(subBits) || subBits < 2 || subBits > 16) throw new RangeError('subBits must be 2..16');
     this.subBits = subBits;
     // the linear range, then 45 octaves of half as many buckets: past 100 days
-    this.#counts = new Float64Array((1 << subBits) + 45 * (1 << (subBits - 1)));
+    this.#size = (1 << subBits) + 45 * (1 << (subBits - 1));
+    this.#counts = EMPTY;
+  }
+
+  /** Makes bucket `i` exist (doubling, at most to the full size). */
+  #grow(i: number): Float64Array {
+    const c = new Float64Array(Math.min(this.#size, Math.max(i + 1, 2 * this.#counts.length, 64)));
+    c.set(this.#counts);
+    return (this.#counts = c);
   }
 
   get count(): number { return this.#n; }
@@ -52,7 +64,9 @@ export class LatencyHistogram {
   /** Adds one value (ms, >= 0). */
   record(ms: number): void {
     const us = Math.floor(ms * 1000 + 0.5);
-    this.#counts[this.#index(us)]! += 1;
+    const i = this.#index(us);
+    const c = i < this.#counts.length ? this.#counts : this.#grow(i);
+    c[i]! += 1;
     this.#n++;
     this.#sum += ms;
     if (ms < this.#min) this.#min = ms;
@@ -69,8 +83,9 @@ export class LatencyHistogram {
 
   merge(other: LatencyHistogram): void {
     if (other.subBits !== this.subBits) throw new Error('cannot merge histograms of different precision');
-    const a = this.#counts, b = other.#counts;
-    for (let i = 0; i < a.length; i++) if (b[i]) a[i]! += b[i]!;
+    const b = other.#counts;
+    const a = b.length <= this.#counts.length ? this.#counts : this.#grow(b.length - 1);
+    for (let i = 0; i < b.length; i++) if (b[i]) a[i]! += b[i]!;
     this.#n += other.#n;
     this.#sum += other.#sum;
     if (other.#min < this.#min) this.#min = other.#min;
