@@ -29,7 +29,7 @@ import { CLUSTER_INVOCATION_HEADER, CPU_HEADER, INVOCATION_HEADER, MEMORY_HEADER
 import { planLoad, type Plan } from './plan.js';
 import { runRepeated, type RepeatFigures } from './repeats.js';
 import { buildWheels, moduleOf } from './wheels.js';
-import { spawnFront, spawnWorker, type FrontProcess } from './worker-process.js';
+import { spawnFront, spawnWorker, writeLambdas, type FrontProcess, type LambdaFiles } from './worker-process.js';
 
 export const SYNTHETIC_LAMBDA = `# ol-lab synthetic trace function: burn CPU, hold memory
 import time
@@ -134,14 +134,7 @@ async function startCluster(o: RealOptions, p: Plan, pk: object | undefined, log
   const c = o.cluster!;
   const dir = mkdtempSync(join(tmpdir(), 'ol-exp-cluster-'));
   const registry = join(dir, 'registry');
-  p.functions.forEach((f, i) => {
-    const d = join(registry, f.lambda);
-    mkdirSync(d, { recursive: true });
-    const l = lambdaSource(p, i);
-    writeFileSync(join(d, 'f.py'), l.src);
-    writeFileSync(join(d, 'ol.yaml'), `limits:\n  mem_mb: ${f.memMb}\n`);
-    if (l.requirements) writeFileSync(join(d, 'requirements.txt'), l.requirements);
-  });
+  writeLambdas(registry, planLambdas(p));
   const front = c.front ?? 'boss';
   const overrides = [
     `workers=${c.workers}`, `balancer=${JSON.stringify(c.balancer)}`, `balancer_options=${JSON.stringify(c.balancerOptions ?? {})}`,
@@ -221,6 +214,11 @@ async function register(base: URL, p: Plan): Promise<void> {
   }
 }
 
+/** The plan's lambdas, as a replay registers them: each function's synthetic lambda with its memory. */
+function planLambdas(p: Plan): LambdaFiles[] {
+  return p.functions.map((f, i) => ({ name: f.lambda, ...lambdaSource(p, i), yaml: `limits:\n  mem_mb: ${f.memMb}\n` }));
+}
+
 /** The synthetic lambda of plan function i: imports its packages first, if it has any. */
 export function lambdaSource(p: Plan, i: number): { src: string; requirements?: string } {
   const pkgs = p.packages?.fnPackages[i] ?? [];
@@ -278,10 +276,7 @@ export async function runReal(o: RealOptions): Promise<boolean> {
     if (o.cluster) {
       target = await startCluster(o, p, pk, log);
     } else {
-      const wp = await spawnWorker(
-        replayWorkerConfig(o, p, pk) as Parameters<typeof spawnWorker>[0],
-        p.functions.map((f, i) => ({ name: f.lambda, ...lambdaSource(p, i), yaml: `limits:\n  mem_mb: ${f.memMb}\n` })),
-      );
+      const wp = await spawnWorker(replayWorkerConfig(o, p, pk) as Parameters<typeof spawnWorker>[0], planLambdas(p));
       log(`started a ${o.backend} worker (policy ${o.policy}, ${o.memoryMb} MB) in ${wp.dir}`);
       const worker: ChildProcess = wp.child;
       target = {

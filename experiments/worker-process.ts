@@ -25,16 +25,29 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-export async function spawnWorker(over: Omit<Partial<WorkerConfig>, 'limits'> & { limits?: Partial<SandboxLimits> }, lambdas: { name: string; src: string; yaml?: string; requirements?: string }[]): Promise<WorkerProcess> {
-  const dir = mkdtempSync(join(tmpdir(), 'ol-exp-worker-'));
-  const c = defaultConfig(dir);
+/** A lambda as the harness writes it into a registry folder. */
+export interface LambdaFiles {
+  name: string;
+  src: string;
+  yaml?: string;
+  requirements?: string;
+}
+
+/** Writes each lambda's folder (f.py, and ol.yaml and requirements.txt if given) into `registry`. */
+export function writeLambdas(registry: string, lambdas: LambdaFiles[]): void {
   for (const l of lambdas) {
-    const d = join(c.registry, l.name);
+    const d = join(registry, l.name);
     mkdirSync(d, { recursive: true });
     writeFileSync(join(d, 'f.py'), l.src);
     if (l.yaml) writeFileSync(join(d, 'ol.yaml'), l.yaml);
     if (l.requirements) writeFileSync(join(d, 'requirements.txt'), l.requirements);
   }
+}
+
+export async function spawnWorker(over: Omit<Partial<WorkerConfig>, 'limits'> & { limits?: Partial<SandboxLimits> }, lambdas: LambdaFiles[]): Promise<WorkerProcess> {
+  const dir = mkdtempSync(join(tmpdir(), 'ol-exp-worker-'));
+  const c = defaultConfig(dir);
+  writeLambdas(c.registry, lambdas);
   // a port taken between freePort and the worker's listen (an outgoing connection's, another
   // process's) makes the worker exit at start: then try another
   for (let attempt = 1; ; attempt++) {
