@@ -86,6 +86,18 @@ export async function spawnWorker(over: Omit<Partial<WorkerConfig>, 'limits'> & 
   }
 }
 
+/**
+ * A port that, with the `after` ports following it, nothing listens on
+ * now: for a front whose local workers take the ports after its own (as
+ * the boss's do). Another process may still take one before it is bound;
+ * callers that can, retry.
+ */
+export async function freePortRun(after: number): Promise<number> {
+  let port = await freePort();
+  for (let k = 0; k < 50 && !(port + after <= 65535 && await portsFree(Array.from({ length: after + 1 }, (_, i) => port + i))); k++) port = await freePort();
+  return port;
+}
+
 /** Whether nothing listens on these loopback ports now. */
 async function portsFree(ports: number[]): Promise<boolean> {
   for (const port of ports) {
@@ -118,8 +130,7 @@ export interface FrontProcess {
 export async function spawnFront(front: 'boss' | 'haproxy', dir: string, overrides: string[], localWorkers: number): Promise<FrontProcess> {
   const cli = projectPath('dist', 'boss', 'cli.js');
   for (let attempt = 1; ; attempt++) {
-    let port = await freePort();
-    for (let k = 0; k < 20 && !(await portsFree(Array.from({ length: localWorkers + 1 }, (_, i) => port + i))); k++) port = await freePort();
+    const port = await freePortRun(localWorkers);
     const child = spawn(process.execPath, [cli, front === 'boss' ? 'up' : 'haproxy', '--path', dir, ...[`port=${port}`, ...overrides].flatMap((x) => ['-o', x])], { stdio: ['ignore', 'ignore', 'pipe'] });
     let err = '';
     child.stderr!.on('data', (d) => { if (err.length < 8000) err += d; });

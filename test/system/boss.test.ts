@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { projectPath } from '../../common/paths.js';
-import { freePort } from '../../experiments/worker-process.js';
+import { freePortRun } from '../../experiments/worker-process.js';
 import { checkBossConfig, defaultBossConfig, type BossConfig } from '../../boss/config.js';
 import { buildBoss, type Boss } from '../../boss/server.js';
 import { loadConfig } from '../../worker/config.js';
@@ -52,7 +52,7 @@ describe('ol-boss with three local workers (sock)', () => {
     if (process.getuid?.() !== 0) throw new Error('the boss tests need root');
     if (!existsSync(join(BASE, '.ol-lab-base'))) throw new Error(`no base root at ${BASE}; run scripts/setup-host.sh`);
     const dir = mkdtempSync(join(tmpdir(), 'ol-boss-'));
-    const port = await freePort();
+    const port = await freePortRun(3);
     c = checkBossConfig({
       ...defaultBossConfig(dir), port, workers: 3, balancer: 'hash', log_level: 'warn',
       worker: { mem_pool_mb: 1024, policy: 'lru', registry_cache_ms: 0, limits: { mem_mb: 64, pids: 32, cpu_percent: 100, time_limit_ms: 10_000, tmp_mb: 16 } },
@@ -168,7 +168,7 @@ describe('HAProxy in front of three local workers (ol-boss haproxy)', () => {
     if (process.getuid?.() !== 0) throw new Error('the boss tests need root');
     if (spawnSync('haproxy', ['-v']).status !== 0) throw new Error("no haproxy; run scripts/setup-host.sh");
     const dir = mkdtempSync(join(tmpdir(), 'ol-haproxy-'));
-    const port = await freePort();
+    const port = await freePortRun(3);
     const cli = projectPath('dist', 'boss', 'cli.js');
     const up = spawnSync(process.execPath, [cli, 'haproxy', '--path', dir, '--workers', '3', '--balancer', 'ch-bl', '--detach', '-o', `port=${port}`, '-o', 'log_level="warn"',
       '-o', 'worker.mem_pool_mb=1024', '-o', 'worker.registry_cache_ms=0', '-o', 'worker.policy="lru"', '-o', 'worker.limits.mem_mb=64'], { encoding: 'utf8', timeout: 120_000 });

@@ -22,7 +22,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { removeUnlessMounted } from '../../common/fs.js';
 import { checkBossConfig, defaultBossConfig } from '../../boss/config.js';
 import { buildBoss } from '../../boss/server.js';
-import { freePort } from '../../experiments/worker-process.js';
+import { freePortRun } from '../../experiments/worker-process.js';
 import { ClusterSimulator } from '../../sim/cluster.js';
 import { resolveSimConfig } from '../../sim/config.js';
 import { compileProfile, constantProfile } from '../../sim/profile.js';
@@ -79,7 +79,7 @@ function post(port: number, name: string, body: string): Promise<{ status: numbe
 async function realPicks(balancer: string): Promise<number[]> {
   const d = join(dir, balancer.slice(0, 2));
   const c = checkBossConfig({
-    ...defaultBossConfig(d), port: await freePort(), workers: 3, balancer, seed: 1, view_refresh_ms: 50, log_level: 'warn',
+    ...defaultBossConfig(d), port: await freePortRun(3), workers: 3, balancer, seed: 1, view_refresh_ms: 50, log_level: 'warn',
     worker: { mem_pool_mb: POOL_MB, policy: 'lru', import_cache: false, registry_cache_ms: 0, limits: { mem_mb: 64, time_limit_ms: 60_000 } },
   } as unknown as Record<string, unknown>);
   for (const l of LAMBDAS) {
