@@ -217,7 +217,7 @@ describe('ol-exp real, end to end (sock backend, needs root)', () => {
     const c = spawnSync(process.execPath, [cli, 'compare', join(dir, 'real'), join(dir, 'sim'), '--out', join(dir, 'report')], { encoding: 'utf8' });
     expect(c.status, c.stderr).toBe(0);
     // both sides repeated: how far the errors could move with the repetitions' own variation
-    expect(c.stdout).toMatch(/resampling the replays and replications \(2000 times\): cold-start error 90% interval -?[\d.]+% to \+?-?[\d.]+%; target met in \d+% of resamples/);
+    expect(c.stdout).toMatch(/resampling the replays and replications \(2000 times\): cold-start error 90% interval [+-][\d.]+% to [+-][\d.]+%; target met in \d+% of resamples/);
     const iv = JSON.parse(readFileSync(join(dir, 'report', 'agreement.json'), 'utf8')).errorIntervals;
     expect(iv.resamples).toBe(2000);
     expect(iv.errorPct.coldStarts[0]).toBeLessThanOrEqual(iv.errorPct.coldStarts[2]);
