@@ -49,15 +49,17 @@ import { SYNTHETIC_LAMBDA } from './real.js';
 import { spawnWorker } from './worker-process.js';
 import { median } from '../common/stats.js';
 
-const NOOP = 'def f(event):\n    return event\n';
+/** A lambda that returns its event: the calls that time what the worker (or a front) adds around a handler. */
+export const NOOP = 'def f(event):\n    return event\n';
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
-function call(base: URL, name: string, body = '1'): Promise<number> {
+/** One POST /run/<name> to `base`: its latency from the client, ms; rejects unless it answers 200. */
+export function call(base: URL, name: string, body = '1', via: http.Agent = agent): Promise<number> {
   return new Promise((resolve, reject) => {
     const t = performance.now();
-    const req = http.request({ agent, host: base.hostname, port: base.port, method: 'POST', path: `/run/${name}`, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+    const req = http.request({ agent: via, host: base.hostname, port: base.port, method: 'POST', path: `/run/${name}`, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
       res.resume();
-      res.on('end', () => (res.statusCode === 200 ? resolve(performance.now() - t) : reject(new Error(`${name}: status ${res.statusCode}`))));
+      res.on('end', () => (res.statusCode === 200 ? resolve(performance.now() - t) : reject(new Error(`${name} at ${base.origin}: status ${res.statusCode}`))));
     });
     req.on('error', reject);
     req.end(body);

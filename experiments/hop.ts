@@ -17,22 +17,10 @@ import { join } from 'node:path';
 import { OlError } from '../common/errors.js';
 import { removeUnlessMounted } from '../common/fs.js';
 import { median } from '../common/stats.js';
+import { call, NOOP } from './calibrate.js';
 import { spawnFront, spawnWorker } from './worker-process.js';
 
-const NOOP = 'def f(event):\n    return event\n';
 const GAP_MS = 10;
-
-function timedCall(agent: http.Agent, base: URL, name: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const t = performance.now();
-    const req = http.request({ agent, host: base.hostname, port: base.port, method: 'POST', path: `/run/${name}`, headers: { 'content-type': 'application/json', 'content-length': 1 } }, (res) => {
-      res.resume();
-      res.on('end', () => (res.statusCode === 200 ? resolve(performance.now() - t) : reject(new OlError('OL_ERR_CONFIG', `measuring the hop: /run/${name} at ${base.origin} answered ${res.statusCode}`))));
-    });
-    req.on('error', reject);
-    req.end('1');
-  });
-}
 
 export interface HopFigures {
   /** Median of the paired differences, ms (never below 0). */
@@ -55,18 +43,18 @@ export async function measureHop(o: { backend: 'sock' | 'docker'; n: number; log
     try {
       // warm the sandbox and both connection pools
       for (let i = 0; i < 5; i++) {
-        await timedCall(agent, w.base, 'hop');
-        await timedCall(agent, front.base, 'hop');
+        await call(w.base, 'hop', '1', agent);
+        await call(front.base, 'hop', '1', agent);
       }
       const diffs: number[] = [], straight: number[] = [], through: number[] = [];
       for (let i = 0; i < o.n; i++) {
         // alternate which goes first, so neither side always follows a pause
         const first = i % 2 === 0;
-        const a = first ? await timedCall(agent, w.base, 'hop') : 0;
+        const a = first ? await call(w.base, 'hop', '1', agent) : 0;
         await new Promise((r) => setTimeout(r, GAP_MS));
-        const b = await timedCall(agent, front.base, 'hop');
+        const b = await call(front.base, 'hop', '1', agent);
         await new Promise((r) => setTimeout(r, GAP_MS));
-        const s = first ? a : await timedCall(agent, w.base, 'hop');
+        const s = first ? a : await call(w.base, 'hop', '1', agent);
         await new Promise((r) => setTimeout(r, GAP_MS));
         straight.push(s);
         through.push(b);
