@@ -14,7 +14,6 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { resolveBalancerOptions } from '../core/balancers/index.js';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -25,7 +24,7 @@ import { BUSY_SHARE_FLAG, BusyMeter, experimentMatch, otherShare, probeBusy, pro
 import { removeUnlessMounted } from '../common/fs.js';
 import { machineInfo } from '../common/machine.js';
 import { olLabVersion } from '../common/version.js';
-import { CLUSTER_INVOCATION_HEADER, CPU_HEADER, INVOCATION_HEADER, MEMORY_HEADER, type RunInfo } from './run-files.js';
+import { CLUSTER_INVOCATION_HEADER, CPU_HEADER, INVOCATION_HEADER, MEMORY_HEADER, clusterSettings, type RunInfo } from './run-files.js';
 import { planLoad, type Plan } from './plan.js';
 import { runRepeated, type RepeatFigures } from './repeats.js';
 import { buildWheels, moduleOf } from './wheels.js';
@@ -301,10 +300,7 @@ export async function runReal(o: RealOptions): Promise<boolean> {
     trace: p.options.trace, plan: { ...p.options }, seed: p.options.seed, policy: o.policy, memoryMb: o.memoryMb, backend: o.backend,
     machine: await machineInfo(), complete: false, invocations: p.n, functions: p.functions, notes: p.notes,
     ...(o.repeat ? { repeat: { index: o.repeat } } : {}),
-    ...(o.cluster ? { cluster: {
-      workers: o.cluster.workers, balancer: o.cluster.balancer, balancerOptions: resolveBalancerOptions(o.cluster.balancer, o.cluster.balancerOptions),
-      front: o.cluster.front ?? 'boss', viewRefreshMs: o.cluster.viewRefreshMs ?? 100,
-    } } : {}),
+    ...(o.cluster ? { cluster: clusterSettings(o.cluster) } : {}),
   };
   writeFileSync(join(o.out, 'run.json'), JSON.stringify(info, null, 2) + '\n');
   const inv = new CsvWriter(join(o.out, 'invocations.csv'), (o.cluster ? CLUSTER_INVOCATION_HEADER : INVOCATION_HEADER).split(','));

@@ -8,6 +8,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OlError } from '../common/errors.js';
+import { resolveBalancerOptions } from '../core/balancers/index.js';
 
 export interface RunInfo {
   tool: 'ol-exp';
@@ -55,6 +56,14 @@ export interface ClusterSettings {
   hopMs?: number;
   /** sim: the cores all workers share (as the real cluster's share one machine's); absent: each worker had its own. */
   sharedCores?: number | 'infinite';
+}
+
+/** What a run records of the cluster it was asked for: the balancer's options resolved, the boss's defaults (front boss, view read every 100 ms) filled in. */
+export function clusterSettings(c: { workers: number; balancer: string; balancerOptions?: Record<string, number>; front?: 'boss' | 'haproxy'; viewRefreshMs?: number }): ClusterSettings {
+  return {
+    workers: c.workers, balancer: c.balancer, balancerOptions: resolveBalancerOptions(c.balancer, c.balancerOptions),
+    front: c.front ?? 'boss', viewRefreshMs: c.viewRefreshMs ?? 100,
+  };
 }
 
 /** Other work (not the experiment's processes) in cores and as a share of the machine's cores; flagged at or above BUSY_SHARE_FLAG. */

@@ -15,9 +15,8 @@ import { ImportCacheModel } from '../sim/import-cache.js';
 import { makeRng } from '../common/rng.js';
 import { simulate } from '../sim/run.js';
 import { newBatch, type TraceSource } from '../traces/types.js';
-import { CLUSTER_INVOCATION_HEADER, CPU_HEADER, INVOCATION_HEADER, MEMORY_HEADER, type ClusterSettings, type RunInfo } from './run-files.js';
+import { CLUSTER_INVOCATION_HEADER, CPU_HEADER, INVOCATION_HEADER, MEMORY_HEADER, clusterSettings, type ClusterSettings, type RunInfo } from './run-files.js';
 import type { SimHooks } from '../sim/simulator.js';
-import { resolveBalancerOptions } from '../core/balancers/index.js';
 import type { Plan } from './plan.js';
 import { touchMb } from './real.js';
 import { runRepeated, type RepeatFigures } from './repeats.js';
@@ -50,10 +49,7 @@ export interface SimRunOptions {
 
 /** The cluster settings a simulated run records (and compare checks against the real run's). */
 export function simClusterSettings(c: NonNullable<SimRunOptions['cluster']>, profile: CostProfile): ClusterSettings {
-  return {
-    workers: c.workers, balancer: c.balancer, balancerOptions: resolveBalancerOptions(c.balancer, c.balancerOptions),
-    front: c.front ?? 'boss', viewRefreshMs: c.viewRefreshMs ?? 100, hopMs: c.hopMs ?? modelFigures(profile).hopMs,
-  };
+  return { ...clusterSettings(c), hopMs: c.hopMs ?? modelFigures(profile).hopMs };
 }
 
 /** The simulator's seed for replication `r` of a plan with seed `seed` (r = 0: the seed itself). */
