@@ -67,10 +67,14 @@ export interface BalancerFactory {
   /** The real load balancer algorithm it models, if any (`ol-boss haproxy`). */
   haproxy?: string;
   /**
-   * The polled parts of the view it reads (`freeMb`, `warm`): a front
-   * refreshes only these, and only for balancers that read them.
+   * The parts of the view it reads besides `healthy` (and `index`):
+   * `inFlight`, and the polled `freeMb` and `warm`. A front refreshes the
+   * polled parts only for balancers that read them, and the simulated
+   * front brings every worker to an arrival's time (so in-flight counts
+   * are exact) only for balancers that read `inFlight`. A unit test checks
+   * every balancer reads nothing it does not declare.
    */
-  reads?: ('freeMb' | 'warm')[];
+  reads?: ('inFlight' | 'freeMb' | 'warm')[];
   options: Record<string, PolicyOption>;
   create(ctx: BalancerContext): Balancer;
 }

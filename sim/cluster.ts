@@ -146,7 +146,9 @@ export class ClusterSimulator {
   readonly #hop: number;
   readonly #refresh: number;
   #nextRefresh = -Infinity;
-  readonly #placed: Set<number>[] = [];
+  /** Which workers each function was placed on: one bit per worker, `#words` 32-bit words per function. */
+  #placed = new Uint32Array(0);
+  readonly #words: number;
   readonly #reqs: PlacementRequest[] = [];
   readonly #fnPackages: (readonly string[] | undefined)[];
 
@@ -183,6 +185,7 @@ export class ClusterSimulator {
       { ...config, memoryMb: w.memoryMb, cores: shared ?? w.cores }, costs, functions, typeof hooks === 'function' ? hooks(i) : hooks, startup?.(i), i === 0 ? '' : `#w${i}`, spec.hopMs,
       spec.workers.length > 1 ? fnStats : undefined, machine ? new CpuShare(machine, i) : undefined,
     ));
+    this.#words = (spec.workers.length + 31) >>> 5;
     const names = this.#ids;
     this.#views = spec.workers.map((_, i) => new View(i, names));
     this.#balancer = createBalancer(spec.balancer, { workers: spec.workers.length, rng: makeRng(config.seed, BALANCER_RNG_STREAM), options: spec.balancerOptions, tree: spec.tree });
@@ -191,7 +194,7 @@ export class ClusterSimulator {
   run(batches: Iterable<InvocationBatch>, onBatch?: () => void): ClusterResult {
     const ws = this.workers, views = this.#views, n = ws.length;
     const reads = balancerFactory(this.#balancer.name).reads ?? [];
-    const readFree = reads.includes('freeMb'), readWarm = reads.includes('warm');
+    const readFree = reads.includes('freeMb'), readWarm = reads.includes('warm'), readLoad = reads.includes('inFlight');
     // workers ordered by their next event: only those with an event before an arrival are advanced to it
     // (a worker with none has nothing to integrate but time, which its next advance does exactly)
     const heap = new WorkerHeap(n);
@@ -210,7 +213,9 @@ export class ClusterSimulator {
           }
         }
         if (this.#shared) this.#lockstepBefore(at);
-        else while (heap.minTime() <= at) {
+        // a balancer that reads no in-flight counts needs no worker brought to the arrival: each worker's
+        // events depend on its own arrivals only, and it runs those due when it is next fed (or at the end)
+        else if (readLoad) while (heap.minTime() <= at) {
           const k = heap.min();
           const w = ws[k]!;
           if (w.clock.now() <= at) w.advanceTo(at);
@@ -232,12 +237,12 @@ export class ClusterSimulator {
         }
         const k = this.#balancer.pick(this.#request(f, mem[i]!), views);
         if (k < 0) throw new OlError('OL_ERR_INVARIANT', 'no healthy worker in the simulated cluster');
-        (this.#placed[f] ??= new Set()).add(k);
+        this.#markPlaced(f, k);
         onPlace?.(seq++, k);
         const w = ws[k]!;
         w.feed(f, at + this.#hop, dur[i]!, mem[i]!, init[i]!);
         views[k]!.inFlight = w.inFlight;
-        heap.set(k, w.nextEventTime());
+        if (readLoad) heap.set(k, w.nextEventTime());
       }
       onBatch?.();
     }
@@ -249,8 +254,33 @@ export class ClusterSimulator {
     return {
       workers: results,
       total,
-      spread: this.#placed.map((s, fn) => ({ fn, workers: s?.size ?? 0 })).filter((x) => x.workers > 0),
+      spread: this.#spread(),
     };
+  }
+
+  #markPlaced(fn: number, k: number): void {
+    const i = fn * this.#words + (k >>> 5);
+    if (i >= this.#placed.length) {
+      const a = new Uint32Array(Math.max(i + 1, 2 * this.#placed.length, 1024));
+      a.set(this.#placed);
+      this.#placed = a;
+    }
+    this.#placed[i]! |= 1 << (k & 31);
+  }
+
+  /** For each function placed at least once, on how many workers. */
+  #spread(): { fn: number; workers: number }[] {
+    const out: { fn: number; workers: number }[] = [];
+    const w = this.#words, p = this.#placed;
+    for (let fn = 0; fn * w < p.length; fn++) {
+      let c = 0;
+      for (let j = fn * w; j < (fn + 1) * w && j < p.length; j++) {
+        let x = p[j]!;
+        while (x !== 0) { x &= x - 1; c++; }
+      }
+      if (c > 0) out.push({ fn, workers: c });
+    }
+    return out;
   }
 
   /** The worker whose next event comes first, and its time (workers sharing a machine: events in global order). */

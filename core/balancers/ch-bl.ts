@@ -38,6 +38,7 @@ class BoundedLoads implements Balancer {
 }
 
 export const chBl: BalancerFactory = {
+  reads: ['inFlight'],
   describe: 'consistent hashing of the name, spilling clockwise past workers over c x the average load',
   source: 'Mirrokni, Thorup, Zadimoghaddam, Consistent Hashing with Bounded Loads (SODA 2018)',
   haproxy: 'hash-type consistent, hash-balance-factor 100c',

@@ -29,7 +29,7 @@ class Hermod implements Balancer {
 export const hermod: BalancerFactory = {
   describe: 'below a load threshold pack onto busy workers (warm ones first); above it, the least loaded',
   source: 'Kaffes et al., Hermod: Principled and Practical Scheduling for Serverless Functions (SoCC 2022)',
-  reads: ['warm'],
+  reads: ['inFlight', 'warm'],
   options: { threshold: { default: 2, min: 1, describe: 'requests in flight at which a worker counts as full for packing (about its cores)' } },
   create: (ctx) => new Hermod(ctx.options.threshold!),
 };

@@ -17,6 +17,7 @@ class LeastLoaded implements Balancer {
 }
 
 export const leastLoaded: BalancerFactory = {
+  reads: ['inFlight'],
   describe: 'the healthy worker with the fewest requests in flight (ties round-robin)',
   source: 'join-the-shortest-queue',
   haproxy: 'balance leastconn',

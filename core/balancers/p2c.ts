@@ -28,6 +28,7 @@ class PowerOfTwo implements Balancer {
 }
 
 export const p2c: BalancerFactory = {
+  reads: ['inFlight'],
   describe: 'two random healthy workers, the one with fewer requests in flight wins',
   source: "Mitzenmacher, The Power of Two Choices (IEEE TPDS 2001); Knative's activator, Envoy's least_request",
   options: {},

@@ -27,6 +27,7 @@ class PackageAware implements Balancer {
 }
 
 export const pasch: BalancerFactory = {
+  reads: ['inFlight'],
   describe: "the function's largest package hashed to two workers, the less loaded wins; past a load threshold, the least loaded",
   source: 'Aumala et al., Beyond Load Balancing: Package-Aware Scheduling for Serverless Platforms (CCGrid 2019)',
   options: { threshold: { default: 4, min: 1, describe: 'requests in flight at which the package-affine choice gives way to the least-loaded worker' } },

@@ -146,6 +146,32 @@ describe('balancers', () => {
     expect(none.pick(req('a', ['numpy']), w)).toBe(keyHash('fn:a') % n);
   });
 
+  it('every balancer reads exactly the parts of the view it declares (the simulated front relies on it)', () => {
+    const tree = new ImportTree({ packages: [], children: [{ packages: ['numpy'], children: [{ packages: ['pandas'] }] }, { packages: ['flask'] }] });
+    const rng = makeRng(11, 'reads');
+    const pkgs = [[], ['numpy'], ['numpy', 'pandas'], ['flask'], ['requests']];
+    for (const [name, f] of Object.entries(balancers)) {
+      const read = new Set<string>();
+      const n = 5;
+      const b = createBalancer(name, { workers: n, rng: makeRng(1, name), tree });
+      for (let i = 0; i < 400; i++) {
+        const ws: WorkerView[] = Array.from({ length: n }, (_, k) => {
+          const load = Math.floor(rng() * 12), free = Math.floor(rng() * 1024), warm = rng() < 0.5 ? 1 : 0;
+          return {
+            index: k, healthy: rng() < 0.9,
+            get inFlight() { read.add('inFlight'); return load; },
+            set inFlight(_v: number) { throw new Error('a balancer wrote a view'); },
+            get freeMb() { read.add('freeMb'); return free; },
+            set freeMb(_v: number) { throw new Error('a balancer wrote a view'); },
+            warm: () => { read.add('warm'); return warm; },
+          };
+        });
+        b.pick(req(`fn${i % 37}`, pkgs[i % pkgs.length]!, 128 + (i % 5) * 128), ws);
+      }
+      expect([...read].sort(), name).toEqual([...(f.reads ?? [])].sort());
+    }
+  });
+
   it('the registry: every entry describes itself and its source; names and options are checked', () => {
     expect(Object.keys(balancers)).toEqual(['round-robin', 'random', 'least-loaded', 'p2c', 'hash', 'ch-bl', 'openwhisk', 'pasch', 'hermod', 'zygote-hash']);
     for (const f of Object.values(balancers)) {

@@ -137,6 +137,43 @@ describe('simulated cluster', () => {
     }
   });
 
+  it("each worker (own cores) runs exactly what a lone worker fed its placements runs, whether or not the balancer reads loads", async () => {
+    const { ClusterSimulator } = await import('../../sim/cluster.js');
+    const { Simulator } = await import('../../sim/simulator.js');
+    const { resolveSimConfig } = await import('../../sim/config.js');
+    const { compileProfile, loadProfile } = await import('../../sim/profile.js');
+    const { newBatch } = await import('../../traces/types.js');
+    const { makeRng } = await import('../../common/rng.js');
+    // a busy random trace: 12 functions, 3 small workers, so pools evict and requests queue
+    const rng = makeRng(7, 'cluster-independence');
+    const n = 3000, b = newBatch(n);
+    let t = 0;
+    for (let i = 0; i < n; i++) {
+      t += rng() * 150;
+      b.t[i] = t; b.fn[i] = Math.floor(rng() * 12); b.dur[i] = 20 + rng() * 300; b.mem[i] = 128 * (1 + (b.fn[i]! % 3)); b.init[i] = NaN;
+    }
+    b.length = n;
+    const functions = Array.from({ length: 12 }, (_, i) => ({ name: `f${i}` }));
+    const config = resolveSimConfig({ policy: 'lru', memoryMb: 768, cores: 1, queue: 'wait', seed: 3 });
+    const costs = compileProfile(loadProfile()); // sampled costs: each worker draws from its own streams
+    for (const balancer of ['round-robin', 'hash', 'least-loaded', 'ch-bl']) {
+      const placed: number[] = [];
+      const cluster = new ClusterSimulator(config, costs, functions, {
+        balancer, workers: [0, 1, 2].map(() => ({ memoryMb: 768, cores: 1 })), hopMs: 0, viewRefreshMs: 100, onPlace: (inv, w) => (placed[inv] = w),
+      });
+      const out = cluster.run([b]);
+      for (let w = 0; w < 3; w++) {
+        const lone = new Simulator(config, costs, functions, {}, undefined, w === 0 ? '' : `#w${w}`);
+        lone.advanceTo(b.t[0]!); // the cluster starts every worker at the first arrival
+        for (let i = 0; i < n; i++) if (placed[i] === w) lone.feed(b.fn[i]!, b.t[i]!, b.dur[i]!, b.mem[i]!, b.init[i]!);
+        const r = lone.finish(), c = out.workers[w]!;
+        const pick = (x: typeof r) => [x.invocations, x.cold, x.warm, x.queued, x.dropped, x.evictions, x.queueWaitMsTotal, x.latency.percentile(50), x.latency.percentile(99), x.endMs];
+        expect(pick(c), `${balancer}, worker ${w}`).toEqual(pick(r));
+        expect(c.memUsedMbMs).toBeCloseTo(r.memUsedMbMs, 3);
+      }
+    }
+  });
+
   it('workers sharing one machine\'s cores: one worker is the single-worker run; two busy at once stretch each other\'s handlers', async () => {
     // one worker on a shared machine of 2 cores is a worker of 2 cores, number for number
     const single = await simulate({ trace: TRACE, config: base, machine: false });
