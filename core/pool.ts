@@ -625,14 +625,21 @@ export class SandboxPool<S extends PooledSandbox> {
     list.push(sb);
   }
 
+  /**
+   * Takes `sb` off its function's list, keeping the others in the order
+   * they became available (`take` serves the list's end: the most recently
+   * idle). Moving the last one into the gap instead would make it the
+   * least recent, and the next take would pass it over.
+   */
   #removeAvailable(sb: S): void {
     const list = this.#avail[sb.fnId]!;
-    const i = sb.availIdx;
-    const last = list.pop()!;
-    if (last !== sb) {
-      list[i] = last;
-      last.availIdx = i;
+    const n = list.length - 1;
+    for (let i = sb.availIdx; i < n; i++) {
+      const next = list[i + 1]!;
+      list[i] = next;
+      next.availIdx = i;
     }
+    list.pop();
     sb.availIdx = -1;
   }
 

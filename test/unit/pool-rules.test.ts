@@ -1,5 +1,7 @@
 /**
- * Two pool rules the worker brought from OpenLambda, on hand-worked cases:
+ * Which available sandbox a request takes (the most recently idle, also
+ * after others of its function were evicted), and two pool rules the
+ * worker brought from OpenLambda, on hand-worked cases:
  * single-use sandboxes (`reuse-sandbox: false`) and downsized paused
  * memory (`downsize_paused_mem`), the latter both as the simulator applies
  * it (a modelled footprint when the sandbox pauses) and as the worker does
@@ -7,8 +9,37 @@
  * rule, so the same books.
  */
 import { describe, expect, it } from 'vitest';
-import { Route } from '../../core/pool.js';
+import { Route, SandboxPool } from '../../core/pool.js';
+import { createPolicy } from '../../core/policies/index.js';
+import { makeRng } from '../../common/rng.js';
 import { PoolSb, poolWith } from '../helpers.js';
+
+describe('the most recently idle sandbox serves first', () => {
+  it('also after an older one of its function was evicted from the middle of the list', () => {
+    // three 100 MB sandboxes of function 0, idle at t = 1, 2, 3, in a 400 MB pool
+    const pool = new SandboxPool<PoolSb>({ capacityMb: 400, policy: createPolicy('lru', { capacityMb: 400, rng: makeRng(1, 't') }), effects: { destroy: () => {}, pause: () => {}, scheduleExpiry: () => {}, schedulePrewarm: () => {}, evictZygote: () => {} } });
+    const sbs: PoolSb[] = [];
+    for (let i = 0; i < 3; i++) {
+      pool.invoked(0, 0);
+      expect(pool.route(0, 100, 0, i)).toBe(Route.Cold);
+      const sb = new PoolSb(pool.newId, 0, 100, 0);
+      pool.admit(sb, 0);
+      sbs.push(sb);
+    }
+    sbs.forEach((sb, i) => pool.release(sb, i + 1));
+    // a 200 MB sandbox of function 1 evicts the least recently used: the one idle since t = 1
+    pool.invoked(1, 5);
+    expect(pool.route(1, 200, 5, 3)).toBe(Route.Cold);
+    expect(sbs.map((s) => s.state)).toEqual(['destroyed', 'idle', 'idle']);
+    // function 0 takes the one idle since t = 3, then the one since t = 2
+    pool.invoked(0, 6);
+    expect(pool.route(0, 100, 6, 4)).toBe(Route.Warm);
+    expect(pool.taken).toBe(sbs[2]);
+    pool.invoked(0, 7);
+    expect(pool.route(0, 100, 7, 5)).toBe(Route.Warm);
+    expect(pool.taken).toBe(sbs[1]);
+  });
+});
 
 describe('single-use sandboxes (reuse-sandbox: false)', () => {
   it('a finished sandbox is destroyed, never kept; the next request is a cold start', () => {
