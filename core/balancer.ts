@@ -127,8 +127,13 @@ export class HashRing {
     this.#owner = Int32Array.from(pts.map((p) => p[1]));
   }
 
-  /** Worker indices clockwise from `hash`, each once. */
-  *walk(hash: number): IterableIterator<number> {
+  /** Points on the ring. */
+  get size(): number {
+    return this.#points.length;
+  }
+
+  /** The ring position of the first point at or after `hash` (clockwise, wrapping). */
+  start(hash: number): number {
     const p = this.#points;
     let lo = 0, hi = p.length;
     while (lo < hi) {
@@ -136,9 +141,20 @@ export class HashRing {
       if (p[mid]! < hash) lo = mid + 1;
       else hi = mid;
     }
+    return lo;
+  }
+
+  /** The worker owning the `i`-th point clockwise from position `start`. */
+  ownerAt(start: number, i: number): number {
+    return this.#owner[(start + i) % this.#points.length]!;
+  }
+
+  /** Worker indices clockwise from `hash`, each once. */
+  *walk(hash: number): IterableIterator<number> {
+    const lo = this.start(hash);
     const seen = new Set<number>();
-    for (let i = 0; i < p.length && seen.size < this.workers; i++) {
-      const w = this.#owner[(lo + i) % p.length]!;
+    for (let i = 0; i < this.size && seen.size < this.workers; i++) {
+      const w = this.ownerAt(lo, i);
       if (!seen.has(w)) {
         seen.add(w);
         yield w;

@@ -92,6 +92,17 @@ describe('balancers', () => {
     // c = 2: bound ceil(2 x 9 / 3) = 6, so the hot home keeps it
     const loose = createBalancer('ch-bl', { workers: 3, rng: makeRng(1, 't'), options: { c: 2 } });
     expect(loose.pick(req('thumb'), loads(5, 1, 2))).toBe(first);
+    // the rule, written with the ring's walk, on random loads and health over 20 workers
+    const rng = makeRng(5, 'ch-bl');
+    const ring = new HashRing(20, 100), big = createBalancer('ch-bl', { workers: 20, rng: makeRng(1, 't') });
+    for (let i = 0; i < 500; i++) {
+      const ws = views(Array.from({ length: 20 }, () => Math.floor(rng() * 10)), { down: Array.from({ length: 20 }, (_, k) => k).filter(() => rng() < 0.2) });
+      const up = ws.filter((w) => w.healthy);
+      const bound = Math.ceil((1.25 * (up.reduce((a, w) => a + w.inFlight, 0) + 1)) / up.length);
+      const order = [...ring.walk(keyHash(`fn${i}`))].filter((k) => ws[k]!.healthy);
+      const want = up.length === 0 ? -1 : order.find((k) => ws[k]!.inFlight + 1 <= bound) ?? order[0]!;
+      expect(big.pick(req(`fn${i}`), ws)).toBe(want);
+    }
   });
 
   it('openwhisk: home, then co-prime steps to the first with room; else random', () => {
