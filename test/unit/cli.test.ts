@@ -127,6 +127,17 @@ describe('ol-sim', () => {
     for (const [p, f] of Object.entries(evictionPolicies)) expect(r.out).toMatch(new RegExp(`^${p}\\s+${f.describe.slice(0, 20).replace(/[()]/g, '.')}`, 'm'));
   });
 
+  it('balancers lists every balancer and what of the workers it sees', () => {
+    const r = olSim(['balancers']);
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^ {2}ch-bl: .*\n {6}sees: in-flight counts \(exact\)$/m);
+    expect(r.out).toMatch(/^ {2}hermod: .*\n {6}sees: in-flight counts \(exact\), kept sandboxes \(polled\)$/m);
+    expect(r.out).toMatch(/^ {2}round-robin: .*\n {6}sees: nothing of the workers but their health$/m);
+    const j = JSON.parse(olSim(['balancers', '--json']).out) as Record<string, { reads: string[] }>;
+    expect(j.openwhisk!.reads).toEqual(['freeMb']);
+    expect(j.hash!.reads).toEqual([]);
+  });
+
   it('--help works on every command', () => {
     for (const c of ['run', 'sweep', 'gen', 'policies']) {
       const r = olSim([c, '--help']);
