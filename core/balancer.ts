@@ -127,13 +127,8 @@ export class HashRing {
     this.#owner = Int32Array.from(pts.map((p) => p[1]));
   }
 
-  /** Points on the ring. */
-  get size(): number {
-    return this.#points.length;
-  }
-
   /** The ring position of the first point at or after `hash` (clockwise, wrapping). */
-  start(hash: number): number {
+  #start(hash: number): number {
     const p = this.#points;
     let lo = 0, hi = p.length;
     while (lo < hi) {
@@ -144,22 +139,45 @@ export class HashRing {
     return lo;
   }
 
-  /** The worker owning the `i`-th point clockwise from position `start`. */
-  ownerAt(start: number, i: number): number {
-    return this.#owner[(start + i) % this.#points.length]!;
+  // the walk in progress: its start, the points passed, the workers still to give, and which were given
+  // (marked with the walk's number, so a walk allocates nothing: ch-bl walks once per request)
+  #at = 0;
+  #i = 0;
+  #left = 0;
+  #walkNo = 0;
+  #seen: Uint32Array | undefined;
+
+  /** Starts a walk clockwise from `hash`; `next` then gives each worker once. One walk at a time per ring. */
+  begin(hash: number): void {
+    const seen = (this.#seen ??= new Uint32Array(this.workers));
+    if (++this.#walkNo === 0xffffffff) {
+      seen.fill(0);
+      this.#walkNo = 1;
+    }
+    this.#at = this.#start(hash);
+    this.#i = 0;
+    this.#left = this.workers;
+  }
+
+  /** The next worker of the walk `begin` started, or -1 when every worker was given. */
+  next(): number {
+    const p = this.#points.length, seen = this.#seen!;
+    while (this.#left > 0 && this.#i < p) {
+      const w = this.#owner[(this.#at + this.#i++) % p]!;
+      if (seen[w] === this.#walkNo) continue;
+      seen[w] = this.#walkNo;
+      this.#left--;
+      return w;
+    }
+    return -1;
   }
 
   /** Worker indices clockwise from `hash`, each once. */
-  *walk(hash: number): IterableIterator<number> {
-    const lo = this.start(hash);
-    const seen = new Set<number>();
-    for (let i = 0; i < this.size && seen.size < this.workers; i++) {
-      const w = this.ownerAt(lo, i);
-      if (!seen.has(w)) {
-        seen.add(w);
-        yield w;
-      }
-    }
+  walk(hash: number): number[] {
+    const out: number[] = [];
+    this.begin(hash);
+    for (let w = this.next(); w >= 0; w = this.next()) out.push(w);
+    return out;
   }
 }
 

@@ -12,12 +12,8 @@ import { HashRing, keyHash, type Balancer, type BalancerFactory, type PlacementR
 class BoundedLoads implements Balancer {
   readonly name = 'ch-bl';
   readonly #ring: HashRing;
-  /** Workers already passed in the current walk: marked with the walk's number (no set per request). */
-  readonly #seen: Uint32Array;
-  #walk = 0;
   constructor(workers: number, readonly c: number, vnodes: number) {
     this.#ring = new HashRing(workers, vnodes);
-    this.#seen = new Uint32Array(workers);
   }
 
   // POLICY: first worker clockwise from hash(name) with inFlight + 1 <= ceil(c * (total + 1) / healthy)
@@ -31,15 +27,9 @@ class BoundedLoads implements Balancer {
     if (healthy === 0) return -1;
     const bound = Math.ceil((this.c * (total + 1)) / healthy);
     let first = -1;
-    // the ring clockwise from the name's hash, each worker once (HashRing.walk, without its allocations)
-    const ring = this.#ring, seen = this.#seen, start = ring.start(keyHash(req.fn));
-    const walk = ++this.#walk;
-    if (walk === 0xffffffff) { seen.fill(0); this.#walk = 1; }
-    for (let i = 0, left = seen.length; i < ring.size && left > 0; i++) {
-      const k = ring.ownerAt(start, i);
-      if (seen[k] === this.#walk) continue;
-      seen[k] = this.#walk;
-      left--;
+    const ring = this.#ring;
+    ring.begin(keyHash(req.fn));
+    for (let k = ring.next(); k >= 0; k = ring.next()) {
       const w = workers[k]!;
       if (!w.healthy) continue;
       if (first < 0) first = k;

@@ -75,9 +75,9 @@ describe('balancers', () => {
 
   it('ch-bl: the first worker clockwise within ceil(c x average), the new request counted', () => {
     const b = createBalancer('ch-bl', { workers: 3, rng: makeRng(1, 't') });
-    const order = [...new HashRing(3, 100).walk(keyHash('thumb'))];
+    const order = new HashRing(3, 100).walk(keyHash('thumb'));
     expect(order.sort()).toEqual([0, 1, 2].sort());
-    const [first, second, third] = [...new HashRing(3, 100).walk(keyHash('thumb'))] as [number, number, number];
+    const [first, second, third] = new HashRing(3, 100).walk(keyHash('thumb')) as [number, number, number];
     const loads = (a: number, b2: number, c: number) => {
       const l = [0, 0, 0];
       l[first] = a; l[second] = b2; l[third] = c;
@@ -92,6 +92,18 @@ describe('balancers', () => {
     // c = 2: bound ceil(2 x 9 / 3) = 6, so the hot home keeps it
     const loose = createBalancer('ch-bl', { workers: 3, rng: makeRng(1, 't'), options: { c: 2 } });
     expect(loose.pick(req('thumb'), loads(5, 1, 2))).toBe(first);
+    // the walk against the ring built by hand: points hash(w<i>#<v>) sorted, clockwise from the key's hash, each worker once
+    const pts = Array.from({ length: 20 * 100 }, (_, j) => [keyHash(`w${Math.floor(j / 100)}#${j % 100}`), Math.floor(j / 100)] as [number, number]).sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    for (let i = 0; i < 200; i++) {
+      const h = keyHash(`key${i}`);
+      const at = pts.findIndex((p) => p[0] >= h);
+      const want: number[] = [];
+      for (let j = 0; j < pts.length; j++) {
+        const w = pts[((at < 0 ? 0 : at) + j) % pts.length]![1];
+        if (!want.includes(w)) want.push(w);
+      }
+      expect(new HashRing(20, 100).walk(h)).toEqual(want);
+    }
     // the rule, written with the ring's walk, on random loads and health over 20 workers
     const rng = makeRng(5, 'ch-bl');
     const ring = new HashRing(20, 100), big = createBalancer('ch-bl', { workers: 20, rng: makeRng(1, 't') });
@@ -99,7 +111,7 @@ describe('balancers', () => {
       const ws = views(Array.from({ length: 20 }, () => Math.floor(rng() * 10)), { down: Array.from({ length: 20 }, (_, k) => k).filter(() => rng() < 0.2) });
       const up = ws.filter((w) => w.healthy);
       const bound = Math.ceil((1.25 * (up.reduce((a, w) => a + w.inFlight, 0) + 1)) / up.length);
-      const order = [...ring.walk(keyHash(`fn${i}`))].filter((k) => ws[k]!.healthy);
+      const order = ring.walk(keyHash(`fn${i}`)).filter((k) => ws[k]!.healthy);
       const want = up.length === 0 ? -1 : order.find((k) => ws[k]!.inFlight + 1 <= bound) ?? order[0]!;
       expect(big.pick(req(`fn${i}`), ws)).toBe(want);
     }
