@@ -6,7 +6,9 @@
  * Both sides must make the same decisions, event by event and at the same
  * times: which sandbox serves each request, which is created, which
  * victims, pause / keep / expire, hand-over, queue order, zygote evictions.
- * If either side changes a rule alone, the two streams part.
+ * If either side changes a rule alone, the two streams part. A short
+ * hand-made script checks one rule the seeded one does not reach: the
+ * most recently idle sandbox serves, also after an eviction.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -193,6 +195,21 @@ describe('parity: the simulator and the worker make the same decisions', () => {
     for (const k of ['warm', 'idle', 'expire', 'evict', 'handover']) expect(ttl, k).toContain(k);
     const hist = new Set(simulate(steps, 'hist', false).map((l) => l.split(' ')[1]));
     for (const k of ['unload', 'prewarm']) expect(hist, k).toContain(k);
+  });
+
+  it('a request takes the most recently idle sandbox, also after an older one of its function was evicted (lru)', async () => {
+    // three sandboxes of a go idle in turn; e evicts the oldest of them; a's next call takes the newest
+    const hand: Step[] = [
+      { t: 1, fn: 'a', dur: 10, mem: FNS.a!, crash: false },
+      { t: 1, fn: 'a', dur: 20, mem: FNS.a!, crash: false },
+      { t: 1, fn: 'a', dur: 30, mem: FNS.a!, crash: false },
+      { t: 100, fn: 'e', dur: 5, mem: FNS.e!, crash: false },
+      { t: 200, fn: 'a', dur: 5, mem: FNS.a!, crash: false },
+    ];
+    const sim = simulate(hand, 'lru', false);
+    const real = await work(hand, 'lru', false);
+    expect(real.log).toEqual(sim);
+    expect(sim.filter((l) => / (evict|warm) /.test(l)).map((l) => l.split(' ').slice(1).join(' '))).toEqual(['evict a sb0 #-1', 'warm a sb2 #4']);
   });
 
   for (const policy of Object.keys(evictionPolicies)) {
