@@ -195,8 +195,9 @@ export class ClusterSimulator {
     const ws = this.workers, views = this.#views, n = ws.length;
     const reads = balancerFactory(this.#balancer.name).reads ?? [];
     const readFree = reads.includes('freeMb'), readWarm = reads.includes('warm'), readLoad = reads.includes('inFlight');
-    // workers ordered by their next event: only those with an event before an arrival are advanced to it
-    // (a worker with none has nothing to integrate but time, which its next advance does exactly)
+    // for balancers that read loads, workers ordered by their next event: only those with an event before an
+    // arrival are advanced to it (a worker with none has nothing to integrate but time, which its next advance
+    // does exactly); kept only for those balancers
     const heap = new WorkerHeap(n);
     let first = true;
     let seq = 0;
@@ -209,7 +210,7 @@ export class ClusterSimulator {
           first = false;
           for (let k = 0; k < n; k++) {
             ws[k]!.advanceTo(at);
-            heap.set(k, ws[k]!.nextEventTime());
+            if (readLoad) heap.set(k, ws[k]!.nextEventTime());
           }
         }
         if (this.#shared) this.#lockstepBefore(at);
@@ -231,7 +232,7 @@ export class ClusterSimulator {
             if (w.clock.now() <= at) w.advanceTo(at);
             if (readFree) views[k]!.freeMb = w.freeMb;
             if (readWarm) views[k]!.warmByFn = w.warmCounts();
-            heap.set(k, w.nextEventTime());
+            if (readLoad) heap.set(k, w.nextEventTime());
           }
           this.#nextRefresh = at + this.#refresh;
         }
