@@ -14,7 +14,11 @@
  *
  * HAProxy hashes with its own function, so a lambda's home worker differs
  * from the boss's and the simulator's; the rule is the same. Health: an
- * HTTP check of /status every 100 ms, out after 2 failures, in after 1.
+ * HTTP check of /status every 100 ms, each given 400 ms to answer, out
+ * after 2 failures (a hung worker within about a second, a dead one within
+ * 0.2 s), in after 1. With checks given only `inter` (HAProxy's default),
+ * a stall of a few hundred ms on a busy machine took every worker out at
+ * once and HAProxy answered 503 "No server is available".
  * Each reply names the worker that gave it (`x-ol-worker: w<index>`), as
  * the boss's do (`x-ol-worker: <index>`).
  */
@@ -48,6 +52,7 @@ export function haproxyConfig(o: { port: number; balancer: string; balancerOptio
     '  timeout client 15m',
     '  timeout server 15m',
     '  timeout http-request 30s',
+    '  timeout check 400ms',
     '',
     'frontend ol',
     `  bind ${o.host ?? '127.0.0.1'}:${o.port}`,

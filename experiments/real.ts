@@ -333,6 +333,8 @@ export async function runReal(o: RealOptions): Promise<boolean> {
   const t0 = performance.now() + 300;
   let inFlight = 0, done = 0;
   const lateness: number[] = [];
+  /** Failed calls by status and what came back (a body's text without its markup, or the client's error). */
+  const failures = new Map<string, number>();
   let allSent!: () => void;
   const finished = new Promise<void>((r) => (allSent = r));
   const sampler = setInterval(async () => {
@@ -371,6 +373,10 @@ export async function runReal(o: RealOptions): Promise<boolean> {
       // the front names the worker that answered (the boss: its index; HAProxy: its server name, w<index>)
       if (o.cluster) row.push(workerIndex(r.worker, o.cluster.workers));
       inv.row(row);
+      if (r.status !== 200) {
+        const what = `${r.status === 0 ? 'no answer' : `status ${r.status}`}${r.worker ? ` from ${r.worker}` : ''}: ${r.text.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 120)}`;
+        failures.set(what, (failures.get(what) ?? 0) + 1);
+      }
       const times = r.status === 200 ? handlerTimes(r.text) : undefined;
       if (times) timesCsv.row([k, ...times.map((x) => x.toFixed(3))]);
       inFlight--;
@@ -390,6 +396,12 @@ export async function runReal(o: RealOptions): Promise<boolean> {
   await finished;
   closed = true;
   if (graceTimer) clearTimeout(graceTimer);
+  if (failures.size > 0) {
+    const n = [...failures.values()].reduce((a, b) => a + b, 0);
+    const msg = `${n} call(s) failed: ${[...failures].sort((a, b) => b[1] - a[1]).map(([w, k]) => `${k}x ${w}`).join('; ')}`;
+    info.notes.push(msg);
+    log(`warning: ${msg}`);
+  }
   if (inFlight > 0) info.notes.push(`${inFlight} request(s) were still unanswered when the replay was stopped; they are not recorded`);
   clearInterval(sampler);
   process.off('SIGINT', onSigint);

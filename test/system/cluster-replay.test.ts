@@ -93,7 +93,7 @@ describe('ol-exp real on a cluster, simulated and compared (sock, needs root)', 
     const r = readRun(join(dir, 'hreal'));
     expect(r.info.cluster!.front).toBe('haproxy');
     // the offending rows, if any, are what a failure shows
-    expect(r.rows.filter((x) => !(x.status === 200 && (x.worker === 0 || x.worker === 1)))).toEqual([]);
+    expect(r.rows.filter((x) => !(x.status === 200 && (x.worker === 0 || x.worker === 1))), r.info.notes.join('\n')).toEqual([]);
     const sim = exp('sim', ...PLAN, '--workers', '2', '--balancer', 'ch-bl', '--front', 'haproxy', '--replicas', '1', '--out', join(dir, 'hsim'));
     expect(sim.status, sim.stderr).toBe(0);
     const cmp = exp('compare', join(dir, 'hreal'), join(dir, 'hsim'), '--out', join(dir, 'hreport'));

@@ -11,6 +11,8 @@ describe('HAProxy configuration', () => {
     const ch = haproxyConfig({ port: 5000, balancer: 'ch-bl', balancerOptions: { c: 1.5 }, workers });
     expect(ch).toMatch(/ {2}balance uri depth 2\n {2}hash-type consistent\n {2}hash-balance-factor 150\n/);
     expect(ch).toMatch(/bind 127\.0\.0\.1:5000/);
+    // a check may take 400 ms (HAProxy's default is the 100 ms interval: a short stall took every worker out)
+    expect(ch).toMatch(/\n {2}timeout check 400ms\n/);
     expect(ch).toMatch(/option httpchk GET \/status\n {2}http-response set-header x-ol-worker %\[srv_name\]\n {2}default-server inter 100ms fall 2 rise 1\n {2}server w0 127\.0\.0\.1:5001 check\n {2}server w1 127\.0\.0\.1:5002 check/);
   });
 
