@@ -24,8 +24,11 @@ export class PooledSandbox extends SandboxRecord {
   footprint: number;
   /** Requests running on it. */
   active = 0;
-  /** Its place in its function's list of available sandboxes, or -1. */
-  availIdx = -1;
+  /** Whether it is on its function's list of available sandboxes (idle, paused, or busy with a free slot). */
+  listed = false;
+  /** Its neighbours on that list: the one that became available before it, and after it. */
+  availPrev: PooledSandbox | undefined = undefined;
+  availNext: PooledSandbox | undefined = undefined;
   /** When its keep-alive ends (Infinity: none pending). */
   expiresAt = Infinity;
   constructor(id: number, fnId: number, fn: string, memMb: number, createdAt: number) {
@@ -105,6 +108,9 @@ export interface PoolCounts {
   handovers: number;
 }
 
+/** Per-function flags: its sandboxes serve no more (retired); each serves one request (OpenLambda's `reuse-sandbox: false`). */
+const RETIRED = 1, SINGLE_USE = 2;
+
 export class SandboxPool<S extends PooledSandbox> {
   readonly policy: Policy;
   readonly capacityMb: number;
@@ -140,10 +146,15 @@ export class SandboxPool<S extends PooledSandbox> {
   readonly #ncols: number;
   readonly #evictFull: boolean;
   readonly #flushOnFail: boolean;
-  readonly #avail: S[][] = [];
-  readonly #retired: boolean[] = [];
-  /** Functions whose sandboxes serve one request each (OpenLambda's `reuse-sandbox: false`). */
-  readonly #singleUse: boolean[] = [];
+  /**
+   * Per function, the newest of its available sandboxes, whose `availPrev`
+   * links run back to the oldest: a list threaded through the sandboxes
+   * themselves. A cluster of 100 workers over 10,000 functions kept a
+   * million small arrays this way instead (and their backing stores).
+   */
+  readonly #newest: (S | undefined)[] = [];
+  /** Per function: RETIRED, SINGLE_USE. */
+  readonly #fnFlags: number[] = [];
   /** The drain's head, given memory while dying memory still goes: it stays queued, and so does everyone behind it. */
   #held: { seq: number; pos: number; mem: number } | undefined;
 
@@ -179,10 +190,9 @@ export class SandboxPool<S extends PooledSandbox> {
   }
 
   #ensureFn(fnId: number): void {
-    while (this.#avail.length <= fnId) {
-      this.#avail.push([]);
-      this.#retired.push(false);
-      this.#singleUse.push(false);
+    while (this.#newest.length <= fnId) {
+      this.#newest.push(undefined);
+      this.#fnFlags.push(0);
     }
   }
 
@@ -244,19 +254,16 @@ export class SandboxPool<S extends PooledSandbox> {
    * available, or a downsized one cannot get its memory back.
    */
   take(fnId: number, now: number): S | undefined {
-    const list = this.#avail[fnId]!;
-    const n = list.length;
-    if (n === 0) return undefined;
+    const sb = this.#newest[fnId];
+    if (sb === undefined) return undefined;
     this.evictions = 0;
     this.regrown = false;
-    const sb = list[n - 1]!;
     if (sb.state === 'paused' && sb.footprint < sb.memMb) {
       const extra = sb.memMb - sb.footprint;
       if (this.capacityMb - this.used + this.evictable - sb.footprint < extra) return undefined;
     }
-    // off the list before any eviction below reorders it
-    list.pop();
-    sb.availIdx = -1;
+    // off the list before any eviction below changes it
+    this.#unlist(sb);
     if (sb.state === 'busy') {
       // concurrency > 1: a busy sandbox with a free slot
       this.tookPaused = false;
@@ -308,7 +315,7 @@ export class SandboxPool<S extends PooledSandbox> {
   release(sb: S, now: number): boolean {
     sb.active--;
     sb.uses++;
-    if (this.#retired[sb.fnId] || this.#singleUse[sb.fnId]) {
+    if (this.#fnFlags[sb.fnId] !== 0) {
       if (sb.active === 0) this.destroy(sb, 'expired', now);
       return false;
     }
@@ -326,9 +333,9 @@ export class SandboxPool<S extends PooledSandbox> {
       return true;
     }
     if (sb.active === 0) {
-      if (sb.availIdx >= 0) this.#removeAvailable(sb);
+      if (sb.listed) this.#unlist(sb);
       this.#goIdle(sb, now, 'finished');
-    } else if (sb.availIdx < 0) {
+    } else if (!sb.listed) {
       this.#addAvailable(sb);
     }
     return false;
@@ -580,7 +587,7 @@ export class SandboxPool<S extends PooledSandbox> {
    */
   destroy(sb: S, reason: DestroyReason, now: number): void {
     if (sb.state === 'destroyed') return;
-    if (sb.availIdx >= 0) this.#removeAvailable(sb);
+    if (sb.listed) this.#unlist(sb);
     if (sb.state === 'idle' || sb.state === 'paused') this.evictable -= sb.footprint;
     this.used -= sb.footprint;
     this.dying += sb.footprint;
@@ -599,9 +606,8 @@ export class SandboxPool<S extends PooledSandbox> {
    */
   retire(fnId: number, now: number): void {
     this.#ensureFn(fnId);
-    this.#retired[fnId] = true;
-    const list = this.#avail[fnId]!;
-    while (list.length > 0) this.destroy(list[list.length - 1]!, 'expired', now);
+    this.#fnFlags[fnId]! |= RETIRED;
+    for (let sb = this.#newest[fnId]; sb !== undefined; sb = this.#newest[fnId]) this.destroy(sb, 'expired', now);
   }
 
   /**
@@ -611,36 +617,44 @@ export class SandboxPool<S extends PooledSandbox> {
    */
   singleUse(fnId: number): void {
     this.#ensureFn(fnId);
-    this.#singleUse[fnId] = true;
+    this.#fnFlags[fnId]! |= SINGLE_USE;
   }
 
   /** Available sandboxes of every function (shutdown, invariant checks). */
   *available(): IterableIterator<S> {
-    for (const list of this.#avail) yield* list;
+    const list: S[] = [];
+    for (const newest of this.#newest) {
+      for (let sb = newest; sb !== undefined; sb = sb.availPrev as S | undefined) list.push(sb);
+      // oldest first, as they became available
+      for (let i = list.length - 1; i >= 0; i--) yield list[i]!;
+      list.length = 0;
+    }
   }
 
+  /** Puts `sb` on its function's list as the newest (`take` serves the newest: the most recently idle). */
   #addAvailable(sb: S): void {
-    const list = this.#avail[sb.fnId]!;
-    sb.availIdx = list.length;
-    list.push(sb);
+    const fn = sb.fnId;
+    const top = this.#newest[fn];
+    sb.availPrev = top;
+    sb.availNext = undefined;
+    if (top !== undefined) top.availNext = sb;
+    this.#newest[fn] = sb;
+    sb.listed = true;
   }
 
   /**
-   * Takes `sb` off its function's list, keeping the others in the order
-   * they became available (`take` serves the list's end: the most recently
-   * idle). Moving the last one into the gap instead would make it the
-   * least recent, and the next take would pass it over.
+   * Takes `sb` off its function's list; the others keep the order they
+   * became available in. (An array with the last one moved into the gap
+   * made that one the least recent, and the next take passed it over.)
    */
-  #removeAvailable(sb: S): void {
-    const list = this.#avail[sb.fnId]!;
-    const n = list.length - 1;
-    for (let i = sb.availIdx; i < n; i++) {
-      const next = list[i + 1]!;
-      list[i] = next;
-      next.availIdx = i;
-    }
-    list.pop();
-    sb.availIdx = -1;
+  #unlist(sb: S): void {
+    const prev = sb.availPrev, next = sb.availNext;
+    if (prev !== undefined) prev.availNext = next;
+    if (next !== undefined) next.availPrev = prev;
+    else this.#newest[sb.fnId] = prev as S | undefined;
+    sb.availPrev = undefined;
+    sb.availNext = undefined;
+    sb.listed = false;
   }
 
   #checkCapacity(now: number): void {

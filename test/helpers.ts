@@ -17,7 +17,9 @@ export const SAMPLE10 = projectPath('traces', 'data', 'azure2019', '10');
 export class PoolSb extends SandboxRecord implements PooledSandbox {
   footprint: number;
   active = 0;
-  availIdx = -1;
+  listed = false;
+  availPrev: PooledSandbox | undefined = undefined;
+  availNext: PooledSandbox | undefined = undefined;
   expiresAt = Infinity;
   constructor(id: number, fnId: number, mem: number, now: number) {
     super(id, fnId, `f${fnId}`, mem, now);
