@@ -156,4 +156,48 @@ describe('LatencyHistogram', () => {
     expect(h.max).toBe(xs.at(-1));
     expect(h.count).toBe(20000);
   });
+
+  it('keeps only the buckets in use, grown either way, and merges ranges that do not overlap', () => {
+    const rng = makeRng(5, 'hist-ranges');
+    const low = Array.from({ length: 3000 }, () => 0.002 + rng() * 3); // 2 µs .. 3 ms
+    const high = Array.from({ length: 3000 }, () => 200 + rng() * 5e5); // 0.2 .. 500 s
+    const all = [...low, ...high];
+    const fig = (h: LatencyHistogram) => [0.1, 1, 10, 25, 50, 75, 90, 99, 99.9].map((q) => h.percentile(q)).concat([h.count, h.min, h.max]);
+    const up = new LatencyHistogram(7), down = new LatencyHistogram(7);
+    for (const x of [...all].sort((a, b) => a - b)) up.record(x);
+    for (const x of [...all].sort((a, b) => b - a)) down.record(x);
+    expect(fig(down)).toEqual(fig(up));
+    // merged from two histograms whose buckets do not overlap, into an empty one and into each other, either way round
+    const hl = new LatencyHistogram(7), hh = new LatencyHistogram(7);
+    for (const x of low) hl.record(x);
+    for (const x of high) hh.record(x);
+    const m = new LatencyHistogram(7);
+    m.merge(hh);
+    m.merge(hl);
+    expect(fig(m)).toEqual(fig(up));
+    const lh = hl.clone();
+    lh.merge(hh);
+    expect(fig(lh)).toEqual(fig(up));
+    const hlc = hh.clone();
+    hlc.merge(hl);
+    expect(fig(hlc)).toEqual(fig(up));
+    // the median lies between the two groups: the highest low value's bucket
+    expect(up.percentile(50)).toBeLessThanOrEqual(Math.max(...low) * 1.01);
+  });
+
+  it('goes on counting past 32-bit counts (the limit lowered to 5 samples here)', () => {
+    const rng = makeRng(6, 'hist-wide');
+    const xs = Array.from({ length: 500 }, () => Math.exp(rng() * 8));
+    const narrow = new LatencyHistogram(10), wide = new LatencyHistogram(10, 5);
+    for (const x of xs) { narrow.record(x); wide.record(x); }
+    const qs = [1, 50, 90, 99, 100];
+    expect(qs.map((q) => wide.percentile(q))).toEqual(qs.map((q) => narrow.percentile(q)));
+    const w2 = new LatencyHistogram(10, 700);
+    for (const x of xs) w2.record(x);
+    w2.merge(narrow); // passes the limit in the merge
+    const n2 = narrow.clone();
+    n2.merge(narrow);
+    expect(qs.map((q) => w2.percentile(q))).toEqual(qs.map((q) => n2.percentile(q)));
+    expect(w2.count).toBe(1000);
+  });
 });
