@@ -419,9 +419,14 @@ export class OlJsonlTraceSource extends LineTraceSource {
  * the first time it meets a name.
  */
 class ByteNameTable {
-  #slots = new Int32Array(4096).fill(-1);
-  #hashes = new Uint32Array(4096);
-  #names: Buffer[] = [];
+  /** Pairs (id or -1, hash): a probe reads both from one cache line. */
+  #slots = new Int32Array(2 * 4096).fill(-1);
+  /** Every name's bytes, one after another (one block: no object per name to chase). */
+  #arena = new Uint8Array(1 << 16);
+  #arenaUsed = 0;
+  /** Per id: where its bytes start in the arena, and how many. */
+  #off = new Int32Array(1024);
+  #len = new Int32Array(1024);
   #count = 0;
   readonly #table: FunctionTable;
 
@@ -430,39 +435,59 @@ class ByteNameTable {
   }
 
   id(buf: Buffer, s: number, e: number, h: number): number {
-    const mask = this.#slots.length - 1;
+    const slots = this.#slots, arena = this.#arena;
+    const mask = (slots.length >> 1) - 1, n = e - s, hs = h | 0;
     for (let i = h & mask; ; i = (i + 1) & mask) {
-      const k = this.#slots[i]!;
+      const k = slots[2 * i]!;
       if (k < 0) break;
-      if (this.#hashes[i] === h) {
-        const name = this.#names[k]!;
-        if (name.length === e - s) {
-          // names are short: a JS loop beats a native call
-          let j = 0;
-          while (j < name.length && name[j] === buf[s + j]) j++;
-          if (j === name.length) return k;
-        }
+      if (slots[2 * i + 1] === hs && this.#len[k] === n) {
+        // names are short: a JS loop beats a native call
+        const o = this.#off[k]!;
+        let j = 0;
+        while (j < n && arena[o + j] === buf[s + j]) j++;
+        if (j === n) return k;
       }
     }
     const id = this.#table.id(buf.toString('utf8', s, e));
-    this.#names[id] = Buffer.from(buf.subarray(s, e));
-    this.#insert(id, h);
-    if (++this.#count * 2 > this.#slots.length) this.#rehash();
+    this.#keep(id, buf, s, e);
+    this.#insert(id, hs);
+    if (++this.#count * 2 > slots.length >> 1) this.#rehash();
     return id;
   }
 
-  #insert(id: number, h: number): void {
-    const mask = this.#slots.length - 1;
-    let i = h & mask;
-    while (this.#slots[i]! >= 0) i = (i + 1) & mask;
-    this.#slots[i] = id;
-    this.#hashes[i] = h;
+  /** Copies the bytes of name `id` into the arena. */
+  #keep(id: number, buf: Buffer, s: number, e: number): void {
+    if (id >= this.#off.length) {
+      const size = Math.max(2 * this.#off.length, id + 1);
+      const off = new Int32Array(size), len = new Int32Array(size);
+      off.set(this.#off);
+      len.set(this.#len);
+      this.#off = off;
+      this.#len = len;
+    }
+    const n = e - s;
+    if (this.#arenaUsed + n > this.#arena.length) {
+      const a = new Uint8Array(Math.max(2 * this.#arena.length, this.#arenaUsed + n));
+      a.set(this.#arena.subarray(0, this.#arenaUsed));
+      this.#arena = a;
+    }
+    this.#arena.set(buf.subarray(s, e), this.#arenaUsed);
+    this.#off[id] = this.#arenaUsed;
+    this.#len[id] = n;
+    this.#arenaUsed += n;
+  }
+
+  #insert(id: number, hs: number): void {
+    const slots = this.#slots, mask = (slots.length >> 1) - 1;
+    let i = hs & mask;
+    while (slots[2 * i]! >= 0) i = (i + 1) & mask;
+    slots[2 * i] = id;
+    slots[2 * i + 1] = hs;
   }
 
   #rehash(): void {
-    const old = this.#slots, oldH = this.#hashes;
+    const old = this.#slots;
     this.#slots = new Int32Array(old.length * 2).fill(-1);
-    this.#hashes = new Uint32Array(old.length * 2);
-    for (let i = 0; i < old.length; i++) if (old[i]! >= 0) this.#insert(old[i]!, oldH[i]!);
+    for (let i = 0; i < old.length; i += 2) if (old[i]! >= 0) this.#insert(old[i]!, old[i + 1]!);
   }
 }

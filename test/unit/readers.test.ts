@@ -69,6 +69,22 @@ describe('ol-lab CSV', () => {
     expect(rows[119_999]).toMatchObject({ t: 119_999, fn: `fn${119_999 % 97}`, dur: (119_999 % 13) + 0.25 });
     expect(src.functions).toHaveLength(97);
   });
+
+  it('tells 20,000 names apart by their bytes as the string reader does (equal lengths, shared prefixes, UTF-8)', () => {
+    // enough names to grow the fast path's tables several times; a pkgs column sends the same lines through the string reader
+    const names = Array.from({ length: 20_000 }, (_, i) => (i % 3 === 0 ? `f${String(i).padStart(6, '0')}` : i % 3 === 1 ? `λ-${i}` : `app/${(i * 7919) % 20_000}x`));
+    let fast = 't_ms,fn,dur_ms,mem_mb\n', slow = 't_ms,fn,dur_ms,mem_mb,pkgs\n';
+    for (let i = 0; i < 60_000; i++) {
+      const name = names[(i * 104_729) % names.length]!;
+      fast += `${i},${name},1,128\n`;
+      slow += `${i},${name},1,128,\n`;
+    }
+    const a = openTrace(file('names-fast.csv', fast)), b = openTrace(file('names-slow.csv', slow));
+    const ra = drain(a), rb = drain(b);
+    expect(ra.map((r) => r.fn)).toEqual(rb.map((r) => r.fn));
+    expect(a.functions.map((f) => f.name)).toEqual(b.functions.map((f) => f.name));
+    expect(new Set(ra.map((r) => r.fn)).size).toBe(a.functions.length);
+  });
 });
 
 describe('ol-lab JSONL', () => {
