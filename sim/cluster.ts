@@ -21,7 +21,7 @@ import type { SimConfig } from './config.js';
 import type { StartupModel } from './import-cache.js';
 import type { CostModel } from './profile.js';
 import type { FunctionStats, SimResult } from './results.js';
-import { newFnStats, Simulator, type SimHooks } from './simulator.js';
+import { FnStatsTable, newFnStats, Simulator, type SimHooks } from './simulator.js';
 import { CpuShare, ProcessorSharing } from './cpu.js';
 import type { Request } from './request.js';
 import type { FunctionInfo, InvocationBatch } from '../traces/types.js';
@@ -176,7 +176,7 @@ export class ClusterSimulator {
     this.#functions = functions;
     if (this.#given && this.#given.length !== functions.length) throw new OlError('OL_ERR_CONFIG', `placement names: ${this.#given.length} for ${functions.length} functions`);
     // one table per function for the whole cluster, counts and latencies (a worker's own figures are its totals)
-    const fnStats: FunctionStats[] = [];
+    const fnStats = new FnStatsTable();
     const shared = spec.sharedCores;
     if (shared !== undefined && !(shared > 0)) throw new OlError('OL_ERR_CONFIG', `shared cores must be > 0 (or infinite), got ${shared}`);
     this.#shared = shared !== undefined;
