@@ -101,7 +101,10 @@ export class LatencyHistogram {
       c = this.#grow(i, i);
       j = i - this.#lo;
     }
-    if (++this.#n >= this.#narrowMax) this.#widen(), c = this.#counts;
+    if (++this.#n >= this.#narrowMax) {
+      this.#widen();
+      c = this.#counts;
+    }
     c[j]! += 1;
     this.#sum += ms;
     if (ms < this.#min) this.#min = ms;
@@ -121,7 +124,7 @@ export class LatencyHistogram {
     const b = other.#counts;
     if (b.length > 0) {
       const from = other.#lo, to = other.#lo + b.length - 1;
-      if (this.#counts.length === 0 || from < this.#lo || to >= this.#lo + this.#counts.length) this.#grow(Math.min(from, this.#counts.length ? this.#lo : from), to);
+      if (this.#counts.length === 0 || from < this.#lo || to >= this.#lo + this.#counts.length) this.#grow(from, to);
       if (this.#n + other.#n >= this.#narrowMax) this.#widen();
       const a = this.#counts, off = from - this.#lo;
       for (let i = 0; i < b.length; i++) if (b[i]) a[off + i]! += b[i]!;
