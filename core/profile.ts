@@ -61,6 +61,9 @@ export interface CalibrationFigures {
   /** A cluster front's hop (ol-exp calibrate --hop): the median extra latency of a warm call through the boss over the same call straight to its worker, ms, and its samples. */
   hopMs?: number;
   hopSamples?: number[];
+  /** The CPU scheduler's time slice on this machine, ms (SimConfig.cpuSliceMs), and how it was found. */
+  cpuSliceMs?: number;
+  cpuSlice?: unknown;
   /** Headline medians of the calibration, ms. */
   medians?: Record<string, number>;
   /** With merged calibrations: each one's headline figures. */
@@ -78,6 +81,8 @@ export interface ModelFigures {
   coldBackgroundCpuMs: number;
   /** A cluster front's hop, ms (0 when the profile has not measured one). */
   hopMs: number;
+  /** The scheduler's time slice, ms (0: fluid processor sharing, for profiles without one). */
+  cpuSliceMs: number;
 }
 
 export function modelFigures(p: CostProfile): ModelFigures {
@@ -95,6 +100,8 @@ export function modelFigures(p: CostProfile): ModelFigures {
     callBackgroundCpuMs: num(x.backgroundCpu?.callMs, 0),
     coldBackgroundCpuMs: num(x.backgroundCpu?.coldMs, 0),
     hopMs: Math.max(0, num(x.hopMs, 0)),
+    // profiles without it: fluid processor sharing
+    cpuSliceMs: Math.max(0, num(x.cpuSliceMs, 0)),
   };
 }
 

@@ -22,7 +22,7 @@ import type { StartupModel } from './import-cache.js';
 import type { CostModel } from './profile.js';
 import type { FunctionStats, SimResult } from './results.js';
 import { FnStatsTable, newFnStats, Simulator, type SimHooks } from './simulator.js';
-import { CpuShare, ProcessorSharing } from './cpu.js';
+import { CpuShare, makeCpu } from './cpu.js';
 import type { Request } from './request.js';
 import type { FunctionInfo, InvocationBatch } from '../traces/types.js';
 
@@ -180,7 +180,7 @@ export class ClusterSimulator {
     const shared = spec.sharedCores;
     if (shared !== undefined && !(shared > 0)) throw new OlError('OL_ERR_CONFIG', `shared cores must be > 0 (or infinite), got ${shared}`);
     this.#shared = shared !== undefined;
-    const machine = shared !== undefined ? new ProcessorSharing<Request>(shared, config.createCpuWeight) : undefined;
+    const machine = shared !== undefined ? makeCpu<Request>(shared, config.createCpuWeight, config.cpuSliceMs) : undefined;
     this.workers = spec.workers.map((w, i) => new Simulator(
       { ...config, memoryMb: w.memoryMb, cores: shared ?? w.cores }, costs, functions, typeof hooks === 'function' ? hooks(i) : hooks, startup?.(i), i === 0 ? '' : `#w${i}`, spec.hopMs,
       spec.workers.length > 1 ? fnStats : undefined, machine ? new CpuShare(machine, i) : undefined,

@@ -76,6 +76,13 @@ export interface SimConfig {
    */
   createSandboxMs: number;
   /**
+   * The CPU scheduler's time slice, ms (sim/cpu.ts TimeSlicing): while jobs
+   * wait for a core, each running one keeps it for this much work at most.
+   * 0: fluid processor sharing (every job progresses at once). With
+   * infinite cores no job waits, and it changes nothing.
+   */
+  cpuSliceMs: number;
+  /**
    * How much a cold start that does not fit evicts (core/pool.ts): the
    * shortfall (ol-lab's rule) or the new sandbox's full size (FaasCache-sim's).
    */
@@ -104,6 +111,7 @@ export const simDefaults: SimConfig = {
   destroyOnCpu: false,
   createCpuWeight: 1,
   createSandboxMs: 0,
+  cpuSliceMs: 0,
   evictTo: 'shortfall',
   flushOnFail: false,
   zeroCosts: false,
@@ -126,6 +134,7 @@ export function resolveSimConfig(given: Partial<SimConfig>): SimConfig {
   if (!(c.createCpuWeight >= 1 && Number.isFinite(c.createCpuWeight))) badConfig('create-cpu-weight', `must be a number >= 1, got ${c.createCpuWeight}`);
   if (!(c.createSandboxMs >= 0 && Number.isFinite(c.createSandboxMs))) badConfig('create-sandbox-ms', `must be a number of ms >= 0, got ${c.createSandboxMs}`);
   if (c.createSandboxMs > 0 && !c.createOnCpu) badConfig('create-sandbox-ms', 'needs create-on-cpu: only creations run as CPU jobs have parts');
+  if (!(c.cpuSliceMs >= 0 && Number.isFinite(c.cpuSliceMs))) badConfig('cpu-slice-ms', `must be a number of ms >= 0, got ${c.cpuSliceMs}`);
   if (c.evictTo !== 'shortfall' && c.evictTo !== 'full') badConfig('evict-to', `must be shortfall or full, got ${JSON.stringify(c.evictTo)}`);
   if (typeof c.flushOnFail !== 'boolean') badConfig('flush-on-fail', `must be true or false, got ${JSON.stringify(c.flushOnFail)}`);
   if (typeof c.zeroCosts !== 'boolean') badConfig('zero-costs', `must be true or false, got ${JSON.stringify(c.zeroCosts)}`);

@@ -19,7 +19,8 @@
  * start and per finish.
  *
  * Limits (documented in docs/SIMULATOR.md): no scheduler quantum or context
- * switch cost, no memory-bandwidth or cache interference.
+ * switch cost, no memory-bandwidth or cache interference. TimeSlicing
+ * below adds the quantum.
  */
 class TagHeap<P> {
   n = 0;
@@ -92,11 +93,24 @@ export interface Cpu<P> {
   readonly busyCoreMs: number;
   busyCoreMsAt(t: number): number;
   add(now: number, work: number, payload: P, priority?: boolean): void;
+  /** Real time of its next event (a job's end; with time slices, also a slice's end), or Infinity. */
   nextTime(): number;
-  pop(now: number): P;
+  /** Runs the event due at `nextTime()`: the job that finished, or undefined when the event was a slice ending (no job finished). */
+  pop(now: number): P | undefined;
 }
 
-export class ProcessorSharing<P> implements Cpu<P> {
+/** A machine's cores, shared by several worker models (CpuShare): also tells whose job comes next. */
+export interface MachineCpu<P> extends Cpu<P> {
+  /** The job whose event comes next (without running it), or undefined. */
+  peek(): P | undefined;
+}
+
+/** The CPU model a configuration names: processor sharing, or time slices of `sliceMs` (> 0, finite cores). */
+export function makeCpu<P>(cores: number, weight: number, sliceMs: number): MachineCpu<P> {
+  return sliceMs > 0 && Number.isFinite(cores) ? new TimeSlicing<P>(cores, sliceMs, weight) : new ProcessorSharing<P>(cores, weight);
+}
+
+export class ProcessorSharing<P> implements MachineCpu<P> {
   readonly cores: number;
   /** Weight of a `priority` job against an ordinary one's 1. */
   readonly weight: number;
@@ -216,7 +230,7 @@ export class ProcessorSharing<P> implements Cpu<P> {
  * the machine's.
  */
 export class CpuShare<P extends { owner: number }> implements Cpu<P> {
-  constructor(readonly machine: ProcessorSharing<P>, readonly owner: number) {}
+  constructor(readonly machine: MachineCpu<P>, readonly owner: number) {}
   get running(): number {
     return this.machine.running;
   }
@@ -234,7 +248,219 @@ export class CpuShare<P extends { owner: number }> implements Cpu<P> {
     const next = this.machine.peek();
     return next !== undefined && next.owner === this.owner ? this.machine.nextTime() : Infinity;
   }
-  pop(now: number): P {
+  pop(now: number): P | undefined {
     return this.machine.pop(now);
+  }
+}
+
+interface SliceJob<P> {
+  /** Work left, ms of one core. */
+  rem: number;
+  /** Work left in the current grant of a core (a slice, or the rest of the job). */
+  grant: number;
+  /** Whether the current grant ends the job. */
+  completes: boolean;
+  /** Its work left when it was given its core (slices run from there). */
+  base: number;
+  priority: boolean;
+  payload: P;
+}
+
+/** A FIFO of jobs (an array with a moving head). */
+class JobQueue<P> {
+  #a: (SliceJob<P> | undefined)[] = [];
+  #head = 0;
+  get size(): number { return this.#a.length - this.#head; }
+  push(j: SliceJob<P>): void { this.#a.push(j); }
+  unshift(j: SliceJob<P>): void {
+    if (this.#head > 0) this.#a[--this.#head] = j;
+    else this.#a.unshift(j);
+  }
+  shift(): SliceJob<P> {
+    const j = this.#a[this.#head]!;
+    this.#a[this.#head++] = undefined;
+    if (this.#head > 1024 && this.#head * 2 > this.#a.length) { this.#a = this.#a.slice(this.#head); this.#head = 0; }
+    return j;
+  }
+}
+
+/**
+ * The cores as a time-slicing scheduler shares them, instead of the fluid
+ * processor sharing above: at most ⌈C⌉ jobs run at once (each at rate
+ * min(1, C / running), so with no more jobs than cores it is processor
+ * sharing exactly), and while others wait each running job keeps its core
+ * for a slice of `sliceMs` of work at most, then goes to the back of the
+ * queue. A job that arrives when every core is taken waits its turn, and
+ * the jobs running then finish their current slice at most (slices counted
+ * from when each got its core). So a burst of
+ * calls shorter than a slice ends one after another, as the kernel runs
+ * them, not all together at the burst's end, as processor sharing has it;
+ * calls much longer than a slice see processor sharing's stretch. Linux's
+ * fair scheduler (EEVDF since 6.6) gives a task a base slice of 0.75 ms ×
+ * (1 + log2 of the CPUs, up to 8): 1.5 ms on two cores.
+ *
+ * The weighted class (creations at createCpuWeight > 1) is served first: a
+ * job of it takes a core from an ordinary job at once (that job waits at
+ * the head of the queue), which is what a weight of 32 against 1 amounts
+ * to over a few slices. Approximations: a new job always waits at the
+ * back (EEVDF may let a waking task in ahead of ones that have run); no
+ * context-switch cost.
+ */
+export class TimeSlicing<P> implements MachineCpu<P> {
+  readonly cores: number;
+  readonly sliceMs: number;
+  readonly weight: number;
+  readonly #k: number;
+  readonly #run: SliceJob<P>[] = [];
+  readonly #wait = new JobQueue<P>();
+  readonly #waitPriority = new JobQueue<P>();
+  #last = 0;
+  #busyCoreMs = 0;
+
+  constructor(cores: number, sliceMs: number, weight = 1) {
+    if (!(cores > 0) || !Number.isFinite(cores)) throw new RangeError(`time slicing needs a finite number of cores > 0, got ${cores}`);
+    if (!(sliceMs > 0) || !Number.isFinite(sliceMs)) throw new RangeError(`slice must be a number of ms > 0, got ${sliceMs}`);
+    if (!(weight >= 1 && Number.isFinite(weight))) throw new RangeError(`weight must be a number >= 1, got ${weight}`);
+    this.cores = cores;
+    this.sliceMs = sliceMs;
+    this.weight = weight;
+    this.#k = Math.ceil(cores);
+  }
+
+  /** Jobs running or waiting now. */
+  get running(): number {
+    return this.#run.length + this.#wait.size + this.#waitPriority.size;
+  }
+
+  get busyCoreMs(): number {
+    return this.#busyCoreMs;
+  }
+
+  busyCoreMsAt(t: number): number {
+    const dt = t - this.#last;
+    return dt > 0 ? this.#busyCoreMs + dt * this.#rate() * this.#run.length : this.#busyCoreMs;
+  }
+
+  /** Each running job's rate: the cores shared by those running, one core at most each. */
+  #rate(): number {
+    const n = this.#run.length;
+    return n <= this.cores ? 1 : this.cores / n;
+  }
+
+  #advance(now: number): void {
+    const dt = now - this.#last;
+    if (dt > 0) {
+      const run = this.#run, done = dt * this.#rate();
+      for (let i = 0; i < run.length; i++) {
+        const j = run[i]!;
+        j.rem -= done;
+        j.grant -= done;
+      }
+      this.#busyCoreMs += done * run.length;
+    }
+    if (now > this.#last) this.#last = now;
+  }
+
+  #waiting(): number {
+    return this.#wait.size + this.#waitPriority.size;
+  }
+
+  /** Gives `j` a core: the rest of its work, or a slice of it while others wait. */
+  #grantCore(j: SliceJob<P>): void {
+    j.base = j.rem;
+    if (this.#waiting() === 0 || j.rem <= this.sliceMs) {
+      j.grant = j.rem;
+      j.completes = true;
+    } else {
+      j.grant = this.sliceMs;
+      j.completes = false;
+    }
+    this.#run.push(j);
+  }
+
+  /** Someone waits now: a running job keeps its core to the end of its current slice at most (slices counted from when it got the core). */
+  #limitRunning(): void {
+    const q = this.sliceMs;
+    for (const j of this.#run) {
+      const left = q - ((j.base - j.rem) % q);
+      if (j.grant > left) {
+        j.grant = left;
+        j.completes = false;
+      }
+    }
+  }
+
+  add(now: number, work: number, payload: P, priority = false): void {
+    this.#advance(now);
+    const j: SliceJob<P> = { rem: Math.max(0, work), grant: 0, completes: false, base: 0, priority: priority && this.weight !== 1, payload };
+    const run = this.#run;
+    if (run.length < this.#k) {
+      this.#grantCore(j);
+      return;
+    }
+    if (j.priority) {
+      // it takes a core from an ordinary job, which waits first in line
+      let victim = -1;
+      for (let i = 0; i < run.length; i++) if (!run[i]!.priority) { victim = i; break; }
+      if (victim >= 0) {
+        const v = run[victim]!;
+        run.splice(victim, 1);
+        this.#wait.unshift(v);
+        this.#grantCore(j);
+        this.#limitRunning();
+        return;
+      }
+      this.#waitPriority.push(j);
+    } else {
+      this.#wait.push(j);
+    }
+    this.#limitRunning();
+  }
+
+  /** The running job whose grant ends first (the first such in run order), or -1. */
+  #nextIndex(): number {
+    const run = this.#run;
+    let best = -1, g = Infinity;
+    for (let i = 0; i < run.length; i++) if (run[i]!.grant < g) { g = run[i]!.grant; best = i; }
+    return best;
+  }
+
+  nextTime(): number {
+    const i = this.#nextIndex();
+    if (i < 0) return Infinity;
+    const g = this.#run[i]!.grant;
+    return g <= 0 ? this.#last : this.#last + g / this.#rate();
+  }
+
+  peek(): P | undefined {
+    const i = this.#nextIndex();
+    return i < 0 ? undefined : this.#run[i]!.payload;
+  }
+
+  pop(now: number): P | undefined {
+    this.#advance(now);
+    const i = this.#nextIndex();
+    if (i < 0) return undefined;
+    const run = this.#run, j = run[i]!;
+    run.splice(i, 1);
+    if (j.completes) {
+      if (this.#waitPriority.size > 0) this.#grantCore(this.#waitPriority.shift());
+      else if (this.#wait.size > 0) this.#grantCore(this.#wait.shift());
+      return j.payload;
+    }
+    // its slice is over: the next in line runs, and it waits at the back (a weighted job only yields to its own class)
+    if (j.priority) {
+      if (this.#waitPriority.size > 0) { this.#waitPriority.push(j); this.#grantCore(this.#waitPriority.shift()); }
+      else this.#grantCore(j);
+    } else if (this.#waitPriority.size > 0) {
+      this.#wait.push(j);
+      this.#grantCore(this.#waitPriority.shift());
+    } else if (this.#wait.size > 0) {
+      this.#wait.push(j);
+      this.#grantCore(this.#wait.shift());
+    } else {
+      this.#grantCore(j);
+    }
+    return undefined;
   }
 }

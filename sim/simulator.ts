@@ -20,7 +20,7 @@ import { OlError } from '../common/errors.js';
 import type { FunctionInfo, InvocationBatch } from '../traces/types.js';
 import { VirtualClock } from '../core/clock.js';
 import type { SimConfig } from './config.js';
-import { ProcessorSharing, type Cpu } from './cpu.js';
+import { makeCpu, type Cpu } from './cpu.js';
 import { LatencyHistogram } from '../common/histogram.js';
 import { Request, SimSandbox } from './request.js';
 import type { FunctionStats, SimEvent, SimHooks, SimResult } from './results.js';
@@ -165,7 +165,7 @@ export class Simulator implements PoolEffects<SimSandbox> {
     this.#capacity = config.memoryMb;
     this.#costRng = makeRng(config.seed, `sim/costs${stream}`);
     // its own cores, or (a cluster on one machine) its share of the machine's
-    this.#cpu = cpu ?? new ProcessorSharing(config.cores, config.createCpuWeight);
+    this.#cpu = cpu ?? makeCpu(config.cores, config.createCpuWeight, config.cpuSliceMs);
     this.policy = createPolicy(config.policy, {
       capacityMb: config.memoryMb, rng: makeRng(config.seed, `sim/policy${stream}`), options: config.policyOptions,
     });
@@ -344,7 +344,9 @@ export class Simulator implements PoolEffects<SimSandbox> {
     const now = Math.max(ct, this.clock.now());
     this.#advance(now);
     this.clock.advanceTo(now);
-    this.#complete(this.#cpu.pop(now));
+    const req = this.#cpu.pop(now);
+    // undefined: a time slice ended, no job did
+    if (req !== undefined) this.#complete(req);
   }
 
   /** Integrates memory over [last, t) and emits due samples. */

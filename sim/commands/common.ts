@@ -16,6 +16,7 @@ export function simOptions<T>(y: Argv<T>) {
     .option('cold-from-trace', { type: 'boolean', default: false, describe: 'cold start = trace Maximum - Average (azure2019) or init_ms, as FaasCache' })
     .option('create-lanes', { type: 'string', default: 'infinite', describe: 'sandbox creations that proceed at once (infinite: no limit)' })
     .option('create-on-cpu', { type: 'boolean', default: false, describe: 'sandbox creation is CPU work shared with handlers, not a pure delay' })
+    .option('cpu-slice-ms', { type: 'number', default: 0, describe: 'CPU time slice, ms: while jobs wait for a core, each running one keeps it this long at most (ol-exp calibrate measures it); 0: fluid processor sharing' })
     .option('policy-opt', { type: 'string', array: true, default: [] as string[], describe: 'policy option key=value (see ol-sim policies)' })
     .option('arrivals', { choices: ['uniform', 'poisson', 'faascache'] as const, default: 'uniform' as const, describe: 'azure2019: spread of a minute\'s invocations (faascache: at i·60/k s, FaasCache-sim\'s placement)' })
     .option('drop-single', { type: 'boolean', default: false, describe: 'azure2019: leave out functions invoked only once in the day (FaasCache-sim\'s filter)' })
@@ -42,6 +43,7 @@ export interface SimArgs {
   coldFromTrace: boolean;
   createOnCpu: boolean;
   createLanes: string;
+  cpuSliceMs?: number;
   policyOpt: string[];
   arrivals: 'uniform' | 'poisson' | 'faascache';
   dropSingle: boolean;
@@ -94,6 +96,7 @@ export function toConfig(a: SimArgs, policy: string, memoryMb: number): Partial<
     coldFromTrace: a.coldFromTrace,
     createOnCpu: a.createOnCpu,
     createLanes: /^inf/i.test(a.createLanes) ? Infinity : Number(a.createLanes),
+    cpuSliceMs: a.cpuSliceMs ?? 0,
     seed: a.seed,
     policyOptions: parsePolicyOpts(a.policyOpt),
     evictTo: a.evictTo ?? 'shortfall',

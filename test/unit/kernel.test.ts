@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { VirtualClock } from '../../core/clock.js';
 import { WallClock } from '../../worker/wall-clock.js';
-import { ProcessorSharing } from '../../sim/cpu.js';
+import { makeCpu, ProcessorSharing, TimeSlicing, type Cpu } from '../../sim/cpu.js';
 import { LatencyHistogram } from '../../common/histogram.js';
 import { makeRng } from '../../common/rng.js';
 
@@ -135,6 +135,92 @@ describe('ProcessorSharing', () => {
     const cpu = new ProcessorSharing<number>(Infinity);
     for (let i = 0; i < 10; i++) cpu.add(i, 10, i);
     expect(cpu.nextTime()).toBe(10);
+  });
+});
+
+/** Runs a CPU's events to the end: each finished job with its time (slice ends, which finish none, left out). */
+function drain<P>(cpu: Cpu<P>): [P, number][] {
+  const out: [P, number][] = [];
+  for (let t = cpu.nextTime(); t < Infinity; t = cpu.nextTime()) {
+    const p = cpu.pop(t);
+    if (p !== undefined) out.push([p, t]);
+  }
+  return out;
+}
+
+describe('TimeSlicing', () => {
+  it('runs a burst of calls shorter than a slice one after another, not all together', () => {
+    // 1 core, slice 1.5: four 1 ms calls at 0 end at 1, 2, 3, 4 (processor sharing: all four at 4)
+    const cpu = new TimeSlicing<string>(1, 1.5);
+    for (const x of ['a', 'b', 'c', 'd']) cpu.add(0, 1, x);
+    expect(cpu.running).toBe(4);
+    const done = drain(cpu);
+    expect(done.map(([p]) => p)).toEqual(['a', 'b', 'c', 'd']);
+    done.forEach(([, t], i) => expect(t).toBeCloseTo(i + 1, 9));
+    expect(cpu.busyCoreMs).toBeCloseTo(4, 9);
+    const ps = new ProcessorSharing<string>(1);
+    for (const x of ['a', 'b', 'c', 'd']) ps.add(0, 1, x);
+    expect(drain(ps).map(([, t]) => t)).toEqual([4, 4, 4, 4].map((t) => expect.closeTo(t, 9)));
+  });
+
+  it('takes a running job\'s core at the end of its slice when another waits', () => {
+    // 1 core, slice 2: a (5 ms) alone from 0; b (1 ms) comes at 0.5 and waits; a's slice ends at 2
+    // (a slice end, no job done), b runs to 3, then a alone its last 3 ms to 6
+    const cpu = new TimeSlicing<string>(1, 2);
+    cpu.add(0, 5, 'a');
+    expect(cpu.nextTime()).toBeCloseTo(5, 9);
+    cpu.add(0.5, 1, 'b');
+    expect(cpu.nextTime()).toBeCloseTo(2, 9);
+    expect(cpu.pop(2)).toBeUndefined();
+    expect(cpu.nextTime()).toBeCloseTo(3, 9);
+    expect(cpu.pop(3)).toBe('b');
+    expect(cpu.nextTime()).toBeCloseTo(6, 9);
+    expect(cpu.pop(6)).toBe('a');
+    expect(cpu.nextTime()).toBe(Infinity);
+    expect(cpu.busyCoreMsAt(10)).toBeCloseTo(6, 9);
+  });
+
+  it('stretches long jobs as processor sharing does, slice by slice', () => {
+    // 1 core, slice 1: two 100 ms jobs at 0 alternate; a ends at 199, b at 200 (processor sharing: both at 200)
+    const cpu = new TimeSlicing<string>(1, 1);
+    cpu.add(0, 100, 'a');
+    cpu.add(0, 100, 'b');
+    const done = drain(cpu);
+    expect(done.map(([p]) => p)).toEqual(['a', 'b']);
+    expect(done[0]![1]).toBeCloseTo(199, 6);
+    expect(done[1]![1]).toBeCloseTo(200, 6);
+  });
+
+  it('with no more jobs than cores is processor sharing exactly, fractional cores too', () => {
+    // 1.5 cores, two 3 ms jobs: both run at 0.75 and end at 4; one alone runs at full speed
+    const cpu = new TimeSlicing<string>(1.5, 1);
+    cpu.add(0, 3, 'a');
+    cpu.add(0, 3, 'b');
+    expect(drain(cpu)).toEqual([['a', expect.closeTo(4, 9)], ['b', expect.closeTo(4, 9)]]);
+    cpu.add(10, 3, 'c');
+    expect(cpu.nextTime()).toBeCloseTo(13, 9);
+  });
+
+  it('serves the weighted class first: a creation takes a core from a handler at once', () => {
+    // 1 core, weight 32, slice 1.5: a (10 ms) from 0; p (2 ms, weighted) at 1 takes the core, ends at 3; a ends at 12
+    const cpu = new TimeSlicing<string>(1, 1.5, 32);
+    cpu.add(0, 10, 'a');
+    cpu.add(1, 2, 'p', true);
+    expect(drain(cpu)).toEqual([['p', expect.closeTo(3, 9)], ['a', expect.closeTo(12, 9)]]);
+    // weight 1: the class is ignored: a ends its first slice at 1.5, p runs a slice to 3, a one to 4.5, p its last 0.5 to 5
+    const flat = new TimeSlicing<string>(1, 1.5);
+    flat.add(0, 10, 'a');
+    flat.add(1, 2, 'p', true);
+    expect(drain(flat)[0]).toEqual(['p', expect.closeTo(5, 9)]);
+  });
+
+  it('is chosen by a slice > 0 with finite cores; bad settings are named', () => {
+    expect(makeCpu(2, 1, 1.5)).toBeInstanceOf(TimeSlicing);
+    expect(makeCpu(2, 1, 0)).toBeInstanceOf(ProcessorSharing);
+    expect(makeCpu(Infinity, 1, 1.5)).toBeInstanceOf(ProcessorSharing);
+    expect(() => new TimeSlicing(Infinity, 1)).toThrow(/finite number of cores/);
+    expect(() => new TimeSlicing(2, 0)).toThrow(/slice must be/);
+    expect(() => new TimeSlicing(2, 1, 0.5)).toThrow(/weight must be/);
   });
 });
 

@@ -68,6 +68,19 @@ describe('hand-worked scenarios', () => {
     expect(result.cpuBusyCoreMs).toBeCloseTo(200, 9);
   });
 
+  it('time slices: a burst of calls shorter than a slice ends one by one, and a warm sandbox serves the next call', () => {
+    // one core, slice 4 ms: a, b, c (3 ms each) at 0 end at 3, 6, 9 (processor sharing: all at 9), so
+    // a's sandbox is idle when a second call of a comes at 5, which runs warm after c's turn: 9 to 12
+    const rows = [{ t: 0, fn: 'a', dur: 3, mem: 10 }, { t: 0, fn: 'b', dur: 3, mem: 10 }, { t: 0, fn: 'c', dur: 3, mem: 10 }, { t: 5, fn: 'a', dur: 3, mem: 10 }];
+    const sliced = runRows(rows, { policy: 'lru', memoryMb: 1000, cores: 1, cpuSliceMs: 4 }, { ...costs, create: 0 });
+    expect(sliced.text.filter((l) => l.includes('done'))).toEqual(['3 done a #0 sb0', '6 done b #1 sb1', '9 done c #2 sb2', '12 done a #3 sb0']);
+    expect([sliced.result.cold, sliced.result.warm]).toEqual([3, 1]);
+    expect(sliced.result.cpuBusyCoreMs).toBeCloseTo(12, 9);
+    // fluid sharing: a's sandbox is still busy at 5, so the second call of a is a cold start
+    const fluid = runRows(rows, { policy: 'lru', memoryMb: 1000, cores: 1 }, { ...costs, create: 0 });
+    expect([fluid.result.cold, fluid.result.warm]).toEqual([4, 0]);
+  });
+
   it('openlambda pauses an idle sandbox and the next call pays the unpause', () => {
     const { text, result } = runRows(
       [{ t: 0, fn: 'a', dur: 10, mem: 100 }, { t: 100, fn: 'a', dur: 10, mem: 100 }],
@@ -246,6 +259,8 @@ describe('hand-worked scenarios', () => {
     expect(at('done', 'a')).toBeCloseTo(125, 9);
     expect(() => runRows([], { createSandboxMs: 4 })).toThrow(/create-sandbox-ms: needs create-on-cpu/);
     expect(() => runRows([], { createOnCpu: true, createSandboxMs: -1 })).toThrow(/create-sandbox-ms: must be a number of ms >= 0, got -1/);
+    expect(() => runRows([], { cpuSliceMs: -1 })).toThrow(/cpu-slice-ms: must be a number of ms >= 0, got -1/);
+    expect(() => runRows([], { cpuSliceMs: Infinity })).toThrow(/cpu-slice-ms: must be a number of ms >= 0, got Infinity/);
   });
 
   it('a new sandbox\'s first request does its cold work, the dearer figure when it starts among other jobs', () => {
