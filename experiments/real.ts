@@ -298,7 +298,7 @@ export async function runReal(o: RealOptions): Promise<boolean> {
   const info: RunInfo = {
     tool: 'ol-exp', kind: 'real', olLabVersion: olLabVersion(), planSha256: p.planSha256, traceSha256: p.traceSha256,
     trace: p.options.trace, plan: { ...p.options }, seed: p.options.seed, policy: o.policy, memoryMb: o.memoryMb, backend: o.backend,
-    machine: await machineInfo(), complete: false, invocations: p.n, functions: p.functions, notes: p.notes,
+    machine: await machineInfo(), complete: false, invocations: p.n, functions: p.functions, notes: [...p.notes],
     ...(o.repeat ? { repeat: { index: o.repeat } } : {}),
     ...(o.cluster ? { cluster: clusterSettings(o.cluster) } : {}),
   };

@@ -179,7 +179,7 @@ export async function runSim(o: SimRunOptions): Promise<void> {
     trace: p.options.trace, plan: { ...p.options }, seed: p.options.seed, policy: o.policy, memoryMb: o.memoryMb,
     ...(o.replica ? { repeat: { index: o.replica, seed: replicaSeed(p.options.seed, o.replica) } } : {}),
     cores: o.cores === Infinity ? 'infinite' : o.cores, createOnCpu: o.createOnCpu ?? false, destroyOnCpu: o.createOnCpu ?? false, profile: { path: o.profilePath ?? null, ...o.profile },
-    machine: await machineInfo(), complete: true, invocations: p.n, functions: p.functions, notes: p.notes,
+    machine: await machineInfo(), complete: true, invocations: p.n, functions: p.functions, notes: [...p.notes],
     ...(cl ? { cluster: { ...cl, ...(o.cluster!.ownCores ? {} : { sharedCores: o.cores === Infinity ? 'infinite' : o.cores }) } } : {}),
   };
   writeFileSync(join(o.out, 'run.json'), JSON.stringify(info, null, 2) + '\n');

@@ -33,6 +33,14 @@ describe('ol-exp real, end to end (sock backend, needs root)', () => {
     expect(x.touchBusyMsPerMb).toBeGreaterThanOrEqual(x.touchMsPerMb);
     expect(x.touchTogether.wallMs).toHaveLength(3);
     expect(x.cores).toBeGreaterThan(0.5);
+    // handlers spinning two to a core are preempted: the stretches they ran are a slice, a few ms on Linux
+    // (well under the 400 ms each spun), and the simulator's CPU slices by it
+    const slice = p.extra as { cpuSliceMs: number; cpuSlice: { runs: number; p25Ms: number; p75Ms: number } };
+    expect(slice.cpuSlice.runs).toBeGreaterThanOrEqual(10);
+    expect(slice.cpuSliceMs).toBeGreaterThan(0);
+    expect(slice.cpuSliceMs).toBeLessThan(100);
+    expect(slice.cpuSlice.p25Ms).toBeLessThanOrEqual(slice.cpuSliceMs);
+    expect(slice.cpuSlice.p75Ms).toBeGreaterThanOrEqual(slice.cpuSliceMs);
     // a warm call costs the machine some CPU beyond the handler (worker, client), far less than a new sandbox
     expect(x.backgroundCpu.callMs).toBeGreaterThan(0);
     expect(x.backgroundCpu.callMs).toBeLessThan(med(samples('create')));
@@ -106,6 +114,14 @@ describe('ol-exp real, end to end (sock backend, needs root)', () => {
         expect(j.inside).toBe(j.sim.median >= j.real.min && j.sim.median <= j.real.max);
       }
       expect(c.real.every((x: { busyShare?: number }) => typeof x.busyShare === 'number')).toBe(true);
+    }
+    // each replay's notes are its own (they once went into the plan's list, shared by every replay of it)
+    for (const id of ['low-512MB-lru', 'low-512MB-openlambda', 'low-4096MB-lru', 'low-4096MB-openlambda']) {
+      for (const r of [0, 1]) {
+        const notes = readRun(join(dir, 'g', 'cells', id, 'real', String(r))).info.notes;
+        expect(notes.filter((n) => /busy with other work/.test(n)).length, notes.join('\n')).toBeLessThanOrEqual(1);
+        expect(notes.filter((n) => /call\(s\) failed/.test(n)).length, notes.join('\n')).toBeLessThanOrEqual(1);
+      }
     }
     expect(g.rankings).toHaveLength(2);
     expect(existsSync(join(dir, 'g', 'grid.html'))).toBe(true);
