@@ -49,10 +49,11 @@ export interface CalibrationFigures {
   /** A fork's part after the sandbox joins its own cgroup (SimConfig.createSandboxMs). */
   forkSandboxMs?: number;
   forkReadySamples?: number[];
-  /** A first call's cost of touching its memory, ms per MB, alone and among other jobs. */
+  /** A first call's cost of touching its memory, ms per MB: its latency (touchMsPerMb) and the CPU the touching handler spends (touchBusyMsPerMb). */
   touchMsPerMb?: number;
   touchMsPerMbSamples?: number[];
   touchBusyMsPerMb?: number;
+  touchCpuMsPerMbSamples?: number[];
   touchTogether?: unknown;
   /** Machine CPU nothing waits for, per warm call and per cold start (SimConfig.callBackgroundCpuMs, coldBackgroundCpuMs). */
   backgroundCpu?: { callMs?: number; coldMs?: number; measured?: unknown; note?: string };

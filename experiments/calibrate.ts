@@ -18,6 +18,8 @@
  * - memory touching: first calls of the synthetic lambda touching 0 and
  *   40 MB; the difference per MB is `extra.touchMsPerMb`, which `ol-exp sim`
  *   adds as first-call work (the harness's lambda touches its memory then);
+ *   the CPU each touching handler reports of itself per MB is
+ *   `extra.touchBusyMsPerMb`, the CPU work the simulator charges for it;
  * - creation lanes: 10 first calls at once; how much faster than 10 in a
  *   row they finish gives how many creations really proceed in parallel
  *   (`extra.createLanes`, used by `ol-exp sim`);
@@ -33,6 +35,12 @@
  *   clones its next spare, the pool refills its cgroups). Both go to
  *   `extra.backgroundCpu`, which `ol-exp sim` charges as CPU work nothing
  *   waits for (SimConfig.callBackgroundCpuMs, coldBackgroundCpuMs).
+ * - the scheduler's time slice: twice as many handlers as cores, each
+ *   spinning on the clock for a while and noting every stretch it ran
+ *   between two pauses of more than 0.1 ms (another handler had the core);
+ *   the median stretch is `extra.cpuSliceMs`, the slice the simulator's
+ *   CPU gives a job while others wait (SimConfig.cpuSliceMs; on Linux the
+ *   fair scheduler's slice, rounded up to its tick).
  */
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -45,9 +53,9 @@ import { machineInfo } from '../common/machine.js';
 import { defaultConfig } from '../worker/config.js';
 import { makePoolFor } from '../worker/pools.js';
 import type { CalibrationFigures, CostProfile } from '../sim/profile.js';
-import { SYNTHETIC_LAMBDA } from './real.js';
+import { handlerTimes, SYNTHETIC_LAMBDA } from './real.js';
 import { spawnWorker } from './worker-process.js';
-import { median } from '../common/stats.js';
+import { median, percentileOf } from '../common/stats.js';
 
 /** A lambda that returns its event: the calls that time what the worker (or a front) adds around a handler. */
 export const NOOP = 'def f(event):\n    return event\n';
@@ -60,6 +68,46 @@ export function call(base: URL, name: string, body = '1', via: http.Agent = agen
     const req = http.request({ agent: via, host: base.hostname, port: base.port, method: 'POST', path: `/run/${name}`, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
       res.resume();
       res.on('end', () => (res.statusCode === 200 ? resolve(performance.now() - t) : reject(new Error(`${name} at ${base.origin}: status ${res.statusCode}`))));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** A lambda that spins for `ms` of wall time and returns the stretches it ran between pauses of more than `gap_ms` (the first and last left out: cut by its start and end), ms. */
+export const SLICE_LAMBDA = `import time
+
+def f(event):
+    pc = time.perf_counter_ns
+    gap = int(event.get("gap_ms", 0.1) * 1e6)
+    end = pc() + int(event["ms"] * 1e6)
+    runs = []
+    start = last = pc()
+    while last < end:
+        t = pc()
+        if t - last > gap:
+            runs.append((last - start) / 1e6)
+            start = t
+        last = t
+    return {"runs": runs[1:]}
+`;
+
+/** One POST /run/<name> to `base`: its JSON answer and its latency from the client, ms; rejects unless it answers 200. */
+function callJson(base: URL, name: string, body: string): Promise<{ ms: number; answer: unknown }> {
+  return new Promise((resolve, reject) => {
+    const t = performance.now();
+    const req = http.request({ agent, host: base.hostname, port: base.port, method: 'POST', path: `/run/${name}`, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        if (res.statusCode !== 200) return reject(new Error(`${name} at ${base.origin}: status ${res.statusCode}: ${text.slice(0, 200)}`));
+        try {
+          resolve({ answer: JSON.parse(text), ms: performance.now() - t });
+        } catch {
+          reject(new Error(`${name} at ${base.origin}: not JSON: ${text.slice(0, 200)}`));
+        }
+      });
     });
     req.on('error', reject);
     req.end(body);
@@ -115,6 +163,9 @@ export async function calibrate(o: { backend: 'sock' | 'docker'; n: number; out:
   const CONC = 10;
   const conc = Array.from({ length: 3 * CONC }, (_, i) => ({ name: `conc${i}`, src: NOOP }));
   const burn = Array.from({ length: 4 }, (_, i) => ({ name: `burn${i}`, src: SYNTHETIC_LAMBDA }));
+  // twice as many spinning handlers as cores: each waits for a core part of the time
+  const SLICE_K = Math.min(64, 2 * availableParallelism());
+  const slicers = Array.from({ length: SLICE_K }, (_, i) => ({ name: `slice${i}`, src: SLICE_LAMBDA }));
   const TOUCH = 40;
   const touchN = Math.max(5, Math.ceil(n / 3));
   const touch = Array.from({ length: 2 * touchN }, (_, i) => ({ name: `touch${i}`, src: SYNTHETIC_LAMBDA, yaml: 'limits:\n  mem_mb: 128\n' }));
@@ -135,11 +186,18 @@ export async function calibrate(o: { backend: 'sock' | 'docker'; n: number; out:
   const busyTimer = setInterval(takeBusy, 1000).unref();
   // 1. cold, warm (lru keeps idle sandboxes unpaused)
   o.log(`cold and warm calls (${n} each) on a ${o.backend} worker`);
-  let w = await spawnWorker({ sandbox: o.backend, policy: 'lru', mem_pool_mb: 16_000, limits: { mem_mb: 64 } }, [...lambdas, ...burn, ...touch, ...conc, ...ready, ...ctouch]);
+  let w = await spawnWorker({ sandbox: o.backend, policy: 'lru', mem_pool_mb: 16_000, limits: { mem_mb: 64 } }, [...lambdas, ...burn, ...touch, ...conc, ...ready, ...ctouch, ...slicers]);
   const concWall: number[] = [];
   const ctouchWall: { touched: number; none: number }[] = [];
   const cold: number[] = [], warm: number[] = [], cold0: number[] = [], coldT: number[] = [], coldReady: number[] = [];
   let cpu: { k: number; wallMs: number; workMs: number }[] = [];
+  const sliceRuns: number[] = [];
+  // the CPU each touching handler reports it spent touching (its own user and system time), ms per MB
+  const touchCpu: number[] = [], touchCpuTogether: number[] = [];
+  const noteTouchCpu = (answer: unknown, into: number[]) => {
+    const t = handlerTimes(JSON.stringify(answer));
+    if (t) into.push(t[0] / TOUCH);
+  };
   let idlePerMs = 0, cpuCall = 0, cpuCold = 0;
   let coldBatches: number[] = [], warmBatches: number[] = [];
   try {
@@ -171,14 +229,17 @@ export async function calibrate(o: { backend: 'sock' | 'docker'; n: number; out:
     o.log(`first calls touching 0 and ${TOUCH} MB (${touchN} each)`);
     for (let i = 0; i < touchN; i++) {
       cold0.push(await call(w.base, `touch${2 * i}`, JSON.stringify({ dur_ms: 0, touch_mb: 0 })));
-      coldT.push(await call(w.base, `touch${2 * i + 1}`, JSON.stringify({ dur_ms: 0, touch_mb: TOUCH })));
+      const r = await callJson(w.base, `touch${2 * i + 1}`, JSON.stringify({ dur_ms: 0, touch_mb: TOUCH }));
+      coldT.push(r.ms);
+      noteTouchCpu(r.answer, touchCpu);
     }
     // the same, TOUCH_K first calls at once: page faults taken side by side cost more each
     o.log(`first calls touching 0 and ${TOUCH} MB, ${TOUCH_K} at once (${TOUCH_REPS} times each)`);
     let ct = 0;
     const together = async (mb: number) => {
       const t = performance.now();
-      await Promise.all(Array.from({ length: TOUCH_K }, () => call(w.base, `ctouch${ct++}`, JSON.stringify({ dur_ms: 0, touch_mb: mb }))));
+      const got = await Promise.all(Array.from({ length: TOUCH_K }, () => callJson(w.base, `ctouch${ct++}`, JSON.stringify({ dur_ms: 0, touch_mb: mb }))));
+      if (mb > 0) for (const g of got) noteTouchCpu(g.answer, touchCpuTogether);
       return performance.now() - t;
     };
     for (let r = 0; r < TOUCH_REPS; r++) {
@@ -202,6 +263,13 @@ export async function calibrate(o: { backend: 'sock' | 'docker'; n: number; out:
         await Promise.all(Array.from({ length: k }, (_, j) => call(w.base, `burn${j}`, JSON.stringify({ dur_ms: W }))));
         cpu.push({ k, wallMs: round(performance.now() - t), workMs: W });
       }
+    }
+    // 2b. the scheduler's time slice: how long a spinning handler keeps a core while others wait
+    o.log(`the scheduler's time slice: ${SLICE_K} handlers spinning at once, 3 times`);
+    for (let k = 0; k < SLICE_K; k++) await callJson(w.base, `slice${k}`, JSON.stringify({ ms: 1 }));
+    for (let rep = 0; rep < 3; rep++) {
+      const got = await Promise.all(slicers.map((l) => callJson(w.base, l.name, JSON.stringify({ ms: 400 }))));
+      for (const g of got) for (const r of (g.answer as { runs?: unknown }).runs as unknown[] ?? []) if (typeof r === 'number' && r > 0) sliceRuns.push(r);
     }
   } finally {
     await w.stop();
@@ -291,14 +359,20 @@ export async function calibrate(o: { backend: 'sock' | 'docker'; n: number; out:
       // a fork's part after the sandbox joins its own cgroup, run at a handler's CPU weight (SimConfig.createSandboxMs)
       ...(fresh.length ? { forkSandboxMs: round(Math.max(0, median(coldReady) - warmMed)), forkReadySamples: coldReady.map((x) => round(Math.max(0, x - warmMed))) } : {}),
       touchMsPerMb: round(Math.max(0, (median(coldT) - median(cold0)) / TOUCH)),
-      // TOUCH_K first calls at once: the machine's CPU over the extra wall time touching took, per MB
-      // (never below the one-at-a-time cost); what ol-exp sim charges a first call that starts among others
-      touchBusyMsPerMb: round(Math.max(Math.max(0, (median(coldT) - median(cold0)) / TOUCH), (median(ctouchWall.map((x) => x.touched - x.none)) * cores) / (TOUCH_K * TOUCH))),
-      touchTogether: { k: TOUCH_K, mb: TOUCH, wallMs: ctouchWall.map((x) => ({ none: round(x.none), touched: round(x.touched) })) },
+      // the CPU a first call spends touching, per MB: what each touching handler reports of its own
+      // user and system time, one at a time (first calls rarely overlap in a replay); what ol-exp sim
+      // charges as CPU work. Touching also waits (its wall time per MB is larger), and no job is
+      // kept from a core by that wait. TOUCH_K touching at once spend more each (touchCpuTogether).
+      touchBusyMsPerMb: round(touchCpu.length ? median(touchCpu) : Math.max(0, (median(coldT) - median(cold0)) / TOUCH)),
+      touchCpuMsPerMbSamples: touchCpu.map(round),
+      touchTogether: { k: TOUCH_K, mb: TOUCH, wallMs: ctouchWall.map((x) => ({ none: round(x.none), touched: round(x.touched) })), cpuMsPerMb: touchCpuTogether.map(round) },
       // each pair measured back to back: the spread `validate` simulates over (experiments/spread.ts)
       touchMsPerMbSamples: cold0.map((c0, i) => round(Math.max(0, (coldT[i]! - c0) / TOUCH))),
       cpu: { samples: cpu, effectiveCores: effective.map(round), note: 'k handlers each burning workMs of CPU at once; effective cores = k × work / wall' },
       // what ol-exp sim charges as CPU work nothing waits for (SimConfig.callBackgroundCpuMs, coldBackgroundCpuMs)
+      // no stretch seen (never preempted): fluid processor sharing
+      cpuSliceMs: sliceRuns.length >= 10 ? round(median(sliceRuns)) : 0,
+      cpuSlice: { handlers: SLICE_K, runs: sliceRuns.length, p25Ms: sliceRuns.length ? round(percentileOf(sliceRuns, 25)) : null, p75Ms: sliceRuns.length ? round(percentileOf(sliceRuns, 75)) : null, note: 'handlers spinning at once, twice the cores; the stretches each ran between pauses of more than 0.1 ms, ms' },
       backgroundCpu: {
         callMs: round(cpuCall),
         coldMs: round(Math.max(0, cpuCold - cpuCall - Math.max(0, median(cold) - warmMed))),
@@ -353,7 +427,7 @@ export function mergeCalibrations(profiles: CostProfile[]): CostProfile {
   }
   const headline = (p: CostProfile) => {
     const x = p.extra ?? {};
-    return { source: p.source, cores: x.cores, touchBusyMsPerMb: x.touchBusyMsPerMb, forkSandboxMs: x.forkSandboxMs, callMs: x.backgroundCpu?.callMs, coldMs: x.backgroundCpu?.coldMs, busyShare: x.busy?.share, busyFlagged: x.busy?.flagged };
+    return { source: p.source, cores: x.cores, cpuSliceMs: x.cpuSliceMs, touchBusyMsPerMb: x.touchBusyMsPerMb, forkSandboxMs: x.forkSandboxMs, callMs: x.backgroundCpu?.callMs, coldMs: x.backgroundCpu?.coldMs, busyShare: x.busy?.share, busyFlagged: x.busy?.flagged };
   };
   const extra = merge(profiles.map((p) => p.extra)) as CalibrationFigures;
   // flagged if any calibration was
