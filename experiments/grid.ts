@@ -139,6 +139,10 @@ export async function runGrid(o: GridOptions): Promise<GridResult> {
   const bl = planLoad(base);
   const loads: GridResult['loads'] = [];
   const plans = new Map<string, Plan>();
+  // the memory sizes chosen for each plan in this folder before: a grid re-simulated
+  // under another model (--profile) keeps its cells and its real replays
+  const sizesFile = join(o.out, 'memory-sizes.json');
+  const sizesBefore = existsSync(sizesFile) ? (JSON.parse(readFileSync(sizesFile, 'utf8')) as Record<string, number[]>) : {};
   const tmp = mkdtempSync(join(tmpdir(), 'ol-grid-'));
   try {
     for (const l of o.loads) {
@@ -148,12 +152,18 @@ export async function runGrid(o: GridOptions): Promise<GridResult> {
       plans.set(l.name, p);
       // the pool the plan fills when nothing is evicted: the simulator with memory to spare
       let sizes = o.memory;
-      if (sizes.length === 0) {
+      const before = sizesBefore[p.planSha256];
+      if (sizes.length === 0 && before) {
+        sizes = before;
+        log(`load ${l.name}: duration scale ${ds} (handlers ${planLoad(p).cpuCores.toFixed(2)} of ${capacity} cores); memory sizes ${sizes.join(', ')} MB, as chosen for this plan before (${sizesFile})`);
+      } else if (sizes.length === 0) {
         const d = join(tmp, l.name);
         await runSim({ plan: p, out: d, policy: 'lru', memoryMb: 1_000_000, cores: capacity, profile, backend: o.backend, createOnCpu: true });
         const peak = Math.max(0, ...readRun(d).memory.map((m) => m.mb));
         sizes = gridMemorySizes(peak, planLoad(p).maxMemMb);
         log(`load ${l.name}: duration scale ${ds} (handlers ${planLoad(p).cpuCores.toFixed(2)} of ${capacity} cores); the pool holds ${Math.round(peak)} MB when nothing is evicted: memory sizes ${sizes.join(', ')} MB`);
+        sizesBefore[p.planSha256] = sizes;
+        writeFileSync(sizesFile, JSON.stringify(sizesBefore, null, 2) + '\n');
       } else {
         log(`load ${l.name}: duration scale ${ds} (handlers ${planLoad(p).cpuCores.toFixed(2)} of ${capacity} cores)`);
       }
