@@ -7,6 +7,7 @@
  * whether the simulator ranks the policies as the real worker does
  * (Kendall's tau over the pairs whose real difference is clear).
  */
+import { OlError } from '../common/errors.js';
 import { median } from '../common/stats.js';
 
 export type GridFigure = 'coldPct' | 'p50' | 'p99';
@@ -120,6 +121,29 @@ export function rankPolicies(cells: { policy: string; real: RunFigures[]; sim: R
  * largest function needs with a little room; multiples of 64 MB, each
  * distinct (a size the floor pushed onto the one before moves up 64 MB).
  */
+/**
+ * The memory sizes a grid folder chose before, per plan hash
+ * (`<out>/memory-sizes.json`): an object of plan sha256 → ascending
+ * whole MB. `where` names the file in errors.
+ */
+export function parseMemorySizes(text: string, where: string): Record<string, number[]> {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch (e) {
+    throw new OlError('OL_ERR_CONFIG', `${where}: not JSON (${(e as Error).message}); delete it to choose the memory sizes again`);
+  }
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) throw new OlError('OL_ERR_CONFIG', `${where}: expected an object of plan sha256 -> memory sizes in MB`);
+  const out: Record<string, number[]> = {};
+  for (const [k, sizes] of Object.entries(v)) {
+    if (!/^[0-9a-f]{64}$/.test(k)) throw new OlError('OL_ERR_CONFIG', `${where}: key ${JSON.stringify(k)} is not a plan sha256`);
+    if (!Array.isArray(sizes) || sizes.length === 0 || !sizes.every((x, i) => Number.isInteger(x) && x > 0 && (i === 0 || x > sizes[i - 1])))
+      throw new OlError('OL_ERR_CONFIG', `${where}: plan ${k.slice(0, 12)}: memory sizes must be ascending whole MB > 0, got ${JSON.stringify(sizes)}`);
+    out[k] = sizes as number[];
+  }
+  return out;
+}
+
 export function gridMemorySizes(peakMb: number, largestFnMb: number): number[] {
   const floor = largestFnMb + 64;
   const out: number[] = [];

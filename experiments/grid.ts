@@ -22,7 +22,7 @@ import { writeHtml, writePdf, type ReportChart, type ReportDoc } from '../report
 import { modelFigures, type CostProfile } from '../sim/profile.js';
 import { calibrate } from './calibrate.js';
 import { summarizeRun } from './figures.js';
-import { durationScaleFor, fmt, FIGURE_NAME, GRID_FIGURES, GRID_TOLERANCE, gridMemorySizes, judgeCell, rankPolicies, type CellJudgement, type GridFigure, type Ranking, type RunFigures } from './grid-figures.js';
+import { durationScaleFor, fmt, FIGURE_NAME, GRID_FIGURES, GRID_TOLERANCE, gridMemorySizes, judgeCell, parseMemorySizes, rankPolicies, type CellJudgement, type GridFigure, type Ranking, type RunFigures } from './grid-figures.js';
 import { planLoad, type Plan } from './plan.js';
 import { checkFeasible, runReal } from './real.js';
 import { readRun, type InvocationRow, type RunInfo } from './run-files.js';
@@ -142,7 +142,7 @@ export async function runGrid(o: GridOptions): Promise<GridResult> {
   // the memory sizes chosen for each plan in this folder before: a grid re-simulated
   // under another model (--profile) keeps its cells and its real replays
   const sizesFile = join(o.out, 'memory-sizes.json');
-  const sizesBefore = existsSync(sizesFile) ? (JSON.parse(readFileSync(sizesFile, 'utf8')) as Record<string, number[]>) : {};
+  const sizesBefore = existsSync(sizesFile) ? parseMemorySizes(readFileSync(sizesFile, 'utf8'), sizesFile) : {};
   const tmp = mkdtempSync(join(tmpdir(), 'ol-grid-'));
   try {
     for (const l of o.loads) {

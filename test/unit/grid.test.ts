@@ -1,6 +1,6 @@
 /** The validation grid's judgement (experiments/grid-figures.ts) on hand-made replays and replications. */
 import { describe, expect, it } from 'vitest';
-import { durationScaleFor, gridMemorySizes, judgeCell, rankPolicies, type RunFigures } from '../../experiments/grid-figures.js';
+import { durationScaleFor, gridMemorySizes, judgeCell, parseMemorySizes, rankPolicies, type RunFigures } from '../../experiments/grid-figures.js';
 
 const run = (coldPct: number, p50 = 10, p99 = 100): RunFigures => ({ coldPct, p50, p99 });
 
@@ -65,6 +65,18 @@ describe('rankPolicies', () => {
 });
 
 describe('grid sizes and loads', () => {
+  it('reads the memory sizes chosen before per plan hash, and names the file and the plan on bad input', () => {
+    const a = 'a'.repeat(64);
+    const b = '0123456789abcdef'.repeat(4);
+    expect(parseMemorySizes(JSON.stringify({ [a]: [512, 1024, 4096], [b]: [640] }), 'g/memory-sizes.json')).toEqual({ [a]: [512, 1024, 4096], [b]: [640] });
+    expect(() => parseMemorySizes('{', 'g/memory-sizes.json')).toThrow(/g\/memory-sizes\.json: not JSON/);
+    expect(() => parseMemorySizes('[]', 'f.json')).toThrow(/f\.json: expected an object/);
+    expect(() => parseMemorySizes(JSON.stringify({ low: [512] }), 'f.json')).toThrow(/key "low" is not a plan sha256/);
+    expect(() => parseMemorySizes(JSON.stringify({ [a]: [1024, 512] }), 'f.json')).toThrow(/plan aaaaaaaaaaaa: memory sizes must be ascending/);
+    expect(() => parseMemorySizes(JSON.stringify({ [a]: [] }), 'f.json')).toThrow(/ascending whole MB/);
+    expect(() => parseMemorySizes(JSON.stringify({ [a]: [512.5] }), 'f.json')).toThrow(/ascending whole MB/);
+  });
+
   it('spans heavy eviction to none, never below the largest function', () => {
     expect(gridMemorySizes(4000, 199)).toEqual([512, 1024, 2048, 5056]);
     // an eighth and a quarter (100, 200 MB) are less than the largest function needs (263 MB): still four sizes
