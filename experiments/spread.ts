@@ -7,8 +7,13 @@
  * single simulation can land on either side of it by chance.
  * `validate` therefore also simulates the plan with the profile's
  * measured alternatives: each effective-cores sample, crossed with the
- * lower quartile, median and upper quartile of the per-pair touching
- * costs (profiles written before those were recorded vary the cores only).
+ * lower quartile, median and upper quartile of the touching cost: of its
+ * latency per pair (`touchMsPerMbSamples`) and, paired quartile by
+ * quartile, of the CPU the touching handler reports
+ * (`touchCpuMsPerMbSamples`, the figure the simulator charges while other
+ * jobs run, and the one a grid's cells near saturation are most sensitive
+ * to: docs/notebook/2026-12-04-touch-cpu.md). Profiles written before
+ * those were recorded vary what they have.
  */
 import type { CostProfile } from '../sim/profile.js';
 import { percentile as pct } from '../common/stats.js';
@@ -18,6 +23,8 @@ export interface SpreadMember {
   label: string;
   cores: number;
   touchMsPerMb: number;
+  /** The touch CPU charged while other jobs run; the profile's own when it records no samples. */
+  touchBusyMsPerMb?: number;
   profile: CostProfile;
 }
 
@@ -30,15 +37,28 @@ function quartiles(xs: number[]): number[] {
 /** Profiles for the calibration's spread: one per (effective cores sample, touching quartile); [] if the profile records no spread. */
 export function spreadMembers(profile: CostProfile): SpreadMember[] {
   const extra = profile.extra ?? {};
+  const finite = (xs: number[] | undefined) => (xs ?? []).filter((t) => Number.isFinite(t) && t >= 0);
   const coresSamples = (extra.cpu?.effectiveCores ?? []).filter((c) => Number.isFinite(c) && c > 0);
-  const touchSamples = (extra.touchMsPerMbSamples ?? []).filter((t) => Number.isFinite(t) && t >= 0);
-  if (coresSamples.length === 0 && touchSamples.length === 0) return [];
+  const touchSamples = finite(extra.touchMsPerMbSamples);
+  const cpuSamples = finite(extra.touchCpuMsPerMbSamples);
+  if (coresSamples.length === 0 && touchSamples.length === 0 && cpuSamples.length === 0) return [];
   const cores = coresSamples.length ? [...new Set(coresSamples)] : [extra.cores ?? 1];
-  const touch = touchSamples.length ? [...new Set(quartiles(touchSamples))] : [extra.touchMsPerMb ?? 0];
+  // quartile by quartile: the low, middle and high touching cost, in latency and in CPU
+  const lat = touchSamples.length ? quartiles(touchSamples) : undefined;
+  const cpu = cpuSamples.length ? quartiles(cpuSamples) : undefined;
+  const seen = new Set<string>();
+  const touch: { lat: number; cpu?: number }[] = [];
+  for (let q = 0; q < 3; q++) {
+    const t = { lat: lat?.[q] ?? extra.touchMsPerMb ?? 0, cpu: cpu?.[q] };
+    const key = `${t.lat}/${t.cpu}`;
+    if (!seen.has(key)) seen.add(key), touch.push(t);
+  }
   const out: SpreadMember[] = [];
   for (const c of cores) {
     for (const t of touch) {
-      out.push({ label: `cores ${c}, touch ${t} ms/MB`, cores: c, touchMsPerMb: t, profile: { ...profile, extra: { ...extra, cores: c, touchMsPerMb: t } } });
+      const label = t.cpu === undefined ? `cores ${c}, touch ${t.lat} ms/MB` : `cores ${c}, touch ${t.lat} ms/MB (CPU ${t.cpu})`;
+      const x = t.cpu === undefined ? { ...extra, cores: c, touchMsPerMb: t.lat } : { ...extra, cores: c, touchMsPerMb: t.lat, touchBusyMsPerMb: t.cpu };
+      out.push({ label, cores: c, touchMsPerMb: t.lat, ...(t.cpu === undefined ? {} : { touchBusyMsPerMb: t.cpu }), profile: { ...profile, extra: x } });
     }
   }
   return out;

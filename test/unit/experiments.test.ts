@@ -40,6 +40,11 @@ describe('the simulator over the calibration\'s spread', () => {
     // an old profile without touching samples varies the cores only; one without either, nothing
     expect(spreadMembers({ ...base, extra: { cores: 2, touchMsPerMb: 3, cpu: { effectiveCores: [1.8, 2] } } }).map((m) => [m.cores, m.touchMsPerMb])).toEqual([[1.8, 3], [2, 3]]);
     expect(spreadMembers(base)).toEqual([]);
+    // with the handler's own touch CPU recorded, its quartiles go with the latency's, low with low
+    const withCpu = spreadMembers({ ...base, extra: { cores: 2, touchMsPerMb: 3, touchBusyMsPerMb: 2.5, touchMsPerMbSamples: [2.9, 3, 3.1, 4.2], touchCpuMsPerMbSamples: [2.4, 2.5, 3.3, 4.2], cpu: { effectiveCores: [1.9] } } });
+    expect(withCpu.map((m) => [m.cores, m.touchMsPerMb, m.touchBusyMsPerMb])).toEqual([[1.9, 2.9, 2.4], [1.9, 3, 2.5], [1.9, 3.1, 3.3]]);
+    expect(withCpu[2]!.profile.extra).toMatchObject({ cores: 1.9, touchMsPerMb: 3.1, touchBusyMsPerMb: 3.3 });
+    expect(withCpu[2]!.label).toBe('cores 1.9, touch 3.1 ms/MB (CPU 3.3)');
     const side = (cold: number, p50: number, p99: number) => ({ invocations: 10, failed: 0, coldStarts: cold, p50, p90: p50, p99, mean: p50 });
     const ag = (cold: number, p50: number, p99: number) => ({ sim: side(cold, p50, p99) }) as unknown as import('../../experiments/compare.js').Agreement;
     const sum = summarizeSpread(side(100, 13, 5000), [{ label: 'a', agreement: ag(65, 12.5, 2700) }, { label: 'b', agreement: ag(110, 13.2, 4500) }, { label: 'c', agreement: ag(96, 13.0, 4200) }]);
