@@ -144,10 +144,20 @@ export function parseMemorySizes(text: string, where: string): Record<string, nu
   return out;
 }
 
+/**
+ * Four pool sizes from the pool the plan fills when nothing is evicted
+ * (the simulator's estimate): an eighth, a quarter, a half (heavy to
+ * light eviction) and twice (none). Twice, not a little over: `openlambda`
+ * evicts ahead of need to keep 20% free, so at 1.25× it sat exactly at its
+ * edge, and the real worker's footprint runs above the simulator's
+ * estimate (9373 MB against 7347 in the 12-04 afternoon grid), which
+ * turned that "no eviction" cell into the grid's worst (34-41% cold
+ * starts against 9-10% for lru; docs/notebook/2026-12-04-touch-cpu.md).
+ */
 export function gridMemorySizes(peakMb: number, largestFnMb: number): number[] {
   const floor = largestFnMb + 64;
   const out: number[] = [];
-  for (const x of [peakMb / 8, peakMb / 4, peakMb / 2, peakMb * 1.25]) {
+  for (const x of [peakMb / 8, peakMb / 4, peakMb / 2, peakMb * 2]) {
     const v = Math.ceil(Math.max(floor, x) / 64) * 64;
     out.push(Math.max(v, (out[out.length - 1] ?? 0) + 64));
   }

@@ -78,9 +78,12 @@ describe('grid sizes and loads', () => {
   });
 
   it('spans heavy eviction to none, never below the largest function', () => {
-    expect(gridMemorySizes(4000, 199)).toEqual([512, 1024, 2048, 5056]);
+    expect(gridMemorySizes(4000, 199)).toEqual([512, 1024, 2048, 8000]);
     // an eighth and a quarter (100, 200 MB) are less than the largest function needs (263 MB): still four sizes
-    expect(gridMemorySizes(800, 199)).toEqual([320, 384, 448, 1024]);
+    expect(gridMemorySizes(800, 199)).toEqual([320, 384, 448, 1600]);
+    // "none" leaves a policy that keeps 20% free (openlambda) room for more than the estimated peak
+    const top = gridMemorySizes(7347, 199)[3]!;
+    expect(top * 0.8).toBeGreaterThan(7347 * 1.25);
   });
 
   it('scales the duration so handlers and calls use the asked share of the cores', () => {
