@@ -4,6 +4,7 @@
  * (`cpu.csv`) and the calibration measures costs with the first.
  */
 import { readdirSync, readFileSync } from 'node:fs';
+import type { CpuGroup } from './cpu-accounting.js';
 
 /** USER_HZ: the unit of /proc's CPU times (100 on every Linux this runs on). */
 const TICK_MS = 10;
@@ -70,6 +71,12 @@ export interface ExperimentMatch {
   comms?: string[];
   /** Substrings of /proc/<pid>/cgroup, e.g. `/docker/` for the docker backend's containers. */
   cgroups?: string[];
+  /**
+   * A cgroup whose cumulative CPU is the experiment's (common/cpu-accounting.ts):
+   * its processes are counted through it, so their CPU after the last
+   * look, and that of processes too short-lived to be seen, is not lost.
+   */
+  group?: CpuGroup;
 }
 
 /** One interval's CPU, ms: the machine's, the experiment's, and the rest (other users' work, the kernel's). */
@@ -93,6 +100,8 @@ export class BusyMeter {
   #retired = 0;
   /** Processes found in a matching cgroup: pid → start time (a reused pid is another process). */
   #cgroupCache = new Map<number, number | undefined>();
+  /** Whether each of the experiment's processes is in `match.group` (pid → start time and answer). */
+  #heldCache = new Map<number, { start: number | undefined; held: boolean }>();
 
   constructor(private readonly match: ExperimentMatch, private readonly read = { procs: () => readAllProcs(), machine: () => machineBusyMs(), cgroup: (pid: number) => readFileSync(`/proc/${pid}/cgroup`, 'utf8') }) {
     this.#last = { t: performance.now(), machine: this.read.machine(), exp: this.#experimentMs() };
@@ -137,14 +146,25 @@ export class BusyMeter {
       }
       if (hit) walk(pid);
     }
+    // in the accounting group: counted through it, not one by one
+    const group = this.match.group;
+    const held = (pid: number, p: ProcCpu): boolean => {
+      if (!group) return false;
+      const c = this.#heldCache.get(pid);
+      if (c && c.start === p.start) return c.held;
+      const h = group.holds(pid);
+      this.#heldCache.set(pid, { start: p.start, held: h });
+      return h;
+    };
     // gone since the last reading: reaped by one of ours, its time is in the parent's; else keep it
     for (const [pid, p] of this.#seen) {
       if (procs.get(pid)?.start === p.start) continue;
       this.#cgroupCache.delete(pid);
+      this.#heldCache.delete(pid);
       if (!this.#seen.has(p.ppid) || procs.get(p.ppid)?.start !== this.#seen.get(p.ppid)!.start) this.#retired += p.ownMs + p.reapedMs;
     }
-    this.#seen = new Map([...mine].map((pid) => [pid, procs.get(pid)!]));
-    let sum = this.#retired;
+    this.#seen = new Map([...mine].filter((pid) => !held(pid, procs.get(pid)!)).map((pid) => [pid, procs.get(pid)!]));
+    let sum = this.#retired + (group ? group.usageMs() : 0);
     for (const p of this.#seen.values()) sum += p.ownMs + p.reapedMs;
     return sum;
   }
@@ -163,14 +183,17 @@ export class BusyMeter {
  * The experiment's processes for a worker backend: the harness's own tree;
  * sandboxes, zygotes and package installs in ol-lab's cgroups (`/ol-lab/`:
  * the sock backend detaches them from the worker, so init reaps them); for
- * docker also the engine and its containers. Another ol-lab worker or
+ * docker also the engine and its containers; with `group`, every process
+ * in the harness's accounting group (common/cpu-accounting.ts), counted
+ * through the group. Another ol-lab worker or
  * Docker container running beside the experiment counts as the
  * experiment's too: these meters cannot tell them apart.
  */
-export function experimentMatch(backend: 'sock' | 'docker', roots: number[] = [process.pid]): ExperimentMatch {
+export function experimentMatch(backend: 'sock' | 'docker', roots: number[] = [process.pid], group?: CpuGroup): ExperimentMatch {
+  const g = group ? { group } : {};
   return backend === 'docker'
-    ? { roots, comms: ['dockerd', 'containerd', 'containerd-shim', 'containerd-shim-runc-v2', 'runc', 'docker-proxy'], cgroups: ['/ol-lab/', '/docker/', '/docker-'] }
-    : { roots, cgroups: ['/ol-lab/'] };
+    ? { roots, comms: ['dockerd', 'containerd', 'containerd-shim', 'containerd-shim-runc-v2', 'runc', 'docker-proxy'], cgroups: ['/ol-lab/', '/docker/', '/docker-'], ...g }
+    : { roots, cgroups: ['/ol-lab/'], ...g };
 }
 
 /** Other work's share of the machine above which a measurement is flagged. */

@@ -48,6 +48,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { BUSY_SHARE_FLAG, BusyMeter, experimentMatch, machineBusyMs, otherShare } from '../common/cpu-usage.js';
+import { joinCpuGroup, type CpuGroup } from '../common/cpu-accounting.js';
 import { removeUnlessMounted } from '../common/fs.js';
 import { machineInfo } from '../common/machine.js';
 import { defaultConfig } from '../worker/config.js';
@@ -158,6 +159,16 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (x: number) => Math.round(x * 1000) / 1000;
 
 export async function calibrate(o: { backend: 'sock' | 'docker'; n: number; out: string; log: (s: string) => void }): Promise<CostProfile> {
+  // the workers and sandboxes started from here on are counted through one cgroup (busy meter)
+  const acct = joinCpuGroup();
+  try {
+    return await measure(o, acct?.group);
+  } finally {
+    acct?.release();
+  }
+}
+
+async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; log: (s: string) => void }, group: CpuGroup | undefined): Promise<CostProfile> {
   const n = o.n;
   const lambdas = Array.from({ length: n }, (_, i) => ({ name: `noop${i}`, src: NOOP }));
   const CONC = 10;
@@ -174,7 +185,7 @@ export async function calibrate(o: { backend: 'sock' | 'docker'; n: number; out:
   const ctouch = Array.from({ length: 2 * TOUCH_K * TOUCH_REPS }, (_, i) => ({ name: `ctouch${i}`, src: SYNTHETIC_LAMBDA, yaml: 'limits:\n  mem_mb: 128\n' }));
   // other work on the machine over the whole calibration, sampled each second
   const machineCores = availableParallelism();
-  const meter = new BusyMeter(experimentMatch(o.backend));
+  const meter = new BusyMeter(experimentMatch(o.backend, [process.pid], group));
   const busy = { otherMs: 0, wallMs: 0, peakShare: 0 };
   const takeBusy = () => {
     const iv = meter.sample();

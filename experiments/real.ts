@@ -21,6 +21,7 @@ import { CsvWriter, us } from '../common/csv-writer.js';
 import { OlError } from '../common/errors.js';
 import { availableParallelism } from 'node:os';
 import { BUSY_SHARE_FLAG, BusyMeter, experimentMatch, otherShare, probeBusy, processCpuMs } from '../common/cpu-usage.js';
+import { joinCpuGroup, type CpuGroup } from '../common/cpu-accounting.js';
 import { removeUnlessMounted } from '../common/fs.js';
 import { machineInfo } from '../common/machine.js';
 import { olLabVersion } from '../common/version.js';
@@ -253,6 +254,16 @@ async function preparePackages(p: Plan, out: string, log: (s: string) => void): 
 
 /** Runs the replay; returns whether it completed (false after Ctrl-C). */
 export async function runReal(o: RealOptions): Promise<boolean> {
+  // the worker and its sandboxes, started from here on, are counted through one cgroup
+  const acct = o.worker ? undefined : joinCpuGroup();
+  try {
+    return await replay(o, acct?.group);
+  } finally {
+    acct?.release();
+  }
+}
+
+async function replay(o: RealOptions, group: CpuGroup | undefined): Promise<boolean> {
   const p = o.plan;
   const log = o.log ?? (() => {});
   mkdirSync(o.out, { recursive: true });
@@ -294,7 +305,7 @@ export async function runReal(o: RealOptions): Promise<boolean> {
   }
   // other work on the machine just before the replay, with the worker started and idle
   const cores = availableParallelism();
-  const before = await probeBusy(1500, cores, experimentMatch(o.backend));
+  const before = await probeBusy(1500, cores, experimentMatch(o.backend, [process.pid], group));
   const info: RunInfo = {
     tool: 'ol-exp', kind: 'real', olLabVersion: olLabVersion(), planSha256: p.planSha256, traceSha256: p.traceSha256,
     trace: p.options.trace, plan: { ...p.options }, seed: p.options.seed, policy: o.policy, memoryMb: o.memoryMb, backend: o.backend,
@@ -317,7 +328,7 @@ export async function runReal(o: RealOptions): Promise<boolean> {
   };
   const cpuNow = () => ({ t: performance.now(), worker: serverCpu(), client: process.cpuUsage() });
   let cpuLast = cpuNow();
-  const meter = new BusyMeter(experimentMatch(o.backend));
+  const meter = new BusyMeter(experimentMatch(o.backend, [process.pid], group));
   let otherMs = 0, meterMs = 0, peakShare = 0;
   const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
   let stopped = false;

@@ -1,6 +1,7 @@
 /** The machine-busy meter (common/cpu-usage.ts): what is the experiment's and what is other work, on made-up /proc readings. */
 import { describe, expect, it } from 'vitest';
 import { BusyMeter, otherShare, parseProcStat, type ProcCpu } from '../../common/cpu-usage.js';
+import { cpuacctPath } from '../../common/cpu-accounting.js';
 
 /** A fake /proc: processes and the machine's busy counter, changed between samples. */
 function fakeProc(start: Record<number, ProcCpu>, cgroups: Record<number, string> = {}) {
@@ -92,5 +93,35 @@ describe('parseProcStat', () => {
   it('reads a command name with spaces and parentheses', () => {
     const s = "123 (a (b) c) S 7 1 1 0 -1 4194560 100 0 0 0 25 5 3 2 20 0 1 0 10 0 0";
     expect(parseProcStat(s)).toEqual({ ppid: 7, comm: 'a (b) c', ownMs: 300, reapedMs: 50, start: 10 });
+  });
+});
+
+describe('BusyMeter with an accounting cgroup', () => {
+  it('counts the group\'s processes through the group: a sandbox that ends unseen, or after the last look, is not other work', () => {
+    const f = fakeProc({ 10: p(1, 0), 11: p(10, 0), 40: p(1, 0, 0, 'runc') });
+    const held = new Set([10, 11]);
+    const g = { usage: 1000, usageMs() { return this.usage; }, holds: (pid: number) => held.has(pid) };
+    const m = new BusyMeter({ roots: [10], comms: ['runc'], group: g }, f.read);
+    // the harness and worker run 50 ms; a sandbox forked and detached (reaped by init) runs 80 ms
+    // and ends between two samples; runc, outside the group, 20 ms; the kernel 10 ms
+    f.state.procs.get(10)!.ownMs += 20;
+    f.state.procs.get(11)!.ownMs += 30;
+    f.state.procs.get(40)!.ownMs += 20;
+    g.usage += 50 + 80;
+    f.state.machine += 50 + 80 + 20 + 10;
+    const iv = m.sample();
+    expect(iv.experimentMs).toBe(150); // not 70: the unseen sandbox's 80 ms count, the tree's 50 once
+    expect(iv.otherMs).toBe(10);
+    // a group process that exits is neither kept at its last reading nor counted twice
+    f.state.procs.delete(11);
+    g.usage += 5;
+    f.state.machine += 5;
+    expect(m.sample().experimentMs).toBe(5);
+  });
+
+  it('reads the cpuacct line of /proc/<pid>/cgroup, alone or co-mounted', () => {
+    expect(cpuacctPath('12:pids:/a\n4:cpuacct:/ol-exp-acct-7\n3:cpu:/b\n0::/c\n')).toBe('/ol-exp-acct-7');
+    expect(cpuacctPath('5:cpu,cpuacct:/x/y\n')).toBe('/x/y');
+    expect(cpuacctPath('0::/user.slice\n')).toBeUndefined();
   });
 });
