@@ -12,7 +12,8 @@
  * sandboxes, which the worker moves into its own memory, pids, cpu and
  * freezer groups but never into another `cpuacct` one) stays in it, and
  * the group's `cpuacct.usage` keeps their CPU after they end. Where
- * `cpuacct` is not a v1 hierarchy of its own (cgroup v2 only, or no
+ * `cpuacct` is not a v1 hierarchy of its own (co-mounted with `cpu`, where
+ * the group would also weigh the worker's CPU share; cgroup v2 only; no
  * permission) there is no group and the meter works as before.
  */
 import { existsSync, readdirSync, readFileSync, rmdirSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -29,9 +30,15 @@ export interface CpuGroup {
 
 /** The `cpuacct` line's path in /proc/<pid>/cgroup text (v1: `N:cpuacct:/path`, possibly co-mounted as `cpu,cpuacct`). */
 export function cpuacctPath(cgroupText: string): string | undefined {
+  return cpuacctLine(cgroupText)?.path;
+}
+
+/** The `cpuacct` line: its path and whether `cpuacct` is mounted alone (not with `cpu`). */
+export function cpuacctLine(cgroupText: string): { path: string; alone: boolean } | undefined {
   for (const line of cgroupText.split('\n')) {
     const m = /^\d+:([^:]*):(.*)$/.exec(line.trim());
-    if (m && m[1]!.split(',').includes('cpuacct')) return m[2]!;
+    const cs = m ? m[1]!.split(',') : [];
+    if (m && cs.includes('cpuacct')) return { path: m[2]!, alone: cs.length === 1 };
   }
   return undefined;
 }
@@ -101,13 +108,16 @@ let exitHook = false;
  */
 export function joinCpuGroup(mount = '/sys/fs/cgroup/cpuacct'): { group: CpuGroup; release: () => void } | undefined {
   if (!current) {
-    let home: string | undefined;
+    let line: { path: string; alone: boolean } | undefined;
     try {
-      home = cpuacctPath(readFileSync('/proc/self/cgroup', 'utf8'));
+      line = cpuacctLine(readFileSync('/proc/self/cgroup', 'utf8'));
     } catch {
       return undefined;
     }
-    if (home === undefined || !existsSync(join(mount, 'cpuacct.usage'))) return undefined;
+    // co-mounted with cpu, a group of ours would also be a CPU-scheduling group for the
+    // worker and would change what is measured; and the worker moves sandboxes out of it
+    if (!line || !line.alone || !existsSync(join(mount, 'cpuacct.usage'))) return undefined;
+    const home = line.path;
     removeStale(mount);
     try {
       current = { group: new V1Group(mount, home), users: 0 };

@@ -1,7 +1,7 @@
 /** The machine-busy meter (common/cpu-usage.ts): what is the experiment's and what is other work, on made-up /proc readings. */
 import { describe, expect, it } from 'vitest';
 import { BusyMeter, otherShare, parseProcStat, type ProcCpu } from '../../common/cpu-usage.js';
-import { cpuacctPath } from '../../common/cpu-accounting.js';
+import { cpuacctLine, cpuacctPath } from '../../common/cpu-accounting.js';
 
 /** A fake /proc: processes and the machine's busy counter, changed between samples. */
 function fakeProc(start: Record<number, ProcCpu>, cgroups: Record<number, string> = {}) {
@@ -123,5 +123,8 @@ describe('BusyMeter with an accounting cgroup', () => {
     expect(cpuacctPath('12:pids:/a\n4:cpuacct:/ol-exp-acct-7\n3:cpu:/b\n0::/c\n')).toBe('/ol-exp-acct-7');
     expect(cpuacctPath('5:cpu,cpuacct:/x/y\n')).toBe('/x/y');
     expect(cpuacctPath('0::/user.slice\n')).toBeUndefined();
+    // only a cpuacct mounted alone is used: with cpu, a group would also be a scheduling group
+    expect(cpuacctLine('4:cpuacct:/\n')).toEqual({ path: '/', alone: true });
+    expect(cpuacctLine('5:cpu,cpuacct:/\n')).toEqual({ path: '/', alone: false });
   });
 });
