@@ -62,17 +62,33 @@ import { median, percentileOf } from '../common/stats.js';
 export const NOOP = 'def f(event):\n    return event\n';
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
-/** One POST /run/<name> to `base`: its latency from the client, ms; rejects unless it answers 200. */
-export function call(base: URL, name: string, body = '1', via: http.Agent = agent): Promise<number> {
+/** One POST /run/<name> to `base`: its latency from the client, ms, and (with `keep`) its body; rejects unless it answers 200. */
+function post(base: URL, name: string, body: string, via: http.Agent, keep: boolean): Promise<{ ms: number; text: string }> {
   return new Promise((resolve, reject) => {
     const t = performance.now();
     const req = http.request({ agent: via, host: base.hostname, port: base.port, method: 'POST', path: `/run/${name}`, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      res.resume();
-      res.on('end', () => (res.statusCode === 200 ? resolve(performance.now() - t) : reject(new Error(`${name} at ${base.origin}: status ${res.statusCode}`))));
+      const chunks: Buffer[] = [];
+      if (keep) res.on('data', (c: Buffer) => chunks.push(c));
+      else res.resume();
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        if (res.statusCode === 200) resolve({ ms: performance.now() - t, text });
+        else reject(new Error(`${name} at ${base.origin}: status ${res.statusCode}${text ? `: ${text.slice(0, 200)}` : ''}`));
+      });
     });
     req.on('error', reject);
     req.end(body);
   });
+}
+
+/** One POST /run/<name> to `base`: its latency from the client, ms; rejects unless it answers 200. */
+export function call(base: URL, name: string, body = '1', via: http.Agent = agent): Promise<number> {
+  return post(base, name, body, via, false).then((r) => r.ms);
+}
+
+/** The same, keeping the answer's text. */
+function callText(base: URL, name: string, body: string): Promise<{ ms: number; text: string }> {
+  return post(base, name, body, agent, true);
 }
 
 /** A lambda that spins for `ms` of wall time and returns the stretches it ran between pauses of more than `gap_ms` (the first and last left out: cut by its start and end), ms. */
@@ -92,28 +108,6 @@ def f(event):
         last = t
     return {"runs": runs[1:]}
 `;
-
-/** One POST /run/<name> to `base`: its JSON answer and its latency from the client, ms; rejects unless it answers 200. */
-function callJson(base: URL, name: string, body: string): Promise<{ ms: number; answer: unknown }> {
-  return new Promise((resolve, reject) => {
-    const t = performance.now();
-    const req = http.request({ agent, host: base.hostname, port: base.port, method: 'POST', path: `/run/${name}`, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        if (res.statusCode !== 200) return reject(new Error(`${name} at ${base.origin}: status ${res.statusCode}: ${text.slice(0, 200)}`));
-        try {
-          resolve({ answer: JSON.parse(text), ms: performance.now() - t });
-        } catch {
-          reject(new Error(`${name} at ${base.origin}: not JSON: ${text.slice(0, 200)}`));
-        }
-      });
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
 
 /** Runs `fn`: the machine's busy CPU meanwhile and the wall time, ms. */
 async function busyDuring(fn: () => Promise<unknown>): Promise<{ busy: number; wall: number }> {
@@ -205,8 +199,8 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
   const sliceRuns: number[] = [];
   // the CPU each touching handler reports it spent touching (its own user and system time), ms per MB
   const touchCpu: number[] = [], touchCpuTogether: number[] = [];
-  const noteTouchCpu = (answer: unknown, into: number[]) => {
-    const t = handlerTimes(JSON.stringify(answer));
+  const noteTouchCpu = (text: string, into: number[]) => {
+    const t = handlerTimes(text);
     if (t) into.push(t[0] / TOUCH);
   };
   let idlePerMs = 0, cpuCall = 0, cpuCold = 0;
@@ -240,17 +234,17 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
     o.log(`first calls touching 0 and ${TOUCH} MB (${touchN} each)`);
     for (let i = 0; i < touchN; i++) {
       cold0.push(await call(w.base, `touch${2 * i}`, JSON.stringify({ dur_ms: 0, touch_mb: 0 })));
-      const r = await callJson(w.base, `touch${2 * i + 1}`, JSON.stringify({ dur_ms: 0, touch_mb: TOUCH }));
+      const r = await callText(w.base, `touch${2 * i + 1}`, JSON.stringify({ dur_ms: 0, touch_mb: TOUCH }));
       coldT.push(r.ms);
-      noteTouchCpu(r.answer, touchCpu);
+      noteTouchCpu(r.text, touchCpu);
     }
     // the same, TOUCH_K first calls at once: page faults taken side by side cost more each
     o.log(`first calls touching 0 and ${TOUCH} MB, ${TOUCH_K} at once (${TOUCH_REPS} times each)`);
     let ct = 0;
     const together = async (mb: number) => {
       const t = performance.now();
-      const got = await Promise.all(Array.from({ length: TOUCH_K }, () => callJson(w.base, `ctouch${ct++}`, JSON.stringify({ dur_ms: 0, touch_mb: mb }))));
-      if (mb > 0) for (const g of got) noteTouchCpu(g.answer, touchCpuTogether);
+      const got = await Promise.all(Array.from({ length: TOUCH_K }, () => callText(w.base, `ctouch${ct++}`, JSON.stringify({ dur_ms: 0, touch_mb: mb }))));
+      if (mb > 0) for (const g of got) noteTouchCpu(g.text, touchCpuTogether);
       return performance.now() - t;
     };
     for (let r = 0; r < TOUCH_REPS; r++) {
@@ -277,10 +271,18 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
     }
     // 2b. the scheduler's time slice: how long a spinning handler keeps a core while others wait
     o.log(`the scheduler's time slice: ${SLICE_K} handlers spinning at once, 3 times`);
-    for (let k = 0; k < SLICE_K; k++) await callJson(w.base, `slice${k}`, JSON.stringify({ ms: 1 }));
+    for (let k = 0; k < SLICE_K; k++) await call(w.base, `slice${k}`, JSON.stringify({ ms: 1 }));
     for (let rep = 0; rep < 3; rep++) {
-      const got = await Promise.all(slicers.map((l) => callJson(w.base, l.name, JSON.stringify({ ms: 400 }))));
-      for (const g of got) for (const r of (g.answer as { runs?: unknown }).runs as unknown[] ?? []) if (typeof r === 'number' && r > 0) sliceRuns.push(r);
+      const got = await Promise.all(slicers.map((l) => callText(w.base, l.name, JSON.stringify({ ms: 400 }))));
+      for (const g of got) {
+        let runs: unknown;
+        try {
+          runs = (JSON.parse(g.text) as { runs?: unknown }).runs;
+        } catch {
+          throw new Error(`the slice lambda answered something that is not JSON: ${g.text.slice(0, 200)}`);
+        }
+        for (const r of Array.isArray(runs) ? runs : []) if (typeof r === 'number' && r > 0) sliceRuns.push(r);
+      }
     }
   } finally {
     await w.stop();
@@ -371,19 +373,19 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
       ...(fresh.length ? { forkSandboxMs: round(Math.max(0, median(coldReady) - warmMed)), forkReadySamples: coldReady.map((x) => round(Math.max(0, x - warmMed))) } : {}),
       touchMsPerMb: round(Math.max(0, (median(coldT) - median(cold0)) / TOUCH)),
       // the CPU a first call spends touching, per MB: what each touching handler reports of its own
-      // user and system time, one at a time (first calls rarely overlap in a replay); what ol-exp sim
-      // charges as CPU work. Touching also waits (its wall time per MB is larger), and no job is
-      // kept from a core by that wait. TOUCH_K touching at once spend more each (touchCpuTogether).
+      // user and system time, one at a time; what ol-exp sim charges as CPU work (in a replay the
+      // wall time is longer: the cores are shared with the other first calls, which the simulator
+      // models itself). TOUCH_K touching at once spend more each (touchTogether.cpuMsPerMb).
       touchBusyMsPerMb: round(touchCpu.length ? median(touchCpu) : Math.max(0, (median(coldT) - median(cold0)) / TOUCH)),
       touchCpuMsPerMbSamples: touchCpu.map(round),
       touchTogether: { k: TOUCH_K, mb: TOUCH, wallMs: ctouchWall.map((x) => ({ none: round(x.none), touched: round(x.touched) })), cpuMsPerMb: touchCpuTogether.map(round) },
       // each pair measured back to back: the spread `validate` simulates over (experiments/spread.ts)
       touchMsPerMbSamples: cold0.map((c0, i) => round(Math.max(0, (coldT[i]! - c0) / TOUCH))),
       cpu: { samples: cpu, effectiveCores: effective.map(round), note: 'k handlers each burning workMs of CPU at once; effective cores = k × work / wall' },
-      // what ol-exp sim charges as CPU work nothing waits for (SimConfig.callBackgroundCpuMs, coldBackgroundCpuMs)
       // no stretch seen (never preempted): fluid processor sharing
       cpuSliceMs: sliceRuns.length >= 10 ? round(median(sliceRuns)) : 0,
       cpuSlice: { handlers: SLICE_K, runs: sliceRuns.length, p25Ms: sliceRuns.length ? round(percentileOf(sliceRuns, 25)) : null, p75Ms: sliceRuns.length ? round(percentileOf(sliceRuns, 75)) : null, note: 'handlers spinning at once, twice the cores; the stretches each ran between pauses of more than 0.1 ms, ms' },
+      // what ol-exp sim charges as CPU work nothing waits for (SimConfig.callBackgroundCpuMs, coldBackgroundCpuMs)
       backgroundCpu: {
         callMs: round(cpuCall),
         coldMs: round(Math.max(0, cpuCold - cpuCall - Math.max(0, median(cold) - warmMed))),

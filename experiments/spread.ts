@@ -51,14 +51,16 @@ export function spreadMembers(profile: CostProfile): SpreadMember[] {
   for (let q = 0; q < 3; q++) {
     const t = { lat: lat?.[q] ?? extra.touchMsPerMb ?? 0, cpu: cpu?.[q] };
     const key = `${t.lat}/${t.cpu}`;
-    if (!seen.has(key)) seen.add(key), touch.push(t);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    touch.push(t);
   }
   const out: SpreadMember[] = [];
   for (const c of cores) {
     for (const t of touch) {
-      const label = t.cpu === undefined ? `cores ${c}, touch ${t.lat} ms/MB` : `cores ${c}, touch ${t.lat} ms/MB (CPU ${t.cpu})`;
-      const x = t.cpu === undefined ? { ...extra, cores: c, touchMsPerMb: t.lat } : { ...extra, cores: c, touchMsPerMb: t.lat, touchBusyMsPerMb: t.cpu };
-      out.push({ label, cores: c, touchMsPerMb: t.lat, ...(t.cpu === undefined ? {} : { touchBusyMsPerMb: t.cpu }), profile: { ...profile, extra: x } });
+      const busy = t.cpu === undefined ? {} : { touchBusyMsPerMb: t.cpu };
+      const label = `cores ${c}, touch ${t.lat} ms/MB${t.cpu === undefined ? '' : ` (CPU ${t.cpu})`}`;
+      out.push({ label, cores: c, touchMsPerMb: t.lat, ...busy, profile: { ...profile, extra: { ...extra, cores: c, touchMsPerMb: t.lat, ...busy } } });
     }
   }
   return out;
