@@ -115,13 +115,6 @@ export function rankPolicies(cells: { policy: string; real: RunFigures[]; sim: R
 }
 
 /**
- * The grid's memory sizes from the pool a plan fills when nothing is
- * evicted (`peakMb`): an eighth, a quarter and a half of it (heavy to
- * light eviction), and a quarter above it (none); never below what the
- * largest function needs with a little room; multiples of 64 MB, each
- * distinct (a size the floor pushed onto the one before moves up 64 MB).
- */
-/**
  * The memory sizes a grid folder chose before, per plan hash
  * (`<out>/memory-sizes.json`): an object of plan sha256 → ascending
  * whole MB. `where` names the file in errors.
@@ -145,9 +138,12 @@ export function parseMemorySizes(text: string, where: string): Record<string, nu
 }
 
 /**
- * Four pool sizes from the pool the plan fills when nothing is evicted
- * (the simulator's estimate): an eighth, a quarter, a half (heavy to
- * light eviction) and twice (none). Twice, not a little over: `openlambda`
+ * The grid's memory sizes from the pool a plan fills when nothing is
+ * evicted (`peakMb`, the simulator's estimate): an eighth, a quarter and a
+ * half of it (heavy to light eviction), and twice it (none); never below
+ * what the largest function needs with a little room; multiples of 64 MB,
+ * each distinct (a size the floor pushed onto the one before moves up 64
+ * MB). Twice, not a little over: `openlambda`
  * evicts ahead of need to keep 20% free, so at 1.25× it sat exactly at its
  * edge, and the real worker's footprint runs above the simulator's
  * estimate (9373 MB against 7347 in the 12-04 afternoon grid), which
