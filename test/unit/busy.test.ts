@@ -1,7 +1,7 @@
 /** The machine-busy meter (common/cpu-usage.ts): what is the experiment's and what is other work, on made-up /proc readings. */
 import { describe, expect, it } from 'vitest';
 import { BusyMeter, otherShare, parseProcStat, type ProcCpu } from '../../common/cpu-usage.js';
-import { cpuacctLine, cpuacctPath } from '../../common/cpu-accounting.js';
+import { cpuacctLine, cpuacctPath, unifiedPath } from '../../common/cpu-accounting.js';
 
 /** A fake /proc: processes and the machine's busy counter, changed between samples. */
 function fakeProc(start: Record<number, ProcCpu>, cgroups: Record<number, string> = {}) {
@@ -126,5 +126,9 @@ describe('BusyMeter with an accounting cgroup', () => {
     // only a cpuacct mounted alone is used: with cpu, a group would also be a scheduling group
     expect(cpuacctLine('4:cpuacct:/\n')).toEqual({ path: '/', alone: true });
     expect(cpuacctLine('5:cpu,cpuacct:/\n')).toEqual({ path: '/', alone: false });
+    // the unified hierarchy's line, beside v1 or alone
+    expect(unifiedPath('4:cpuacct:/\n0::/ol-exp-acct-7\n')).toBe('/ol-exp-acct-7');
+    expect(unifiedPath('0::/user.slice/a.scope\n')).toBe('/user.slice/a.scope');
+    expect(unifiedPath('4:cpuacct:/\n')).toBeUndefined();
   });
 });
