@@ -55,6 +55,8 @@ export interface CalibrationFigures {
   touchBusyMsPerMb?: number;
   touchCpuMsPerMbSamples?: number[];
   touchTogether?: unknown;
+  /** First touches of memory as memory in use grows (experiments/memory-warmth.ts): recorded, not used by the model. */
+  memoryWarmth?: unknown;
   /** Machine CPU nothing waits for, per warm call and per cold start (SimConfig.callBackgroundCpuMs, coldBackgroundCpuMs). */
   backgroundCpu?: { callMs?: number; coldMs?: number; measured?: unknown; note?: string };
   /** Other work on the machine while it calibrated (not the calibration's processes): cores on average, share of the cores, flagged at a large share. */

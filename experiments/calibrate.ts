@@ -20,6 +20,10 @@
  *   adds as first-call work (the harness's lambda touches its memory then);
  *   the CPU each touching handler reports of itself per MB is
  *   `extra.touchBusyMsPerMb`, the CPU work the simulator charges for it;
+ * - memory warmth: first touches of memory in a separate process as the
+ *   memory it holds grows, at the end (`extra.memoryWarmth`: on a VM whose
+ *   host takes freed memory back, touching beyond what it still backs costs
+ *   more; recorded, not yet used by the simulator);
  * - creation lanes: 10 first calls at once; how much faster than 10 in a
  *   row they finish gives how many creations really proceed in parallel
  *   (`extra.createLanes`, used by `ol-exp sim`);
@@ -49,6 +53,7 @@ import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { BUSY_SHARE_FLAG, BusyMeter, experimentMatch, machineBusyMs, otherShare } from '../common/cpu-usage.js';
 import { joinCpuGroup, type CpuGroup } from '../common/cpu-accounting.js';
+import { measureMemoryWarmth } from './memory-warmth.js';
 import { removeUnlessMounted } from '../common/fs.js';
 import { machineInfo } from '../common/machine.js';
 import { defaultConfig } from '../worker/config.js';
@@ -350,6 +355,10 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
   const otherCores = busy.wallMs > 0 ? busy.otherMs / busy.wallMs : 0;
   const busyFig = { otherCores: round(otherCores), share: round(otherCores / machineCores), peakShare: round(busy.peakShare), flagged: otherCores / machineCores >= BUSY_SHARE_FLAG };
   if (busyFig.flagged) o.log(`warning: the machine was busy with other work while calibrating (${busyFig.otherCores} of ${machineCores} cores on average): its figures may read slow`);
+  // last, with the worker gone (it frees what it touched, which would be cheap to touch again for a while)
+  o.log('first touches of memory as memory in use grows');
+  const warmth = measureMemoryWarmth();
+  if (warmth.coldMsPerMb !== null) o.log(`  first touches cost ${warmth.warmMsPerMb} ms/MB for the first ${warmth.warmMb} MB, then ${warmth.coldMsPerMb}: the simulator charges one figure (docs/EXPERIMENTS.md)`);
   const profile: CostProfile = {
     format: 'ol-lab-profile/1',
     name: `calibrated-${o.backend}`,
@@ -378,6 +387,8 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
       // models itself). TOUCH_K touching at once spend more each (touchTogether.cpuMsPerMb).
       touchBusyMsPerMb: round(touchCpu.length ? median(touchCpu) : Math.max(0, (median(coldT) - median(cold0)) / TOUCH)),
       touchCpuMsPerMbSamples: touchCpu.map(round),
+      // what a first touch costs as memory in use grows (not used by the simulator yet: experiments/memory-warmth.ts)
+      memoryWarmth: warmth,
       touchTogether: { k: TOUCH_K, mb: TOUCH, wallMs: ctouchWall.map((x) => ({ none: round(x.none), touched: round(x.touched) })), cpuMsPerMb: touchCpuTogether.map(round) },
       // each pair measured back to back: the spread `validate` simulates over (experiments/spread.ts)
       touchMsPerMbSamples: cold0.map((c0, i) => round(Math.max(0, (coldT[i]! - c0) / TOUCH))),
