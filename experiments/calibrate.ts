@@ -20,10 +20,11 @@
  *   adds as first-call work (the harness's lambda touches its memory then);
  *   the CPU each touching handler reports of itself per MB is
  *   `extra.touchBusyMsPerMb`, the CPU work the simulator charges for it;
- * - memory warmth: first touches of memory in a separate process as the
- *   memory it holds grows, at the end (`extra.memoryWarmth`: on a VM whose
- *   host takes freed memory back, touching beyond what it still backs costs
- *   more; recorded, not yet used by the simulator);
+ * - memory warmth: at the end, first touches of memory in a separate
+ *   process as the memory it holds grows (`extra.memoryWarmth`: on a VM
+ *   whose host takes freed memory back, touching past the free memory it
+ *   has not taken back yet costs more; recorded, not yet used by the
+ *   simulator);
  * - creation lanes: 10 first calls at once; how much faster than 10 in a
  *   row they finish gives how many creations really proceed in parallel
  *   (`extra.createLanes`, used by `ol-exp sim`);
@@ -358,7 +359,7 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
   // last, with the worker gone (it frees what it touched, which would be cheap to touch again for a while)
   o.log('first touches of memory as memory in use grows');
   const warmth = measureMemoryWarmth();
-  if (warmth.coldMsPerMb !== null) o.log(`  first touches cost ${warmth.warmMsPerMb} ms/MB for the first ${warmth.warmMb} MB, then ${warmth.coldMsPerMb}: the simulator charges one figure (docs/EXPERIMENTS.md)`);
+  if (warmth?.coldMsPerMb != null) o.log(`  first touches cost ${warmth.warmMsPerMb} ms/MB for the first ${warmth.warmMb} MB, then ${warmth.coldMsPerMb}: the simulator charges one figure (docs/EXPERIMENTS.md)`);
   const profile: CostProfile = {
     format: 'ol-lab-profile/1',
     name: `calibrated-${o.backend}`,
@@ -388,7 +389,7 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
       touchBusyMsPerMb: round(touchCpu.length ? median(touchCpu) : Math.max(0, (median(coldT) - median(cold0)) / TOUCH)),
       touchCpuMsPerMbSamples: touchCpu.map(round),
       // what a first touch costs as memory in use grows (not used by the simulator yet: experiments/memory-warmth.ts)
-      memoryWarmth: warmth,
+      ...(warmth ? { memoryWarmth: warmth } : {}),
       touchTogether: { k: TOUCH_K, mb: TOUCH, wallMs: ctouchWall.map((x) => ({ none: round(x.none), touched: round(x.touched) })), cpuMsPerMb: touchCpuTogether.map(round) },
       // each pair measured back to back: the spread `validate` simulates over (experiments/spread.ts)
       touchMsPerMbSamples: cold0.map((c0, i) => round(Math.max(0, (coldT[i]! - c0) / TOUCH))),

@@ -1,20 +1,21 @@
 /**
- * How much a first touch of memory costs on this machine, as memory in use
- * grows. On a virtual machine whose host backs guest memory lazily and
- * takes freed memory back (a balloon's free page reporting, as on this
- * project's Firecracker machines), touching a page the host still backs
- * costs a guest page fault; touching one it took back costs a host fault
- * too. Here: about 2.7 ms per MB for the first 1.2-2 GB touched, then
- * about 4.3 beyond it; memory freed a moment ago is cheap again
- * (docs/notebook/2026-12-04-memory-warmth.md). A worker whose sandboxes
- * hold more than that pays the dearer figure for new sandboxes that do not
- * reuse memory just freed, so a first call's touching cost depends on the
- * pool's state, which the simulator's single figure (touchBusyMsPerMb)
- * does not follow. On bare metal both figures are the same.
+ * What a first touch of memory costs on this machine, as memory in use
+ * grows. On a virtual machine whose balloon reports free pages to the
+ * host (this project's Firecracker machines), the host takes freed memory
+ * back a second or two after the guest frees it. The guest's free memory
+ * the host has not taken back yet (just freed, or never reported) is
+ * cheap to touch, about 2.7 ms per MB with the synthetic lambda's Python
+ * loop; past it, a touch costs a host fault as well, about 4.3
+ * (docs/notebook/2026-12-04-memory-warmth.md). So a new sandbox that
+ * reuses memory an eviction has just freed touches cheaply, one that
+ * grows the pool may not, and how much is cheap depends on what the
+ * machine freed lately. The simulator still charges one figure
+ * (touchBusyMsPerMb). On bare metal the two figures are the same.
  *
- * Measured in a child process (its memory goes when it exits): step MB
- * touched at a time, one byte per 4 KiB page, up to maxMb (at most a
- * quarter of the free memory), the CPU per MB of each step.
+ * Measured in a child `python3` (the lambda's own loop: one byte per 4
+ * KiB page of a bytearray; its memory goes when it exits), `stepMb` at a
+ * time up to `maxMb` (at most a quarter of the free memory), holding what
+ * it touched: the CPU per MB of each step.
  */
 import { spawnSync } from 'node:child_process';
 import { freemem } from 'node:os';
@@ -26,7 +27,7 @@ export interface MemoryWarmth {
   samplesMsPerMb: number[];
   /** The median of the first steps. */
   warmMsPerMb: number;
-  /** MB touched before the cost stayed above WARMTH_KNEE × warm for three steps; null if it never did. */
+  /** MB touched before the cost stayed above WARMTH_KNEE × warm for three steps (the cheap memory there was then: it depends on what the machine freed lately); null if it never did. */
   warmMb: number | null;
   /** The median of the steps from there on; null without a knee. */
   coldMsPerMb: number | null;
@@ -54,29 +55,30 @@ export function analyseWarmth(samples: number[], stepMb: number): MemoryWarmth {
     warmMsPerMb: r(warm),
     warmMb: knee < 0 ? null : knee * stepMb,
     coldMsPerMb: knee < 0 ? null : r(median(samples.slice(knee))),
-    note: `CPU per MB of first touches, ${stepMb} MB at a time, memory held as it grows (in a child process); warm: the first steps; cold: from the first of three steps above ${WARMTH_KNEE} x warm`,
+    note: `CPU per MB of first touches (python3, one byte per 4 KiB page), ${stepMb} MB at a time, memory held as it grows; warm: the first steps; cold: from the first of three steps above ${WARMTH_KNEE} x warm`,
   };
 }
 
 const CHILD = `
-const step = Number(process.argv[1]), max = Number(process.argv[2]);
-const held = [], out = [];
-for (let mb = 0; mb + step <= max; mb += step) {
-  const c0 = process.cpuUsage();
-  const a = new Uint8Array(step * 1048576);
-  for (let i = 0; i < a.length; i += 4096) a[i] = 1;
-  const c = process.cpuUsage(c0);
-  out.push((c.user + c.system) / 1000 / step);
-  held.push(a);
-}
-process.stdout.write(JSON.stringify(out));
+import sys, time
+step, top = int(sys.argv[1]), int(sys.argv[2])
+held, out = [], []
+for _ in range(top // step):
+    c0 = time.process_time()
+    h = bytearray(step * 1048576)
+    for i in range(0, len(h), 4096):
+        h[i] = 1
+    out.append((time.process_time() - c0) * 1e3 / step)
+    held.append(h)
+print(out)
 `;
 
-/** Measures this machine's memory warmth (about 10 s of CPU at the defaults). */
-export function measureMemoryWarmth(o: { maxMb?: number; stepMb?: number } = {}): MemoryWarmth {
+/** Measures this machine's first-touch costs (about 10 s at the defaults); undefined without python3. */
+export function measureMemoryWarmth(o: { maxMb?: number; stepMb?: number } = {}): MemoryWarmth | undefined {
   const step = o.stepMb ?? 40;
   const max = Math.min(o.maxMb ?? 2400, Math.floor((freemem() / 2 ** 20) * 0.25));
-  const r = spawnSync(process.execPath, ['-e', CHILD, String(step), String(max)], { encoding: 'utf8', maxBuffer: 1 << 20, timeout: 120_000 });
+  const r = spawnSync('python3', ['-c', CHILD, String(step), String(max)], { encoding: 'utf8', maxBuffer: 1 << 20, timeout: 120_000 });
+  if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return undefined;
   if (r.status !== 0) throw new Error(`memory warmth: the measuring process failed (${r.error?.message ?? `exit ${r.status}`}): ${r.stderr.slice(0, 300)}`);
   return analyseWarmth(JSON.parse(r.stdout) as number[], step);
 }

@@ -36,8 +36,8 @@ describe('ol-exp real, end to end (sock backend, needs root)', () => {
     for (const c of touchCpu) expect(c).toBeGreaterThan(0);
     expect(x.touchBusyMsPerMb).toBe(med(touchCpu));
     expect(x.touchTogether.wallMs).toHaveLength(3);
-    // first touches as memory in use grows, step by step, in a process of their own
-    const warmth = (p.extra as { memoryWarmth: { stepMb: number; samplesMsPerMb: number[]; warmMsPerMb: number } }).memoryWarmth;
+    // first touches as memory in use grows, step by step, in a process of their own (python3, as the lambda)
+    const warmth = (p.extra as { memoryWarmth: { samplesMsPerMb: number[]; warmMsPerMb: number } }).memoryWarmth;
     expect(warmth.samplesMsPerMb.length).toBeGreaterThanOrEqual(10);
     expect(warmth.warmMsPerMb).toBeGreaterThan(0);
     expect((x.touchTogether as unknown as { cpuMsPerMb: number[] }).cpuMsPerMb).toHaveLength(12);
