@@ -86,6 +86,13 @@ export interface ModelFigures {
   hopMs: number;
   /** The scheduler's time slice, ms (0: fluid processor sharing, for profiles without one). */
   cpuSliceMs: number;
+  /**
+   * First touches priced by the host's free memory (sim/free-memory.ts),
+   * from a calibration that found touching dearer past some memory
+   * (memoryWarmth with a knee); undefined otherwise (one figure,
+   * touchBusyMsPerMb, as before).
+   */
+  freeMemory: { cheapMsPerMb: number; dearMsPerMb: number; cheapMb: number } | undefined;
 }
 
 export function modelFigures(p: CostProfile): ModelFigures {
@@ -105,7 +112,15 @@ export function modelFigures(p: CostProfile): ModelFigures {
     hopMs: Math.max(0, num(x.hopMs, 0)),
     // profiles without it: fluid processor sharing
     cpuSliceMs: Math.max(0, num(x.cpuSliceMs, 0)),
+    freeMemory: freeMemoryFigures(x.memoryWarmth),
   };
+}
+
+function freeMemoryFigures(w: unknown): ModelFigures['freeMemory'] {
+  if (typeof w !== 'object' || w === null) return undefined;
+  const { warmMsPerMb: cheap, coldMsPerMb: dear, warmMb } = w as Record<string, unknown>;
+  const ok = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+  return ok(cheap) && ok(dear) && ok(warmMb) ? { cheapMsPerMb: cheap, dearMsPerMb: dear, cheapMb: warmMb } : undefined;
 }
 
 /** A compiled cost: draws one value (ms) per call. */

@@ -21,6 +21,7 @@ import type { Plan } from './plan.js';
 import { touchMb } from './real.js';
 import { runRepeated, type RepeatFigures } from './repeats.js';
 import { SANDBOX_CPU_SHARES } from '../worker/sandbox/cgroups.js';
+import { FREE_MEMORY_HOLD_MS, HostFreeMemory } from '../sim/free-memory.js';
 import { ZYGOTE_CPU_SHARES } from '../worker/sandbox/sock.js';
 
 export interface SimRunOptions {
@@ -139,9 +140,15 @@ export async function runSim(o: SimRunOptions): Promise<void> {
   const freshImports = !zygotes && p.packages
     ? p.packages.fnPackages.map((pk) => pk.reduce((s, name) => s + (importMs.get(name) ?? 0), 0))
     : undefined;
-  // the synthetic lambda touches its memory on a sandbox's first call
-  const coldWorkMs = p.functions.map((f, i) => touchMb(f.memMb) * fig.touchMsPerMb + (freshImports?.[i] ?? 0));
-  const coldWorkBusyMs = p.functions.map((f, i) => touchMb(f.memMb) * fig.touchBusyMsPerMb + (freshImports?.[i] ?? 0));
+  // the synthetic lambda touches its memory on a sandbox's first call: priced by the host's free memory
+  // where the calibration found touching dearer past some memory (one machine: one model), else one figure
+  const fm = fig.freeMemory;
+  const touchModel = (): HostFreeMemory | undefined => fm && new HostFreeMemory({ ...fm, holdMs: FREE_MEMORY_HOLD_MS, touchMb: p.functions.map((f) => touchMb(f.memMb)) });
+  const machineTouch = o.cluster?.ownCores ? undefined : touchModel();
+  const touchModels: (HostFreeMemory | undefined)[] = [];
+  const touchFor = (w: number) => machineTouch ?? (touchModels[w] ??= touchModel());
+  const coldWorkMs = p.functions.map((f, i) => (fm ? 0 : touchMb(f.memMb) * fig.touchMsPerMb) + (freshImports?.[i] ?? 0));
+  const coldWorkBusyMs = p.functions.map((f, i) => (fm ? 0 : touchMb(f.memMb) * fig.touchBusyMsPerMb) + (freshImports?.[i] ?? 0));
   // each worker's memory and CPU samples, summed per second at the end (the workers sample on one grid from the first arrival)
   const samples = Array.from({ length: nw }, () => new Map<number, { mb: number; busy: number }>());
   // a worker numbers its invocations as it receives them: traceInv[w][k] is the trace's number of worker w's k-th
@@ -159,6 +166,7 @@ export async function runSim(o: SimRunOptions): Promise<void> {
     seriesIntervalMs: 1000,
     onSample: (s) => samples[w]!.set(s.t, { mb: s.usedMb, busy: s.cpuBusyCoreMs }),
     coldWorkMs, coldWorkBusyMs,
+    ...(fm ? { firstTouch: touchFor(w)! } : {}),
   });
   if (cl) {
     await simulate({ trace: planSource(p), config, profile: o.profile, machine: false, cluster: {

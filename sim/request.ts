@@ -5,7 +5,10 @@ import { PooledSandbox } from '../core/pool.js';
 import type { StartKind } from './results.js';
 
 /** A simulated sandbox: the pool's record as it is. */
-export class SimSandbox extends PooledSandbox {}
+export class SimSandbox extends PooledSandbox {
+  /** Its first call has started (and touched its memory). */
+  touched = false;
+}
 
 /**
  * One invocation in flight (or a CPU job nothing waits for: a destroy, the

@@ -78,6 +78,13 @@ export interface SimHooks {
    * touchBusyMsPerMb); default: coldWorkMs.
    */
   coldWorkBusyMs?: ArrayLike<number>;
+  /**
+   * The touching of a first call priced by the host's free memory
+   * (sim/free-memory.ts): its CPU is added to the first call's work besides
+   * coldWorkMs (which then holds no touching), and each destroyed sandbox
+   * whose first call ran gives its memory back to it.
+   */
+  firstTouch?: { touch(fnId: number, now: number): number; freed(fnId: number, now: number): void };
 }
 
 /** Per-function results. */

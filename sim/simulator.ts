@@ -576,6 +576,11 @@ export class Simulator implements PoolEffects<SimSandbox> {
       req.firstOnSandbox = false;
       const alone = this.#hooks.coldWorkMs?.[req.fnId] ?? 0;
       req.dur += this.#cpu.running > 0 ? this.#hooks.coldWorkBusyMs?.[req.fnId] ?? alone : alone;
+      const touch = this.#hooks.firstTouch;
+      if (touch) {
+        req.dur += touch.touch(req.fnId, now);
+        sb.touched = true;
+      }
     }
     if (this.#log) this.#emit('exec', req.fnId, req.seq, sb.id);
     this.#cpu.add(now, req.dur, req);
@@ -622,6 +627,7 @@ export class Simulator implements PoolEffects<SimSandbox> {
   // --- what the pool decided, carried out (PoolEffects) ---------------------
 
   destroy(sb: SimSandbox, _reason: DestroyReason): void {
+    if (sb.touched) this.#hooks.firstTouch!.freed(sb.fnId, this.clock.now());
     if (this.config.destroyOnCpu && sb.footprint > 0) {
       // its memory is dying, not free, until the destroy's CPU job ends
       this.#background(sb.fnId, this.clock.now(), this.#costs.sample.destroy(this.#costRng), sb.footprint);
