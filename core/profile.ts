@@ -87,10 +87,10 @@ export interface ModelFigures {
   /** The scheduler's time slice, ms (0: fluid processor sharing, for profiles without one). */
   cpuSliceMs: number;
   /**
-   * First touches priced by the host's free memory (sim/free-memory.ts),
-   * from a calibration that found touching dearer past some memory
-   * (memoryWarmth with a knee); undefined otherwise (one figure,
-   * touchBusyMsPerMb, as before).
+   * The figures for pricing first touches by the host's free memory
+   * (sim/free-memory.ts; ol-exp sim --free-memory), from a calibration that
+   * found touching dearer past some memory (memoryWarmth with a knee);
+   * undefined otherwise.
    */
   freeMemory: { cheapMsPerMb: number; dearMsPerMb: number; cheapMb: number } | undefined;
 }

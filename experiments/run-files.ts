@@ -30,6 +30,8 @@ export interface RunInfo {
   repeat?: { index: number; seed?: number };
   /** sim: destroys as CPU work too (on with createOnCpu since destroys were measured to be CPU work). */
   destroyOnCpu?: boolean;
+  /** sim: first touches priced by the host's free memory (sim/free-memory.ts; ol-exp sim --free-memory). */
+  freeMemory?: boolean;
   machine: unknown;
   /** real: how busy other work kept the machine just before the replay and during it (common/cpu-usage.ts BusyMeter). */
   busy?: MachineBusy;

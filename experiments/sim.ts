@@ -36,6 +36,13 @@ export interface SimRunOptions {
   backend?: 'sock' | 'docker';
   /** Sandbox creation as CPU work, one creation lane at a time per the profile (SimConfig.createOnCpu), and destruction (destroyOnCpu). */
   createOnCpu?: boolean;
+  /**
+   * Price a first call's touching by the host's free memory (sim/free-memory.ts)
+   * where the profile measured it (extra.memoryWarmth with a knee); else one
+   * figure (touchBusyMsPerMb). Default: off (on a grid it did not improve
+   * the figures as a whole: docs/notebook/2026-12-04-memory-warmth.md).
+   */
+  freeMemory?: boolean;
   /** Replication number: 0 (or none) simulates with the plan's seed; r > 0 with seed replicaSeed(seed, r), the same invocations with other cost draws. */
   replica?: number;
   /**
@@ -140,9 +147,9 @@ export async function runSim(o: SimRunOptions): Promise<void> {
   const freshImports = !zygotes && p.packages
     ? p.packages.fnPackages.map((pk) => pk.reduce((s, name) => s + (importMs.get(name) ?? 0), 0))
     : undefined;
-  // the synthetic lambda touches its memory on a sandbox's first call: priced by the host's free memory
-  // where the calibration found touching dearer past some memory (one machine: one model), else one figure
-  const fm = fig.freeMemory;
+  // the synthetic lambda touches its memory on a sandbox's first call: with freeMemory, priced by the host's
+  // free memory where the calibration found touching dearer past some memory (one machine: one model), else one figure
+  const fm = o.freeMemory ? fig.freeMemory : undefined;
   const touchModel = (): HostFreeMemory | undefined => fm && new HostFreeMemory({ ...fm, holdMs: FREE_MEMORY_HOLD_MS, touchMb: p.functions.map((f) => touchMb(f.memMb)) });
   const machineTouch = o.cluster?.ownCores ? undefined : touchModel();
   const touchModels: (HostFreeMemory | undefined)[] = [];
@@ -186,7 +193,7 @@ export async function runSim(o: SimRunOptions): Promise<void> {
     tool: 'ol-exp', kind: 'sim', olLabVersion: olLabVersion(), planSha256: p.planSha256, traceSha256: p.traceSha256,
     trace: p.options.trace, plan: { ...p.options }, seed: p.options.seed, policy: o.policy, memoryMb: o.memoryMb,
     ...(o.replica ? { repeat: { index: o.replica, seed: replicaSeed(p.options.seed, o.replica) } } : {}),
-    cores: o.cores === Infinity ? 'infinite' : o.cores, createOnCpu: o.createOnCpu ?? false, destroyOnCpu: o.createOnCpu ?? false, profile: { path: o.profilePath ?? null, ...o.profile },
+    cores: o.cores === Infinity ? 'infinite' : o.cores, createOnCpu: o.createOnCpu ?? false, destroyOnCpu: o.createOnCpu ?? false, freeMemory: fm !== undefined, profile: { path: o.profilePath ?? null, ...o.profile },
     machine: await machineInfo(), complete: true, invocations: p.n, functions: p.functions, notes: [...p.notes],
     ...(cl ? { cluster: { ...cl, ...(o.cluster!.ownCores ? {} : { sharedCores: o.cores === Infinity ? 'infinite' : o.cores }) } } : {}),
   };

@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { runRows } from '../helpers.js';
+import { HostFreeMemory } from '../../sim/free-memory.js';
 
 const costs = { create: 10, runtimeStart: 0, unpause: 2, destroy: 1, warmDispatch: 0, pause: 0 };
 
@@ -271,6 +272,19 @@ describe('hand-worked scenarios', () => {
       { policy: 'lru', memoryMb: 1000, cores: 2 }, costs, { coldWorkMs: [20, 20], coldWorkBusyMs: [30, 30] },
     );
     expect(text.filter((l) => l.includes('done'))).toEqual(['95 done b #1 sb1', '130 done a #0 sb0']);
+  });
+
+  it('priced by the host\'s free memory, a first call touches cheaply only in memory an eviction has just freed', () => {
+    // 40 MB touched per first call at 1 ms/MB cheap or 2 dear, nothing cheap at the start; pool of two
+    // 100-MB sandboxes. a (0) and b (200) grow the pool: 10 + 80 ms each, done at 100 and 300. c (400)
+    // evicts a (lru; the destroy's 1 ms on its path), whose 40 MB it then touches cheaply: 1 + 10 + 10 + 40, done at 461
+    const firstTouch = new HostFreeMemory({ cheapMsPerMb: 1, dearMsPerMb: 2, cheapMb: 0, holdMs: 1000, touchMb: [40, 40, 40] });
+    const { text } = runRows(
+      [{ t: 0, fn: 'a', dur: 10, mem: 100 }, { t: 200, fn: 'b', dur: 10, mem: 100 }, { t: 400, fn: 'c', dur: 10, mem: 100 }],
+      { policy: 'lru', memoryMb: 200, cores: 2 }, costs, { firstTouch },
+    );
+    expect(text.filter((l) => l.includes('done'))).toEqual(['100 done a #0 sb0', '300 done b #1 sb1', '461 done c #2 sb2']);
+    expect([firstTouch.cheapTouched, firstTouch.dearTouched]).toEqual([40, 80]);
   });
 
   it('openlambda evicts ahead of need once a new sandbox is up, as the worker does, not when its creation starts', () => {
