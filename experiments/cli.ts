@@ -334,13 +334,14 @@ await yargs(hideBin(process.argv))
     .option('time-scale', { type: 'number', default: 90, describe: 'compress trace time by this factor (90: 45 trace minutes in 30 s)' })
     .option('duration-scale', { type: 'number', default: 0.01, describe: 'the duration scale the handlers\' CPU is measured at; each load scales it to its share of the cores' })
     .option('policies', { type: 'string', default: 'lru,gdsf,openlambda', describe: 'keep-alive policies, comma-separated' })
-    .option('memory', { type: 'string', default: '', describe: 'memory sizes, MB, comma-separated (default: 1/8, 1/4, 1/2 and 1.25× the pool the plan fills when nothing is evicted, per load)' })
+    .option('memory', { type: 'string', default: '', describe: 'memory sizes, MB, comma-separated (default: 1/8, 1/4, 1/2 and 2× the pool the plan fills when nothing is evicted, per load)' })
     .option('loads', { type: 'string', default: 'comfortable=0.25,saturated=0.6', describe: 'load levels, name=share of the calibrated effective cores the handlers and calls use' })
     .option('real-runs', { type: 'number', default: 3, describe: 'real replays per cell, each on a fresh worker' })
     .option('replicas', { type: 'number', default: 11, describe: 'simulator replications per cell' })
     .option('backend', { choices: ['sock', 'docker'] as const, default: 'sock' as const })
     .option('calibrate-n', { type: 'number', default: 30 })
     .option('profile', { type: 'string', describe: 'use this profile instead of calibrating first' })
+    .option('free-memory', { type: 'boolean', default: false, describe: 'simulate with first touches priced by the host\'s free memory (as ol-exp sim --free-memory)' })
     .option('out', { type: 'string', default: 'out/grid' }),
   async (a) => {
     const policies = a.policies.split(',').map((x) => x.trim()).filter(Boolean);
@@ -361,7 +362,7 @@ await yargs(hideBin(process.argv))
     const g = await runGrid({
       makePlan: (ds) => plan({ ...(a as unknown as PlanArgs), durationScale: ds }), baseDurationScale: a.durationScale,
       policies, memory, loads, realRuns: a.realRuns, replicas: a.replicas, backend: a.backend, calibrateN: a.calibrateN,
-      ...(a.profile ? { profilePath: a.profile } : {}), out: a.out, log: say,
+      ...(a.profile ? { profilePath: a.profile } : {}), freeMemory: a.freeMemory, out: a.out, log: say,
     });
     for (const c of g.cells) say(`${c.load} ${c.memoryMb} MB ${c.policy}: ${cellLine(c)}`);
     for (const r of g.rankings) say(`ranking ${r.load} ${r.memoryMb} MB: ${r.clearPairs ? `tau ${r.tau!.toFixed(2)} over ${r.clearPairs} clear pair(s), ${r.agree ? 'agrees' : 'DISAGREES'}` : 'no clear pair'}`);
