@@ -91,8 +91,7 @@ class V1Group implements OwnGroup {
     this.path = `/${PREFIX}${process.pid}`;
     this.dir = join(mount, this.path);
     this.#home = home;
-    mkdirSync(this.dir, { recursive: true });
-    writeFileSync(join(this.dir, 'cgroup.procs'), String(process.pid));
+    makeAndJoin(this.dir);
   }
 
   usageMs(): number {
@@ -153,9 +152,9 @@ class V2Group implements OwnGroup {
     if (o.join) {
       this.path = `/${PREFIX}${process.pid}`;
       const dir = join(mount, this.path);
-      mkdirSync(dir, { recursive: true });
+      // made before the group: it counts all the group's usage from its making on
       this.#own = new Accumulator(dir);
-      writeFileSync(join(dir, 'cgroup.procs'), String(process.pid));
+      makeAndJoin(dir);
       this.#home = o.join.home;
     }
     this.#watched = (o.watch ?? []).map((w) => {
@@ -188,6 +187,17 @@ class V2Group implements OwnGroup {
       writeFileSync(join(this.mount, this.#home!, 'cgroup.procs'), String(process.pid));
     } catch { /* the home group went: stay */ }
     removeIfEmpty(join(this.mount, this.path));
+  }
+}
+
+/** Makes group `dir` and moves this process into it; a group it could not join is not left behind. */
+function makeAndJoin(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  try {
+    writeFileSync(join(dir, 'cgroup.procs'), String(process.pid));
+  } catch (e) {
+    removeIfEmpty(dir);
+    throw e;
   }
 }
 
