@@ -55,7 +55,7 @@ export interface CalibrationFigures {
   touchBusyMsPerMb?: number;
   touchCpuMsPerMbSamples?: number[];
   touchTogether?: unknown;
-  /** First touches of memory as memory in use grows (experiments/memory-warmth.ts): recorded, not used by the model. */
+  /** First touches of memory as memory in use grows (experiments/memory-warmth.ts): used only with ol-exp sim --free-memory (ModelFigures.freeMemory). */
   memoryWarmth?: unknown;
   /** Machine CPU nothing waits for, per warm call and per cold start (SimConfig.callBackgroundCpuMs, coldBackgroundCpuMs). */
   backgroundCpu?: { callMs?: number; coldMs?: number; measured?: unknown; note?: string };

@@ -23,8 +23,8 @@
  * - memory warmth: at the end, first touches of memory in a separate
  *   process as the memory it holds grows (`extra.memoryWarmth`: on a VM
  *   whose host takes freed memory back, touching past the free memory it
- *   has not taken back yet costs more; recorded, not yet used by the
- *   simulator);
+ *   has not taken back yet costs more; the simulator prices first touches
+ *   by it only with `ol-exp sim --free-memory`);
  * - creation lanes: 10 first calls at once; how much faster than 10 in a
  *   row they finish gives how many creations really proceed in parallel
  *   (`extra.createLanes`, used by `ol-exp sim`);
@@ -359,7 +359,7 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
   // last, with the worker gone (it frees what it touched, which would be cheap to touch again for a while)
   o.log('first touches of memory as memory in use grows');
   const warmth = measureMemoryWarmth();
-  if (warmth?.coldMsPerMb != null) o.log(`  first touches cost ${warmth.warmMsPerMb} ms/MB for the first ${warmth.warmMb} MB, then ${warmth.coldMsPerMb}: the simulator charges one figure (docs/EXPERIMENTS.md)`);
+  if (warmth?.coldMsPerMb != null) o.log(`  first touches cost ${warmth.warmMsPerMb} ms/MB for the first ${warmth.warmMb} MB, then ${warmth.coldMsPerMb}: the simulator charges one figure unless given --free-memory (docs/EXPERIMENTS.md)`);
   const profile: CostProfile = {
     format: 'ol-lab-profile/1',
     name: `calibrated-${o.backend}`,
@@ -388,7 +388,7 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
       // models itself). TOUCH_K touching at once spend more each (touchTogether.cpuMsPerMb).
       touchBusyMsPerMb: round(touchCpu.length ? median(touchCpu) : Math.max(0, (median(coldT) - median(cold0)) / TOUCH)),
       touchCpuMsPerMbSamples: touchCpu.map(round),
-      // what a first touch costs as memory in use grows (not used by the simulator yet: experiments/memory-warmth.ts)
+      // what a first touch costs as memory in use grows (experiments/memory-warmth.ts; used by ol-exp sim --free-memory)
       ...(warmth ? { memoryWarmth: warmth } : {}),
       touchTogether: { k: TOUCH_K, mb: TOUCH, wallMs: ctouchWall.map((x) => ({ none: round(x.none), touched: round(x.touched) })), cpuMsPerMb: touchCpuTogether.map(round) },
       // each pair measured back to back: the spread `validate` simulates over (experiments/spread.ts)

@@ -9,8 +9,9 @@
  * (docs/notebook/2026-12-04-memory-warmth.md). So a new sandbox that
  * reuses memory an eviction has just freed touches cheaply, one that
  * grows the pool may not, and how much is cheap depends on what the
- * machine freed lately. The simulator still charges one figure
- * (touchBusyMsPerMb). On bare metal the two figures are the same.
+ * machine freed lately. The simulator charges one figure
+ * (touchBusyMsPerMb) unless given `--free-memory` (sim/free-memory.ts).
+ * On bare metal the two figures are the same.
  *
  * Measured in a child `python3` (the lambda's own loop: one byte per 4
  * KiB page of a bytearray; its memory goes when it exits), `stepMb` at a

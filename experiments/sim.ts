@@ -150,12 +150,13 @@ export async function runSim(o: SimRunOptions): Promise<void> {
   // the synthetic lambda touches its memory on a sandbox's first call: with freeMemory, priced by the host's
   // free memory where the calibration found touching dearer past some memory (one machine: one model), else one figure
   const fm = o.freeMemory ? fig.freeMemory : undefined;
-  const touchModel = (): HostFreeMemory | undefined => fm && new HostFreeMemory({ ...fm, holdMs: FREE_MEMORY_HOLD_MS, touchMb: p.functions.map((f) => touchMb(f.memMb)) });
+  const touched = p.functions.map((f) => touchMb(f.memMb));
+  const touchModel = (): HostFreeMemory | undefined => fm && new HostFreeMemory({ ...fm, holdMs: FREE_MEMORY_HOLD_MS, touchMb: touched });
   const machineTouch = o.cluster?.ownCores ? undefined : touchModel();
   const touchModels: (HostFreeMemory | undefined)[] = [];
   const touchFor = (w: number) => machineTouch ?? (touchModels[w] ??= touchModel());
-  const coldWorkMs = p.functions.map((f, i) => (fm ? 0 : touchMb(f.memMb) * fig.touchMsPerMb) + (freshImports?.[i] ?? 0));
-  const coldWorkBusyMs = p.functions.map((f, i) => (fm ? 0 : touchMb(f.memMb) * fig.touchBusyMsPerMb) + (freshImports?.[i] ?? 0));
+  const coldWorkMs = touched.map((mb, i) => (fm ? 0 : mb * fig.touchMsPerMb) + (freshImports?.[i] ?? 0));
+  const coldWorkBusyMs = touched.map((mb, i) => (fm ? 0 : mb * fig.touchBusyMsPerMb) + (freshImports?.[i] ?? 0));
   // each worker's memory and CPU samples, summed per second at the end (the workers sample on one grid from the first arrival)
   const samples = Array.from({ length: nw }, () => new Map<number, { mb: number; busy: number }>());
   // a worker numbers its invocations as it receives them: traceInv[w][k] is the trace's number of worker w's k-th
