@@ -207,6 +207,23 @@ async function compare(realDir: string, simDir: string, out: string, spread?: im
   };
   const busy = machineBusySummary(r.info, runs?.list, calibrations.map((p, i) => ({ label: `calibration ${i + 1}`, ...(p.extra?.busy ? { busy: p.extra.busy } : {}) })), BUSY_SHARE_FLAG);
   if (busy) a.machineBusy = busy;
+  const { readFirstTouch, firstTouchText } = await import('./first-touch.js');
+  // each replay's own folder (the kept one's files are copies of its)
+  const replays = (runs?.list ?? [{ label: 'the real run', index: -1 }]).flatMap((m) => {
+    const dir = m.index < 0 ? realDir : join(realDir, 'runs', String(m.index));
+    const got = m.index < 0 ? r : readRun(dir);
+    const f = readFirstTouch(dir, got.rows, got.info.functions);
+    return f ? [{ label: m.label, ...f }] : [];
+  });
+  if (replays.length > 0) {
+    a.firstTouch = {
+      replays,
+      // validate's calibrations; else the profile the simulated run was given
+      calibrations: calibrations.length > 0
+        ? calibrations.map((p, i) => ({ label: `calibration ${i + 1}`, aloneMsPerMb: p.extra?.touchMsPerMb, busyMsPerMb: p.extra?.touchBusyMsPerMb }))
+        : simProfileTouch(s.info.profile),
+    };
+  }
   const files = await writeComparisonReport(out, a, r, s);
   const e = a.errorPct;
   say(`cold starts: real ${a.real.coldStarts}, sim ${a.sim.coldStarts} (${e.coldStarts.toFixed(1)}%, target ±${a.targets.coldStartsPct}%: ${a.met.coldStarts ? 'met' : 'not met'})`);
@@ -223,12 +240,21 @@ async function compare(realDir: string, simDir: string, out: string, spread?: im
     say(`the real worker against itself (two independent resamples of its replays, under the same targets): ${selfText(iv)}`);
   }
   if (busy) say(`other work on the machine (share of its cores): ${[...busy.replays, ...busy.calibrations].map((x) => `${x.label} ${Math.round(x.share * 100)}%${x.flagged ? ' FLAGGED' : ''}`).join(', ')}`);
+  if (a.firstTouch) say(firstTouchText(a.firstTouch));
   if (spread) say(`over the calibration's spread (${spread.members.length} simulations): ${ranges(spread)}; the real run's figures ${Object.values(spread.realWithin).filter(Boolean).length} of 3 within`);
   if (a.cluster) {
     const c = a.cluster;
     say(`per worker (${c.matchedBy === 'index' ? 'by index' : 'paired by load'}): ${c.perWorker.map((w) => `${w.real.invocations}/${w.sim.invocations} invocations, ${w.real.coldStarts}/${w.sim.coldStarts} cold`).join('; ')} (real/sim); imbalance real ${c.imbalance.real.toFixed(2)}, sim ${c.imbalance.sim.toFixed(2)}`);
   }
   say(`KS distance ${a.ksDistance.toFixed(3)}; report: ${files.map((f) => join(out, f)).join(', ')}`);
+}
+
+/** The touch figures of the profile a simulated run records (run.json's profile), as the first-touch line shows them. */
+function simProfileTouch(profile: unknown): { label: string; aloneMsPerMb?: number; busyMsPerMb?: number }[] {
+  const x = (profile as { extra?: { touchMsPerMb?: unknown; touchBusyMsPerMb?: unknown } } | undefined)?.extra;
+  const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+  const alone = num(x?.touchMsPerMb), busy = num(x?.touchBusyMsPerMb);
+  return alone === undefined && busy === undefined ? [] : [{ label: 'the simulated run\'s profile', aloneMsPerMb: alone, busyMsPerMb: busy }];
 }
 
 /** Watches the machine for 3 s before a long job and warns if other work is using a large share of it. */

@@ -32,6 +32,8 @@ export interface Agreement {
   errorIntervals?: ErrorIntervals;
   /** How busy other work kept the machine: during each real replay, and during each calibration (validate), as a share of its cores. */
   machineBusy?: MachineBusySummary;
+  /** real runs: the lambda's own first-touch CPU per MB in each replay, beside the calibrations' (experiments/first-touch.ts). */
+  firstTouch?: import('./first-touch.js').FirstTouchSummary;
   /** A cluster run: figures per worker and the load's imbalance, real and simulated. */
   cluster?: ClusterAgreement;
   /** validate's protocol: how many replays and calibrations stand behind these figures. */

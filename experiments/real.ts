@@ -28,6 +28,7 @@ import { olLabVersion } from '../common/version.js';
 import { CLUSTER_INVOCATION_HEADER, CPU_HEADER, INVOCATION_HEADER, MEMORY_HEADER, clusterSettings, type RunInfo } from './run-files.js';
 import { planLoad, type Plan } from './plan.js';
 import { runRepeated, type RepeatFigures } from './repeats.js';
+import { HANDLER_TIMES_HEADER, touchMb } from './first-touch.js';
 import { buildWheels, moduleOf } from './wheels.js';
 import { spawnFront, spawnWorker, writeLambdas, type FrontProcess, type LambdaFiles } from './worker-process.js';
 
@@ -54,8 +55,7 @@ def f(event):
     return {"inv": event.get("inv"), "touch": [(c1 - c0) * 1e3, (w1 - w0) * 1e3], "work": [(c2 - c1) * 1e3, (w2 - w1) * 1e3]}
 `;
 
-/** `handler-times.csv`: what the synthetic lambda measured of itself, per invocation (CPU and wall ms). */
-export const HANDLER_TIMES_HEADER = ['inv', 'touch_cpu_ms', 'touch_wall_ms', 'work_cpu_ms', 'work_wall_ms'];
+export { HANDLER_TIMES_HEADER, touchMb } from './first-touch.js';
 
 /** The synthetic lambda's own times from its reply; undefined if the reply does not hold them. */
 export function handlerTimes(text: string): [number, number, number, number] | undefined {
@@ -75,9 +75,6 @@ export function workerIndex(header: string, n: number): number | '' {
   return Number.isInteger(k) && k >= 0 && k < n ? k : '';
 }
 
-export function touchMb(memMb: number): number {
-  return Math.max(0, Math.min(memMb / 4, memMb - 48));
-}
 
 export interface RealOptions {
   plan: Plan;

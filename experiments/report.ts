@@ -130,6 +130,11 @@ export async function writeComparisonReport(
             ['machine busy (other work)', `share of the ${a.machineBusy.cores || ''} cores used by processes that were not the experiment's, flagged from ${Math.round(a.machineBusy.flagShare * 100)}%: ` +
               [...a.machineBusy.replays, ...a.machineBusy.calibrations].map((x) => `${x.label} ${Math.round(x.share * 100)}%${x.flagged ? ' (FLAGGED)' : ''}`).join(', ')] as [string, string],
           ] : []),
+          ...(a.firstTouch ? [
+            ['first touches of memory', `the lambda's own CPU per MB on its first call (median over each replay's cold starts), which moves with the machine's memory state (compare validations whose figures are alike): ` +
+              a.firstTouch.replays.map((x) => `${x.label} ${x.medianMsPerMb.toFixed(2)} ms/MB (${x.calls})`).join(', ') +
+              (a.firstTouch.calibrations.length ? '; ' + a.firstTouch.calibrations.map((c) => `${c.label}: ${c.busyMsPerMb?.toFixed(2) ?? '?'} ms/MB charged, ${c.aloneMsPerMb?.toFixed(2) ?? '?'} alone`).join(', ') : '')] as [string, string],
+          ] : []),
           ...(a.simSpread ? [
             ['over the calibration\'s spread', `${a.simSpread.members.length} simulations (each effective-cores sample × the quartiles of the memory-touching cost): cold starts ${rangeText(a.simSpread.coldStarts, 0)} (real ${a.real.coldStarts}: ${a.simSpread.realWithin.coldStarts ? 'within' : 'outside'}), p50 ${rangeText(a.simSpread.p50, 2)} ms (${a.simSpread.realWithin.p50 ? 'within' : 'outside'}), p99 ${rangeText(a.simSpread.p99, 0)} ms (${a.simSpread.realWithin.p99 ? 'within' : 'outside'})`] as [string, string],
             ...a.simSpread.members.map((m): [string, string] => [`  ${m.label}`, `cold starts ${m.coldStarts}, p50 ${f2(m.p50)} ms, p99 ${f2(m.p99)} ms`]),

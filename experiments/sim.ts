@@ -18,7 +18,7 @@ import { newBatch, type TraceSource } from '../traces/types.js';
 import { CLUSTER_INVOCATION_HEADER, CPU_HEADER, INVOCATION_HEADER, MEMORY_HEADER, clusterSettings, type ClusterSettings, type RunInfo } from './run-files.js';
 import type { SimHooks } from '../sim/simulator.js';
 import type { Plan } from './plan.js';
-import { touchMb } from './real.js';
+import { touchMb } from './first-touch.js';
 import { runRepeated, type RepeatFigures } from './repeats.js';
 import { SANDBOX_CPU_SHARES } from '../worker/sandbox/cgroups.js';
 import { FREE_MEMORY_HOLD_MS, HostFreeMemory } from '../sim/free-memory.js';

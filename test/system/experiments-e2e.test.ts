@@ -95,6 +95,15 @@ describe('ol-exp real, end to end (sock backend, needs root)', () => {
     expect(r.stdout).toMatch(/calibration 2 of 2 \(about \d+ (s|min) left\)/);
     expect(JSON.parse(readFileSync(join(dir, 'v', 'report', 'agreement.json'), 'utf8')).protocol).toEqual({ name: 'custom', realRuns: 2, calibrations: 2 });
     expect(readFileSync(join(dir, 'v', 'report', 'report.html'), 'utf8')).toMatch(/Protocol: custom, 2 replays and 2 calibration\(s\)/);
+    // each replay's own first-touch price, beside what each calibration measured (the machine's memory state)
+    const ft = JSON.parse(readFileSync(join(dir, 'v', 'report', 'agreement.json'), 'utf8')).firstTouch as { replays: { label: string; calls: number; medianMsPerMb: number }[]; calibrations: { busyMsPerMb: number }[] };
+    expect(ft.replays.map((x) => x.label)).toEqual(['run 0', 'run 1']);
+    for (const x of ft.replays) {
+      expect(x.calls).toBeGreaterThan(0);
+      expect(x.medianMsPerMb).toBeGreaterThan(0);
+    }
+    expect(ft.calibrations.map((c) => c.busyMsPerMb)).toEqual([0, 1].map((i) => (one(i).extra as { touchBusyMsPerMb: number }).touchBusyMsPerMb));
+    expect(r.stdout).toMatch(/first touches of memory, the lambda's own CPU per MB .*run 0 \d+\.\d\d \(\d+ cold starts\)/);
   }, 420_000);
 
   it('grid: policies × memory sizes on the real worker and the simulator, judged cell by cell, and resumed without replaying again', () => {
