@@ -149,7 +149,7 @@ export class ClusterSimulator {
   /** Which workers each function was placed on: one bit per worker, `#words` 32-bit words per function. */
   #placed = new Uint32Array(0);
   readonly #words: number;
-  readonly #reqs: PlacementRequest[] = [];
+  readonly #reqs: (PlacementRequest | undefined)[] = [];
   readonly #fnPackages: (readonly string[] | undefined)[];
 
   readonly #onPlace: ((inv: number, worker: number) => void) | undefined;
@@ -327,11 +327,14 @@ export class ClusterSimulator {
   }
 
   #request(fn: number, memMb: number): PlacementRequest {
-    let r = this.#reqs[fn];
+    const reqs = this.#reqs;
+    // dense: functions appear in any order, and a write far past the end would make the array a dictionary
+    while (reqs.length <= fn) reqs.push(undefined);
+    let r = reqs[fn];
     if (!r) {
       const name = this.#given?.[fn] ?? this.#functions[fn]!.name;
       this.#ids.set(name, fn);
-      r = this.#reqs[fn] = { fn: name, memMb, packages: this.#fnPackages[fn] ?? [] };
+      r = reqs[fn] = { fn: name, memMb, packages: this.#fnPackages[fn] ?? [] };
     }
     r.memMb = memMb;
     return r;
