@@ -55,8 +55,6 @@ def f(event):
     return {"inv": event.get("inv"), "touch": [(c1 - c0) * 1e3, (w1 - w0) * 1e3], "work": [(c2 - c1) * 1e3, (w2 - w1) * 1e3]}
 `;
 
-export { HANDLER_TIMES_HEADER, touchMb } from './first-touch.js';
-
 /** The synthetic lambda's own times from its reply; undefined if the reply does not hold them. */
 export function handlerTimes(text: string): [number, number, number, number] | undefined {
   try {
@@ -74,7 +72,6 @@ export function workerIndex(header: string, n: number): number | '' {
   const k = m ? Number(m[1]) : NaN;
   return Number.isInteger(k) && k >= 0 && k < n ? k : '';
 }
-
 
 export interface RealOptions {
   plan: Plan;
