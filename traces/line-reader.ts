@@ -115,6 +115,9 @@ export function splitHeader(line: string): string[] {
   return line.replace(/^\uFEFF/, '').split(',').map((s) => s.trim().replace(/^"(.*)"$/, '$1'));
 }
 
+/** 10^k for k = 0..15, each exact in a double. */
+export const POW10: readonly number[] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+
 /**
  * Parses a plain decimal number in `s[a, b)` without allocating; falls back
  * to `Number()` for anything unusual (exponents, leading '+'). NaN when the
@@ -137,15 +140,16 @@ export function parseNumber(s: string, a: number, b: number): number {
   }
   if (i < b && s.charCodeAt(i) === 46) {
     i++;
-    let scale = 1;
     let frac = 0;
     for (; i < b; i++) {
       const c = s.charCodeAt(i) - 48;
       if (c < 0 || c > 9) break;
-      if (scale < 1e15) { frac = frac * 10 + c; scale *= 10; }
+      v = v * 10 + c;
       digits++;
+      frac++;
     }
-    v += frac / scale;
+    // all the digits as one integer (exact up to 15 of them), then one correctly rounded division: Number()'s value
+    if (frac > 0 && digits <= 15) v /= POW10[frac]!;
   }
   if (i !== b || digits === 0 || digits > 15) {
     const t = s.slice(a, b);

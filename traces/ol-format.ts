@@ -13,7 +13,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import { OlError } from '../common/errors.js';
-import { LineReader, parseNumber, splitHeader } from './line-reader.js';
+import { LineReader, parseNumber, POW10, splitHeader } from './line-reader.js';
 import {
   FunctionTable, newBatch, type InvocationBatch, type ReadStats, type ReaderOptions, type TraceSource,
 } from './types.js';
@@ -235,7 +235,9 @@ export class OlCsvTraceSource extends LineTraceSource {
               if (p === s0 || buf[s0] === 32 || buf[p - 1] === 32) { ok = false; break; }
               fnId = names.id(buf, s0, p, h >>> 0);
             } else {
-              let v = 0, digits = 0;
+              // every digit into one integer, then one division: at most 15 digits are exact in a double,
+              // so the quotient is the correctly rounded value, Number()'s (as the string parser's)
+              let v = 0, digits = 0, frac = 0;
               while (p < lineEnd) {
                 const d = buf[p]! - 48;
                 if (d < 0 || d > 9) break;
@@ -243,12 +245,12 @@ export class OlCsvTraceSource extends LineTraceSource {
               }
               if (p < lineEnd && buf[p] === 46) {
                 p++;
-                let scale = 1;
                 while (p < lineEnd) {
                   const d = buf[p]! - 48;
                   if (d < 0 || d > 9) break;
-                  v += d / (scale *= 10); digits++; p++;
+                  v = v * 10 + d; digits++; frac++; p++;
                 }
+                if (frac > 0 && digits <= 15) v /= POW10[frac]!;
               }
               if (digits === 0) {
                 if (c !== iInit || (p < lineEnd && buf[p] !== 44)) { ok = false; break; }
