@@ -87,9 +87,12 @@ class PyHeap {
   prio: number[] = [];
   /** Position of each container. */
   readonly pos: number[] = [];
-  #maybe: number[] = [];
+  // the positions that may sift, and heapify's queue of them: typed arrays with their counts (emptying a JS
+  // array by setting its length is a call into the runtime, and a heapify ran twice per arrival)
+  #maybe = new Int32Array(1024);
+  #nMaybe = 0;
   #inMaybe: Uint8Array = new Uint8Array(1024);
-  #queue: number[] = [];
+  #queue = new Int32Array(1024);
   #inQueue: Uint8Array = new Uint8Array(1024);
   /** popAll's working copy of the list, reused. */
   #popIds = new Int32Array(256);
@@ -105,8 +108,14 @@ class PyHeap {
       const q = new Uint8Array(a.length);
       q.set(this.#inQueue);
       this.#inQueue = q;
+      const m = new Int32Array(a.length);
+      m.set(this.#maybe);
+      this.#maybe = m;
+      const qq = new Int32Array(a.length);
+      qq.set(this.#queue);
+      this.#queue = qq;
     }
-    if (this.#inMaybe[p] === 0) { this.#inMaybe[p] = 1; this.#maybe.push(p); }
+    if (this.#inMaybe[p] === 0) { this.#inMaybe[p] = 1; this.#maybe[this.#nMaybe++] = p; }
   }
 
   /** Writes position `p` and marks it and its parent. */
@@ -130,32 +139,62 @@ class PyHeap {
     for (let p = 0; p < this.id.length; p++) this.#mark(p);
   }
 
+  /** Marks positions `from`, its parent, … up to `to` (an ancestor of `from`, or itself), and `to`'s parent: what writing that path marks. */
+  #markPath(from: number, to: number): void {
+    for (let q = from; ; q = (q - 1) >> 1) {
+      this.#mark(q);
+      if (q <= to) break;
+    }
+    if (to > 0) this.#mark((to - 1) >> 1);
+  }
+
+  // the sifts write the list directly and mark the path they wrote once, at the end: the same marks as a
+  // #set per write (every written position's parent is on the path too, or is the path's top's parent)
   #siftDown(start: number, p: number): void {
-    const id = this.id[p]!, prio = this.prio[p]!;
+    const ids = this.id, pr = this.prio, pos = this.pos, from = p;
+    const id = ids[p]!, prio = pr[p]!;
     while (p > start) {
       const parent = (p - 1) >> 1;
-      if (prio < this.prio[parent]!) {
-        this.#set(p, this.id[parent]!, this.prio[parent]!);
+      const pp = pr[parent]!;
+      if (prio < pp) {
+        const moved = ids[parent]!;
+        ids[p] = moved; pr[p] = pp; pos[moved] = p;
         p = parent;
         continue;
       }
       break;
     }
-    this.#set(p, id, prio);
+    ids[p] = id; pr[p] = prio; pos[id] = p;
+    this.#markPath(from, p);
   }
 
   #siftUp(p: number): void {
-    const end = this.id.length, start = p, id = this.id[p]!, prio = this.prio[p]!;
+    const ids = this.id, pr = this.prio, pos = this.pos;
+    const end = ids.length, start = p, id = ids[p]!, prio = pr[p]!;
     let child = 2 * p + 1;
     while (child < end) {
       const right = child + 1;
-      if (right < end && !(this.prio[child]! < this.prio[right]!)) child = right;
-      this.#set(p, this.id[child]!, this.prio[child]!);
+      if (right < end && !(pr[child]! < pr[right]!)) child = right;
+      const moved = ids[child]!;
+      ids[p] = moved; pr[p] = pr[child]!; pos[moved] = p;
       p = child;
       child = 2 * p + 1;
     }
-    this.#set(p, id, prio);
-    this.#siftDown(start, p);
+    const leaf = p;
+    // back up from the leaf while below the parent (heapq's _siftdown)
+    while (p > start) {
+      const parent = (p - 1) >> 1;
+      const pp = pr[parent]!;
+      if (prio < pp) {
+        const moved = ids[parent]!;
+        ids[p] = moved; pr[p] = pp; pos[moved] = p;
+        p = parent;
+        continue;
+      }
+      break;
+    }
+    ids[p] = id; pr[p] = prio; pos[id] = p;
+    this.#markPath(leaf, start);
   }
 
   push(id: number, prio: number): void {
@@ -241,11 +280,13 @@ class PyHeap {
   heapify(): void {
     const n = this.id.length, half = n >> 1;
     // the positions that may sift, largest first: a list sorted descending is a max-heap as it stands
+    const nMaybe = this.#nMaybe;
+    if (nMaybe === 0) return;
     const q = this.#queue, inQ = this.#inQueue, maybe = this.#maybe, inMaybe = this.#inMaybe;
-    if (maybe.length * 4 > half) {
+    this.#nMaybe = 0;
+    if (nMaybe * 4 > half) {
       // many positions may sift: Python's own loop, each position checked in place, is cheaper than sorting them
-      for (const p of maybe) inMaybe[p] = 0;
-      maybe.length = 0;
+      for (let k = 0; k < nMaybe; k++) inMaybe[maybe[k]!] = 0;
       const prio = this.prio;
       for (let i = half - 1; i >= 0; i--) {
         const l = 2 * i + 1;
@@ -256,20 +297,20 @@ class PyHeap {
       }
       return;
     }
-    q.length = 0;
-    for (const p of maybe) {
+    let len = 0;
+    for (let k = 0; k < nMaybe; k++) {
+      const p = maybe[k]!;
       inMaybe[p] = 0;
-      if (p < half) { q.push(p); inQ[p] = 1; }
+      if (p < half) { q[len++] = p; inQ[p] = 1; }
     }
-    maybe.length = 0;
-    q.sort((a, b) => b - a);
-    while (q.length > 0) {
+    // sorted descending, the queue is a max-heap as it stands
+    if (len > 1) q.subarray(0, len).sort().reverse();
+    while (len > 0) {
       // pop the largest position (max-heap of ints)
       const i = q[0]!;
-      const last = q.pop()!;
-      if (q.length > 0) {
+      const last = q[--len]!;
+      if (len > 0) {
         let k = 0;
-        const len = q.length;
         for (;;) {
           const l = 2 * k + 1;
           if (l >= len) break;
@@ -292,8 +333,7 @@ class PyHeap {
         if (inQ[parent] === 0) {
           inQ[parent] = 1;
           // push into the max-heap
-          let k = q.length;
-          q.push(parent);
+          let k = len++;
           while (k > 0) {
             const up = (k - 1) >> 1;
             if (q[up]! >= parent) break;
@@ -304,6 +344,21 @@ class PyHeap {
         }
       }
     }
+  }
+}
+
+/** Sorts `a[0, n)` by `cmp`, stably (the entries past `n` are stale and stay). */
+function sortPrefix(a: number[], n: number, cmp: (x: number, y: number) => number): void {
+  if (n > 16) {
+    const s = a.slice(0, n).sort(cmp);
+    for (let k = 0; k < n; k++) a[k] = s[k]!;
+    return;
+  }
+  for (let i = 1; i < n; i++) {
+    const x = a[i]!;
+    let j = i - 1;
+    while (j >= 0 && cmp(a[j]!, x) > 0) { a[j + 1] = a[j]!; j--; }
+    a[j + 1] = x;
   }
 }
 
@@ -432,18 +487,22 @@ export function simulateFaasCache(trace: FaasCacheTrace, policy: FaasCachePolicy
     return true;
   };
 
+  // reused lists with their counts: emptying a JS array by its length is a call into the runtime, once per arrival
   const finished: number[] = [];
+  const bySeq = (a: number, b: number) => cSeq[a]! - cSeq[b]!;
   const cleanupFinished = () => {
     if (fins.length > 0 && cFin[fins[0]!]! <= now) {
-      finished.length = 0;
-      while (fins.length > 0 && cFin[fins[0]!]! <= now) finished.push(finPop());
-      if (finished.length > 1) finished.sort((a, b) => cSeq[a]! - cSeq[b]!);
-      for (const id of finished) {
+      let nf = 0;
+      while (fins.length > 0 && cFin[fins[0]!]! <= now) finished[nf++] = finPop();
+      if (nf > 1) sortPrefix(finished, nf, bySeq);
+      for (let k = 0; k < nf; k++) {
+        const id = finished[k]!;
         cRunning[id] = false;
         nRunning--;
         runningMem -= mem[cFn[id]!]!;
       }
-      for (const id of finished) if (histPrewarm[cFn[id]!] !== 0) remove(id); // HIST: a pre-warmed function's container unloads after its run
+      // HIST: a pre-warmed function's container unloads after its run
+      for (let k = 0; k < nf; k++) if (histPrewarm[cFn[finished[k]!]!] !== 0) remove(finished[k]!);
     }
     pool.heapify();
   };
@@ -514,13 +573,14 @@ export function simulateFaasCache(trace: FaasCacheTrace, policy: FaasCachePolicy
       for (const id of list) if (!cRunning[id] && pool.pos[id]! < bestPos) { best = id; bestPos = pool.pos[id]!; }
       return best;
     }
-    idle.length = 0;
-    for (const id of list) if (!cRunning[id]) idle.push(id);
-    if (idle.length === 0) return -1;
-    idle.sort(byPos);
+    let ni = 0;
+    for (const id of list) if (!cRunning[id]) idle[ni++] = id;
+    if (ni === 0) return -1;
+    if (ni > 1) sortPrefix(idle, ni, byPos);
     const ttl = isTTL ? TTL_MS : histTtl[fn]!;
     let first = -1;
-    for (const id of idle) {
+    for (let k = 0; k < ni; k++) {
+      const id = idle[k]!;
       if (cLast[id]! + ttl < now) {
         remove(id);
         nEvict[fn]!++;
@@ -550,13 +610,11 @@ export function simulateFaasCache(trace: FaasCacheTrace, policy: FaasCachePolicy
       if (!Number.isNaN(last)) clock = last;
       return;
     }
-    let lastPrio = NaN;
-    save.length = 0;
-    savePrio.length = 0;
+    let lastPrio = NaN, ns = 0;
     while (toFree > 0 && pool.length > 0) {
       const prio0 = pool.prio[0]!;
       const v = pool.pop();
-      if (cRunning[v]) { save.push(v); savePrio.push(prio0); }
+      if (cRunning[v]) { save[ns] = v; savePrio[ns++] = prio0; }
       else {
         toFree -= mem[cFn[v]!]!;
         nEvict[cFn[v]!]!++;
@@ -564,7 +622,7 @@ export function simulateFaasCache(trace: FaasCacheTrace, policy: FaasCachePolicy
         leave(v);
       }
     }
-    for (let k = 0; k < save.length; k++) pool.push(save[k]!, savePrio[k]!);
+    for (let k = 0; k < ns; k++) pool.push(save[k]!, savePrio[k]!);
     if (!Number.isNaN(lastPrio)) clock = lastPrio;
   };
 
