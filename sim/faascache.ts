@@ -128,6 +128,7 @@ class PyHeap {
   }
 
   setPrio(id: number, prio: number): void {
+    this.#write();
     const p = this.pos[id]!;
     this.prio[p] = prio;
     this.#mark(p);
@@ -136,6 +137,7 @@ class PyHeap {
 
   /** Every priority changed (Landlord's rent): every position may sift. */
   touchAll(): void {
+    this.#write();
     for (let p = 0; p < this.id.length; p++) this.#mark(p);
   }
 
@@ -197,6 +199,7 @@ class PyHeap {
   }
 
   push(id: number, prio: number): void {
+    this.#write();
     const p = this.id.length;
     this.id.push(id);
     this.prio.push(prio);
@@ -205,6 +208,7 @@ class PyHeap {
   }
 
   pop(): number {
+    this.#write();
     const lastId = this.id.pop()!, lastPrio = this.prio.pop()!;
     if (this.id.length === 0) return lastId;
     const top = this.id[0]!;
@@ -222,6 +226,7 @@ class PyHeap {
    * next heapify, which then does what Python's does over the whole list.
    */
   popAll(keep: boolean[], gone: number[]): number {
+    this.#write();
     const n = this.id.length;
     if (this.#popIds.length < n) {
       this.#popIds = new Int32Array(Math.max(n, this.#popIds.length * 2));
@@ -266,6 +271,7 @@ class PyHeap {
 
   /** Python's `list.remove` (the later entries shift down one), then heapify, as FaasCache-sim's RemoveFromPool. */
   remove(id: number): void {
+    this.#write();
     const n = this.id.length;
     for (let p = this.pos[id]!; p < n - 1; p++) this.#set(p, this.id[p + 1]!, this.prio[p + 1]!);
     this.id.pop();
@@ -274,7 +280,124 @@ class PyHeap {
   }
 
   /** `heapq.heapify`, visiting only the positions whose sift can move anything. */
+  // --- heapifies of an unchanged list -------------------------------------
+  //
+  // A heapify of a list that is a heap already (nothing written since the
+  // last heapify) moves entries only within runs of equal priorities: every
+  // position keeps its priority, so the next one makes the same comparisons
+  // and moves the same positions the same way. It is a fixed permutation of
+  // positions while the list is not written. FaasCache-sim heapifies at
+  // every arrival, and where the pool is full most arrivals write nothing,
+  // so the first such heapify is run and its permutation kept (as cycles),
+  // later ones are only counted, and the count is applied, as one power of
+  // the permutation, before anything reads positions or writes the list.
+
+  /** The list was written since the last heapify. */
+  #changed = true;
+  /** The permutation of an unchanged heapify is known (`#cycles`). */
+  #permKnown = false;
+  /** A heapify of the unchanged list has run (the next one keeps its permutation). */
+  #unchangedOnce = false;
+  /** Heapifies counted and not yet applied. */
+  #pending = 0;
+  /** The permutation's cycles: positions, each cycle's in order (the entry at `c[i+1]` moves to `c[i]`), and each cycle's end. */
+  #cycPos = new Int32Array(64);
+  #cycEnd = new Int32Array(64);
+  #nCyc = 0;
+  #before = new Int32Array(64);
+  #fromPos = new Int32Array(64);
+  #seen = new Uint8Array(64);
+  #tmp = new Int32Array(64);
+
+  /** Before the list is written: counted heapifies applied, and the kept permutation forgotten. */
+  #write(): void {
+    if (this.#pending > 0) this.settle();
+    this.#changed = true;
+    this.#permKnown = false;
+    this.#unchangedOnce = false;
+  }
+
+  /** Applies the heapifies counted but not yet done (call before reading `id` or `pos`). */
+  settle(): void {
+    const k = this.#pending;
+    if (k === 0) return;
+    this.#pending = 0;
+    const ids = this.id, pos = this.pos, cyc = this.#cycPos, ends = this.#cycEnd, tmp = this.#tmp;
+    let o = 0;
+    for (let c = 0; c < this.#nCyc; c++) {
+      const end = ends[c]!, len = end - o, r = k % len;
+      if (r !== 0) {
+        for (let i = 0; i < len; i++) tmp[i] = ids[cyc[o + i]!]!;
+        for (let i = 0; i < len; i++) {
+          const q = cyc[o + i]!, id = tmp[(i + r) % len]!;
+          ids[q] = id;
+          pos[id] = q;
+        }
+      }
+      o = end;
+    }
+  }
+
+  /** `heapq.heapify`. */
   heapify(): void {
+    if (this.#changed) {
+      this.#changed = false;
+      this.#heapify();
+      return;
+    }
+    if (this.#permKnown) {
+      this.#pending++;
+      return;
+    }
+    if (!this.#unchangedOnce) {
+      // the first heapify of an unchanged list is run as it is: often the list is written before another
+      this.#unchangedOnce = true;
+      this.#heapify();
+      return;
+    }
+    // the second in a row: run it, and keep what it did as cycles of positions
+    const ids = this.id, n = ids.length;
+    if (this.#before.length < n) {
+      const size = Math.max(n, 2 * this.#before.length);
+      this.#before = new Int32Array(size);
+      this.#seen = new Uint8Array(size);
+      this.#tmp = new Int32Array(size);
+      this.#cycPos = new Int32Array(size);
+      this.#cycEnd = new Int32Array(size);
+    }
+    const before = this.#before;
+    for (let q = 0; q < n; q++) before[q] = ids[q]!;
+    this.#heapify();
+    // where each entry was: by id, from the copy
+    let fromPos = this.#fromPos;
+    for (let q = 0; q < n; q++) {
+      const id = before[q]!;
+      if (id >= fromPos.length) {
+        const a = new Int32Array(Math.max(id + 1, 2 * fromPos.length));
+        a.set(fromPos);
+        fromPos = this.#fromPos = a;
+      }
+      fromPos[id] = q;
+    }
+    const seen = this.#seen, cyc = this.#cycPos, ends = this.#cycEnd;
+    seen.fill(0, 0, n);
+    let m = 0, nc = 0;
+    for (let q = 0; q < n; q++) {
+      if (seen[q] !== 0 || ids[q] === before[q]) continue;
+      // follow where each position's new entry came from, back to q
+      let p = q;
+      do {
+        seen[p] = 1;
+        cyc[m++] = p;
+        p = fromPos[ids[p]!]!;
+      } while (p !== q);
+      ends[nc++] = m;
+    }
+    this.#nCyc = nc;
+    this.#permKnown = true;
+  }
+
+  #heapify(): void {
     const n = this.id.length, half = n >> 1;
     // the positions that may sift, largest first: a list sorted descending is a max-heap as it stands
     const nMaybe = this.#nMaybe;
@@ -566,13 +689,18 @@ export function simulateFaasCache(trace: FaasCacheTrace, policy: FaasCachePolicy
   const findContainer = (fn: number): number => {
     const list = ofFn[fn]!;
     if (!(isTTL || isHIST)) {
-      let best = -1, bestPos = Infinity;
-      for (const id of list) if (!cRunning[id] && pool.pos[id]! < bestPos) { best = id; bestPos = pool.pos[id]!; }
+      let best = -1, bestPos = Infinity, settled = false;
+      for (const id of list) {
+        if (cRunning[id]) continue;
+        if (!settled) { pool.settle(); settled = true; }
+        if (pool.pos[id]! < bestPos) { best = id; bestPos = pool.pos[id]!; }
+      }
       return best;
     }
     let ni = 0;
     for (const id of list) if (!cRunning[id]) idle[ni++] = id;
     if (ni === 0) return -1;
+    pool.settle();
     if (ni > 1) sortPrefix(idle, ni, byPos);
     const ttl = isTTL ? TTL_MS : histTtl[fn]!;
     let first = -1;
@@ -593,6 +721,7 @@ export function simulateFaasCache(trace: FaasCacheTrace, policy: FaasCachePolicy
     if (isLND) {
       // Landlord: charge every container rent at the lowest credit per MB
       let delta = Infinity;
+      pool.settle();
       for (let p = 0; p < pool.length; p++) { const d = pool.prio[p]! / mem[cFn[pool.id[p]!]!]!; if (d < delta) delta = d; }
       for (let p = 0; p < pool.length; p++) pool.prio[p] = pool.prio[p]! - delta * mem[cFn[pool.id[p]!]!]!;
       pool.touchAll();
