@@ -138,8 +138,11 @@ class PyHeap {
   /** Every priority changed (Landlord's rent): every position may sift. */
   touchAll(): void {
     this.#write();
-    for (let p = 0; p < this.id.length; p++) this.#mark(p);
+    this.#all = true;
   }
+
+  /** Every position may sift (touchAll): the next heapify checks them all, as Python's. */
+  #all = false;
 
   /** Marks positions `from`, its parent, … up to `to` (an ancestor of `from`, or itself), and `to`'s parent: what writing that path marks. */
   #markPath(from: number, to: number): void {
@@ -234,8 +237,9 @@ class PyHeap {
     }
     const hid = this.#popIds, hp = this.#popPrios;
     for (let k = 0; k < n; k++) { hid[k] = this.id[k]!; hp[k] = this.prio[k]!; }
-    const keptId: number[] = [], keptPrio: number[] = [];
-    gone.length = 0;
+    // the kept entries go straight back into the list (its copy is popped), in pop order
+    const ids = this.id, prios = this.prio, pos = this.pos;
+    let kept = 0, ng = 0;
     let lastGone = NaN;
     for (let end = n; end > 0; end--) {
       const topId = hid[0]!, topPrio = hp[0]!;
@@ -256,15 +260,11 @@ class PyHeap {
         }
         hid[pos] = lastId; hp[pos] = lastPrio;
       }
-      if (keep[topId]) { keptId.push(topId); keptPrio.push(topPrio); } else { gone.push(topId); lastGone = topPrio; }
+      if (keep[topId]) { ids[kept] = topId; prios[kept] = topPrio; pos[topId] = kept++; } else { gone[ng++] = topId; lastGone = topPrio; }
     }
-    this.id.length = 0;
-    this.prio.length = 0;
-    for (let k = 0; k < keptId.length; k++) {
-      this.id.push(keptId[k]!);
-      this.prio.push(keptPrio[k]!);
-      this.pos[keptId[k]!] = k;
-    }
+    ids.length = kept;
+    prios.length = kept;
+    gone.length = ng;
     this.touchAll();
     return lastGone;
   }
@@ -400,11 +400,12 @@ class PyHeap {
   #heapify(): void {
     const n = this.id.length, half = n >> 1;
     // the positions that may sift, largest first: a list sorted descending is a max-heap as it stands
-    const nMaybe = this.#nMaybe;
-    if (nMaybe === 0) return;
+    const nMaybe = this.#nMaybe, all = this.#all;
+    if (nMaybe === 0 && !all) return;
     const q = this.#queue, inQ = this.#inQueue, maybe = this.#maybe, inMaybe = this.#inMaybe;
     this.#nMaybe = 0;
-    if (nMaybe * 4 > half) {
+    this.#all = false;
+    if (all || nMaybe * 4 > half) {
       // many positions may sift: Python's own loop, each position checked in place, is cheaper than sorting them
       for (let k = 0; k < nMaybe; k++) inMaybe[maybe[k]!] = 0;
       const prio = this.prio;
