@@ -559,6 +559,8 @@ export function simulateFaasCache(trace: FaasCacheTrace, policy: FaasCachePolicy
   /** Functions whose pre-warm is not 0, in the order first seen (the pre-warm table's dict order). */
   const prewarming: number[] = [];
   const seenRank = new Int32Array(nf).fill(-1);
+  /** The smallest memory of a function in `prewarming`: while even it does not fit, no pre-warm can be placed. */
+  let smallestPrewarm = Infinity;
   const setPrewarm = (fn: number, v: number) => {
     const was = histPrewarm[fn] !== 0;
     histPrewarm[fn] = v;
@@ -570,6 +572,8 @@ export function simulateFaasCache(trace: FaasCacheTrace, policy: FaasCachePolicy
     } else {
       prewarming.splice(prewarming.indexOf(fn), 1);
     }
+    smallestPrewarm = Infinity;
+    for (const f of prewarming) if (mem[f]! < smallestPrewarm) smallestPrewarm = mem[f]!;
   };
 
   const leave = (id: number) => {
@@ -675,6 +679,8 @@ export function simulateFaasCache(trace: FaasCacheTrace, policy: FaasCachePolicy
   };
 
   const prewarm = () => {
+    // the pool only fills as pre-warms are placed: if the smallest does not fit now, none will
+    if (smallestPrewarm + used > memoryMb) return;
     for (const fn of prewarming) {
       const p = histPrewarm[fn]!;
       if (p + lastSeen[fn]! >= now) {
