@@ -85,7 +85,7 @@ class PyHeap {
   /** Container at each position, and its priority. */
   id: number[] = [];
   prio: number[] = [];
-  /** Position of each container. */
+  /** Position of each container. Read `id` and `pos` only after `settle()`; write through the methods. */
   readonly pos: number[] = [];
   // the positions that may sift, and heapify's queue of them: typed arrays with their counts (emptying a JS
   // array by setting its length is a call into the runtime, and a heapify ran twice per arrival)
@@ -135,10 +135,19 @@ class PyHeap {
     if (p > 0) this.#mark((p - 1) >> 1);
   }
 
-  /** Every priority changed (Landlord's rent): every position may sift. */
+  /** Every priority may have changed: every position may sift. */
   touchAll(): void {
     this.#write();
     this.#all = true;
+  }
+
+  /** Landlord's rent: every entry pays the lowest priority per MB times its own MB (`mbOf`), in list order. */
+  chargeRent(mbOf: (id: number) => number): void {
+    this.touchAll();
+    const ids = this.id, pr = this.prio, n = ids.length;
+    let delta = Infinity;
+    for (let p = 0; p < n; p++) { const d = pr[p]! / mbOf(ids[p]!); if (d < delta) delta = d; }
+    for (let p = 0; p < n; p++) pr[p] = pr[p]! - delta * mbOf(ids[p]!);
   }
 
   /** Every position may sift (touchAll): the next heapify checks them all, as Python's. */
@@ -248,17 +257,17 @@ class PyHeap {
       const len = end - 1;
       if (len > 0) {
         // as #siftUp: stopping where the way back up would have stopped gives the same list
-        let pos = 0, child = 1;
+        let at = 0, child = 1;
         while (child < len) {
           const right = child + 1;
           if (right < len && !(hp[child]! < hp[right]!)) child = right;
           const cp = hp[child]!;
           if (lastPrio < cp) break;
-          hid[pos] = hid[child]!; hp[pos] = cp;
-          pos = child;
-          child = 2 * pos + 1;
+          hid[at] = hid[child]!; hp[at] = cp;
+          at = child;
+          child = 2 * at + 1;
         }
-        hid[pos] = lastId; hp[pos] = lastPrio;
+        hid[at] = lastId; hp[at] = lastPrio;
       }
       if (keep[topId]) { ids[kept] = topId; prios[kept] = topPrio; pos[topId] = kept++; } else { gone[ng++] = topId; lastGone = topPrio; }
     }
@@ -279,7 +288,6 @@ class PyHeap {
     this.heapify();
   }
 
-  /** `heapq.heapify`, visiting only the positions whose sift can move anything. */
   // --- heapifies of an unchanged list -------------------------------------
   //
   // A heapify of a list that is a heap already (nothing written since the
@@ -294,7 +302,7 @@ class PyHeap {
 
   /** The list was written since the last heapify. */
   #changed = true;
-  /** The permutation of an unchanged heapify is known (`#cycles`). */
+  /** The permutation of an unchanged heapify is known (`#cycPos`, `#cycEnd`). */
   #permKnown = false;
   /** A heapify of the unchanged list has run (the next one keeps its permutation). */
   #unchangedOnce = false;
@@ -397,6 +405,7 @@ class PyHeap {
     this.#permKnown = true;
   }
 
+  /** `heapq.heapify`, visiting only the positions whose sift can move anything. */
   #heapify(): void {
     const n = this.id.length, half = n >> 1;
     // the positions that may sift, largest first: a list sorted descending is a max-heap as it stands
@@ -723,15 +732,11 @@ export function simulateFaasCache(trace: FaasCacheTrace, policy: FaasCachePolicy
   };
 
   const save: number[] = [], savePrio: number[] = [];
+  const mbOf = (id: number) => mem[cFn[id]!]!;
   const evict = (fn: number) => {
     if (nRunning === pool.length) return; // every container busy
     if (isLND) {
-      // Landlord: charge every container rent at the lowest credit per MB
-      let delta = Infinity;
-      pool.settle();
-      for (let p = 0; p < pool.length; p++) { const d = pool.prio[p]! / mem[cFn[pool.id[p]!]!]!; if (d < delta) delta = d; }
-      for (let p = 0; p < pool.length; p++) pool.prio[p] = pool.prio[p]! - delta * mem[cFn[pool.id[p]!]!]!;
-      pool.touchAll();
+      pool.chargeRent(mbOf);
       pool.heapify();
     }
     let toFree = mem[fn]!;
