@@ -82,18 +82,18 @@ describe('FaasCache-sim reproduced', () => {
 });
 
 /** A trace full of ties: few functions, arrivals on whole minutes and simple fractions, small pools. */
-function tieTrace(seed: number, nf: number, minutes: number): FaasCacheTrace {
+function tieTrace(seed: number, nf: number, minutes: number, shape = { mem: [64, 128, 256, 300], warmMs: [1, 90_000], perMinute: 6 }): FaasCacheTrace {
   const rng = makeRng(seed, 'fc-ties');
   const int = (a: number, b: number) => a + Math.floor(rng() * (b - a + 1));
   const functions = Array.from({ length: nf }, (_, i) => {
-    const warmMs = int(1, 90_000);
-    return { name: `f${i}`, row: i, memMb: [64, 128, 256, 300][int(0, 3)]!, warmMs, coldMs: warmMs + int(0, 30_000) };
+    const warmMs = int(shape.warmMs[0]!, shape.warmMs[1]!);
+    return { name: `f${i}`, row: i, memMb: shape.mem[int(0, shape.mem.length - 1)]!, warmMs, coldMs: warmMs + int(0, 30_000) };
   });
   const fn: number[] = [], t: number[] = [];
   for (let m = 0; m < minutes; m++) {
     const ev: [number, number][] = [];
     for (let f = 0; f < nf; f++) {
-      const c = rng() < 0.5 ? 0 : int(1, 6);
+      const c = rng() < 0.5 ? 0 : int(1, shape.perMinute);
       const every = 60000 / c;
       for (let i = 0; i < c; i++) ev.push([m * 60000 + i * every, f]);
     }
@@ -111,6 +111,20 @@ describe('the fast engine against a literal port of FaasCache-sim\'s scheduler',
         const fast = simulateFaasCache(tr, policy, mb), ref = simulateFaasCacheReference(tr, policy, mb);
         expect(fast.perFunction, `${policy} seed ${seed} ${mb} MB`).toEqual(ref.perFunction);
         expect(fast.cold + fast.warm + fast.dropped).toBe(tr.fn.length);
+      }
+    }
+  });
+
+  it('a pool past 1,024 containers, where the heap\'s tables grow: the same as the literal port', () => {
+    // 1 MB functions running 5-10 minutes at up to 40 calls a minute each: about 2,000 containers at once
+    const tr = tieTrace(7, 16, 24, { mem: [1, 2], warmMs: [300_000, 600_000], perMinute: 40 });
+    for (const policy of FAASCACHE_POLICIES) {
+      for (const mb of [1_500, 4_000]) {
+        const fast = simulateFaasCache(tr, policy, mb), ref = simulateFaasCacheReference(tr, policy, mb);
+        expect(fast.perFunction, `${policy} ${mb} MB`).toEqual(ref.perFunction);
+        // the smaller pool evicts and drops; the larger keeps every container it made (none evicted): over 1,024 at once
+        if (mb === 1_500) expect(fast.evictions > 0 && fast.dropped > 0, `${policy} ${mb} MB evicts and drops`).toBe(true);
+        if (policy === 'GD' && mb === 4_000) expect(fast.evictions === 0 && fast.cold > 1_024, 'GD 4,000 MB holds over 1,024 containers').toBe(true);
       }
     }
   });
