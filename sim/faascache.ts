@@ -296,16 +296,17 @@ class PyHeap {
   // and moves the same positions the same way. It is a fixed permutation of
   // positions while the list is not written. FaasCache-sim heapifies at
   // every arrival, and where the pool is full most arrivals write nothing,
-  // so the first such heapify is run and its permutation kept (as cycles),
-  // later ones are only counted, and the count is applied, as one power of
-  // the permutation, before anything reads positions or writes the list.
+  // so one such heapify is run and its permutation kept (as cycles), later
+  // ones are only counted, and the count is applied, as one power of the
+  // permutation, before anything reads positions or writes the list.
 
-  /** The list was written since the last heapify. */
-  #changed = true;
-  /** The permutation of an unchanged heapify is known (`#cycPos`, `#cycEnd`). */
-  #permKnown = false;
-  /** A heapify of the unchanged list has run (the next one keeps its permutation). */
-  #unchangedOnce = false;
+  /**
+   * Heapifies since the list was last written: the first is the one after
+   * the write, the second the first of the unchanged list (run as it is:
+   * often the list is written before another), the third is run and kept as
+   * the permutation (`#cycPos`, `#cycEnd`), later ones are counted.
+   */
+  #sinceWrite = 0;
   /** Heapifies counted and not yet applied. */
   #pending = 0;
   /** The permutation's cycles: positions, each cycle's in order (the entry at `c[i+1]` moves to `c[i]`), and each cycle's end. */
@@ -320,9 +321,7 @@ class PyHeap {
   /** Before the list is written: counted heapifies applied, and the kept permutation forgotten. */
   #write(): void {
     if (this.#pending > 0) this.settle();
-    this.#changed = true;
-    this.#permKnown = false;
-    this.#unchangedOnce = false;
+    this.#sinceWrite = 0;
   }
 
   /** Applies the heapifies counted but not yet done (call before reading `id` or `pos`). */
@@ -348,22 +347,16 @@ class PyHeap {
 
   /** `heapq.heapify`. */
   heapify(): void {
-    if (this.#changed) {
-      this.#changed = false;
-      this.#heapify();
-      return;
-    }
-    if (this.#permKnown) {
+    const k = this.#sinceWrite++;
+    if (k > 2) {
       this.#pending++;
       return;
     }
-    if (!this.#unchangedOnce) {
-      // the first heapify of an unchanged list is run as it is: often the list is written before another
-      this.#unchangedOnce = true;
+    if (k < 2) {
       this.#heapify();
       return;
     }
-    // the second in a row: run it, and keep what it did as cycles of positions
+    // the second of the unchanged list: run it, and keep what it did as cycles of positions
     const ids = this.id, n = ids.length;
     if (this.#before.length < n) {
       const size = Math.max(n, 2 * this.#before.length);
@@ -402,7 +395,6 @@ class PyHeap {
       ends[nc++] = m;
     }
     this.#nCyc = nc;
-    this.#permKnown = true;
   }
 
   /** `heapq.heapify`, visiting only the positions whose sift can move anything. */
