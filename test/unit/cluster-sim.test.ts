@@ -174,6 +174,56 @@ describe('simulated cluster', () => {
     }
   });
 
+  it('feeding each worker its arrivals in runs (balancers that read nothing of the workers) is feeding them one by one', async () => {
+    const { ClusterSimulator } = await import('../../sim/cluster.js');
+    const { resolveSimConfig } = await import('../../sim/config.js');
+    const { compileProfile, loadProfile } = await import('../../sim/profile.js');
+    const { newBatch } = await import('../../traces/types.js');
+    const { makeRng } = await import('../../common/rng.js');
+    // more arrivals than the buffer holds (2^16), in batches of the readers' size, so runs start and end mid-batch
+    const rng = makeRng(11, 'cluster-runs');
+    const n = 150_000, size = 4096, batches: ReturnType<typeof newBatch>[] = [];
+    let t = 0;
+    for (let i = 0; i < n; i += size) {
+      const b = newBatch(size);
+      for (let j = 0; j < size && i + j < n; j++) {
+        t += rng() * 4;
+        const f = Math.floor(rng() * rng() * 40);
+        b.t[j] = t; b.fn[j] = f; b.dur[j] = 5 + rng() * 60; b.mem[j] = 128 * (1 + (f % 3)); b.init[j] = NaN;
+        b.length = j + 1;
+      }
+      batches.push(b);
+    }
+    const functions = Array.from({ length: 40 }, (_, i) => ({ name: `f${i}` }));
+    const config = resolveSimConfig({ policy: 'gdsf', memoryMb: 1024, cores: 1, queue: 'wait', seed: 5 });
+    const costs = compileProfile(loadProfile());
+    for (const balancer of ['round-robin', 'hash', 'random']) {
+      const run = (hooks: { onInvocation?: () => void }) => {
+        const placed: number[] = [];
+        const c = new ClusterSimulator(config, costs, functions, {
+          balancer, workers: [0, 1, 2, 3].map(() => ({ memoryMb: 1024, cores: 1 })), hopMs: 0.3, viewRefreshMs: 100, onPlace: (inv, w) => (placed[inv] = w),
+        }, hooks);
+        return { out: c.run(batches), placed };
+      };
+      // a hook that watches every invocation makes the cluster feed workers one arrival at a time, as before
+      const runs = run({}), direct = run({ onInvocation: () => {} });
+      expect(runs.placed, balancer).toEqual(direct.placed);
+      const pick = (x: import('../../sim/results.js').SimResult) => [x.invocations, x.cold, x.warm, x.queued, x.dropped, x.evictions, x.expirations, x.queueWaitMsTotal,
+        x.latency.count, x.latency.sum, x.latency.percentile(50), x.latency.percentile(99), x.endMs, x.memUsedMbMs, x.peakUsedMb, x.cpuBusyCoreMs];
+      for (let w = 0; w < 4; w++) expect(pick(runs.out.workers[w]!), `${balancer}, worker ${w}`).toEqual(pick(direct.out.workers[w]!));
+      for (const w of runs.out.workers) expect(w.invocations, balancer).toBeGreaterThan(1000);
+      expect(runs.out.total.cold, balancer).toBeGreaterThan(100);
+      expect(runs.out.total.queued, balancer).toBeGreaterThan(100);
+      // the shared per-function table: the same counts and percentiles (its sums may differ in the last bit: added in another order)
+      const fnPick = (x: import('../../sim/results.js').SimResult) => x.perFunction.map((f) => [f.invocations, f.cold, f.warm, f.queued, f.dropped, f.latency.count, f.latency.percentile(50), f.latency.percentile(99)]);
+      expect(fnPick(runs.out.total), balancer).toEqual(fnPick(direct.out.total));
+      runs.out.total.perFunction.forEach((f, i) => {
+        const d = direct.out.total.perFunction[i]!.latency.sum;
+        expect(Math.abs(f.latency.sum - d), `${balancer}, f${i}`).toBeLessThanOrEqual(1e-12 * d);
+      });
+    }
+  });
+
   it('workers sharing one machine\'s cores: one worker is the single-worker run; two busy at once stretch each other\'s handlers', async () => {
     // one worker on a shared machine of 2 cores is a worker of 2 cores, number for number
     const single = await simulate({ trace: TRACE, config: base, machine: false });
