@@ -155,6 +155,8 @@ export class SandboxPool<S extends PooledSandbox> {
   readonly #newest: (S | undefined)[] = [];
   /** Per function: RETIRED, SINGLE_USE. */
   readonly #fnFlags: number[] = [];
+  /** Whether any function has a flag (most pools never do: a release then reads no per-function table). */
+  #anyFlags = false;
   /** The drain's head, given memory while dying memory still goes: it stays queued, and so does everyone behind it. */
   #held: { seq: number; pos: number; mem: number } | undefined;
 
@@ -315,7 +317,7 @@ export class SandboxPool<S extends PooledSandbox> {
   release(sb: S, now: number): boolean {
     sb.active--;
     sb.uses++;
-    if (this.#fnFlags[sb.fnId] !== 0) {
+    if (this.#anyFlags && this.#fnFlags[sb.fnId] !== 0) {
       if (sb.active === 0) this.destroy(sb, 'expired', now);
       return false;
     }
@@ -607,6 +609,7 @@ export class SandboxPool<S extends PooledSandbox> {
   retire(fnId: number, now: number): void {
     this.#ensureFn(fnId);
     this.#fnFlags[fnId]! |= RETIRED;
+    this.#anyFlags = true;
     for (let sb = this.#newest[fnId]; sb !== undefined; sb = this.#newest[fnId]) this.destroy(sb, 'expired', now);
   }
 
@@ -618,6 +621,7 @@ export class SandboxPool<S extends PooledSandbox> {
   singleUse(fnId: number): void {
     this.#ensureFn(fnId);
     this.#fnFlags[fnId]! |= SINGLE_USE;
+    this.#anyFlags = true;
   }
 
   /** Available sandboxes of every function (shutdown, invariant checks). */
