@@ -43,10 +43,33 @@ export interface PlacementRequest {
   packages: readonly string[];
 }
 
+/**
+ * Sums over the views a front may keep beside them, so that a pick need
+ * not add them up: the healthy workers, and the requests in flight on them.
+ * A front that keeps them keeps them exact, changing them with the views
+ * (the simulated front does, and can check them at every pick); one that
+ * does not passes none, and a balancer that needs them sums the views.
+ */
+export interface ViewTotals {
+  healthy: number;
+  inFlight: number;
+}
+
+/** The views' sums, added up. */
+export function sumViews(workers: readonly WorkerView[]): ViewTotals {
+  let healthy = 0, inFlight = 0;
+  for (const w of workers) {
+    if (!w.healthy) continue;
+    healthy++;
+    inFlight += w.inFlight;
+  }
+  return { healthy, inFlight };
+}
+
 export interface Balancer {
   readonly name: string;
-  /** The index of the worker that gets `req`; -1 if no worker is healthy. */
-  pick(req: PlacementRequest, workers: readonly WorkerView[]): number;
+  /** The index of the worker that gets `req`; -1 if no worker is healthy. `totals`: the views' sums, if the front keeps them. */
+  pick(req: PlacementRequest, workers: readonly WorkerView[], totals?: ViewTotals): number;
 }
 
 export interface BalancerContext {

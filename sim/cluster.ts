@@ -18,7 +18,7 @@
  */
 import { OlError } from '../common/errors.js';
 import { makeRng } from '../common/rng.js';
-import { BALANCER_RNG_STREAM, type PlacementRequest, type WorkerView } from '../core/balancer.js';
+import { BALANCER_RNG_STREAM, sumViews, type PlacementRequest, type ViewTotals, type WorkerView } from '../core/balancer.js';
 import { balancerFactory, createBalancer } from '../core/balancers/index.js';
 import type { ImportTree } from '../core/import-tree.js';
 import type { SimConfig } from './config.js';
@@ -70,6 +70,8 @@ export interface ClusterSpec {
    * ignored, and its CPU figures are the machine's.
    */
   sharedCores?: number;
+  /** Checks the front's running sums of the views against the views at every placement (tests). */
+  checkTotals?: boolean;
 }
 
 export interface ClusterResult {
@@ -217,6 +219,9 @@ export class ClusterSimulator {
   readonly #functions: FunctionInfo[];
   /** Placement name → function id, for the views' warm lookups: filled as requests are placed. */
   readonly #ids = new Map<string, number>();
+  /** The views' sums, kept as the views change (every simulated worker is healthy). */
+  readonly #totals: ViewTotals;
+  readonly #checkTotals: boolean;
   /** Whether a hook sees the workers' events one by one (a log, per-invocation records, series samples, decisions). */
   readonly #watched: boolean;
 
@@ -250,6 +255,8 @@ export class ClusterSimulator {
     this.#words = (spec.workers.length + 31) >>> 5;
     const names = this.#ids;
     this.#views = spec.workers.map((_, i) => new View(i, names));
+    this.#totals = { healthy: spec.workers.length, inFlight: 0 };
+    this.#checkTotals = spec.checkTotals ?? false;
     this.#balancer = createBalancer(spec.balancer, { workers: spec.workers.length, rng: makeRng(config.seed, BALANCER_RNG_STREAM), options: spec.balancerOptions, tree: spec.tree });
   }
 
@@ -286,7 +293,7 @@ export class ClusterSimulator {
           const k = heap.min();
           const w = ws[k]!;
           if (w.clock.now() <= at) w.advanceTo(at);
-          views[k]!.inFlight = w.inFlight;
+          this.#setLoad(k, w.inFlight);
           // an event due at the arrival's own time that runs after arrivals waits for the next one
           const next = w.nextEventTime();
           heap.set(k, next <= at ? at + 1e-9 : next);
@@ -302,7 +309,8 @@ export class ClusterSimulator {
           }
           this.#nextRefresh = at + this.#refresh;
         }
-        const k = this.#balancer.pick(this.#request(f, mem[i]!), views);
+        if (this.#checkTotals) this.#verifyTotals();
+        const k = this.#balancer.pick(this.#request(f, mem[i]!), views, this.#totals);
         if (k < 0) throw new OlError('OL_ERR_INVARIANT', 'no healthy worker in the simulated cluster');
         this.#markPlaced(f, k);
         onPlace?.(seq++, k);
@@ -312,7 +320,7 @@ export class ClusterSimulator {
         }
         const w = ws[k]!;
         w.feed(f, at + this.#hop, dur[i]!, mem[i]!, init[i]!);
-        views[k]!.inFlight = w.inFlight;
+        this.#setLoad(k, w.inFlight);
         if (readLoad) heap.set(k, w.nextEventTime());
       }
       onBatch?.();
@@ -328,6 +336,20 @@ export class ClusterSimulator {
       total,
       spread: this.#spread(),
     };
+  }
+
+  /** Worker k's in-flight count is `v` now: its view and the running sum. */
+  #setLoad(k: number, v: number): void {
+    const view = this.#views[k]!;
+    this.#totals.inFlight += v - view.inFlight;
+    view.inFlight = v;
+  }
+
+  #verifyTotals(): void {
+    const s = sumViews(this.#views), t = this.#totals;
+    if (s.healthy !== t.healthy || s.inFlight !== t.inFlight) {
+      throw new OlError('OL_ERR_INVARIANT', `the front's running sums (${t.healthy} healthy, ${t.inFlight} in flight) differ from its views' (${s.healthy}, ${s.inFlight})`);
+    }
   }
 
   #markPlaced(fn: number, k: number): void {
@@ -368,19 +390,19 @@ export class ClusterSimulator {
 
   /** Runs every worker's events due before an arrival at `at`, one at a time in time order. */
   #lockstepBefore(at: number): void {
-    const ws = this.workers, views = this.#views;
+    const ws = this.workers;
     for (;;) {
       const [k, t] = this.#earliest();
       if (t > at) break;
       if (ws[k]!.stepBefore(at)) {
-        views[k]!.inFlight = ws[k]!.inFlight;
+        this.#setLoad(k, ws[k]!.inFlight);
         continue;
       }
       // its event at `at` runs after arrivals; another worker may still have one at `at` that runs before
       let ran = false;
       for (let j = 0; j < ws.length && !ran; j++) {
         if (j !== k && ws[j]!.nextEventTime() <= at && ws[j]!.stepBefore(at)) {
-          views[j]!.inFlight = ws[j]!.inFlight;
+          this.#setLoad(j, ws[j]!.inFlight);
           ran = true;
         }
       }

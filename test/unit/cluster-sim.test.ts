@@ -224,6 +224,37 @@ describe('simulated cluster', () => {
     }
   });
 
+  it("the front's running sums of the views (ch-bl's bound) equal the views at every placement, own cores or shared", async () => {
+    const { ClusterSimulator } = await import('../../sim/cluster.js');
+    const { resolveSimConfig } = await import('../../sim/config.js');
+    const { compileProfile, loadProfile } = await import('../../sim/profile.js');
+    const { newBatch } = await import('../../traces/types.js');
+    const { makeRng } = await import('../../common/rng.js');
+    const { constantProfile } = await import('../../core/profile.js');
+    const rng = makeRng(13, 'cluster-totals');
+    // whole milliseconds and costs of whole milliseconds: workers' events often fall at an arrival's own time
+    const n = 4000, b = newBatch(n);
+    let t = 0;
+    for (let i = 0; i < n; i++) {
+      t += Math.floor(rng() * 40);
+      b.t[i] = t; b.fn[i] = Math.floor(rng() * 15); b.dur[i] = Math.floor(10 + rng() * 200); b.mem[i] = 128 * (1 + (b.fn[i]! % 3)); b.init[i] = NaN;
+    }
+    b.length = n;
+    const functions = Array.from({ length: 15 }, (_, i) => ({ name: `f${i}` }));
+    const config = resolveSimConfig({ policy: 'lru', memoryMb: 768, cores: 1, queue: 'wait', seed: 4 });
+    for (const [costs, sharedCores] of [[compileProfile(loadProfile()), undefined], [compileProfile(loadProfile()), 2], [compileProfile(constantProfile({ create: 5, destroy: 2 })), 2]] as const) {
+      for (const balancer of ['ch-bl', 'least-loaded', 'p2c']) {
+        const c = new ClusterSimulator(config, costs, functions, {
+          balancer, workers: [0, 1, 2].map(() => ({ memoryMb: 768, cores: 1 })), hopMs: 0, viewRefreshMs: 100, checkTotals: true,
+          ...(sharedCores ? { sharedCores } : {}),
+        });
+        const out = c.run([b]);
+        expect(out.total.invocations, `${balancer}, shared ${sharedCores}`).toBe(n);
+        expect(out.total.queued, `${balancer}, shared ${sharedCores}`).toBeGreaterThan(0);
+      }
+    }
+  });
+
   it('workers sharing one machine\'s cores: one worker is the single-worker run; two busy at once stretch each other\'s handlers', async () => {
     // one worker on a shared machine of 2 cores is a worker of 2 cores, number for number
     const single = await simulate({ trace: TRACE, config: base, machine: false });
