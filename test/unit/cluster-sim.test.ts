@@ -13,6 +13,7 @@ import { describe, expect, it } from 'vitest';
 import { simulate } from '../../sim/run.js';
 import { clusterSpec } from '../../sim/commands/run.js';
 import { SAMPLE10 } from '../helpers.js';
+import type { InvocationBatch } from '../../traces/types.js';
 
 const TRACE = `azure2019:${SAMPLE10}`;
 const base = { policy: 'lru', memoryMb: 6000, cores: 2, seed: 1 };
@@ -21,6 +22,32 @@ const strip = (s: object) => {
   delete c.cluster;
   return JSON.stringify(c);
 };
+
+/**
+ * A busy random trace for the cluster's own tests: arrivals up to `gapMs`
+ * apart, `functions` functions (skewed: a few take most calls), durations
+ * `durMs[0]` + up to `durMs[1]`, 128-384 MB by function; `whole`: times in
+ * whole ms. In batches of `batch` arrivals, as the trace readers give them.
+ */
+async function busyTrace(seed: number, stream: string, n: number, o: { functions: number; gapMs: number; durMs: [number, number]; skewed?: boolean; whole?: boolean; batch?: number }) {
+  const { newBatch } = await import('../../traces/types.js');
+  const { makeRng } = await import('../../common/rng.js');
+  const rng = makeRng(seed, stream);
+  const size = o.batch ?? n, round = o.whole ? Math.floor : (x: number) => x;
+  const batches: InvocationBatch[] = [];
+  let t = 0;
+  for (let i = 0; i < n; i += size) {
+    const b = newBatch(size);
+    for (let j = 0; j < size && i + j < n; j++) {
+      t += round(rng() * o.gapMs);
+      const f = Math.floor((o.skewed ? rng() * rng() : rng()) * o.functions);
+      b.t[j] = t; b.fn[j] = f; b.dur[j] = round(o.durMs[0] + rng() * o.durMs[1]); b.mem[j] = 128 * (1 + (f % 3)); b.init[j] = NaN;
+      b.length = j + 1;
+    }
+    batches.push(b);
+  }
+  return { batches, functions: Array.from({ length: o.functions }, (_, i) => ({ name: `f${i}` })) };
+}
 
 describe('simulated cluster', () => {
   it('one worker behind any balancer is the single-worker run, number for number', async () => {
@@ -142,18 +169,9 @@ describe('simulated cluster', () => {
     const { Simulator } = await import('../../sim/simulator.js');
     const { resolveSimConfig } = await import('../../sim/config.js');
     const { compileProfile, loadProfile } = await import('../../sim/profile.js');
-    const { newBatch } = await import('../../traces/types.js');
-    const { makeRng } = await import('../../common/rng.js');
     // a busy random trace: 12 functions, 3 small workers, so pools evict and requests queue
-    const rng = makeRng(7, 'cluster-independence');
-    const n = 3000, b = newBatch(n);
-    let t = 0;
-    for (let i = 0; i < n; i++) {
-      t += rng() * 150;
-      b.t[i] = t; b.fn[i] = Math.floor(rng() * 12); b.dur[i] = 20 + rng() * 300; b.mem[i] = 128 * (1 + (b.fn[i]! % 3)); b.init[i] = NaN;
-    }
-    b.length = n;
-    const functions = Array.from({ length: 12 }, (_, i) => ({ name: `f${i}` }));
+    const n = 3000;
+    const { batches: [b], functions } = await busyTrace(7, 'cluster-independence', n, { functions: 12, gapMs: 150, durMs: [20, 300] });
     const config = resolveSimConfig({ policy: 'lru', memoryMb: 768, cores: 1, queue: 'wait', seed: 3 });
     const costs = compileProfile(loadProfile()); // sampled costs: each worker draws from its own streams
     for (const balancer of ['round-robin', 'hash', 'least-loaded', 'ch-bl']) {
@@ -161,11 +179,11 @@ describe('simulated cluster', () => {
       const cluster = new ClusterSimulator(config, costs, functions, {
         balancer, workers: [0, 1, 2].map(() => ({ memoryMb: 768, cores: 1 })), hopMs: 0, viewRefreshMs: 100, onPlace: (inv, w) => (placed[inv] = w),
       });
-      const out = cluster.run([b]);
+      const out = cluster.run([b!]);
       for (let w = 0; w < 3; w++) {
         const lone = new Simulator(config, costs, functions, {}, undefined, w === 0 ? '' : `#w${w}`);
-        lone.advanceTo(b.t[0]!); // the cluster starts every worker at the first arrival
-        for (let i = 0; i < n; i++) if (placed[i] === w) lone.feed(b.fn[i]!, b.t[i]!, b.dur[i]!, b.mem[i]!, b.init[i]!);
+        lone.advanceTo(b!.t[0]!); // the cluster starts every worker at the first arrival
+        for (let i = 0; i < n; i++) if (placed[i] === w) lone.feed(b!.fn[i]!, b!.t[i]!, b!.dur[i]!, b!.mem[i]!, b!.init[i]!);
         const r = lone.finish(), c = out.workers[w]!;
         const pick = (x: typeof r) => [x.invocations, x.cold, x.warm, x.queued, x.dropped, x.evictions, x.queueWaitMsTotal, x.latency.percentile(50), x.latency.percentile(99), x.endMs];
         expect(pick(c), `${balancer}, worker ${w}`).toEqual(pick(r));
@@ -178,23 +196,8 @@ describe('simulated cluster', () => {
     const { ClusterSimulator } = await import('../../sim/cluster.js');
     const { resolveSimConfig } = await import('../../sim/config.js');
     const { compileProfile, loadProfile } = await import('../../sim/profile.js');
-    const { newBatch } = await import('../../traces/types.js');
-    const { makeRng } = await import('../../common/rng.js');
     // more arrivals than the buffer holds (2^16), in batches of the readers' size, so runs start and end mid-batch
-    const rng = makeRng(11, 'cluster-runs');
-    const n = 150_000, size = 4096, batches: ReturnType<typeof newBatch>[] = [];
-    let t = 0;
-    for (let i = 0; i < n; i += size) {
-      const b = newBatch(size);
-      for (let j = 0; j < size && i + j < n; j++) {
-        t += rng() * 4;
-        const f = Math.floor(rng() * rng() * 40);
-        b.t[j] = t; b.fn[j] = f; b.dur[j] = 5 + rng() * 60; b.mem[j] = 128 * (1 + (f % 3)); b.init[j] = NaN;
-        b.length = j + 1;
-      }
-      batches.push(b);
-    }
-    const functions = Array.from({ length: 40 }, (_, i) => ({ name: `f${i}` }));
+    const { batches, functions } = await busyTrace(11, 'cluster-runs', 150_000, { functions: 40, gapMs: 4, durMs: [5, 60], skewed: true, batch: 4096 });
     const config = resolveSimConfig({ policy: 'gdsf', memoryMb: 1024, cores: 1, queue: 'wait', seed: 5 });
     const costs = compileProfile(loadProfile());
     for (const balancer of ['round-robin', 'hash', 'random']) {
@@ -228,19 +231,10 @@ describe('simulated cluster', () => {
     const { ClusterSimulator } = await import('../../sim/cluster.js');
     const { resolveSimConfig } = await import('../../sim/config.js');
     const { compileProfile, loadProfile } = await import('../../sim/profile.js');
-    const { newBatch } = await import('../../traces/types.js');
-    const { makeRng } = await import('../../common/rng.js');
     const { constantProfile } = await import('../../core/profile.js');
-    const rng = makeRng(13, 'cluster-totals');
-    // whole milliseconds and costs of whole milliseconds: workers' events often fall at an arrival's own time
-    const n = 4000, b = newBatch(n);
-    let t = 0;
-    for (let i = 0; i < n; i++) {
-      t += Math.floor(rng() * 40);
-      b.t[i] = t; b.fn[i] = Math.floor(rng() * 15); b.dur[i] = Math.floor(10 + rng() * 200); b.mem[i] = 128 * (1 + (b.fn[i]! % 3)); b.init[i] = NaN;
-    }
-    b.length = n;
-    const functions = Array.from({ length: 15 }, (_, i) => ({ name: `f${i}` }));
+    // whole milliseconds, and a profile of whole-millisecond costs beside the sampled one
+    const n = 4000;
+    const { batches, functions } = await busyTrace(13, 'cluster-totals', n, { functions: 15, gapMs: 40, durMs: [10, 200], whole: true });
     const config = resolveSimConfig({ policy: 'lru', memoryMb: 768, cores: 1, queue: 'wait', seed: 4 });
     for (const [costs, sharedCores] of [[compileProfile(loadProfile()), undefined], [compileProfile(loadProfile()), 2], [compileProfile(constantProfile({ create: 5, destroy: 2 })), 2]] as const) {
       for (const balancer of ['ch-bl', 'least-loaded', 'p2c']) {
@@ -248,7 +242,7 @@ describe('simulated cluster', () => {
           balancer, workers: [0, 1, 2].map(() => ({ memoryMb: 768, cores: 1 })), hopMs: 0, viewRefreshMs: 100, checkTotals: true,
           ...(sharedCores ? { sharedCores } : {}),
         });
-        const out = c.run([b]);
+        const out = c.run(batches);
         expect(out.total.invocations, `${balancer}, shared ${sharedCores}`).toBe(n);
         expect(out.total.queued, `${balancer}, shared ${sharedCores}`).toBeGreaterThan(0);
       }
