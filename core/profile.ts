@@ -77,6 +77,16 @@ export interface CalibrationFigures {
 export interface ModelFigures {
   cores: number | undefined;
   createLanes: number;
+  /**
+   * Whether creations at once were limited by the cores rather than by
+   * lanes of their own: the calibration found at least as many lanes as
+   * effective cores (the Docker engine's creations are CPU work spread over
+   * dockerd, containerd and runc; SOCK's serialise on kernel locks, one
+   * lane on two cores). Creation as CPU work then needs no lanes: the
+   * cores themselves share out the creations, and the handlers running
+   * beside them (docs/EXPERIMENTS.md, "Docker").
+   */
+  createCpuBound: boolean;
   forkSandboxMs: number;
   touchMsPerMb: number;
   touchBusyMsPerMb: number;
@@ -100,9 +110,13 @@ export function modelFigures(p: CostProfile): ModelFigures {
   const num = (v: unknown, dflt: number) => (typeof v === 'number' && Number.isFinite(v) ? v : dflt);
   const touch = num(x.touchMsPerMb, 0);
   const lanes = num(x.createLanes, Infinity);
+  const cores = typeof x.cores === 'number' && x.cores > 0 ? x.cores : undefined;
+  const createLanes = Number.isFinite(lanes) && lanes >= 1 ? Math.round(lanes) : Infinity;
   return {
-    cores: typeof x.cores === 'number' && x.cores > 0 ? x.cores : undefined,
-    createLanes: Number.isFinite(lanes) && lanes >= 1 ? Math.round(lanes) : Infinity,
+    cores,
+    createLanes,
+    // both measured: lanes up to the cores (rounded) are the cores themselves
+    createCpuBound: cores !== undefined && Number.isFinite(createLanes) && createLanes >= Math.round(cores),
     // profiles from before each was measured: no fork part, touching as alone, no background CPU
     forkSandboxMs: num(x.forkSandboxMs, 0),
     touchMsPerMb: touch,

@@ -27,7 +27,9 @@
  *   by it only with `ol-exp sim --free-memory`);
  * - creation lanes: 10 first calls at once; how much faster than 10 in a
  *   row they finish gives how many creations really proceed in parallel
- *   (`extra.createLanes`, used by `ol-exp sim`);
+ *   (`extra.createLanes`, used by `ol-exp sim`; as many as the effective
+ *   cores means the cores were the limit, as with the Docker engine, and
+ *   `ol-exp sim --create-on-cpu` then runs creations without lanes);
  * - CPU: k concurrent handlers each burning W ms of CPU (k = 1..4); the
  *   stretch of their wall time gives the cores handlers effectively share,
  *   stored as `extra.cores` (what `ol-exp sim` uses by default);

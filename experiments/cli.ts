@@ -308,7 +308,7 @@ await yargs(hideBin(process.argv))
     .option('profile', { type: 'string', describe: 'cost profile (ol-exp calibrate); default: the bundled one' })
     .option('cores', { type: 'string', describe: 'cores (default: the profile\'s effective cores, else this machine\'s)' })
     .option('backend', { choices: ['sock', 'docker'] as const, default: 'sock' as const, describe: 'the backend the real run used (docker sandboxes never fork from zygotes)' })
-    .option('create-on-cpu', { type: 'boolean', default: true, describe: 'model sandbox creation (the profile\'s creation lanes at a time) and destruction as CPU work shared with handlers (--no-create-on-cpu: fixed delays off the CPU)' })
+    .option('create-on-cpu', { type: 'boolean', default: true, describe: 'model sandbox creation (the profile\'s creation lanes at a time; none when it found as many lanes as cores) and destruction as CPU work shared with handlers (--no-create-on-cpu: fixed delays off the CPU)' })
     .option('free-memory', { type: 'boolean', default: false, describe: 'price a first call\'s memory touching by the host\'s free memory where the profile measured it (extra.memoryWarmth: cheap in memory freed within a second, dear beyond; default: one figure, touchBusyMsPerMb)' })
     .option('replicas', { type: 'number', default: REPLICAS, describe: 'simulate this many times, differing only in the cost draws, and keep the median run (by cold starts; all listed in replicas.json)' }),
   (a) => sim(a as never))

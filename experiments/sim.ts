@@ -118,7 +118,10 @@ export async function runSim(o: SimRunOptions): Promise<void> {
   const seed = replicaSeed(p.options.seed, o.replica ?? 0);
   const config = resolveSimConfig({
     policy: o.policy, memoryMb: o.memoryMb, cores: o.cores, queue: 'wait', seed,
-    createLanes: fig.createLanes,
+    // creations limited by the cores (the calibration found as many lanes as cores) run as CPU work without lanes:
+    // k at once then take k x one's time / cores, as measured, and under load every creation under way competes
+    // with the handlers, as the Docker engine's do (docs/EXPERIMENTS.md, "Docker")
+    createLanes: o.createOnCpu && fig.createCpuBound ? Infinity : fig.createLanes,
     // with it, a destroy is CPU work too (SimConfig.destroyOnCpu): measured, a destroy is about as much CPU as wall time
     createOnCpu: o.createOnCpu ?? false, destroyOnCpu: o.createOnCpu ?? false,
     // forks run in the zygote's group, at its CPU weight against a sandbox's (worker/sandbox/sock.ts, cgroups.ts)
