@@ -115,8 +115,9 @@ export function modelFigures(p: CostProfile): ModelFigures {
   return {
     cores,
     createLanes,
-    // both measured: lanes up to the cores (rounded) are the cores themselves
-    createCpuBound: cores !== undefined && Number.isFinite(createLanes) && createLanes >= Math.round(cores),
+    // both measured: lanes up to the cores (rounded) are the cores themselves; on one core, one lane says
+    // nothing of which (a lock serialises as a lone core does), so the lane stays
+    createCpuBound: cores !== undefined && Math.round(cores) >= 2 && Number.isFinite(createLanes) && createLanes >= Math.round(cores),
     // profiles from before each was measured: no fork part, touching as alone, no background CPU
     forkSandboxMs: num(x.forkSandboxMs, 0),
     touchMsPerMb: touch,

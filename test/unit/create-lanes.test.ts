@@ -28,6 +28,7 @@ describe('creations limited by the cores', () => {
     expect(bound({ cores: 1.927, createLanes: 1 })).toBe(false); // the sock one the same day
     expect(bound({ cores: 8, createLanes: 9 })).toBe(true);
     expect(bound({ cores: 8, createLanes: 4 })).toBe(false);
+    expect(bound({ cores: 1, createLanes: 1 })).toBe(false); // one core: a lock and the core look alike
     expect(bound({ createLanes: 2 })).toBe(false); // cores not measured
     expect(bound({ cores: 2 })).toBe(false); // lanes not measured: unlimited anyway
     expect(bound(undefined)).toBe(false);
