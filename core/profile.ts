@@ -80,7 +80,7 @@ export interface ModelFigures {
   /**
    * Whether creations at once were limited by the cores rather than by
    * lanes of their own: the calibration found at least as many lanes as
-   * effective cores (the Docker engine's creations are CPU work spread over
+   * effective cores, on two cores or more (the Docker engine's creations are CPU work spread over
    * dockerd, containerd and runc; SOCK's serialise on kernel locks, one
    * lane on two cores). Creation as CPU work then needs no lanes: the
    * cores themselves share out the creations, and the handlers running
