@@ -32,6 +32,8 @@ export interface RunInfo {
   destroyOnCpu?: boolean;
   /** sim: first touches priced by the host's free memory (sim/free-memory.ts; ol-exp sim --free-memory). */
   freeMemory?: boolean;
+  /** sim: the time slice the cores were shared in, ms (ol-exp sim --cpu-slice); 0: processor sharing. */
+  cpuSliceMs?: number;
   machine: unknown;
   /** real: how busy other work kept the machine just before the replay and during it (common/cpu-usage.ts BusyMeter). */
   busy?: MachineBusy;

@@ -43,6 +43,13 @@ export interface SimRunOptions {
    * the figures as a whole: docs/notebook/2026-12-04-memory-warmth.md).
    */
   freeMemory?: boolean;
+  /**
+   * Share the cores in time slices of the calibrated length (extra.cpuSliceMs,
+   * sim/cpu.ts TimeSlicing) instead of processor sharing. Default: off (on the
+   * grids measured so far it has not improved the figures as a whole:
+   * docs/SIMULATOR.md, "CPU").
+   */
+  cpuSlice?: boolean;
   /** Replication number: 0 (or none) simulates with the plan's seed; r > 0 with seed replicaSeed(seed, r), the same invocations with other cost draws. */
   replica?: number;
   /**
@@ -114,6 +121,7 @@ export async function runSim(o: SimRunOptions): Promise<void> {
   const nw = cl?.workers ?? 1;
   const inv = new CsvWriter(join(o.out, 'invocations.csv'), (cl ? CLUSTER_INVOCATION_HEADER : INVOCATION_HEADER).split(','));
   const fig = modelFigures(o.profile);
+  if (o.cpuSlice && !(fig.cpuSliceMs > 0)) throw new OlError('OL_ERR_CONFIG', `cpu slice: the profile ${o.profilePath ?? o.profile.name} has no measured time slice (extra.cpuSliceMs); calibrate again with ol-exp calibrate`);
   const zygotes = o.backend !== 'docker' && (p.options.importCache ?? true);
   const seed = replicaSeed(p.options.seed, o.replica ?? 0);
   const config = resolveSimConfig({
@@ -130,6 +138,7 @@ export async function runSim(o: SimRunOptions): Promise<void> {
     createSandboxMs: zygotes && o.createOnCpu ? fig.forkSandboxMs : 0,
     // CPU the worker spends that no request waits for
     callBackgroundCpuMs: fig.callBackgroundCpuMs, coldBackgroundCpuMs: fig.coldBackgroundCpuMs,
+    cpuSliceMs: o.cpuSlice ? fig.cpuSliceMs : 0,
   });
   const costs = compileProfile(o.profile);
   const importMs = new Map((p.packages?.catalog ?? []).map((c) => [c.name, c.importMs]));
@@ -197,7 +206,7 @@ export async function runSim(o: SimRunOptions): Promise<void> {
     tool: 'ol-exp', kind: 'sim', olLabVersion: olLabVersion(), planSha256: p.planSha256, traceSha256: p.traceSha256,
     trace: p.options.trace, plan: { ...p.options }, seed: p.options.seed, policy: o.policy, memoryMb: o.memoryMb,
     ...(o.replica ? { repeat: { index: o.replica, seed: replicaSeed(p.options.seed, o.replica) } } : {}),
-    cores: o.cores === Infinity ? 'infinite' : o.cores, createOnCpu: o.createOnCpu ?? false, destroyOnCpu: o.createOnCpu ?? false, freeMemory: fm !== undefined, profile: { path: o.profilePath ?? null, ...o.profile },
+    cores: o.cores === Infinity ? 'infinite' : o.cores, createOnCpu: o.createOnCpu ?? false, destroyOnCpu: o.createOnCpu ?? false, freeMemory: fm !== undefined, cpuSliceMs: config.cpuSliceMs, profile: { path: o.profilePath ?? null, ...o.profile },
     machine: await machineInfo(), complete: true, invocations: p.n, functions: p.functions, notes: [...p.notes],
     ...(cl ? { cluster: { ...cl, ...(o.cluster!.ownCores ? {} : { sharedCores: o.cores === Infinity ? 'infinite' : o.cores }) } } : {}),
   };
