@@ -67,6 +67,13 @@ export interface CalibrationFigures {
   /** The CPU scheduler's time slice on this machine, ms (SimConfig.cpuSliceMs), and how it was found. */
   cpuSliceMs?: number;
   cpuSlice?: unknown;
+  /**
+   * The answer's extra time after a handler that worked, over one that did
+   * not (SimHooks.responseMs): warm calls of handlers working `workMs` ms,
+   * each the median latency less the handler's own wall time less the
+   * median of a no-op call made beside them, ms (`extraMs`, clipped at 0).
+   */
+  responseWake?: { workMs: number[]; extraMs: number[]; samples?: unknown; note?: string };
   /** Headline medians of the calibration, ms. */
   medians?: Record<string, number>;
   /** With merged calibrations: each one's headline figures. */
@@ -103,6 +110,12 @@ export interface ModelFigures {
    * undefined otherwise.
    */
   freeMemory: { cheapMsPerMb: number; dearMsPerMb: number; cheapMb: number } | undefined;
+  /**
+   * The answer's extra time after a handler that ran `execMs`
+   * (SimHooks.responseMs): linear between the calibrated handler times, 0
+   * at 0, flat past the longest; undefined for profiles that lack it.
+   */
+  responseMs: ((execMs: number) => number) | undefined;
 }
 
 export function modelFigures(p: CostProfile): ModelFigures {
@@ -128,6 +141,34 @@ export function modelFigures(p: CostProfile): ModelFigures {
     // profiles without it: fluid processor sharing
     cpuSliceMs: Math.max(0, num(x.cpuSliceMs, 0)),
     freeMemory: freeMemoryFigures(x.memoryWarmth),
+    responseMs: responseCurve(x.responseWake),
+  };
+}
+
+/** The calibrated response-wake table as a function of the handler's time; undefined when absent or malformed. */
+export function responseCurve(w: CalibrationFigures['responseWake']): ModelFigures['responseMs'] {
+  if (!w || !Array.isArray(w.workMs) || !Array.isArray(w.extraMs) || w.workMs.length !== w.extraMs.length || w.workMs.length === 0) return undefined;
+  // merged calibrations (mergeCalibrations) list each handler time once per calibration: the median of its figures
+  const at = new Map<number, number[]>();
+  w.workMs.forEach((x, i) => {
+    const y = w.extraMs[i];
+    if (typeof x === 'number' && typeof y === 'number' && Number.isFinite(x) && Number.isFinite(y) && x > 0) at.set(x, [...(at.get(x) ?? []), y]);
+  });
+  const mid = (ys: number[]) => {
+    const s = [...ys].sort((a, b) => a - b), m = s.length >> 1;
+    return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+  };
+  const pts = [...at].map(([x, ys]) => [x, mid(ys)] as const).sort((a, b) => a[0] - b[0]);
+  if (pts.length === 0) return undefined;
+  const xs = [0, ...pts.map((p) => p[0])], ys = [0, ...pts.map((p) => Math.max(0, p[1]))];
+  const last = xs.length - 1;
+  return (execMs: number) => {
+    if (!(execMs > 0)) return 0;
+    if (execMs >= xs[last]!) return ys[last]!;
+    let i = 1;
+    while (xs[i]! < execMs) i++;
+    const x0 = xs[i - 1]!, x1 = xs[i]!;
+    return ys[i - 1]! + ((ys[i]! - ys[i - 1]!) * (execMs - x0)) / (x1 - x0);
   };
 }
 

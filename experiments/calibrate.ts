@@ -157,6 +157,9 @@ const TOUCH_K = 4;
 const TOUCH_REPS = 3;
 /** Pause before each cold call that should find the zygote's spare ready, ms (it is cloned in ~30 ms). */
 const READY_GAP_MS = 200;
+/** Handler work times the response wake is measured at, ms, and the rounds (about 8 s in all). */
+const WAKE_WORK_MS = [1, 3, 6, 15, 40];
+const WAKE_ROUNDS = 30;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const round = (x: number) => Math.round(x * 1000) / 1000;
 
@@ -203,6 +206,7 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
   const concWall: number[] = [];
   const ctouchWall: { touched: number; none: number }[] = [];
   const cold: number[] = [], warm: number[] = [], cold0: number[] = [], coldT: number[] = [], coldReady: number[] = [];
+  const wakeNoop: number[] = [], wakeOver: number[][] = [];
   let cpu: { k: number; wallMs: number; workMs: number }[] = [];
   const sliceRuns: number[] = [];
   // the CPU each touching handler reports it spent touching (its own user and system time), ms per MB
@@ -237,6 +241,21 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
     for (let i = 0; i < n; i++) {
       await sleep(READY_GAP_MS);
       coldReady.push(await call(w.base, `ready${i}`));
+    }
+    // the answer's way back after a handler that worked: warm calls of a handler working d ms, each
+    // beside a no-op call, as far apart as the warm calls above; on a VM the worker's and the client's
+    // cores sleep while the handler works, and wake slower the longer they slept (SimHooks.responseMs)
+    o.log(`warm calls of handlers working ${WAKE_WORK_MS.join(', ')} ms, each beside a no-op (${WAKE_ROUNDS} rounds)`);
+    await call(w.base, 'burn1', JSON.stringify({ dur_ms: 1 }));
+    for (let r = 0; r < WAKE_ROUNDS; r++) {
+      for (let k = 0; k < WAKE_WORK_MS.length; k++) {
+        await sleep(GAP_MS);
+        wakeNoop.push(await call(w.base, 'noop0'));
+        await sleep(GAP_MS);
+        const got = await callText(w.base, 'burn1', JSON.stringify({ dur_ms: WAKE_WORK_MS[k] }));
+        const t = handlerTimes(got.text);
+        if (t) (wakeOver[k] ??= []).push(got.ms - t[3]);
+      }
     }
     // memory touching on a sandbox's first call: cold with 0 MB vs TOUCH MB
     o.log(`first calls touching 0 and ${TOUCH} MB (${touchN} each)`);
@@ -396,6 +415,13 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
       // each pair measured back to back: the spread `validate` simulates over (experiments/spread.ts)
       touchMsPerMbSamples: cold0.map((c0, i) => round(Math.max(0, (coldT[i]! - c0) / TOUCH))),
       cpu: { samples: cpu, effectiveCores: effective.map(round), note: 'k handlers each burning workMs of CPU at once; effective cores = k × work / wall' },
+      // the answer's extra time after a handler that worked, over a no-op made beside it (SimHooks.responseMs)
+      ...(wakeNoop.length && wakeOver.length === WAKE_WORK_MS.length ? { responseWake: {
+        workMs: WAKE_WORK_MS,
+        extraMs: wakeOver.map((xs) => round(Math.max(0, median(xs) - median(wakeNoop)))),
+        samples: { noopMs: wakeNoop.map(round), overheadMs: wakeOver.map((xs) => xs.map(round)) },
+        note: 'warm calls of a handler working workMs, GAP apart, each beside a no-op call: median(latency - the handler\'s own wall time) - median(no-op latency), ms',
+      } } : {}),
       // no stretch seen (never preempted): fluid processor sharing
       cpuSliceMs: sliceRuns.length >= 10 ? round(median(sliceRuns)) : 0,
       cpuSlice: { handlers: SLICE_K, runs: sliceRuns.length, p25Ms: sliceRuns.length ? round(percentileOf(sliceRuns, 25)) : null, p75Ms: sliceRuns.length ? round(percentileOf(sliceRuns, 75)) : null, note: 'handlers spinning at once, twice the cores; the stretches each ran between pauses of more than 0.1 ms, ms' },

@@ -186,6 +186,8 @@ export async function runSim(o: SimRunOptions): Promise<void> {
     seriesIntervalMs: 1000,
     onSample: (s) => samples[w]!.set(s.t, { mb: s.usedMb, busy: s.cpuBusyCoreMs }),
     coldWorkMs, coldWorkBusyMs,
+    // the answer's way back after a handler that worked (calibrated: extra.responseWake; none in older profiles)
+    ...(fig.responseMs ? { responseMs: fig.responseMs } : {}),
     ...(fm ? { firstTouch: touchFor(w)! } : {}),
   });
   if (cl) {

@@ -85,6 +85,16 @@ export interface SimHooks {
    * whose first call ran gives its memory back to it.
    */
   firstTouch?: { touch(fnId: number, now: number): number; freed(fnId: number, now: number): void };
+  /**
+   * Time the answer takes to reach the client after a handler that ran
+   * `execMs` returns, beyond the warm dispatch (which is measured around a
+   * handler that does nothing), ms: on a virtual machine the worker's and
+   * client's idle cores fall asleep while a handler works, and waking them
+   * costs more the longer they slept. Added to the latency only: the
+   * sandbox is free when its handler returns. The validation harness sets
+   * it from calibration (extra.responseWake); none by default.
+   */
+  responseMs?: (execMs: number) => number;
 }
 
 /** Per-function results. */

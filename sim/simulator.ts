@@ -594,8 +594,9 @@ export class Simulator implements PoolEffects<SimSandbox> {
     if (req.creating) return this.#creation.done(req);
     const now = this.clock.now();
     const sb = req.sb!;
-    // a cluster's front adds its hop to what the client waits
-    const latency = now - req.arrival + this.#hopMs;
+    // a cluster's front adds its hop to what the client waits, and the answer its way back (SimHooks.responseMs)
+    const response = this.#hooks.responseMs;
+    const latency = now - req.arrival + this.#hopMs + (response ? response(now - req.execStart) : 0);
     this.#inFlight--;
     this.#r.completed++;
     this.#r.latency.record(latency);

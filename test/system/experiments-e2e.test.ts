@@ -53,6 +53,14 @@ describe('ol-exp real, end to end (sock backend, needs root)', () => {
     // a warm call costs the machine some CPU beyond the handler (worker, client), far less than a new sandbox
     expect(x.backgroundCpu.callMs).toBeGreaterThan(0);
     expect(x.backgroundCpu.callMs).toBeLessThan(med(samples('create')));
+    // the answer's extra time after a handler that worked: one figure per handler time, from one round
+    // each of 30 (a no-op call beside each call), never below 0; ol-exp sim adds it to latencies
+    const wake = (p.extra as { responseWake: { workMs: number[]; extraMs: number[]; samples: { noopMs: number[]; overheadMs: number[][] } } }).responseWake;
+    expect(wake.workMs).toEqual([1, 3, 6, 15, 40]);
+    expect(wake.extraMs).toHaveLength(5);
+    for (const e of wake.extraMs) expect(e).toBeGreaterThanOrEqual(0);
+    expect(wake.samples.noopMs.length).toBe(5 * 30);
+    for (const o of wake.samples.overheadMs) expect(o).toHaveLength(30);
     // the simulator takes the profile as it is written
     const s = spawnSync(process.execPath, [cli, 'sim', '--minutes', '1:5', '--replicas', '1', '--profile', join(dir, 'profile.json'), '--out', join(dir, 'sim')], { encoding: 'utf8' });
     expect(s.status).toBe(0);
