@@ -48,6 +48,8 @@ export interface GridOptions {
   freeMemory?: boolean;
   /** Simulate with the cores shared in the calibrated time slices (ol-exp sim --cpu-slice). */
   cpuSlice?: boolean;
+  /** Simulate with the calibrated response wake (ol-exp sim --response-wake). */
+  responseWake?: boolean;
   out: string;
   log: (s: string) => void;
 }
@@ -162,7 +164,7 @@ export async function runGrid(o: GridOptions): Promise<GridResult> {
         log(`load ${l.name}: duration scale ${ds} (handlers ${planLoad(p).cpuCores.toFixed(2)} of ${capacity} cores); memory sizes ${sizes.join(', ')} MB, as chosen for this plan before (${sizesFile})`);
       } else if (sizes.length === 0) {
         const d = join(tmp, l.name);
-        await runSim({ plan: p, out: d, policy: 'lru', memoryMb: 1_000_000, cores: capacity, profile, backend: o.backend, createOnCpu: true, freeMemory: o.freeMemory ?? false, cpuSlice: o.cpuSlice ?? false });
+        await runSim({ plan: p, out: d, policy: 'lru', memoryMb: 1_000_000, cores: capacity, profile, backend: o.backend, createOnCpu: true, freeMemory: o.freeMemory ?? false, cpuSlice: o.cpuSlice ?? false, responseWake: o.responseWake ?? false });
         const peak = Math.max(0, ...readRun(d).memory.map((m) => m.mb));
         sizes = gridMemorySizes(peak, planLoad(p).maxMemMb);
         log(`load ${l.name}: duration scale ${ds} (handlers ${planLoad(p).cpuCores.toFixed(2)} of ${capacity} cores); the pool holds ${Math.round(peak)} MB when nothing is evicted: memory sizes ${sizes.join(', ')} MB`);
@@ -213,7 +215,7 @@ export async function runGrid(o: GridOptions): Promise<GridResult> {
   const results: GridCellResult[] = [];
   for (const c of cells) {
     const p = plans.get(c.load)!;
-    await runSimReplicated({ plan: p, out: join(c.dir, 'sim'), policy: c.policy, memoryMb: c.memoryMb, cores: capacity, profile, profilePath, backend: o.backend, createOnCpu: true, freeMemory: o.freeMemory ?? false, cpuSlice: o.cpuSlice ?? false, replicas: o.replicas });
+    await runSimReplicated({ plan: p, out: join(c.dir, 'sim'), policy: c.policy, memoryMb: c.memoryMb, cores: capacity, profile, profilePath, backend: o.backend, createOnCpu: true, freeMemory: o.freeMemory ?? false, cpuSlice: o.cpuSlice ?? false, responseWake: o.responseWake ?? false, replicas: o.replicas });
     const simDirs = o.replicas === 1 ? [join(c.dir, 'sim')] : Array.from({ length: o.replicas }, (_, i) => join(c.dir, 'sim', 'replicas', String(i)));
     const real = Array.from({ length: o.realRuns }, (_, r) => {
       const { info, rows } = readRun(join(c.dir, 'real', String(r)));

@@ -34,6 +34,8 @@ export interface RunInfo {
   freeMemory?: boolean;
   /** sim: the time slice the cores were shared in, ms (ol-exp sim --cpu-slice); 0: processor sharing. */
   cpuSliceMs?: number;
+  /** sim: the calibrated response wake added to latencies (ol-exp sim --response-wake). */
+  responseWake?: boolean;
   machine: unknown;
   /** real: how busy other work kept the machine just before the replay and during it (common/cpu-usage.ts BusyMeter). */
   busy?: MachineBusy;

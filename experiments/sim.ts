@@ -50,6 +50,13 @@ export interface SimRunOptions {
    * docs/SIMULATOR.md, "CPU").
    */
   cpuSlice?: boolean;
+  /**
+   * Add the calibrated answer's way back after a handler that worked
+   * (extra.responseWake, SimHooks.responseMs) to each call's latency.
+   * Default: off (of two grids, it helped the p50s of one and hurt the
+   * other's: docs/notebook/2026-12-05-response-wake.md).
+   */
+  responseWake?: boolean;
   /** Replication number: 0 (or none) simulates with the plan's seed; r > 0 with seed replicaSeed(seed, r), the same invocations with other cost draws. */
   replica?: number;
   /**
@@ -121,6 +128,7 @@ export async function runSim(o: SimRunOptions): Promise<void> {
   const nw = cl?.workers ?? 1;
   const inv = new CsvWriter(join(o.out, 'invocations.csv'), (cl ? CLUSTER_INVOCATION_HEADER : INVOCATION_HEADER).split(','));
   const fig = modelFigures(o.profile);
+  if (o.responseWake && !fig.responseMs) throw new OlError('OL_ERR_CONFIG', `response wake: the profile ${o.profilePath ?? o.profile.name} has not measured it (extra.responseWake); calibrate again with ol-exp calibrate`);
   if (o.cpuSlice && !(fig.cpuSliceMs > 0)) throw new OlError('OL_ERR_CONFIG', `cpu slice: the profile ${o.profilePath ?? o.profile.name} has no measured time slice (extra.cpuSliceMs); calibrate again with ol-exp calibrate`);
   const zygotes = o.backend !== 'docker' && (p.options.importCache ?? true);
   const seed = replicaSeed(p.options.seed, o.replica ?? 0);
@@ -186,8 +194,8 @@ export async function runSim(o: SimRunOptions): Promise<void> {
     seriesIntervalMs: 1000,
     onSample: (s) => samples[w]!.set(s.t, { mb: s.usedMb, busy: s.cpuBusyCoreMs }),
     coldWorkMs, coldWorkBusyMs,
-    // the answer's way back after a handler that worked (calibrated: extra.responseWake; none in older profiles)
-    ...(fig.responseMs ? { responseMs: fig.responseMs } : {}),
+    // the answer's way back after a handler that worked (calibrated: extra.responseWake), when asked for
+    ...(o.responseWake && fig.responseMs ? { responseMs: fig.responseMs } : {}),
     ...(fm ? { firstTouch: touchFor(w)! } : {}),
   });
   if (cl) {
@@ -208,7 +216,7 @@ export async function runSim(o: SimRunOptions): Promise<void> {
     tool: 'ol-exp', kind: 'sim', olLabVersion: olLabVersion(), planSha256: p.planSha256, traceSha256: p.traceSha256,
     trace: p.options.trace, plan: { ...p.options }, seed: p.options.seed, policy: o.policy, memoryMb: o.memoryMb,
     ...(o.replica ? { repeat: { index: o.replica, seed: replicaSeed(p.options.seed, o.replica) } } : {}),
-    cores: o.cores === Infinity ? 'infinite' : o.cores, createOnCpu: o.createOnCpu ?? false, destroyOnCpu: o.createOnCpu ?? false, freeMemory: fm !== undefined, cpuSliceMs: config.cpuSliceMs, profile: { path: o.profilePath ?? null, ...o.profile },
+    cores: o.cores === Infinity ? 'infinite' : o.cores, createOnCpu: o.createOnCpu ?? false, destroyOnCpu: o.createOnCpu ?? false, freeMemory: fm !== undefined, cpuSliceMs: config.cpuSliceMs, responseWake: Boolean(o.responseWake), profile: { path: o.profilePath ?? null, ...o.profile },
     machine: await machineInfo(), complete: true, invocations: p.n, functions: p.functions, notes: [...p.notes],
     ...(cl ? { cluster: { ...cl, ...(o.cluster!.ownCores ? {} : { sharedCores: o.cores === Infinity ? 'infinite' : o.cores }) } } : {}),
   };

@@ -60,16 +60,19 @@ describe('the response-wake curve', () => {
   });
 });
 
-describe('ol-exp sim with a calibrated response wake', () => {
-  it('adds the curve at each call\'s handler time to its latency, and changes no decision', async () => {
+describe('ol-exp sim --response-wake', () => {
+  it('adds the curve at each call\'s handler time to its latency when asked, and changes no decision', async () => {
     const p = buildPlan({ trace: `azure2019:${SAMPLE10}`, traceOptions: { arrivals: 'poisson', minutes: [1, 10] }, timeScale: 120, durationScale: 0.02, seed: 7, minMemMb: 64, memScale: 0.25 });
-    const rows = async (name: string, pr: CostProfile) => {
+    const rows = async (name: string, pr: CostProfile, responseWake = false) => {
       const out = join(dir, name);
-      await runSim({ plan: p, out, policy: 'lru', memoryMb: 1024, cores: 2, profile: pr, createOnCpu: true });
+      await runSim({ plan: p, out, policy: 'lru', memoryMb: 1024, cores: 2, profile: pr, createOnCpu: true, responseWake });
       return readFileSync(join(out, 'invocations.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(','));
     };
     const base = await rows('none', withExtra({ cores: 1.92 }));
-    const woken = await rows('wake', withExtra({ cores: 1.92, responseWake: { workMs: [1], extraMs: [0.5] } }));
+    const measured = withExtra({ cores: 1.92, responseWake: { workMs: [1], extraMs: [0.5] } });
+    // off unless asked for, measured or not
+    expect(await rows('measured-off', measured)).toEqual(base);
+    const woken = await rows('wake', measured, true);
     expect(woken.length).toBe(base.length);
     expect(base.length).toBeGreaterThan(100);
     let full = 0;
@@ -84,5 +87,11 @@ describe('ol-exp sim with a calibrated response wake', () => {
     }
     // most handlers here work a millisecond or more: the flat part of the curve
     expect(full).toBeGreaterThan(base.length / 2);
+  });
+
+  it('refuses --response-wake with a profile that never measured it, naming it', async () => {
+    const p = buildPlan({ trace: `azure2019:${SAMPLE10}`, traceOptions: { arrivals: 'poisson', minutes: [1, 3] }, timeScale: 120, durationScale: 0.02, seed: 7, minMemMb: 64, memScale: 0.25 });
+    await expect(runSim({ plan: p, out: join(dir, 'refused'), policy: 'lru', memoryMb: 1024, cores: 2, profile: withExtra({ cores: 1.92 }), responseWake: true }))
+      .rejects.toThrow(/has not measured it \(extra\.responseWake\)/);
   });
 });
