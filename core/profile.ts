@@ -7,6 +7,7 @@
  */
 import { OlError } from '../common/errors.js';
 import { samplePercentiles, type Rng } from '../common/rng.js';
+import { median } from '../common/stats.js';
 
 /** A cost distribution in milliseconds, as written in a profile JSON. */
 export type Distribution =
@@ -154,11 +155,7 @@ export function responseCurve(w: CalibrationFigures['responseWake']): ModelFigur
     const y = w.extraMs[i];
     if (typeof x === 'number' && typeof y === 'number' && Number.isFinite(x) && Number.isFinite(y) && x > 0) at.set(x, [...(at.get(x) ?? []), y]);
   });
-  const mid = (ys: number[]) => {
-    const s = [...ys].sort((a, b) => a - b), m = s.length >> 1;
-    return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-  };
-  const pts = [...at].map(([x, ys]) => [x, mid(ys)] as const).sort((a, b) => a[0] - b[0]);
+  const pts = [...at].map(([x, ys]) => [x, median(ys)] as const).sort((a, b) => a[0] - b[0]);
   if (pts.length === 0) return undefined;
   const xs = [0, ...pts.map((p) => p[0])], ys = [0, ...pts.map((p) => Math.max(0, p[1]))];
   const last = xs.length - 1;
