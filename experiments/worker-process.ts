@@ -44,7 +44,40 @@ export function writeLambdas(registry: string, lambdas: LambdaFiles[]): void {
   }
 }
 
+/** Workers this process started and has not stopped: what a SIGTERM or SIGHUP to the harness stops first. */
+const live = new Set<{ child: ChildProcess; dir: string }>();
+let signalsHooked = false;
+
+/**
+ * On SIGTERM or SIGHUP (a job killed, a terminal closed) the harness stops
+ * the workers it started (each destroys its sandboxes), removes their
+ * folders, and exits as the signal would have ended it. Without this the
+ * default action ends the harness at once and leaves each worker's
+ * temporary folder behind. Ctrl-C keeps its own meaning (a replay ends
+ * gracefully: experiments/real.ts).
+ */
+function hookSignals(): void {
+  if (signalsHooked) return;
+  signalsHooked = true;
+  const onSignal = (sig: 'SIGTERM' | 'SIGHUP', code: number) => {
+    process.once(sig, () => {
+      const all = [...live];
+      void Promise.all(all.map(async (w) => {
+        if (w.child.exitCode === null && w.child.signalCode === null) {
+          const gone = new Promise((r) => w.child.once('exit', r));
+          w.child.kill('SIGTERM');
+          await Promise.race([gone, new Promise((r) => setTimeout(r, 30_000).unref())]);
+        }
+        removeUnlessMounted(w.dir);
+      })).finally(() => process.exit(code));
+    });
+  };
+  onSignal('SIGTERM', 143);
+  onSignal('SIGHUP', 129);
+}
+
 export async function spawnWorker(over: Omit<Partial<WorkerConfig>, 'limits'> & { limits?: Partial<SandboxLimits> }, lambdas: LambdaFiles[]): Promise<WorkerProcess> {
+  hookSignals();
   const dir = mkdtempSync(join(tmpdir(), 'ol-exp-worker-'));
   const c = defaultConfig(dir);
   writeLambdas(c.registry, lambdas);
@@ -65,6 +98,8 @@ export async function spawnWorker(over: Omit<Partial<WorkerConfig>, 'limits'> & 
       }
       try {
         if ((await fetch(new URL('/status', base))).ok && child.exitCode === null) {
+          const entry = { child, dir };
+          live.add(entry);
           return {
             dir, base, child,
             stop: async () => {
@@ -73,6 +108,7 @@ export async function spawnWorker(over: Omit<Partial<WorkerConfig>, 'limits'> & 
                 await new Promise((r) => child.once('exit', r));
               }
               removeUnlessMounted(dir);
+              live.delete(entry);
             },
           };
         }
