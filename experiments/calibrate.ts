@@ -221,6 +221,17 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
     // the CPU measurements start once the new worker has settled (its first sandbox made the root zygote)
     await call(w.base, 'burn0', JSON.stringify({ dur_ms: 1 }));
     await sleep(1000);
+    // memory touching on a sandbox's first call: cold with 0 MB vs TOUCH MB. First, while the worker holds
+    // almost nothing, as a replay's fresh worker does: on a VM whose host takes freed memory back, touches
+    // past the machine's cheap headroom cost several times more, and the sandboxes the steps below keep
+    // would use that headroom up (docs/notebook/2026-12-05-touch-headroom.md)
+    o.log(`first calls touching 0 and ${TOUCH} MB (${touchN} each)`);
+    for (let i = 0; i < touchN; i++) {
+      cold0.push(await call(w.base, `touch${2 * i}`, JSON.stringify({ dur_ms: 0, touch_mb: 0 })));
+      const r = await callText(w.base, `touch${2 * i + 1}`, JSON.stringify({ dur_ms: 0, touch_mb: TOUCH }));
+      coldT.push(r.ms);
+      noteTouchCpu(r.text, touchCpu);
+    }
     const c = await cpuPerOp(n, async (from, to) => {
       for (let i = from; i < to; i++) cold.push(await call(w.base, `noop${i}`));
       await sleep(300); // the last spare's clone and the cgroup refill finish
@@ -256,14 +267,6 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
         const t = handlerTimes(got.text);
         if (t) (wakeOver[k] ??= []).push(got.ms - t[3]);
       }
-    }
-    // memory touching on a sandbox's first call: cold with 0 MB vs TOUCH MB
-    o.log(`first calls touching 0 and ${TOUCH} MB (${touchN} each)`);
-    for (let i = 0; i < touchN; i++) {
-      cold0.push(await call(w.base, `touch${2 * i}`, JSON.stringify({ dur_ms: 0, touch_mb: 0 })));
-      const r = await callText(w.base, `touch${2 * i + 1}`, JSON.stringify({ dur_ms: 0, touch_mb: TOUCH }));
-      coldT.push(r.ms);
-      noteTouchCpu(r.text, touchCpu);
     }
     // the same, TOUCH_K first calls at once: page faults taken side by side cost more each
     o.log(`first calls touching 0 and ${TOUCH} MB, ${TOUCH_K} at once (${TOUCH_REPS} times each)`);
