@@ -1,14 +1,18 @@
 /**
  * The price of a first call's touching, when the host takes freed memory
- * back (experiments/memory-warmth.ts, docs/notebook/2026-12-04-memory-warmth.md).
- * On a virtual machine whose balloon reports free memory to the host, a
- * touch costs `cheapMsPerMb` of CPU in free memory the host has not taken
- * back yet, and `dearMsPerMb` past it. Cheap memory is what the machine
- * had at the start (`cheapMb`, the calibration's snapshot), used up as it
- * is touched, plus what destroyed sandboxes freed in the last `holdMs`
- * (the host takes it after that). A new sandbox takes the cheap memory
- * there is, the most recently freed first, and pays the dear figure for
- * the rest.
+ * back (experiments/memory-warmth.ts, docs/notebook/2026-12-04-memory-warmth.md,
+ * docs/notebook/2026-12-05-touch-headroom.md). On a virtual machine whose
+ * balloon reports free memory to the host, a touch costs `cheapMsPerMb` of
+ * CPU in free memory the host has not taken back, and `dearMsPerMb` past
+ * it. The cheap part is a headroom above the memory the sandboxes hold:
+ * while the touched memory of the live sandboxes stays within `cheapMb`
+ * (the calibration's measure of it), first touches are cheap, past it they
+ * are dear. Destroying a sandbox lowers what is held, so the headroom comes
+ * back (three sweeps of 2.4 GB, 15 s and 60 s apart, each found the same
+ * 760-880 MB cheap: the headroom is not used up). Memory freed above the
+ * headroom is cheap again only for `holdMs` (the host takes it after that).
+ * A new sandbox takes the headroom first, then the most recently freed
+ * memory, and pays the dear figure for the rest.
  *
  * One object per machine: the workers of a simulated cluster on one
  * machine share it. A cost model, not a rule: the real worker has no such
@@ -24,7 +28,7 @@ export const FREE_MEMORY_HOLD_MS = 1000;
 export interface FreeMemoryOptions {
   cheapMsPerMb: number;
   dearMsPerMb: number;
-  /** Cheap memory at the start, MB. */
+  /** The cheap headroom above what the sandboxes hold, MB. */
   cheapMb: number;
   /** How long freed memory stays cheap, ms. */
   holdMs: number;
@@ -34,7 +38,8 @@ export interface FreeMemoryOptions {
 
 export class HostFreeMemory {
   readonly #o: FreeMemoryOptions;
-  #start: number;
+  /** MB held by the live sandboxes whose first call touched memory. */
+  #held = 0;
   /** Freed memory still cheap: amounts and when each stops being cheap, oldest first (a queue from `#head`). */
   #mb: number[] = [];
   #until: number[] = [];
@@ -48,7 +53,6 @@ export class HostFreeMemory {
       if (!(Number.isFinite(v) && v >= 0)) throw new RangeError(`free memory model: ${k} must be a finite number >= 0, got ${v}`);
     }
     this.#o = o;
-    this.#start = o.cheapMb;
   }
 
   #expire(now: number): void {
@@ -66,17 +70,16 @@ export class HostFreeMemory {
     if (!(want > 0)) return 0;
     const total = want;
     this.#expire(now);
-    let cheap = 0;
-    // the most recently freed first
+    // the headroom above what is held first, then the most recently freed
+    let cheap = Math.min(want, Math.max(0, this.#o.cheapMb - this.#held));
+    want -= cheap;
     for (let i = this.#mb.length - 1; i >= this.#head && want > 0; i--) {
       const take = Math.min(want, this.#mb[i]!);
       this.#mb[i]! -= take;
       want -= take;
       cheap += take;
     }
-    const fromStart = Math.min(want, this.#start);
-    this.#start -= fromStart;
-    cheap += fromStart;
+    this.#held += total;
     this.cheapTouched += cheap;
     this.dearTouched += total - cheap;
     return cheap * this.#o.cheapMsPerMb + (total - cheap) * this.#o.dearMsPerMb;
@@ -87,7 +90,12 @@ export class HostFreeMemory {
     const mb = this.#o.touchMb[fnId] ?? 0;
     if (!(mb > 0)) return;
     this.#expire(now);
-    this.#mb.push(mb);
-    this.#until.push(now + this.#o.holdMs);
+    // what lay within the headroom is headroom again; what lay above it is cheap only for a while
+    const above = Math.max(0, Math.min(mb, this.#held - this.#o.cheapMb));
+    this.#held = Math.max(0, this.#held - mb);
+    if (above > 0) {
+      this.#mb.push(above);
+      this.#until.push(now + this.#o.holdMs);
+    }
   }
 }
