@@ -44,8 +44,8 @@ export function writeLambdas(registry: string, lambdas: LambdaFiles[]): void {
   }
 }
 
-/** Workers this process started and has not stopped: what a SIGTERM or SIGHUP to the harness stops first. */
-const live = new Set<{ child: ChildProcess; dir: string }>();
+/** The `stop` of each worker this process started and has not stopped: what a SIGTERM or SIGHUP to the harness runs first. */
+const live = new Set<() => Promise<void>>();
 let signalsHooked = false;
 
 /**
@@ -61,15 +61,9 @@ function hookSignals(): void {
   signalsHooked = true;
   const onSignal = (sig: 'SIGTERM' | 'SIGHUP', code: number) => {
     process.once(sig, () => {
-      const all = [...live];
-      void Promise.all(all.map(async (w) => {
-        if (w.child.exitCode === null && w.child.signalCode === null) {
-          const gone = new Promise((r) => w.child.once('exit', r));
-          w.child.kill('SIGTERM');
-          await Promise.race([gone, new Promise((r) => setTimeout(r, 30_000).unref())]);
-        }
-        removeUnlessMounted(w.dir);
-      })).finally(() => process.exit(code));
+      // each worker gets 30 s to destroy its sandboxes; the harness exits then whatever is left
+      const bound = new Promise((r) => setTimeout(r, 30_000).unref());
+      void Promise.race([Promise.allSettled([...live].map((stop) => stop())), bound]).finally(() => process.exit(code));
     });
   };
   onSignal('SIGTERM', 143);
@@ -98,19 +92,17 @@ export async function spawnWorker(over: Omit<Partial<WorkerConfig>, 'limits'> & 
       }
       try {
         if ((await fetch(new URL('/status', base))).ok && child.exitCode === null) {
-          const entry = { child, dir };
-          live.add(entry);
-          return {
-            dir, base, child,
-            stop: async () => {
-              if (child.exitCode === null) {
-                child.kill('SIGTERM');
-                await new Promise((r) => child.once('exit', r));
-              }
-              removeUnlessMounted(dir);
-              live.delete(entry);
-            },
+          const stop = async () => {
+            if (child.exitCode === null && child.signalCode === null) {
+              const gone = new Promise((r) => child.once('exit', r));
+              child.kill('SIGTERM');
+              await gone;
+            }
+            removeUnlessMounted(dir);
+            live.delete(stop);
           };
+          live.add(stop);
+          return { dir, base, child, stop };
         }
       } catch { /* starting */ }
       await new Promise((r) => setTimeout(r, 100));
