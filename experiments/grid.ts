@@ -11,7 +11,7 @@
  * part-way is resumed by running the same command again: replays already
  * complete for the same plan are kept.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OlError } from '../common/errors.js';
@@ -105,16 +105,64 @@ const figuresOf = (rows: InvocationRow[]): RunFigures => {
   return { coldPct: s.invocations ? (100 * s.coldStarts) / s.invocations : 0, p50: s.p50, p99: s.p99 };
 };
 
-/** A complete replay of this plan already in `dir` (a grid resumed). */
-function doneAlready(dir: string, planSha256: string): boolean {
+/** The plan hash of a complete replay in `dir`, if there is one. */
+function completeReplayOf(dir: string): string | undefined {
   const p = join(dir, 'run.json');
-  if (!existsSync(p)) return false;
+  if (!existsSync(p)) return undefined;
   try {
     const info = JSON.parse(readFileSync(p, 'utf8')) as RunInfo;
-    return info.complete && info.planSha256 === planSha256;
+    return info.complete ? info.planSha256 : undefined;
   } catch {
-    return false;
+    return undefined;
   }
+}
+
+/** A complete replay of this plan already in `dir` (a grid resumed). */
+const doneAlready = (dir: string, planSha256: string): boolean => completeReplayOf(dir) === planSha256;
+
+/**
+ * The duration scale each load was replayed at in this folder before:
+ * loads.json, or, for a folder written before it existed, the plans its
+ * complete replays record (then the load's share is unknown).
+ */
+export function loadsBefore(out: string): Record<string, { rho?: number; durationScale: number }> {
+  const file = join(out, 'loads.json');
+  if (existsSync(file)) {
+    let v: unknown;
+    try {
+      v = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (e) {
+      throw new OlError('OL_ERR_CONFIG', `${file}: not JSON (${(e as Error).message}); remove it to choose the loads afresh`);
+    }
+    const r: Record<string, { rho?: number; durationScale: number }> = {};
+    for (const [k, x] of Object.entries((v ?? {}) as Record<string, { rho?: unknown; durationScale?: unknown }>)) {
+      if (!(typeof x?.durationScale === 'number' && x.durationScale > 0 && typeof x.rho === 'number')) {
+        throw new OlError('OL_ERR_CONFIG', `${file}: load ${JSON.stringify(k)} needs a share "rho" and a positive "durationScale"`);
+      }
+      r[k] = { rho: x.rho, durationScale: x.durationScale };
+    }
+    return r;
+  }
+  const r: Record<string, { durationScale: number }> = {};
+  const cellsDir = join(out, 'cells');
+  if (!existsSync(cellsDir)) return r;
+  for (const id of readdirSync(cellsDir)) {
+    const m = /^(.+?)-\d+(?:\.\d+)?MB-.+$/.exec(id);
+    const realDir = join(cellsDir, id, 'real');
+    if (!m || r[m[1]!] || !existsSync(realDir)) continue;
+    for (const run of readdirSync(realDir)) {
+      try {
+        const info = JSON.parse(readFileSync(join(realDir, run, 'run.json'), 'utf8')) as RunInfo & { plan?: { durationScale?: unknown } };
+        if (info.complete && typeof info.plan?.durationScale === 'number') {
+          r[m[1]!] = { durationScale: info.plan.durationScale };
+          break;
+        }
+      } catch {
+        // an unfinished replay: it tells nothing
+      }
+    }
+  }
+  return r;
 }
 
 export async function runGrid(o: GridOptions): Promise<GridResult> {
@@ -128,10 +176,17 @@ export async function runGrid(o: GridOptions): Promise<GridResult> {
 
   // 1. the machine's capacity
   let profile: CostProfile;
+  const ownProfile = join(o.out, 'profile.json');
+  const loadsWere = loadsBefore(o.out);
   if (o.profilePath) {
     const { loadProfile } = await import('../sim/profile.js');
     profile = loadProfile(o.profilePath);
     log(`profile ${o.profilePath} (not calibrating)`);
+  } else if (existsSync(ownProfile) && Object.keys(loadsWere).length > 0) {
+    // a grid resumed: recalibrating would move the loads, and with them every plan
+    const { loadProfile } = await import('../sim/profile.js');
+    profile = loadProfile(ownProfile);
+    log(`profile ${ownProfile}, calibrated when this grid began (resuming; a new --out calibrates afresh)`);
   } else {
     log(`calibrating the simulator on this machine (${o.backend})`);
     profile = await calibrate({ backend: o.backend, n: o.calibrateN, out: join(o.out, 'profile.json'), log: (s) => log(`    ${s}`) });
@@ -152,7 +207,12 @@ export async function runGrid(o: GridOptions): Promise<GridResult> {
   const tmp = mkdtempSync(join(tmpdir(), 'ol-grid-'));
   try {
     for (const l of o.loads) {
-      const ds = Number(durationScaleFor(l.rho, capacity, bl.cpuCores, o.baseDurationScale, bl.ratePerS, fig.callBackgroundCpuMs).toPrecision(3));
+      // a load replayed in this folder before keeps its duration scale, so a grid
+      // re-simulated under another profile judges the same replays
+      const was = loadsWere[l.name];
+      const fresh = Number(durationScaleFor(l.rho, capacity, bl.cpuCores, o.baseDurationScale, bl.ratePerS, fig.callBackgroundCpuMs).toPrecision(3));
+      const ds = was && (was.rho === undefined || was.rho === l.rho) ? was.durationScale : fresh;
+      if (was && ds !== fresh) log(`load ${l.name}: duration scale ${ds} as replayed before in ${o.out} (this profile's ${capacity} cores alone would give ${fresh})`);
       const p = await o.makePlan(ds);
       checkFeasible(p, Infinity, availableParallelism(), 1500);
       plans.set(l.name, p);
@@ -185,9 +245,19 @@ export async function runGrid(o: GridOptions): Promise<GridResult> {
     const id = `${l.name}-${m}MB-${policy}`;
     cells.push({ id, load: l.name, durationScale: l.durationScale, policy, memoryMb: m, dir: join(o.out, 'cells', id) });
   }
+  // complete replays of another plan are never replaced: a changed option, trace
+  // or load level belongs in a new folder
+  const stale = cells.flatMap((c) => Array.from({ length: o.realRuns }, (_, r) => join(c.dir, 'real', String(r)))
+    .filter((d) => completeReplayOf(d) !== undefined && completeReplayOf(d) !== plans.get(c.load)!.planSha256));
+  if (stale.length > 0) {
+    throw new OlError('OL_ERR_CONFIG', `${o.out} holds ${stale.length} complete replay(s) of another plan than these options give (first: ${stale[0]}); ` +
+      'the trace, plan options or --loads differ from the run that made them. Run with the same options, or give a new --out; nothing was replaced');
+  }
+  writeFileSync(join(o.out, 'loads.json'), JSON.stringify(Object.fromEntries(loads.map((l) => [l.name, { rho: l.rho, durationScale: l.durationScale }])), null, 2) + '\n');
   const spanS = Math.max(...[...plans.values()].map((p) => p.spanMs / 1000));
   const replays = cells.length * o.realRuns;
-  log(`${cells.length} cells × ${o.realRuns} replays of ${spanS.toFixed(0)} s = ${replays} replays (about ${Math.round((replays * (spanS + 7)) / 60)} min), then ${cells.length} × ${o.replicas} simulations`);
+  const left0 = cells.reduce((n, c) => n + Array.from({ length: o.realRuns }, (_, r) => r).filter((r) => !doneAlready(join(c.dir, 'real', String(r)), plans.get(c.load)!.planSha256)).length, 0);
+  log(`${cells.length} cells × ${o.realRuns} replays of ${spanS.toFixed(0)} s = ${replays} replays${left0 < replays ? `, ${replays - left0} complete already` : ''} (about ${Math.round((left0 * (spanS + 7)) / 60)} min), then ${cells.length} × ${o.replicas} simulations`);
 
   // 4. real replays, round by round, cells shuffled in each round
   let done = 0;

@@ -1,6 +1,13 @@
 /** The validation grid's judgement (experiments/grid-figures.ts) on hand-made replays and replications. */
 import { describe, expect, it } from 'vitest';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { durationScaleFor, gridMemorySizes, judgeCell, parseMemorySizes, rankPolicies, type RunFigures } from '../../experiments/grid-figures.js';
+import { loadsBefore, runGrid } from '../../experiments/grid.js';
+import { buildPlan } from '../../experiments/plan.js';
+import { defaultProfilePath } from '../../sim/profile.js';
+import { SAMPLE10 } from '../helpers.js';
 
 const run = (coldPct: number, p50 = 10, p99 = 100): RunFigures => ({ coldPct, p50, p99 });
 
@@ -91,5 +98,55 @@ describe('grid sizes and loads', () => {
     const ds = durationScaleFor(0.6, 1.8, 0.5, 0.01, 20, 2);
     expect(ds).toBeCloseTo(0.0208, 6);
     expect(() => durationScaleFor(0.5, 2, 0, 0.01, 1, 1)).toThrow(/no handler work/);
+  });
+});
+
+describe('a grid folder keeps its plans', () => {
+  const folder = () => mkdtempSync(join(tmpdir(), 'ol-grid-test-'));
+  const fakeReplay = (dir: string, planSha256: string, durationScale: number) => {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'run.json'), JSON.stringify({ tool: 'ol-exp', kind: 'real', planSha256, complete: true, plan: { durationScale } }));
+  };
+
+  it('remembers each load\'s duration scale: loads.json, or the plans of complete replays in an older folder', () => {
+    const d = folder();
+    try {
+      expect(loadsBefore(d)).toEqual({});
+      fakeReplay(join(d, 'cells', 'near-sat-576MB-lru', 'real', '0'), 'f'.repeat(64), 0.016);
+      mkdirSync(join(d, 'cells', 'comfortable-512MB-gdsf', 'real', '0'), { recursive: true }); // unfinished: no run.json
+      expect(loadsBefore(d)).toEqual({ 'near-sat': { durationScale: 0.016 } });
+      writeFileSync(join(d, 'loads.json'), JSON.stringify({ comfortable: { rho: 0.25, durationScale: 0.0068 } }));
+      expect(loadsBefore(d)).toEqual({ comfortable: { rho: 0.25, durationScale: 0.0068 } });
+      writeFileSync(join(d, 'loads.json'), JSON.stringify({ comfortable: { durationScale: 0.0068 } }));
+      expect(() => loadsBefore(d)).toThrow(/loads\.json: load "comfortable" needs a share "rho"/);
+      writeFileSync(join(d, 'loads.json'), '{');
+      expect(() => loadsBefore(d)).toThrow(/loads\.json: not JSON/);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+
+  it('re-judged under another profile, keeps the replayed duration scale; refuses, replacing nothing, when the replays are of another plan', async () => {
+    const d = folder();
+    const lines: string[] = [];
+    const made: number[] = [];
+    const replay = join(d, 'cells', 'comfortable-1024MB-lru', 'real', '0');
+    fakeReplay(replay, 'e'.repeat(64), 0.00123);
+    try {
+      await expect(runGrid({
+        makePlan: async (ds) => {
+          made.push(ds);
+          return buildPlan({ trace: `azure2019:${SAMPLE10}`, traceOptions: { arrivals: 'poisson', minutes: [1, 3] }, timeScale: 120, durationScale: ds, seed: 7, minMemMb: 64, memScale: 0.25 });
+        },
+        baseDurationScale: 0.001, policies: ['lru'], memory: [1024], loads: [{ name: 'comfortable', rho: 0.25 }], realRuns: 2, replicas: 1,
+        backend: 'sock', calibrateN: 1, profilePath: defaultProfilePath, out: d, log: (s) => lines.push(s),
+      })).rejects.toThrow(/holds 1 complete replay\(s\) of another plan .*comfortable-1024MB-lru.*nothing was replaced/);
+      expect(made).toEqual([0.001, 0.00123]); // the base plan, then the load at the scale it was replayed at
+      expect(lines.some((l) => /duration scale 0\.00123 as replayed before/.test(l))).toBe(true);
+      expect(JSON.parse(readFileSync(join(replay, 'run.json'), 'utf8')).planSha256).toBe('e'.repeat(64));
+      expect(existsSync(join(d, 'loads.json'))).toBe(false);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
   });
 });
