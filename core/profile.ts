@@ -65,6 +65,8 @@ export interface CalibrationFigures {
   /** A cluster front's hop (ol-exp calibrate --hop): the median extra latency of a warm call through the boss over the same call straight to its worker, ms, and its samples. */
   hopMs?: number;
   hopSamples?: number[];
+  /** The calls each calibration worker answered before its warm or unpaused calls were timed (reported only). */
+  warmup?: { calls: number; warmMs: number[]; unpausedMs: number[]; note?: string };
   /** The CPU scheduler's time slice on this machine, ms (SimConfig.cpuSliceMs), and how it was found. */
   cpuSliceMs?: number;
   cpuSlice?: unknown;

@@ -13,7 +13,8 @@
  * - fork (sock): the same with the import cache on, so from the root
  *   zygote (the worker's default);
  * - unpause: latency of a call that finds its sandbox paused (policy
- *   openlambda), minus the median warm call;
+ *   openlambda), minus the median warm call (both timed once the worker
+ *   has answered WARMUP_CALLS calls);
  * - pause and destroy: timed on the sandbox backend directly;
  * - memory touching: first calls of the synthetic lambda touching 0 and
  *   40 MB; the difference per MB is `extra.touchMsPerMb`, which `ol-exp sim`
@@ -152,6 +153,13 @@ export async function cpuPerOp(ops: number, fn: (from: number, to: number) => Pr
 
 /** Pause between the warm calls, and between the unpaused ones, ms. */
 const GAP_MS = 20;
+/**
+ * Calls a worker answers, unmeasured, before its warm or unpaused calls are
+ * timed: a fresh worker's first tens of calls answer about 0.5 ms slower
+ * (its own code paths warming up), and a replay's calls nearly all come
+ * after that (docs/notebook/2026-12-06-warm-path.md).
+ */
+const WARMUP_CALLS = 30;
 /** First calls touching memory at once, and how often that is measured. */
 const TOUCH_K = 4;
 const TOUCH_REPS = 3;
@@ -207,6 +215,8 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
   const ctouchWall: { touched: number; none: number }[] = [];
   const cold: number[] = [], warm: number[] = [], cold0: number[] = [], coldT: number[] = [], coldReady: number[] = [];
   const wakeNoop: number[] = [], wakeOver: number[][] = [];
+  // the calls answered before the warm and the unpaused ones were timed (reported only)
+  const warmupWarm: number[] = [], warmupUnpaused: number[] = [];
   let cpu: { k: number; wallMs: number; workMs: number }[] = [];
   const sliceRuns: number[] = [];
   // the CPU each touching handler reports it spent touching (its own user and system time), ms per MB
@@ -239,6 +249,10 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
     // as far apart as the unpaused calls below (and the requests of a replay): on a VM, a call
     // that finds the cores idle waits for them to wake up, paused sandbox or not
     const nWarm = Math.max(n, 100);
+    for (let i = 0; i < WARMUP_CALLS; i++) {
+      await sleep(GAP_MS);
+      warmupWarm.push(await call(w.base, 'noop0'));
+    }
     const h = await cpuPerOp(nWarm, async (from, to) => {
       for (let i = from; i < to; i++) {
         await sleep(GAP_MS);
@@ -334,7 +348,12 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
   w = await spawnWorker({ sandbox: o.backend, policy: 'openlambda', mem_pool_mb: 16_000, limits: { mem_mb: 64 } }, [lambdas[0]!]);
   const unpaused: number[] = [];
   try {
-    await call(w.base, 'noop0');
+    // the new worker's own code warms up first (a replay's calls nearly all find it warmed): its
+    // first tens of calls answer about 0.5 ms slower, which the unpause would otherwise be charged
+    for (let i = 0; i < WARMUP_CALLS; i++) {
+      await sleep(GAP_MS);
+      warmupUnpaused.push(await call(w.base, 'noop0'));
+    }
     for (let i = 0; i < n; i++) {
       await sleep(GAP_MS);
       unpaused.push(await call(w.base, 'noop0'));
@@ -436,6 +455,10 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
         note: 'machine CPU (/proc/stat) per call, the median of 5 batches each less the idle rate just before it: callMs, of a warm noop call; coldMs, of a cold one beyond a warm call and beyond the creation the simulator runs as CPU work',
       },
       busy: busyFig,
+      warmup: {
+        calls: WARMUP_CALLS, warmMs: warmupWarm.map(round), unpausedMs: warmupUnpaused.map(round),
+        note: 'latencies of the calls each worker answered before its warm (lru) or unpaused (openlambda) calls were timed: a fresh worker answers its first tens of calls slower',
+      },
       medians: { coldMs: round(median(cold)), ...(fresh.length ? { freshColdMs: round(median(fresh)) } : {}), warmMs: round(warmMed), unpausedMs: round(median(unpaused)), pauseMs: round(median(pause)), destroyMs: round(median(destroy)) },
     },
   };

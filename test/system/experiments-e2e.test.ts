@@ -42,6 +42,12 @@ describe('ol-exp real, end to end (sock backend, needs root)', () => {
     expect(warmth.warmMsPerMb).toBeGreaterThan(0);
     expect((x.touchTogether as unknown as { cpuMsPerMb: number[] }).cpuMsPerMb).toHaveLength(12);
     expect(x.cores).toBeGreaterThan(0.5);
+    // the warm and unpaused calls are timed only once each worker has answered its warm-up calls, kept apart
+    const warmup = (p.extra as { warmup: { calls: number; warmMs: number[]; unpausedMs: number[] } }).warmup;
+    expect(warmup.calls).toBeGreaterThanOrEqual(10);
+    expect(warmup.warmMs).toHaveLength(warmup.calls);
+    expect(warmup.unpausedMs).toHaveLength(warmup.calls);
+    for (const v of [...warmup.warmMs, ...warmup.unpausedMs]) expect(v).toBeGreaterThan(0);
     // handlers spinning two to a core are preempted: the stretches they ran are a slice, a few ms on Linux
     // (well under the 400 ms each spun): the figure ol-sim's --cpu-slice-ms takes
     const slice = p.extra as { cpuSliceMs: number; cpuSlice: { runs: number; p25Ms: number; p75Ms: number } };
