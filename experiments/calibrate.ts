@@ -160,6 +160,14 @@ const GAP_MS = 20;
  * after that (docs/notebook/2026-12-06-warm-path.md).
  */
 const WARMUP_CALLS = 30;
+
+/** The warm-up: WARMUP_CALLS calls to noop0, GAP_MS apart, their latencies into `into`. */
+async function warmUp(base: URL, into: number[]): Promise<void> {
+  for (let i = 0; i < WARMUP_CALLS; i++) {
+    await sleep(GAP_MS);
+    into.push(await call(base, 'noop0'));
+  }
+}
 /** First calls touching memory at once, and how often that is measured. */
 const TOUCH_K = 4;
 const TOUCH_REPS = 3;
@@ -249,10 +257,7 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
     // as far apart as the unpaused calls below (and the requests of a replay): on a VM, a call
     // that finds the cores idle waits for them to wake up, paused sandbox or not
     const nWarm = Math.max(n, 100);
-    for (let i = 0; i < WARMUP_CALLS; i++) {
-      await sleep(GAP_MS);
-      warmupWarm.push(await call(w.base, 'noop0'));
-    }
+    await warmUp(w.base, warmupWarm);
     const h = await cpuPerOp(nWarm, async (from, to) => {
       for (let i = from; i < to; i++) {
         await sleep(GAP_MS);
@@ -350,10 +355,7 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
   try {
     // the new worker's own code warms up first (a replay's calls nearly all find it warmed): its
     // first tens of calls answer about 0.5 ms slower, which the unpause would otherwise be charged
-    for (let i = 0; i < WARMUP_CALLS; i++) {
-      await sleep(GAP_MS);
-      warmupUnpaused.push(await call(w.base, 'noop0'));
-    }
+    await warmUp(w.base, warmupUnpaused);
     for (let i = 0; i < n; i++) {
       await sleep(GAP_MS);
       unpaused.push(await call(w.base, 'noop0'));

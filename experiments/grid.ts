@@ -247,8 +247,11 @@ export async function runGrid(o: GridOptions): Promise<GridResult> {
   }
   // complete replays of another plan are never replaced: a changed option, trace
   // or load level belongs in a new folder
-  const stale = cells.flatMap((c) => Array.from({ length: o.realRuns }, (_, r) => join(c.dir, 'real', String(r)))
-    .filter((d) => completeReplayOf(d) !== undefined && completeReplayOf(d) !== plans.get(c.load)!.planSha256));
+  const found = cells.flatMap((c) => Array.from({ length: o.realRuns }, (_, r) => {
+    const dir = join(c.dir, 'real', String(r));
+    return { dir, has: completeReplayOf(dir), want: plans.get(c.load)!.planSha256 };
+  }));
+  const stale = found.filter((x) => x.has !== undefined && x.has !== x.want).map((x) => x.dir);
   if (stale.length > 0) {
     throw new OlError('OL_ERR_CONFIG', `${o.out} holds ${stale.length} complete replay(s) of another plan than these options give (first: ${stale[0]}); ` +
       'the trace, plan options or --loads differ from the run that made them. Run with the same options, or give a new --out; nothing was replaced');
@@ -256,7 +259,7 @@ export async function runGrid(o: GridOptions): Promise<GridResult> {
   writeFileSync(join(o.out, 'loads.json'), JSON.stringify(Object.fromEntries(loads.map((l) => [l.name, { rho: l.rho, durationScale: l.durationScale }])), null, 2) + '\n');
   const spanS = Math.max(...[...plans.values()].map((p) => p.spanMs / 1000));
   const replays = cells.length * o.realRuns;
-  const left0 = cells.reduce((n, c) => n + Array.from({ length: o.realRuns }, (_, r) => r).filter((r) => !doneAlready(join(c.dir, 'real', String(r)), plans.get(c.load)!.planSha256)).length, 0);
+  const left0 = found.filter((x) => x.has !== x.want).length;
   log(`${cells.length} cells × ${o.realRuns} replays of ${spanS.toFixed(0)} s = ${replays} replays${left0 < replays ? `, ${replays - left0} complete already` : ''} (about ${Math.round((left0 * (spanS + 7)) / 60)} min), then ${cells.length} × ${o.replicas} simulations`);
 
   // 4. real replays, round by round, cells shuffled in each round
