@@ -175,23 +175,20 @@ export async function runGrid(o: GridOptions): Promise<GridResult> {
   mkdirSync(o.out, { recursive: true });
 
   // 1. the machine's capacity
-  let profile: CostProfile;
   const ownProfile = join(o.out, 'profile.json');
   const loadsWere = loadsBefore(o.out);
-  if (o.profilePath) {
+  // a grid resumed keeps the calibration it began with: recalibrating would move the loads, and with them every plan
+  const resumed = !o.profilePath && existsSync(ownProfile) && Object.keys(loadsWere).length > 0;
+  const profilePath = o.profilePath ?? ownProfile;
+  let profile: CostProfile;
+  if (o.profilePath || resumed) {
     const { loadProfile } = await import('../sim/profile.js');
-    profile = loadProfile(o.profilePath);
-    log(`profile ${o.profilePath} (not calibrating)`);
-  } else if (existsSync(ownProfile) && Object.keys(loadsWere).length > 0) {
-    // a grid resumed: recalibrating would move the loads, and with them every plan
-    const { loadProfile } = await import('../sim/profile.js');
-    profile = loadProfile(ownProfile);
-    log(`profile ${ownProfile}, calibrated when this grid began (resuming; a new --out calibrates afresh)`);
+    profile = loadProfile(profilePath);
+    log(resumed ? `profile ${ownProfile}, calibrated when this grid began (resuming; a new --out calibrates afresh)` : `profile ${profilePath} (not calibrating)`);
   } else {
     log(`calibrating the simulator on this machine (${o.backend})`);
-    profile = await calibrate({ backend: o.backend, n: o.calibrateN, out: join(o.out, 'profile.json'), log: (s) => log(`    ${s}`) });
+    profile = await calibrate({ backend: o.backend, n: o.calibrateN, out: ownProfile, log: (s) => log(`    ${s}`) });
   }
-  const profilePath = o.profilePath ?? join(o.out, 'profile.json');
   const fig = modelFigures(profile);
   const capacity = fig.cores ?? availableParallelism();
 
