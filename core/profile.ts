@@ -58,8 +58,8 @@ export interface CalibrationFigures {
   touchTogether?: unknown;
   /** First touches of memory as memory in use grows (experiments/memory-warmth.ts): used only with ol-exp sim --free-memory (ModelFigures.freeMemory). */
   memoryWarmth?: unknown;
-  /** Machine CPU nothing waits for, per warm call and per cold start (SimConfig.callBackgroundCpuMs, coldBackgroundCpuMs). */
-  backgroundCpu?: { callMs?: number; coldMs?: number; measured?: unknown; note?: string };
+  /** Machine CPU nothing waits for, per warm call, per cold start and per pause with its unpause (SimConfig.callBackgroundCpuMs, coldBackgroundCpuMs, pauseBackgroundCpuMs). */
+  backgroundCpu?: { callMs?: number; coldMs?: number; pauseMs?: number; measured?: unknown; note?: string };
   /** Other work on the machine while it calibrated (not the calibration's processes): cores on average, share of the cores, flagged at a large share. */
   busy?: { otherCores: number; share: number; peakShare: number; flagged: boolean };
   /** A cluster front's hop (ol-exp calibrate --hop): the median extra latency of a warm call through the boss over the same call straight to its worker, ms, and its samples. */
@@ -102,6 +102,7 @@ export interface ModelFigures {
   touchBusyMsPerMb: number;
   callBackgroundCpuMs: number;
   coldBackgroundCpuMs: number;
+  pauseBackgroundCpuMs: number;
   /** A cluster front's hop, ms (0 when the profile has not measured one). */
   hopMs: number;
   /** The scheduler's time slice, ms (0: fluid processor sharing, for profiles without one). */
@@ -140,6 +141,8 @@ export function modelFigures(p: CostProfile): ModelFigures {
     touchBusyMsPerMb: num(x.touchBusyMsPerMb, touch),
     callBackgroundCpuMs: num(x.backgroundCpu?.callMs, 0),
     coldBackgroundCpuMs: num(x.backgroundCpu?.coldMs, 0),
+    // profiles from before it was measured: a pause costs nothing
+    pauseBackgroundCpuMs: num(x.backgroundCpu?.pauseMs, 0),
     hopMs: Math.max(0, num(x.hopMs, 0)),
     // profiles without it: fluid processor sharing
     cpuSliceMs: Math.max(0, num(x.cpuSliceMs, 0)),

@@ -35,14 +35,18 @@
  *   stretch of their wall time gives the cores handlers effectively share,
  *   stored as `extra.cores` (what `ol-exp sim` uses by default);
  * - background CPU: the machine's busy time (/proc/stat, all processes and
- *   the kernel, less the idle machine's own rate) over the warm calls and
- *   over the cold ones, per call (the median of batches: cpuPerOp). What a call costs beyond its handler is
+ *   the kernel, less the idle machine's own rate) over the warm calls,
+ *   the cold ones and the calls that find their sandbox paused, per call
+ *   (the median of batches: cpuPerOp). What a call costs beyond its handler is
  *   CPU the simulator's delays leave out (worker, client, HTTP); what a
  *   cold start costs beyond that and beyond the creation the simulator
  *   already runs as CPU work is done off the request's path (the zygote
- *   clones its next spare, the pool refills its cgroups). Both go to
- *   `extra.backgroundCpu`, which `ol-exp sim` charges as CPU work nothing
- *   waits for (SimConfig.callBackgroundCpuMs, coldBackgroundCpuMs).
+ *   clones its next spare, the pool refills its cgroups); what a paused
+ *   sandbox's call costs beyond a warm one is the freeze after the call
+ *   before and the thaw (cgroup freezer writes and the kernel's work). All
+ *   go to `extra.backgroundCpu`, which `ol-exp sim` charges as CPU work
+ *   nothing waits for (SimConfig.callBackgroundCpuMs, coldBackgroundCpuMs,
+ *   pauseBackgroundCpuMs).
  * - the scheduler's time slice: twice as many handlers as cores, each
  *   spinning on the clock for a while and noting every stretch it ran
  *   between two pauses of more than 0.1 ms (another handler had the core);
@@ -151,6 +155,11 @@ export async function cpuPerOp(ops: number, fn: (from: number, to: number) => Pr
   return { perOp: median(per), idlePerMs: median(idle), batches: per.map(round) };
 }
 
+/** Whether the experiment's cgroup counts both this process and process `pid` (a worker). */
+function groupHolds(group: CpuGroup | undefined, pid: number | undefined): boolean {
+  return !!group && pid !== undefined && group.holds(process.pid) && group.holds(pid);
+}
+
 /** Pause between the warm calls, and between the unpaused ones, ms. */
 const GAP_MS = 20;
 /**
@@ -160,6 +169,8 @@ const GAP_MS = 20;
  * after that (docs/notebook/2026-12-06-warm-path.md).
  */
 const WARMUP_CALLS = 30;
+/** Warm calls, and calls finding their sandbox paused, whose machine CPU is measured (at least; in CPU_BATCHES batches). */
+const WARM_CPU_CALLS = 100;
 
 /** The warm-up: WARMUP_CALLS calls to noop0, GAP_MS apart, their latencies into `into`. */
 async function warmUp(base: URL, into: number[]): Promise<void> {
@@ -234,6 +245,9 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
     if (t) into.push(t[0] / TOUCH);
   };
   let idlePerMs = 0, cpuCall = 0, cpuCold = 0;
+  // the same warm and unpaused calls' CPU as the experiment's own cgroup counts it (this process, the worker,
+  // its sandboxes; to the nanosecond and without other work), per call, one figure per batch
+  const groupWarm: number[] = [], groupUnpaused: number[] = [];
   let coldBatches: number[] = [], warmBatches: number[] = [];
   try {
     // the CPU measurements start once the new worker has settled (its first sandbox made the root zygote)
@@ -256,13 +270,16 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
     });
     // as far apart as the unpaused calls below (and the requests of a replay): on a VM, a call
     // that finds the cores idle waits for them to wake up, paused sandbox or not
-    const nWarm = Math.max(n, 100);
+    const nWarm = Math.max(n, WARM_CPU_CALLS);
     await warmUp(w.base, warmupWarm);
+    const inGroup = groupHolds(group, w.child.pid);
     const h = await cpuPerOp(nWarm, async (from, to) => {
+      const g0 = inGroup ? group!.usageMs() : 0;
       for (let i = from; i < to; i++) {
         await sleep(GAP_MS);
         warm.push(await call(w.base, 'noop0'));
       }
+      if (inGroup) groupWarm.push((group!.usageMs() - g0) / (to - from));
     });
     cpuCold = c.perOp; cpuCall = h.perOp; coldBatches = c.batches; warmBatches = h.batches;
     idlePerMs = (c.idlePerMs + h.idlePerMs) / 2; // reported only: each batch used its own
@@ -349,17 +366,28 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
     }
   }
   // 3. unpause (openlambda pauses every idle sandbox)
-  o.log(`calls that find their sandbox paused (${n})`);
+  // as many as the warm calls, and their machine CPU measured the same way: beyond a warm call's, what a
+  // pause and its unpause cost the worker and the kernel (SimConfig.pauseBackgroundCpuMs)
+  const nUnpaused = Math.max(n, WARM_CPU_CALLS);
+  o.log(`calls that find their sandbox paused (${nUnpaused})`);
   w = await spawnWorker({ sandbox: o.backend, policy: 'openlambda', mem_pool_mb: 16_000, limits: { mem_mb: 64 } }, [lambdas[0]!]);
   const unpaused: number[] = [];
+  let cpuUnpaused = 0, unpausedBatches: number[] = [];
   try {
     // the new worker's own code warms up first (a replay's calls nearly all find it warmed): its
     // first tens of calls answer about 0.5 ms slower, which the unpause would otherwise be charged
     await warmUp(w.base, warmupUnpaused);
-    for (let i = 0; i < n; i++) {
-      await sleep(GAP_MS);
-      unpaused.push(await call(w.base, 'noop0'));
-    }
+    const inGroup = groupWarm.length > 0 && groupHolds(group, w.child.pid);
+    const u = await cpuPerOp(nUnpaused, async (from, to) => {
+      const g0 = inGroup ? group!.usageMs() : 0;
+      for (let i = from; i < to; i++) {
+        await sleep(GAP_MS);
+        unpaused.push(await call(w.base, 'noop0'));
+      }
+      if (inGroup) groupUnpaused.push((group!.usageMs() - g0) / (to - from));
+    });
+    cpuUnpaused = u.perOp;
+    unpausedBatches = u.batches;
   } finally {
     await w.stop();
   }
@@ -405,6 +433,10 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
   o.log('first touches of memory as memory in use grows');
   const warmth = measureMemoryWarmth();
   if (warmth?.coldMsPerMb != null) o.log(`  first touches cost ${warmth.warmMsPerMb} ms/MB for the first ${warmth.warmMb} MB, then ${warmth.coldMsPerMb}: the simulator charges one figure unless given --free-memory (docs/EXPERIMENTS.md)`);
+  // a pause's CPU is about a millisecond: the machine's 10-ms ticks and other work blur it beyond use in 100
+  // calls (measured: 0.2-4.4 ms where the group read 0.8-1.1), the cgroup does not; but docker's pauses run in
+  // its daemon, which the group does not hold
+  const pauseByGroup = o.backend === 'sock' && groupWarm.length > 0 && groupUnpaused.length > 0;
   const profile: CostProfile = {
     format: 'ol-lab-profile/1',
     name: `calibrated-${o.backend}`,
@@ -453,8 +485,14 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
       backgroundCpu: {
         callMs: round(cpuCall),
         coldMs: round(Math.max(0, cpuCold - cpuCall - Math.max(0, median(cold) - warmMed))),
-        measured: { idleBusyPerS: round(idlePerMs * 1000), cpuPerWarmCallMs: round(cpuCall), cpuPerColdCallMs: round(cpuCold), warmCallBatchesMs: warmBatches, coldCallBatchesMs: coldBatches },
-        note: 'machine CPU (/proc/stat) per call, the median of 5 batches each less the idle rate just before it: callMs, of a warm noop call; coldMs, of a cold one beyond a warm call and beyond the creation the simulator runs as CPU work',
+        pauseMs: round(Math.max(0, pauseByGroup ? median(groupUnpaused) - median(groupWarm) : cpuUnpaused - cpuCall)),
+        measured: {
+          idleBusyPerS: round(idlePerMs * 1000), cpuPerWarmCallMs: round(cpuCall), cpuPerColdCallMs: round(cpuCold), cpuPerUnpausedCallMs: round(cpuUnpaused),
+          warmCallBatchesMs: warmBatches, coldCallBatchesMs: coldBatches, unpausedCallBatchesMs: unpausedBatches,
+          pauseFrom: pauseByGroup ? 'group' : 'machine',
+          ...(pauseByGroup ? { groupWarmCallBatchesMs: groupWarm.map(round), groupUnpausedCallBatchesMs: groupUnpaused.map(round) } : {}),
+        },
+        note: 'machine CPU (/proc/stat) per call, the median of 5 batches each less the idle rate just before it: callMs, of a warm noop call; coldMs, of a cold one beyond a warm call and beyond the creation the simulator runs as CPU work. pauseMs: what a call that finds its sandbox paused (and pauses it again after) costs beyond a warm call, as the experiment\'s cgroup counts both (pauseFrom "group": sock, the worker in the group), else as the machine does',
       },
       busy: busyFig,
       warmup: {
@@ -508,7 +546,7 @@ export function mergeCalibrations(profiles: CostProfile[]): CostProfile {
   }
   const headline = (p: CostProfile) => {
     const x = p.extra ?? {};
-    return { source: p.source, cores: x.cores, cpuSliceMs: x.cpuSliceMs, touchBusyMsPerMb: x.touchBusyMsPerMb, forkSandboxMs: x.forkSandboxMs, callMs: x.backgroundCpu?.callMs, coldMs: x.backgroundCpu?.coldMs, busyShare: x.busy?.share, busyFlagged: x.busy?.flagged };
+    return { source: p.source, cores: x.cores, cpuSliceMs: x.cpuSliceMs, touchBusyMsPerMb: x.touchBusyMsPerMb, forkSandboxMs: x.forkSandboxMs, callMs: x.backgroundCpu?.callMs, coldMs: x.backgroundCpu?.coldMs, pauseMs: x.backgroundCpu?.pauseMs, busyShare: x.busy?.share, busyFlagged: x.busy?.flagged };
   };
   const extra = merge(profiles.map((p) => p.extra)) as CalibrationFigures;
   // flagged if any calibration was

@@ -145,7 +145,7 @@ export async function runSim(o: SimRunOptions): Promise<void> {
     // the part of a fork after the sandbox joins its own cgroup, at a sandbox's weight (profiles from before it was measured: none)
     createSandboxMs: zygotes && o.createOnCpu ? fig.forkSandboxMs : 0,
     // CPU the worker spends that no request waits for
-    callBackgroundCpuMs: fig.callBackgroundCpuMs, coldBackgroundCpuMs: fig.coldBackgroundCpuMs,
+    callBackgroundCpuMs: fig.callBackgroundCpuMs, coldBackgroundCpuMs: fig.coldBackgroundCpuMs, pauseBackgroundCpuMs: fig.pauseBackgroundCpuMs,
     cpuSliceMs: o.cpuSlice ? fig.cpuSliceMs : 0,
   });
   const costs = compileProfile(o.profile);

@@ -51,6 +51,14 @@ export interface SimConfig {
   callBackgroundCpuMs: number;
   coldBackgroundCpuMs: number;
   /**
+   * CPU work a pause and the unpause after it cost the worker, that no
+   * request waits for, ms of one core, charged when a sandbox is paused
+   * (policies that pause idle sandboxes: openlambda). `ol-exp calibrate`
+   * measures it as the machine CPU of a call that finds its sandbox paused
+   * beyond a warm call's (`extra.backgroundCpu.pauseMs`); 0: none.
+   */
+  pauseBackgroundCpuMs: number;
+  /**
    * With createOnCpu: treat destroying a sandbox as CPU work (a job beside
    * the handlers) instead of a pure delay; its memory is dying, not free,
    * until that job ends, and a creation waits while reserved plus dying
@@ -108,6 +116,7 @@ export const simDefaults: SimConfig = {
   createLanes: Infinity,
   callBackgroundCpuMs: 0,
   coldBackgroundCpuMs: 0,
+  pauseBackgroundCpuMs: 0,
   destroyOnCpu: false,
   createCpuWeight: 1,
   createSandboxMs: 0,
@@ -130,6 +139,7 @@ export function resolveSimConfig(given: Partial<SimConfig>): SimConfig {
   if (!(c.createLanes === Infinity || (Number.isInteger(c.createLanes) && c.createLanes >= 1))) badConfig('create-lanes', `must be a whole number >= 1 or Infinity, got ${c.createLanes}`);
   if (!(c.callBackgroundCpuMs >= 0 && Number.isFinite(c.callBackgroundCpuMs))) badConfig('call-background-cpu', `must be a number of ms >= 0, got ${c.callBackgroundCpuMs}`);
   if (!(c.coldBackgroundCpuMs >= 0 && Number.isFinite(c.coldBackgroundCpuMs))) badConfig('cold-background-cpu', `must be a number of ms >= 0, got ${c.coldBackgroundCpuMs}`);
+  if (!(c.pauseBackgroundCpuMs >= 0 && Number.isFinite(c.pauseBackgroundCpuMs))) badConfig('pause-background-cpu', `must be a number of ms >= 0, got ${c.pauseBackgroundCpuMs}`);
   if (c.destroyOnCpu && !c.createOnCpu) badConfig('destroy-on-cpu', 'needs create-on-cpu: creations must be CPU jobs to wait for dying memory');
   if (!(c.createCpuWeight >= 1 && Number.isFinite(c.createCpuWeight))) badConfig('create-cpu-weight', `must be a number >= 1, got ${c.createCpuWeight}`);
   if (!(c.createSandboxMs >= 0 && Number.isFinite(c.createSandboxMs))) badConfig('create-sandbox-ms', `must be a number of ms >= 0, got ${c.createSandboxMs}`);

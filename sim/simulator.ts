@@ -637,8 +637,9 @@ export class Simulator implements PoolEffects<SimSandbox> {
     }
   }
 
-  pause(_sb: SimSandbox): void {
-    // a pause costs the worker a freeze off the request path: not modelled
+  pause(sb: SimSandbox): void {
+    // off the request path: the freeze, and the thaw when the sandbox is next taken, as CPU nothing waits for
+    this.#background(sb.fnId, this.clock.now(), this.config.pauseBackgroundCpuMs);
   }
 
   scheduleExpiry(sb: SimSandbox, at: number): void {

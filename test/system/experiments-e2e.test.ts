@@ -21,7 +21,7 @@ describe('ol-exp real, end to end (sock backend, needs root)', () => {
     const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
     const samples = (k: string) => (p.costs as Record<string, { samples: number[] }>)[k]!.samples;
     for (const k of ['create', 'fork', 'unpause', 'pause', 'destroy', 'warmDispatch']) expect(samples(k).length).toBeGreaterThanOrEqual(6);
-    const x = p.extra as Record<string, number> & { forkReadySamples: number[]; touchTogether: { k: number; wallMs: unknown[] }; backgroundCpu: { callMs: number; coldMs: number } };
+    const x = p.extra as Record<string, number> & { forkReadySamples: number[]; touchTogether: { k: number; wallMs: unknown[] }; backgroundCpu: { callMs: number; coldMs: number; pauseMs: number; measured: { cpuPerWarmCallMs: number; cpuPerUnpausedCallMs: number; unpausedCallBatchesMs: number[]; pauseFrom: string; groupWarmCallBatchesMs?: number[]; groupUnpausedCallBatchesMs?: number[] } } };
     // a fork that finds the zygote's spare ready is the sandbox's own start-up only: far cheaper than a
     // fresh sandbox (with --n 6 the "back to back" cold calls come in five batches, each after a 300-ms
     // pause (the CPU-per-call batches), so most of them find a ready spare too and are no yardstick)
@@ -59,6 +59,24 @@ describe('ol-exp real, end to end (sock backend, needs root)', () => {
     // a warm call costs the machine some CPU beyond the handler (worker, client), far less than a new sandbox
     expect(x.backgroundCpu.callMs).toBeGreaterThan(0);
     expect(x.backgroundCpu.callMs).toBeLessThan(med(samples('create')));
+    // a call that finds its sandbox paused (and the pause after it) costs at least as much, measured the same
+    // way over as many calls (at least 100, in 5 batches); the simulator charges the difference at each pause
+    const bg = x.backgroundCpu;
+    expect(bg.measured.unpausedCallBatchesMs).toHaveLength(5);
+    expect(samples('unpause').length).toBeGreaterThanOrEqual(100);
+    // on sock with the experiment's cgroup (this machine) it is the cgroup's count: five batches each way
+    const m = bg.measured;
+    const mid = (xs: number[]) => [...xs].sort((a, b) => a - b)[2]!;
+    if (m.pauseFrom === 'group') {
+      expect(m.groupWarmCallBatchesMs).toHaveLength(5);
+      expect(m.groupUnpausedCallBatchesMs).toHaveLength(5);
+      for (const v of [...m.groupWarmCallBatchesMs!, ...m.groupUnpausedCallBatchesMs!]) expect(v).toBeGreaterThan(0);
+      expect(bg.pauseMs).toBeCloseTo(Math.max(0, mid(m.groupUnpausedCallBatchesMs!) - mid(m.groupWarmCallBatchesMs!)), 2);
+    } else {
+      expect(m.pauseFrom).toBe('machine');
+      expect(bg.pauseMs).toBeCloseTo(Math.max(0, m.cpuPerUnpausedCallMs - m.cpuPerWarmCallMs), 2);
+    }
+    expect(bg.pauseMs).toBeLessThan(med(samples('create')));
     // the answer's extra time after a handler that worked: one figure per handler time, from one round
     // each of 30 (a no-op call beside each call), never below 0; ol-exp sim adds it to latencies
     const wake = (p.extra as { responseWake: { workMs: number[]; extraMs: number[]; samples: { noopMs: number[]; overheadMs: number[][] } } }).responseWake;

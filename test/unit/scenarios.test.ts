@@ -163,6 +163,25 @@ describe('hand-worked scenarios', () => {
     expect(result.cpuBusyCoreMs).toBe(124);
   });
 
+  it('a pause\'s background CPU (with its unpause) shares the core after the call, nothing waiting for it', () => {
+    // 1 core, openlambda pauses a's sandbox when its call ends. a #0: create 10 (a delay), handler 0-110,
+    // then the pause's 6 ms job runs 110-116 alone. a #1 at 113 unpauses (2 ms) and its 50 ms handler
+    // starts at 115 beside the pause job's last 1 ms: it has 50 - 1 = 49 ms left at 117, ends at 166
+    const rows = [{ t: 0, fn: 'a', dur: 100, mem: 10 }, { t: 113, fn: 'a', dur: 50, mem: 10 }];
+    const { text, result } = runRows(rows, { policy: 'openlambda', memoryMb: 1000, cores: 1, pauseBackgroundCpuMs: 6 }, costs);
+    expect(text.filter((l) => l.includes('done'))).toEqual(['110 done a #0 sb0', '166 done a #1 sb0']);
+    expect(result.pauses).toBe(2);
+    // busy: both handlers and the first pause's job; the second pause starts as the run's last call ends
+    expect(result.cpuBusyCoreMs).toBe(100 + 50 + 6);
+    // without it the same calls end at 110 and 165; a policy that pauses nothing is charged nothing
+    const none = runRows(rows, { policy: 'openlambda', memoryMb: 1000, cores: 1 }, costs);
+    expect(none.text.filter((l) => l.includes('done'))).toEqual(['110 done a #0 sb0', '165 done a #1 sb0']);
+    const lru = runRows(rows, { policy: 'lru', memoryMb: 1000, cores: 1, pauseBackgroundCpuMs: 6 }, costs);
+    expect(lru.result.pauses).toBe(0);
+    expect(lru.result.cpuBusyCoreMs).toBe(150);
+    expect(() => runRows([], { pauseBackgroundCpuMs: Number.NaN })).toThrow(/pause-background-cpu: must be a number of ms >= 0, got NaN/);
+  });
+
   it('with destroyOnCpu an eviction\'s destroy is CPU work the new sandbox waits for', () => {
     // 1 core. c's create (10) runs 95-105 alone... until b at 100 evicts idle a: the 1 ms destroy
     // shares the core with c's create and ends at 102 (c's create has 4 left); b's create (10)
