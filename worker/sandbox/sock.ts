@@ -116,6 +116,35 @@ export function readFirstLine(out: Readable, what: string, from: FirstLineSource
   });
 }
 
+/** How often a connect refused by a full backlog is tried again, and the longest wait between tries, ms. */
+const REFUSED_RETRIES = 100;
+const REFUSED_WAIT_MS = 50;
+
+/**
+ * Connects to a runtime's Unix socket, writes `payload` and reads its first
+ * line (readFirstLine). A connect that the listener's full backlog refuses
+ * (EAGAIN: a burst of cold starts all asking one zygote for a fork) reached
+ * nobody, so it is tried again after a short wait, up to REFUSED_RETRIES
+ * times (about 4.5 s), while `alive()` holds; any other failure is final.
+ */
+export async function sendFirst(socket: string, payload: Buffer, what: string, alive: () => boolean = () => true): Promise<{ conn: Socket; rest: Buffer }> {
+  for (let attempt = 0; ; attempt++) {
+    const conn = createConnection(socket);
+    let refused = false;
+    // readFirstLine reports the error; this only notes whether the connect itself was refused
+    conn.on('error', (e: NodeJS.ErrnoException) => { if (e.code === 'EAGAIN' && e.syscall === 'connect') refused = true; });
+    conn.write(payload);
+    try {
+      const { rest } = await readFirstLine(conn, what);
+      return { conn, rest };
+    } catch (e) {
+      conn.destroy();
+      if (!refused || attempt >= REFUSED_RETRIES || !alive()) throw e;
+    }
+    await new Promise((r) => setTimeout(r, Math.min(REFUSED_WAIT_MS, 1 << attempt)));
+  }
+}
+
 class SockSandbox extends RuntimeSandbox {
   constructor(
     id: string,
@@ -289,19 +318,10 @@ export class SockPool extends PoolEvents implements SandboxPool {
    */
   async #fork(z: ZygoteHandle, cfg: unknown, what: string, socket: string, keep: boolean, first?: Buffer): Promise<{ conn: Socket; rest: Buffer } | undefined> {
     if (!z.alive()) throw new OlError('OL_ERR_SANDBOX', `zygote ${z.id} is not running`);
-    const conn = createConnection(socket);
-    conn.on('error', () => {}); // readFirstLine reports it
     const line = Buffer.from(JSON.stringify(cfg) + '\n');
-    conn.write(first ? Buffer.concat([line, first]) : line);
-    let rest: Buffer;
-    try {
-      ({ rest } = await readFirstLine(conn, what));
-    } catch (e) {
-      conn.destroy();
-      throw e;
-    }
-    if (keep) return { conn, rest };
-    conn.destroy();
+    const got = await sendFirst(socket, first ? Buffer.concat([line, first]) : line, what, () => z.alive());
+    if (keep) return got;
+    got.conn.destroy();
     return undefined;
   }
 

@@ -20,7 +20,9 @@ def listen(path):
         pass
     srv = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     srv.bind(path)
-    srv.listen(64)
+    # as deep as the kernel allows (net.core.somaxconn): a zygote's fork socket takes every cold start of a
+    # burst at once, and a full backlog refuses a connect with EAGAIN (a replay's burst met 64)
+    srv.listen(_socket.SOMAXCONN)
     return srv
 
 
