@@ -139,20 +139,26 @@ const IDLE_WINDOW_MS = 500;
  * machine's rate taken just before it. The median over batches: on a shared
  * machine a burst of someone else's work spoils a batch, not the figure
  * (one window over all the ops once read several times the quiet value).
- * Also returns the median idle rate, busy ms per ms.
+ * Also returns the median idle rate, busy ms per ms. Given `group`, the
+ * same per op as that cgroup counts it (less its own idle rate, taken in
+ * the same windows), one figure per batch.
  */
-export async function cpuPerOp(ops: number, fn: (from: number, to: number) => Promise<void>): Promise<{ perOp: number; idlePerMs: number; batches: number[] }> {
+export async function cpuPerOp(ops: number, fn: (from: number, to: number) => Promise<void>, group?: CpuGroup): Promise<{ perOp: number; idlePerMs: number; batches: number[]; groupBatches: number[] }> {
   const k = Math.max(1, Math.min(CPU_BATCHES, ops));
-  const per: number[] = [], idle: number[] = [];
+  const per: number[] = [], idle: number[] = [], byGroup: number[] = [];
   for (let b = 0; b < k; b++) {
     const from = Math.floor((b * ops) / k), to = Math.floor(((b + 1) * ops) / k);
+    const g0 = group?.usageMs() ?? 0;
     const i = await busyDuring(() => sleep(IDLE_WINDOW_MS));
+    const g1 = group?.usageMs() ?? 0;
     const rate = i.busy / i.wall;
     const { busy, wall } = await busyDuring(() => fn(from, to));
+    const g2 = group?.usageMs() ?? 0;
     idle.push(rate);
     per.push(Math.max(0, (busy - rate * wall) / (to - from)));
+    if (group) byGroup.push(Math.max(0, (g2 - g1 - ((g1 - g0) / i.wall) * wall) / (to - from)));
   }
-  return { perOp: median(per), idlePerMs: median(idle), batches: per.map(round) };
+  return { perOp: median(per), idlePerMs: median(idle), batches: per.map(round), groupBatches: byGroup };
 }
 
 /** Whether the experiment's cgroup counts both this process and process `pid` (a worker). */
@@ -246,7 +252,8 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
   };
   let idlePerMs = 0, cpuCall = 0, cpuCold = 0;
   // the same warm and unpaused calls' CPU as the experiment's own cgroup counts it (this process, the worker,
-  // its sandboxes; to the nanosecond and without other work), per call, one figure per batch
+  // its sandboxes; to the nanosecond and without other work), per call less the group's idle rate (the lru
+  // worker here holds a hundred-odd lambdas' sandboxes, the openlambda one a single sandbox), one per batch
   const groupWarm: number[] = [], groupUnpaused: number[] = [];
   let coldBatches: number[] = [], warmBatches: number[] = [];
   try {
@@ -272,15 +279,13 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
     // that finds the cores idle waits for them to wake up, paused sandbox or not
     const nWarm = Math.max(n, WARM_CPU_CALLS);
     await warmUp(w.base, warmupWarm);
-    const inGroup = groupHolds(group, w.child.pid);
     const h = await cpuPerOp(nWarm, async (from, to) => {
-      const g0 = inGroup ? group!.usageMs() : 0;
       for (let i = from; i < to; i++) {
         await sleep(GAP_MS);
         warm.push(await call(w.base, 'noop0'));
       }
-      if (inGroup) groupWarm.push((group!.usageMs() - g0) / (to - from));
-    });
+    }, groupHolds(group, w.child.pid) ? group : undefined);
+    groupWarm.push(...h.groupBatches);
     cpuCold = c.perOp; cpuCall = h.perOp; coldBatches = c.batches; warmBatches = h.batches;
     idlePerMs = (c.idlePerMs + h.idlePerMs) / 2; // reported only: each batch used its own
     // cold calls far enough apart that the zygote's next spare is ready for each: the sandbox's
@@ -377,15 +382,13 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
     // the new worker's own code warms up first (a replay's calls nearly all find it warmed): its
     // first tens of calls answer about 0.5 ms slower, which the unpause would otherwise be charged
     await warmUp(w.base, warmupUnpaused);
-    const inGroup = groupWarm.length > 0 && groupHolds(group, w.child.pid);
     const u = await cpuPerOp(nUnpaused, async (from, to) => {
-      const g0 = inGroup ? group!.usageMs() : 0;
       for (let i = from; i < to; i++) {
         await sleep(GAP_MS);
         unpaused.push(await call(w.base, 'noop0'));
       }
-      if (inGroup) groupUnpaused.push((group!.usageMs() - g0) / (to - from));
-    });
+    }, groupWarm.length > 0 && groupHolds(group, w.child.pid) ? group : undefined);
+    groupUnpaused.push(...u.groupBatches);
     cpuUnpaused = u.perOp;
     unpausedBatches = u.batches;
   } finally {
@@ -434,7 +437,7 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
   const warmth = measureMemoryWarmth();
   if (warmth?.coldMsPerMb != null) o.log(`  first touches cost ${warmth.warmMsPerMb} ms/MB for the first ${warmth.warmMb} MB, then ${warmth.coldMsPerMb}: the simulator charges one figure unless given --free-memory (docs/EXPERIMENTS.md)`);
   // a pause's CPU is about a millisecond: the machine's 10-ms ticks and other work blur it beyond use in 100
-  // calls (measured: 0.2-4.4 ms where the group read 0.8-1.1), the cgroup does not; but docker's pauses run in
+  // calls (measured: -0.25 to 4.4 ms where the group read 0.8-1.1), the cgroup does not; but docker's pauses run in
   // its daemon, which the group does not hold
   const pauseByGroup = o.backend === 'sock' && groupWarm.length > 0 && groupUnpaused.length > 0;
   const profile: CostProfile = {
