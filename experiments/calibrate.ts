@@ -387,7 +387,7 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
         await sleep(GAP_MS);
         unpaused.push(await call(w.base, 'noop0'));
       }
-    }, groupWarm.length > 0 && groupHolds(group, w.child.pid) ? group : undefined);
+    }, groupHolds(group, w.child.pid) ? group : undefined);
     groupUnpaused.push(...u.groupBatches);
     cpuUnpaused = u.perOp;
     unpausedBatches = u.batches;
@@ -495,7 +495,7 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
           pauseFrom: pauseByGroup ? 'group' : 'machine',
           ...(pauseByGroup ? { groupWarmCallBatchesMs: groupWarm.map(round), groupUnpausedCallBatchesMs: groupUnpaused.map(round) } : {}),
         },
-        note: 'machine CPU (/proc/stat) per call, the median of 5 batches each less the idle rate just before it: callMs, of a warm noop call; coldMs, of a cold one beyond a warm call and beyond the creation the simulator runs as CPU work. pauseMs: what a call that finds its sandbox paused (and pauses it again after) costs beyond a warm call, as the experiment\'s cgroup counts both (pauseFrom "group": sock, the worker in the group), else as the machine does',
+        note: 'machine CPU (/proc/stat) per call, the median of 5 batches each less the idle rate just before it: callMs, of a warm noop call; coldMs, of a cold one beyond a warm call and beyond the creation the simulator runs as CPU work. pauseMs: what a call that finds its sandbox paused (and pauses it again after) costs beyond a warm call, as the experiment\'s cgroup counts both, each batch less the group\'s idle rate before it (pauseFrom "group": sock, the worker in the group), else as the machine does',
       },
       busy: busyFig,
       warmup: {

@@ -54,8 +54,9 @@ export interface SimConfig {
    * CPU work a pause and the unpause after it cost the worker, that no
    * request waits for, ms of one core, charged when a sandbox is paused
    * (policies that pause idle sandboxes: openlambda). `ol-exp calibrate`
-   * measures it as the machine CPU of a call that finds its sandbox paused
-   * beyond a warm call's (`extra.backgroundCpu.pauseMs`); 0: none.
+   * measures it as the CPU of a call that finds its sandbox paused beyond a
+   * warm call's, as the experiment's cgroup counts it on sock and the
+   * machine on docker (`extra.backgroundCpu.pauseMs`); 0: none.
    */
   pauseBackgroundCpuMs: number;
   /**
