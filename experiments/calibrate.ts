@@ -68,7 +68,7 @@ import { defaultConfig } from '../worker/config.js';
 import { makePoolFor } from '../worker/pools.js';
 import type { CalibrationFigures, CostProfile } from '../sim/profile.js';
 import { handlerTimes, SYNTHETIC_LAMBDA } from './real.js';
-import { spawnWorker } from './worker-process.js';
+import { spawnWorker, type WorkerProcess } from './worker-process.js';
 import { median, percentileOf } from '../common/stats.js';
 
 /** A lambda that returns its event: the calls that time what the worker (or a front) adds around a handler. */
@@ -180,10 +180,25 @@ const WARM_CPU_CALLS = 100;
 
 /** The warm-up: WARMUP_CALLS calls to noop0, GAP_MS apart, their latencies into `into`. */
 async function warmUp(base: URL, into: number[]): Promise<void> {
-  for (let i = 0; i < WARMUP_CALLS; i++) {
+  await noopCalls(base, 0, WARMUP_CALLS, into);
+}
+
+/** Calls [from, to) to noop0, GAP_MS apart, their latencies into `into`. */
+async function noopCalls(base: URL, from: number, to: number, into: number[]): Promise<void> {
+  for (let i = from; i < to; i++) {
     await sleep(GAP_MS);
     into.push(await call(base, 'noop0'));
   }
+}
+
+/**
+ * A worker's warm-up (into `warmupInto`), then `ops` timed noop0 calls
+ * (into `into`) and the CPU they cost (cpuPerOp; also by `group` where it
+ * holds the worker): the warm and the unpaused calls alike.
+ */
+async function timedNoopCalls(w: WorkerProcess, ops: number, warmupInto: number[], into: number[], group: CpuGroup | undefined): ReturnType<typeof cpuPerOp> {
+  await warmUp(w.base, warmupInto);
+  return cpuPerOp(ops, (from, to) => noopCalls(w.base, from, to, into), groupHolds(group, w.child.pid) ? group : undefined);
 }
 /** First calls touching memory at once, and how often that is measured. */
 const TOUCH_K = 4;
@@ -278,13 +293,7 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
     // as far apart as the unpaused calls below (and the requests of a replay): on a VM, a call
     // that finds the cores idle waits for them to wake up, paused sandbox or not
     const nWarm = Math.max(n, WARM_CPU_CALLS);
-    await warmUp(w.base, warmupWarm);
-    const h = await cpuPerOp(nWarm, async (from, to) => {
-      for (let i = from; i < to; i++) {
-        await sleep(GAP_MS);
-        warm.push(await call(w.base, 'noop0'));
-      }
-    }, groupHolds(group, w.child.pid) ? group : undefined);
+    const h = await timedNoopCalls(w, nWarm, warmupWarm, warm, group);
     groupWarm.push(...h.groupBatches);
     cpuCold = c.perOp; cpuCall = h.perOp; coldBatches = c.batches; warmBatches = h.batches;
     idlePerMs = (c.idlePerMs + h.idlePerMs) / 2; // reported only: each batch used its own
@@ -381,13 +390,7 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
   try {
     // the new worker's own code warms up first (a replay's calls nearly all find it warmed): its
     // first tens of calls answer about 0.5 ms slower, which the unpause would otherwise be charged
-    await warmUp(w.base, warmupUnpaused);
-    const u = await cpuPerOp(nUnpaused, async (from, to) => {
-      for (let i = from; i < to; i++) {
-        await sleep(GAP_MS);
-        unpaused.push(await call(w.base, 'noop0'));
-      }
-    }, groupHolds(group, w.child.pid) ? group : undefined);
+    const u = await timedNoopCalls(w, nUnpaused, warmupUnpaused, unpaused, group);
     groupUnpaused.push(...u.groupBatches);
     cpuUnpaused = u.perOp;
     unpausedBatches = u.batches;
