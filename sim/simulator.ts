@@ -51,15 +51,23 @@ const LATENCY_BATCH = 1 << 15;
  * grouped by function (a stable counting sort, so each histogram sees its
  * values in the order they came): with 10,000 functions, recording each
  * call into its function's histogram as it ended was a few cache misses per
- * call. `flush` before reading the histograms (a worker's `finish` does).
+ * call. A cluster's workers put their own latency histograms here too
+ * (`addWorker`): a front that brings every worker to each arrival's time
+ * ends calls of a different worker each time, and recording into that
+ * worker's histogram at once was a tenth of such a run (a cold histogram
+ * per call). `flush` before reading the histograms (a worker's `finish`
+ * does).
  */
 export class FnStatsTable {
   readonly stats: FunctionStats[] = [];
   readonly #fn = new Int32Array(LATENCY_BATCH);
+  readonly #worker = new Int32Array(LATENCY_BATCH);
   readonly #ms = new Float64Array(LATENCY_BATCH);
   readonly #order = new Int32Array(LATENCY_BATCH);
   #start = new Int32Array(0);
   #n = 0;
+  /** The workers' own latency histograms, by the number `addWorker` gave. */
+  readonly #workers: LatencyHistogram[] = [];
 
   /** Makes the table reach function `fnId`. */
   ensure(fnId: number): void {
@@ -67,10 +75,16 @@ export class FnStatsTable {
     while (fs.length <= fnId) fs.push(newFnStats());
   }
 
-  /** A call of `fnId` took `ms` (counted in its histogram at the next flush). */
-  latency(fnId: number, ms: number): void {
+  /** Keeps a worker's own latency histogram here; its number for `latency`. */
+  addWorker(h: LatencyHistogram): number {
+    return this.#workers.push(h) - 1;
+  }
+
+  /** A call of `fnId` took `ms` (counted in its histogram, and in worker `worker`'s if >= 0, at the next flush). */
+  latency(fnId: number, ms: number, worker = -1): void {
     const n = this.#n;
     this.#fn[n] = fnId;
+    this.#worker[n] = worker;
     this.#ms[n] = ms;
     if ((this.#n = n + 1) === LATENCY_BATCH) this.flush();
   }
@@ -80,7 +94,8 @@ export class FnStatsTable {
     const n = this.#n;
     if (n === 0) return;
     const fs = this.stats, nf = fs.length, fn = this.#fn, ms = this.#ms, order = this.#order;
-    if (this.#start.length < nf + 1) this.#start = new Int32Array(Math.max(nf + 1, 2 * this.#start.length));
+    const need = Math.max(nf + 1, this.#workers.length + 2);
+    if (this.#start.length < need) this.#start = new Int32Array(Math.max(need, 2 * this.#start.length));
     const start = this.#start;
     start.fill(0, 0, nf + 1);
     for (let i = 0; i < n; i++) start[fn[i]! + 1]!++;
@@ -89,6 +104,19 @@ export class FnStatsTable {
     for (let k = 0; k < n; k++) {
       const i = order[k]!;
       fs[fn[i]!]!.latency.record(ms[i]!);
+    }
+    const ws = this.#workers, nw = ws.length;
+    if (nw > 0) {
+      // the same for the workers' histograms (calls of no worker, -1, come first and are skipped)
+      const wk = this.#worker;
+      start.fill(0, 0, nw + 2);
+      for (let i = 0; i < n; i++) start[wk[i]! + 2]!++;
+      for (let w = 0; w <= nw; w++) start[w + 1]! += start[w]!;
+      for (let i = 0; i < n; i++) order[start[wk[i]! + 1]!++] = i;
+      for (let k = start[0]!; k < n; k++) {
+        const i = order[k]!;
+        ws[wk[i]!]!.record(ms[i]!);
+      }
     }
     this.#n = 0;
   }
@@ -125,6 +153,8 @@ export class Simulator implements PoolEffects<SimSandbox> {
   readonly #pool: SandboxPool<SimSandbox>;
   #lastMem: number[] = [];
   readonly #fnTable: FnStatsTable;
+  /** A cluster's worker: its number in the shared table, which records its latencies in batches (-1: recorded at once). */
+  readonly #latencyWorker: number;
   /** `#fnTable.stats` (the same array, grown in place). */
   readonly #fnStats: FunctionStats[];
   #busySandboxes = 0;
@@ -196,6 +226,7 @@ export class Simulator implements PoolEffects<SimSandbox> {
       latency: new LatencyHistogram(10), queueWaitMsTotal: 0, queueWaitMsMax: 0, startMs: 0, endMs: 0,
       memUsedMbMs: 0, memIdleMbMs: 0, peakUsedMb: 0, cpuBusyCoreMs: 0,
     };
+    this.#latencyWorker = sharedFnStats ? sharedFnStats.addWorker(this.#r.latency) : -1;
   }
 
   /** Memory in use now, MB. */
@@ -599,8 +630,8 @@ export class Simulator implements PoolEffects<SimSandbox> {
     const latency = now - req.arrival + this.#hopMs + (response ? response(now - req.execStart) : 0);
     this.#inFlight--;
     this.#r.completed++;
-    this.#r.latency.record(latency);
-    this.#fnTable.latency(req.fnId, latency);
+    if (this.#latencyWorker < 0) this.#r.latency.record(latency);
+    this.#fnTable.latency(req.fnId, latency, this.#latencyWorker);
     if (this.#log) this.#emit('done', req.fnId, req.seq, sb.id);
     this.#hooks.onInvocation?.({
       inv: req.seq, fn: sb.fn, arrival: req.arrival, start: req.kind, queueMs: req.queueMs,
