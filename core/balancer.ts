@@ -41,6 +41,14 @@ export interface PlacementRequest {
   memMb: number;
   /** Its packages (normalised names), largest first where sizes are known; empty if none or unknown. */
   packages: readonly string[];
+  /**
+   * A number the front's balancer derives from `fn` alone and keeps here
+   * (ch-bl: where the name's walk starts on its ring). A front that keeps
+   * one request object per lambda (the simulated front) saves deriving it
+   * again at every call, which over 10,000 functions was a third of ch-bl's
+   * pick; a new object has none, and the balancer derives it.
+   */
+  memo?: number;
 }
 
 /**
@@ -172,12 +180,22 @@ export class HashRing {
 
   /** Starts a walk clockwise from `hash`; `next` then gives each worker once. One walk at a time per ring. */
   begin(hash: number): void {
+    this.beginAt(this.#start(hash));
+  }
+
+  /** Where a walk from `hash` starts (for `beginAt`: a caller may keep it per key). */
+  position(hash: number): number {
+    return this.#start(hash);
+  }
+
+  /** Starts a walk at ring position `at` (from `position`): `begin` for a caller that kept it. */
+  beginAt(at: number): void {
     const seen = (this.#seen ??= new Uint32Array(this.workers));
     if (++this.#walkNo === 0xffffffff) {
       seen.fill(0);
       this.#walkNo = 1;
     }
-    this.#at = this.#start(hash);
+    this.#at = at;
     this.#i = 0;
     this.#left = this.workers;
   }

@@ -24,7 +24,8 @@ class BoundedLoads implements Balancer {
     const bound = Math.ceil((this.c * (total + 1)) / healthy);
     let first = -1;
     const ring = this.#ring;
-    ring.begin(keyHash(req.fn));
+    // where the name's walk starts: the same every call of the lambda, so kept in the request when the front reuses it
+    ring.beginAt(req.memo ??= ring.position(keyHash(req.fn)));
     for (let k = ring.next(); k >= 0; k = ring.next()) {
       const w = workers[k]!;
       if (!w.healthy) continue;

@@ -61,6 +61,15 @@ describe('balancers', () => {
     expect(c.pick(req('f'), views([5, 2, 1]))).toBe(2);
     expect(c.pick(req('f'), views([1, 2, 1]))).toBe(2); // tie: the first draw
     expect(c.pick(req('f'), views([1, 2, 1], { down: [0, 2] }))).toBe(1);
+    // given the front's sums: all healthy, the same draws pick the same workers without listing them; some down, as without
+    const rng = makeRng(9, 'p2c-totals');
+    const given = createBalancer('p2c', { workers: 12, rng: makeRng(2, 't') }), bare = createBalancer('p2c', { workers: 12, rng: makeRng(2, 't') });
+    for (let i = 0; i < 400; i++) {
+      const down = i % 2 ? [] : Array.from({ length: 12 }, (_, k) => k).filter(() => rng() < 0.3);
+      const ws = views(Array.from({ length: 12 }, () => Math.floor(rng() * 6)), { down });
+      const totals = { healthy: 12 - down.length, inFlight: ws.reduce((a, w) => a + (w.healthy ? w.inFlight : 0), 0) };
+      expect(given.pick(req('f'), ws, totals), `pick ${i}`).toBe(bare.pick(req('f'), ws));
+    }
   });
 
   it("hash: the name's home, the same every time; a down home passes to the next healthy", () => {
@@ -114,6 +123,16 @@ describe('balancers', () => {
       const order = ring.walk(keyHash(`fn${i}`)).filter((k) => ws[k]!.healthy);
       const want = up.length === 0 ? -1 : order.find((k) => ws[k]!.inFlight + 1 <= bound) ?? order[0]!;
       expect(big.pick(req(`fn${i}`), ws)).toBe(want);
+    }
+    // a front that reuses one request object per lambda (the simulated front): ch-bl keeps the walk's start in
+    // it, and picks as with a new object at every call
+    const kept = new Map<string, PlacementRequest>();
+    for (let i = 0; i < 500; i++) {
+      const name = `fn${Math.floor(rng() * 7)}`;
+      const ws = views(Array.from({ length: 20 }, () => Math.floor(rng() * 10)));
+      const r = kept.get(name) ?? kept.set(name, req(name)).get(name)!;
+      expect(big.pick(r, ws), name).toBe(big.pick(req(name), ws));
+      expect(r.memo, name).toBe(ring.position(keyHash(name)));
     }
   });
 
