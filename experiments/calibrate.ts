@@ -122,11 +122,25 @@ def f(event):
     return {"runs": runs[1:]}
 `;
 
+/**
+ * Where cpuPerOp reads the machine: its busy CPU so far and the wall clock,
+ * ms, and how it waits out an idle window. The machine's own by default; a
+ * test gives a made-up machine, so the arithmetic is checked exactly and
+ * without the noise of whatever else runs beside the test.
+ */
+export interface CpuMeter {
+  busyMs(): number;
+  nowMs(): number;
+  idle(ms: number): Promise<void>;
+}
+
+export const MACHINE_METER: CpuMeter = { busyMs: machineBusyMs, nowMs: () => performance.now(), idle: async (ms) => { await sleep(ms); } };
+
 /** Runs `fn`: the machine's busy CPU meanwhile and the wall time, ms. */
-async function busyDuring(fn: () => Promise<unknown>): Promise<{ busy: number; wall: number }> {
-  const b0 = machineBusyMs(), t0 = performance.now();
+async function busyDuring(meter: CpuMeter, fn: () => Promise<unknown>): Promise<{ busy: number; wall: number }> {
+  const b0 = meter.busyMs(), t0 = meter.nowMs();
   await fn();
-  return { busy: machineBusyMs() - b0, wall: performance.now() - t0 };
+  return { busy: meter.busyMs() - b0, wall: meter.nowMs() - t0 };
 }
 
 /** Batches the CPU-per-call figures are measured in, and the idle window before each, ms. */
@@ -143,16 +157,16 @@ const IDLE_WINDOW_MS = 500;
  * same per op as that cgroup counts it (less its own idle rate, taken in
  * the same windows), one figure per batch.
  */
-export async function cpuPerOp(ops: number, fn: (from: number, to: number) => Promise<void>, group?: CpuGroup): Promise<{ perOp: number; idlePerMs: number; batches: number[]; groupBatches: number[] }> {
+export async function cpuPerOp(ops: number, fn: (from: number, to: number) => Promise<void>, group?: CpuGroup, meter: CpuMeter = MACHINE_METER): Promise<{ perOp: number; idlePerMs: number; batches: number[]; groupBatches: number[] }> {
   const k = Math.max(1, Math.min(CPU_BATCHES, ops));
   const per: number[] = [], idle: number[] = [], byGroup: number[] = [];
   for (let b = 0; b < k; b++) {
     const from = Math.floor((b * ops) / k), to = Math.floor(((b + 1) * ops) / k);
     const g0 = group?.usageMs() ?? 0;
-    const i = await busyDuring(() => sleep(IDLE_WINDOW_MS));
+    const i = await busyDuring(meter, () => meter.idle(IDLE_WINDOW_MS));
     const g1 = group?.usageMs() ?? 0;
     const rate = i.busy / i.wall;
-    const { busy, wall } = await busyDuring(() => fn(from, to));
+    const { busy, wall } = await busyDuring(meter, () => fn(from, to));
     const g2 = group?.usageMs() ?? 0;
     idle.push(rate);
     per.push(Math.max(0, (busy - rate * wall) / (to - from)));
