@@ -49,6 +49,8 @@ export interface CalibrationFigures {
   concurrentCreations?: { k: number; wallMs: number[] };
   /** A fork's part after the sandbox joins its own cgroup (SimConfig.createSandboxMs). */
   forkSandboxMs?: number;
+  /** `k` creations at once beside `spinning[i]` handlers spinning on the cores (0: none), one round each: `wallMs[i]` (ModelFigures.createLoaded). */
+  createUnderLoad?: { k: number; spinning: number[]; wallMs: number[]; note?: string };
   forkReadySamples?: number[];
   /** A first call's cost of touching its memory, ms per MB: its latency (touchMsPerMb) and the CPU the touching handler spends (touchBusyMsPerMb). */
   touchMsPerMb?: number;
@@ -98,6 +100,19 @@ export interface ModelFigures {
    */
   createCpuBound: boolean;
   forkSandboxMs: number;
+  /**
+   * Forked creations beside busy handlers, fitted from createUnderLoad
+   * (undefined when the calibration lacks it: profiles from before
+   * 2026-12-06, the docker backend): per creation, t(K) = a + sandboxMs ×
+   * (K + 1) / cores with K handlers spinning; `sandboxMs`, the part that
+   * shares the cores with the handlers (SimConfig.createSandboxMs, in
+   * place of forkSandboxMs, which is timed on an idle machine and stretched
+   * by the model far more than the worker's forks stretch); `waitMs`, what
+   * a creation costs beyond an idle one's once the cores are all busy,
+   * besides that part (SimConfig.createBusyWaitMs: the zygote, woken for a
+   * fork, waits for a core despite its weight).
+   */
+  createLoaded: { sandboxMs: number; waitMs: number } | undefined;
   touchMsPerMb: number;
   touchBusyMsPerMb: number;
   callBackgroundCpuMs: number;
@@ -137,6 +152,7 @@ export function modelFigures(p: CostProfile): ModelFigures {
     createCpuBound: cores !== undefined && Math.round(cores) >= 2 && Number.isFinite(createLanes) && createLanes >= Math.round(cores),
     // profiles from before each was measured: no fork part, touching as alone, no background CPU
     forkSandboxMs: num(x.forkSandboxMs, 0),
+    createLoaded: createLoadedFigures(x, cores),
     touchMsPerMb: touch,
     touchBusyMsPerMb: num(x.touchBusyMsPerMb, touch),
     callBackgroundCpuMs: num(x.backgroundCpu?.callMs, 0),
@@ -149,6 +165,39 @@ export function modelFigures(p: CostProfile): ModelFigures {
     freeMemory: freeMemoryFigures(x.memoryWarmth),
     responseMs: responseCurve(x.responseWake),
   };
+}
+
+/**
+ * ModelFigures.createLoaded from the calibration: per creation, the median
+ * of each load's rounds over `k`, against x = (K + 1) / cores for the
+ * loads with handlers spinning; the line through those points (least
+ * squares) gives the slope (the part shared with the handlers, at most an
+ * idle creation) and, less an idle creation's time without that part, the
+ * wait once the cores are busy (at least 0). The idle creation: the rounds
+ * with no handler spinning, timed beside the others on the same worker,
+ * else concurrentCreations. Needs two loads or more and the idle figure.
+ */
+export function createLoadedFigures(x: CalibrationFigures, cores: number | undefined): ModelFigures['createLoaded'] {
+  const u = x.createUnderLoad;
+  if (!u || !(cores !== undefined && cores > 0) || !(u.k > 0)) return undefined;
+  if (!Array.isArray(u.spinning) || !Array.isArray(u.wallMs) || u.spinning.length !== u.wallMs.length) return undefined;
+  const byLoad = new Map<number, number[]>();
+  u.spinning.forEach((k, i) => {
+    const w = u.wallMs[i];
+    if (Number.isInteger(k) && k >= 0 && typeof w === 'number' && Number.isFinite(w) && w > 0) byLoad.set(k, [...(byLoad.get(k) ?? []), w]);
+  });
+  const c = x.concurrentCreations;
+  const idleWalls = byLoad.get(0) ?? (c && c.k > 0 && Array.isArray(c.wallMs) ? c.wallMs.filter((v) => typeof v === 'number' && Number.isFinite(v) && v > 0).map((v) => (v * u.k) / c.k) : []);
+  if (idleWalls.length === 0) return undefined;
+  const pts = [...byLoad].filter(([k]) => k > 0).map(([k, ws]) => [(k + 1) / cores, median(ws) / u.k] as const);
+  if (pts.length < 2) return undefined;
+  const mx = pts.reduce((s, p) => s + p[0], 0) / pts.length, my = pts.reduce((s, p) => s + p[1], 0) / pts.length;
+  const sxx = pts.reduce((s, p) => s + (p[0] - mx) ** 2, 0), sxy = pts.reduce((s, p) => s + (p[0] - mx) * (p[1] - my), 0);
+  const idle = median(idleWalls) / u.k;
+  const slope = Math.min(idle, Math.max(0, sxy / sxx));
+  const intercept = my - slope * mx;
+  const r3 = (v: number) => Math.round(v * 1000) / 1000;
+  return { sandboxMs: r3(slope), waitMs: r3(Math.max(0, intercept - (idle - slope))) };
 }
 
 /** The calibrated response-wake table as a function of the handler's time; undefined when absent or malformed. */

@@ -142,8 +142,11 @@ export async function runSim(o: SimRunOptions): Promise<void> {
     createOnCpu: o.createOnCpu ?? false, destroyOnCpu: o.createOnCpu ?? false,
     // forks run in the zygote's group, at its CPU weight against a sandbox's (worker/sandbox/sock.ts, cgroups.ts)
     createCpuWeight: zygotes && o.createOnCpu ? ZYGOTE_CPU_SHARES / SANDBOX_CPU_SHARES : 1,
-    // the part of a fork after the sandbox joins its own cgroup, at a sandbox's weight (profiles from before it was measured: none)
-    createSandboxMs: zygotes && o.createOnCpu ? fig.forkSandboxMs : 0,
+    // the part of a fork after the sandbox joins its own cgroup, at a sandbox's weight: as it stretched beside busy
+    // handlers when the calibration timed that, else as timed on an idle machine (profiles from before either: none)
+    createSandboxMs: zygotes && o.createOnCpu ? fig.createLoaded?.sandboxMs ?? fig.forkSandboxMs : 0,
+    // and what a fork waits for a core when every core is busy (docs/notebook/2026-12-06-creations-under-load.md)
+    createBusyWaitMs: zygotes && o.createOnCpu ? fig.createLoaded?.waitMs ?? 0 : 0,
     // CPU the worker spends that no request waits for
     callBackgroundCpuMs: fig.callBackgroundCpuMs, coldBackgroundCpuMs: fig.coldBackgroundCpuMs, pauseBackgroundCpuMs: fig.pauseBackgroundCpuMs,
     cpuSliceMs: o.cpuSlice ? fig.cpuSliceMs : 0,

@@ -85,6 +85,15 @@ export interface SimConfig {
    */
   createSandboxMs: number;
   /**
+   * With createOnCpu: ms a creation waits, holding its lane, before its CPU
+   * work when it starts while the cores are all busy (as many jobs running
+   * as cores). The worker's zygote, woken for each fork, does not take a
+   * core from a busy handler at once, whatever its weight: measured,
+   * forks beside spinning handlers cost this much beyond an idle machine's
+   * besides their own part's stretch (ModelFigures.createLoaded). 0: none.
+   */
+  createBusyWaitMs: number;
+  /**
    * The CPU scheduler's time slice, ms (sim/cpu.ts TimeSlicing): while jobs
    * wait for a core, each running one keeps it for this much work at most.
    * 0: fluid processor sharing (every job progresses at once). With
@@ -121,6 +130,7 @@ export const simDefaults: SimConfig = {
   destroyOnCpu: false,
   createCpuWeight: 1,
   createSandboxMs: 0,
+  createBusyWaitMs: 0,
   cpuSliceMs: 0,
   evictTo: 'shortfall',
   flushOnFail: false,
@@ -145,6 +155,8 @@ export function resolveSimConfig(given: Partial<SimConfig>): SimConfig {
   if (!(c.createCpuWeight >= 1 && Number.isFinite(c.createCpuWeight))) badConfig('create-cpu-weight', `must be a number >= 1, got ${c.createCpuWeight}`);
   if (!(c.createSandboxMs >= 0 && Number.isFinite(c.createSandboxMs))) badConfig('create-sandbox-ms', `must be a number of ms >= 0, got ${c.createSandboxMs}`);
   if (c.createSandboxMs > 0 && !c.createOnCpu) badConfig('create-sandbox-ms', 'needs create-on-cpu: only creations run as CPU jobs have parts');
+  if (!(c.createBusyWaitMs >= 0 && Number.isFinite(c.createBusyWaitMs))) badConfig('create-busy-wait-ms', `must be a number of ms >= 0, got ${c.createBusyWaitMs}`);
+  if (c.createBusyWaitMs > 0 && !c.createOnCpu) badConfig('create-busy-wait-ms', 'needs create-on-cpu: only creations run as CPU jobs wait for a core');
   if (!(c.cpuSliceMs >= 0 && Number.isFinite(c.cpuSliceMs))) badConfig('cpu-slice-ms', `must be a number of ms >= 0, got ${c.cpuSliceMs}`);
   if (c.evictTo !== 'shortfall' && c.evictTo !== 'full') badConfig('evict-to', `must be shortfall or full, got ${JSON.stringify(c.evictTo)}`);
   if (typeof c.flushOnFail !== 'boolean') badConfig('flush-on-fail', `must be true or false, got ${JSON.stringify(c.flushOnFail)}`);

@@ -9,7 +9,8 @@
  *   `createLanes` is finite, then the start-up time;
  * - `createOnCpu`: the start-up is a CPU job sharing the cores with the
  *   handlers at `createCpuWeight` (its last `createSandboxMs` at a
- *   handler's weight), at most `createLanes` at once;
+ *   handler's weight), at most `createLanes` at once, after
+ *   `createBusyWaitMs` when it starts with every core busy;
  * - with `destroyOnCpu` too, a creation waits while dying sandboxes still
  *   hold memory beyond the pool, as the worker's does.
  */
@@ -135,6 +136,14 @@ export class CreationModel {
     }
     this.#running++;
     req.creating = true;
+    // every core busy: the zygote waits for one before it forks, holding the lane
+    const wait = this.#config.createBusyWaitMs;
+    if (wait > 0 && this.#cpu.running >= this.#config.cores) this.#clock.schedule(this.#clock.now() + wait, this.#forkStart, req, P_DISPATCH);
+    else this.#forkStart(req);
+  };
+
+  /** createOnCpu: the creation's CPU work begins (its weighted part; its own part follows in `done`). */
+  readonly #forkStart = (req: Request): void => {
     const own = Math.min(this.#config.createSandboxMs, req.sb!.coldStartMs);
     this.#cpu.add(this.#clock.now(), req.sb!.coldStartMs - own, req, true);
   };
