@@ -219,6 +219,13 @@ const TOUCH_K = 4;
 const TOUCH_REPS = 3;
 /** Pause before each cold call that should find the zygote's spare ready, ms (it is cloned in ~30 ms). */
 const READY_GAP_MS = 200;
+/** Creations timed beside this many spinning handlers per core (at most the second figure: sandboxes the pool holds), LOAD_REPS rounds each (calibration step 1c). */
+const LOAD_PER_CORE: [number, number][] = [[2, 16], [8, 64]];
+const LOAD_REPS = 12;
+/** CPU of each spinning handler's call, ms; how long they spin before the first round, and the pause between rounds, ms. */
+const SPIN_CALL_MS = 50;
+const SPIN_SETTLE_MS = 300;
+const LOAD_GAP_MS = 100;
 /** Handler work times the response wake is measured at, ms, and the rounds (about 8 s in all). */
 const WAKE_WORK_MS = [1, 3, 6, 15, 40];
 const WAKE_ROUNDS = 30;
@@ -248,10 +255,15 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
   const touchN = Math.max(5, Math.ceil(n / 3));
   const touch = Array.from({ length: 2 * touchN }, (_, i) => ({ name: `touch${i}`, src: SYNTHETIC_LAMBDA, yaml: 'limits:\n  mem_mb: 128\n' }));
   const ready = Array.from({ length: n }, (_, i) => ({ name: `ready${i}`, src: NOOP }));
+  // CONC creations at once beside 2 × and 8 × as many spinning handlers as cores, LOAD_REPS times each (sock:
+  // forks from the zygote; SimConfig.createSandboxMs and createBusyWaitMs)
+  const machineCores = availableParallelism();
+  const loads = o.backend === 'sock' ? LOAD_PER_CORE.map(([m, most]) => Math.min(most, m * machineCores)) : [];
+  const spinners = Array.from({ length: Math.max(0, ...loads) }, (_, i) => ({ name: `spin${i}`, src: SYNTHETIC_LAMBDA }));
+  const uload = Array.from({ length: (loads.length + 1) * LOAD_REPS * CONC }, (_, i) => ({ name: `uload${i}`, src: NOOP, yaml: 'limits:\n  mem_mb: 32\n' }));
   // TOUCH_K first calls at once, touching TOUCH MB or none, TOUCH_REPS times each
   const ctouch = Array.from({ length: 2 * TOUCH_K * TOUCH_REPS }, (_, i) => ({ name: `ctouch${i}`, src: SYNTHETIC_LAMBDA, yaml: 'limits:\n  mem_mb: 128\n' }));
   // other work on the machine over the whole calibration, sampled each second
-  const machineCores = availableParallelism();
   const meter = new BusyMeter(experimentMatch(o.backend, [process.pid], group));
   const busy = { otherMs: 0, wallMs: 0, peakShare: 0 };
   const takeBusy = () => {
@@ -266,6 +278,7 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
   o.log(`cold and warm calls (${n} each) on a ${o.backend} worker`);
   let w = await spawnWorker({ sandbox: o.backend, policy: 'lru', mem_pool_mb: 16_000, limits: { mem_mb: 64 } }, [...lambdas, ...burn, ...touch, ...conc, ...ready, ...ctouch, ...slicers]);
   const concWall: number[] = [];
+  const loadSpinning: number[] = [], loadWall: number[] = [];
   const ctouchWall: { touched: number; none: number }[] = [];
   const cold: number[] = [], warm: number[] = [], cold0: number[] = [], coldT: number[] = [], coldReady: number[] = [];
   const wakeNoop: number[] = [], wakeOver: number[][] = [];
@@ -393,6 +406,43 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
       await w.stop();
     }
   }
+  // 1c. the same creations while handlers keep the cores busy, on a worker of its own (the first one holds a
+  // hundred-odd sandboxes by now, and its pool would evict while timing): no handler, then 2 × and 8 × as many
+  // as cores, LOAD_REPS rounds back to back at each level. One round varies by a quarter either way under load
+  // (docs/notebook/2026-12-06-creations-under-load.md), so the rounds are many and cheap: the handlers spin in
+  // short calls, each slot calling again as soon as its call returns, until the level's rounds are done
+  if (loads.length) {
+    o.log(`${CONC} creations at once beside 0, ${loads.join(' and ')} spinning handlers, ${LOAD_REPS} times each`);
+    w = await spawnWorker({ sandbox: o.backend, policy: 'lru', mem_pool_mb: 16_000, limits: { mem_mb: 64 } }, [...spinners, ...uload]);
+    try {
+      for (let j = 0; j < spinners.length; j++) await call(w.base, `spin${j}`, JSON.stringify({ dur_ms: 1 }));
+      let u = 0;
+      for (const k of [0, ...loads]) {
+        let stop = false;
+        // each slot's next call starts as its last returns: the cores stay busy but for a round trip per call
+        const slots = Array.from({ length: k }, async (_, j) => {
+          while (!stop) await call(w.base, `spin${j}`, JSON.stringify({ dur_ms: SPIN_CALL_MS }));
+        });
+        try {
+          if (k > 0) await sleep(SPIN_SETTLE_MS);
+          for (let r = 0; r < LOAD_REPS; r++) {
+            const t = performance.now();
+            await Promise.all(Array.from({ length: CONC }, () => call(w.base, `uload${u++}`)));
+            loadSpinning.push(k);
+            loadWall.push(performance.now() - t);
+            await sleep(LOAD_GAP_MS);
+          }
+        } finally {
+          stop = true;
+          await Promise.allSettled(slots);
+        }
+      }
+    } finally {
+      await w.stop();
+    }
+    const perCreation = (k: number) => round(median(loadWall.filter((_, i) => loadSpinning[i] === k)) / CONC);
+    o.log(`  per creation (medians): ${[0, ...loads].map((k) => `${perCreation(k)} ms beside ${k}`).join(', ')}`);
+  }
   // 3. unpause (openlambda pauses every idle sandbox)
   // as many as the warm calls, and their machine CPU measured the same way: beyond a warm call's, what a
   // pause and its unpause cost the worker and the kernel (SimConfig.pauseBackgroundCpuMs)
@@ -476,6 +526,9 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
       // k creations at once take k × (one creation) / lanes
       createLanes: Math.max(1, Math.round((CONC * Math.max(0, median(cold) - warmMed)) / Math.max(1, median(concWall) - warmMed))),
       concurrentCreations: { k: CONC, wallMs: concWall.map(round) },
+      // the same beside spinning handlers (one entry per round: its handlers, its wall time); modelFigures fits
+      // the sandbox part's share and the wait for a core from it (ModelFigures.createLoaded)
+      ...(loadWall.length ? { createUnderLoad: { k: CONC, spinning: loadSpinning, wallMs: loadWall.map(round), note: `${CONC} creations at once beside \`spinning\` handlers spinning on the cores, ms` } } : {}),
       // a fork's part after the sandbox joins its own cgroup, run at a handler's CPU weight (SimConfig.createSandboxMs)
       ...(fresh.length ? { forkSandboxMs: round(Math.max(0, median(coldReady) - warmMed)), forkReadySamples: coldReady.map((x) => round(Math.max(0, x - warmMed))) } : {}),
       touchMsPerMb: round(Math.max(0, (median(coldT) - median(cold0)) / TOUCH)),

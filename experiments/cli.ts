@@ -40,7 +40,7 @@ const REPLICAS = 31;
  */
 const PROTOCOLS = { quick: { realRuns: 3, calibrations: 1 }, thorough: { realRuns: 5, calibrations: 3 } } as const;
 /** Seconds a calibration takes here (30 samples a cost), for the estimates validate prints until it has timed one. */
-const CALIBRATION_S = 40;
+const CALIBRATION_S = 70;
 
 function planOptions<T>(y: Argv<T>) {
   return y
