@@ -1,10 +1,11 @@
 /** The validation harness end to end on the real worker: replays, validate, calibrate (root, scripts/setup-host.sh). */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { projectPath } from '../../common/paths.js';
+import { modelFigures } from '../../core/profile.js';
 import { readRepeats } from '../../experiments/repeats.js';
 import { readRun } from '../../experiments/run-files.js';
 import { loadProfile } from '../../sim/profile.js';
@@ -36,6 +37,18 @@ describe('ol-exp real, end to end (sock backend, needs root)', () => {
     for (const c of touchCpu) expect(c).toBeGreaterThan(0);
     expect(x.touchBusyMsPerMb).toBe(med(touchCpu));
     expect(x.touchTogether.wallMs).toHaveLength(3);
+    // forks beside 0, 2 x and 8 x cores spinning handlers, 12 rounds each: busy cores make them slower, and the
+    // simulator's fork figures come from them (a shared part and a wait for a core)
+    const under = (p.extra as { createUnderLoad: { k: number; spinning: number[]; wallMs: number[] } }).createUnderLoad;
+    const cores = availableParallelism();
+    expect(under.k).toBe(10);
+    expect([...new Set(under.spinning)]).toEqual([0, Math.min(16, 2 * cores), Math.min(64, 8 * cores)]);
+    expect(under.wallMs).toHaveLength(36);
+    const level = (k: number) => med(under.wallMs.filter((_, i) => under.spinning[i] === k));
+    expect(level(Math.min(64, 8 * cores))).toBeGreaterThan(level(0));
+    const loaded = modelFigures(p).createLoaded!;
+    expect(loaded.sandboxMs).toBeGreaterThanOrEqual(0);
+    expect(loaded.waitMs).toBeGreaterThanOrEqual(0);
     // first touches as memory in use grows, step by step, in a process of their own (python3, as the lambda)
     const warmth = (p.extra as { memoryWarmth: { samplesMsPerMb: number[]; warmMsPerMb: number } }).memoryWarmth;
     expect(warmth.samplesMsPerMb.length).toBeGreaterThanOrEqual(10);
