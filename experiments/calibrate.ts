@@ -219,13 +219,14 @@ const TOUCH_K = 4;
 const TOUCH_REPS = 3;
 /** Pause before each cold call that should find the zygote's spare ready, ms (it is cloned in ~30 ms). */
 const READY_GAP_MS = 200;
-/** Creations timed beside this many spinning handlers per core (at most the second figure: sandboxes the pool holds), LOAD_REPS rounds each (calibration step 1c). */
+/** Creations timed beside this many spinning handlers per core (at most the second figure: sandboxes the pool holds), LOAD_REPS rounds each (calibration step 5). */
 const LOAD_PER_CORE: [number, number][] = [[2, 16], [8, 64]];
 const LOAD_REPS = 12;
 /** CPU of each spinning handler's call, ms; how long they spin before the first round, and the pause between rounds, ms. */
 const SPIN_CALL_MS = 50;
 const SPIN_SETTLE_MS = 300;
 const LOAD_GAP_MS = 100;
+const LOAD_SETTLE_MS = 2000;
 /** Handler work times the response wake is measured at, ms, and the rounds (about 8 s in all). */
 const WAKE_WORK_MS = [1, 3, 6, 15, 40];
 const WAKE_ROUNDS = 30;
@@ -406,43 +407,6 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
       await w.stop();
     }
   }
-  // 1c. the same creations while handlers keep the cores busy, on a worker of its own (the first one holds a
-  // hundred-odd sandboxes by now, and its pool would evict while timing): no handler, then 2 × and 8 × as many
-  // as cores, LOAD_REPS rounds back to back at each level. One round varies by a quarter either way under load
-  // (docs/notebook/2026-12-06-creations-under-load.md), so the rounds are many and cheap: the handlers spin in
-  // short calls, each slot calling again as soon as its call returns, until the level's rounds are done
-  if (loads.length) {
-    o.log(`${CONC} creations at once beside 0, ${loads.join(' and ')} spinning handlers, ${LOAD_REPS} times each`);
-    w = await spawnWorker({ sandbox: o.backend, policy: 'lru', mem_pool_mb: 16_000, limits: { mem_mb: 64 } }, [...spinners, ...uload]);
-    try {
-      for (let j = 0; j < spinners.length; j++) await call(w.base, `spin${j}`, JSON.stringify({ dur_ms: 1 }));
-      let u = 0;
-      for (const k of [0, ...loads]) {
-        let stop = false;
-        // each slot's next call starts as its last returns: the cores stay busy but for a round trip per call
-        const slots = Array.from({ length: k }, async (_, j) => {
-          while (!stop) await call(w.base, `spin${j}`, JSON.stringify({ dur_ms: SPIN_CALL_MS }));
-        });
-        try {
-          if (k > 0) await sleep(SPIN_SETTLE_MS);
-          for (let r = 0; r < LOAD_REPS; r++) {
-            const t = performance.now();
-            await Promise.all(Array.from({ length: CONC }, () => call(w.base, `uload${u++}`)));
-            loadSpinning.push(k);
-            loadWall.push(performance.now() - t);
-            await sleep(LOAD_GAP_MS);
-          }
-        } finally {
-          stop = true;
-          await Promise.allSettled(slots);
-        }
-      }
-    } finally {
-      await w.stop();
-    }
-    const perCreation = (k: number) => round(median(loadWall.filter((_, i) => loadSpinning[i] === k)) / CONC);
-    o.log(`  per creation (medians): ${[0, ...loads].map((k) => `${perCreation(k)} ms beside ${k}`).join(', ')}`);
-  }
   // 3. unpause (openlambda pauses every idle sandbox)
   // as many as the warm calls, and their machine CPU measured the same way: beyond a warm call's, what a
   // pause and its unpause cost the worker and the kernel (SimConfig.pauseBackgroundCpuMs)
@@ -488,6 +452,46 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
     }
   } finally {
     for (const d of [dir, code]) if (!removeUnlessMounted(d)) o.log(`sandboxes left mounts under ${d}; the folder is kept`);
+  }
+  // 5. step 1's creations at once again while handlers keep the cores busy, on a worker of its own (the first one
+  // held a hundred-odd sandboxes, and its pool would evict while timing), last of the worker steps (its teardown is
+  // the largest, and CPU measured after it read low): no handler, then 2 × and 8 × as many as cores, LOAD_REPS
+  // rounds back to back at each level. One round varies by a quarter either way under load
+  // (docs/notebook/2026-12-06-creations-under-load.md), so the rounds are many and cheap: the handlers spin in
+  // short calls, each slot calling again as soon as its call returns, until the level's rounds are done
+  if (loads.length) {
+    o.log(`${CONC} creations at once beside 0, ${loads.join(' and ')} spinning handlers, ${LOAD_REPS} times each`);
+    w = await spawnWorker({ sandbox: o.backend, policy: 'lru', mem_pool_mb: 16_000, limits: { mem_mb: 64 } }, [...spinners, ...uload]);
+    try {
+      for (let j = 0; j < spinners.length; j++) await call(w.base, `spin${j}`, JSON.stringify({ dur_ms: 1 }));
+      let u = 0;
+      for (const k of [0, ...loads]) {
+        let stop = false;
+        // each slot's next call starts as its last returns: the cores stay busy but for a round trip per call
+        const slots = Array.from({ length: k }, async (_, j) => {
+          while (!stop) await call(w.base, `spin${j}`, JSON.stringify({ dur_ms: SPIN_CALL_MS }));
+        });
+        try {
+          if (k > 0) await sleep(SPIN_SETTLE_MS);
+          for (let r = 0; r < LOAD_REPS; r++) {
+            const t = performance.now();
+            await Promise.all(Array.from({ length: CONC }, () => call(w.base, `uload${u++}`)));
+            loadSpinning.push(k);
+            loadWall.push(performance.now() - t);
+            await sleep(LOAD_GAP_MS);
+          }
+        } finally {
+          stop = true;
+          await Promise.allSettled(slots);
+        }
+      }
+    } finally {
+      await w.stop();
+    }
+    // its 370-odd sandboxes torn down: the kernel finishes some of that after the worker has gone
+    await sleep(LOAD_SETTLE_MS);
+    const perCreation = (k: number) => round(median(loadWall.filter((_, i) => loadSpinning[i] === k)) / CONC);
+    o.log(`  per creation (medians): ${[0, ...loads].map((k) => `${perCreation(k)} ms beside ${k}`).join(', ')}`);
   }
   // effective cores: work done per unit of wall time once handlers outnumber cores
   const m = await machineInfo();
