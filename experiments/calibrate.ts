@@ -256,7 +256,7 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
   const touchN = Math.max(5, Math.ceil(n / 3));
   const touch = Array.from({ length: 2 * touchN }, (_, i) => ({ name: `touch${i}`, src: SYNTHETIC_LAMBDA, yaml: 'limits:\n  mem_mb: 128\n' }));
   const ready = Array.from({ length: n }, (_, i) => ({ name: `ready${i}`, src: NOOP }));
-  // CONC creations at once beside 2 × and 8 × as many spinning handlers as cores, LOAD_REPS times each (sock:
+  // step 5: CONC creations at once beside no handler and beside 2 × and 8 × as many spinning ones as cores (sock:
   // forks from the zygote; SimConfig.createSandboxMs and createBusyWaitMs)
   const machineCores = availableParallelism();
   const loads = o.backend === 'sock' ? LOAD_PER_CORE.map(([m, most]) => Math.min(most, m * machineCores)) : [];
