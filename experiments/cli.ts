@@ -35,7 +35,7 @@ const REPLICAS = 31;
  * single calibration can read one figure in a slow moment; 5 replays and 3
  * calibrations halve both risks (docs/notebook/2026-11-benchmark-rounds.md).
  * `quick`, the default: the answer within ten minutes on this machine
- * (three replays of the three-minute plan and one calibration); the report's
+ * (three replays of the 150-second plan and one calibration); the report's
  * resampled intervals say what it buys.
  */
 const PROTOCOLS = { quick: { realRuns: 3, calibrations: 1 }, thorough: { realRuns: 5, calibrations: 3 } } as const;
@@ -47,10 +47,10 @@ function planOptions<T>(y: Argv<T>) {
     .option('trace', { type: 'string', default: DEFAULT_TRACE, describe: 'trace (format:path), as for ol-sim' })
     .option('policy', { choices: Object.keys(evictionPolicies), default: 'openlambda', describe: 'keep-alive / eviction policy' })
     .option('memory', { type: 'number', default: 6144, describe: 'memory pool, MB' })
-    .option('time-scale', { type: 'number', default: 40, describe: 'compress trace time by this factor (40: two trace hours in three minutes)' })
+    .option('time-scale', { type: 'number', default: 40, describe: 'compress trace time by this factor (40: the default 100 trace minutes in 150 s)' })
     .option('duration-scale', { type: 'number', default: 0.01, describe: 'multiply execution times by this' })
     .option('functions', { type: 'number', describe: 'keep the N most-invoked functions' })
-    .option('minutes', { type: 'string', default: '1:120', describe: 'azure2019: minutes A:B of the day' })
+    .option('minutes', { type: 'string', default: '1:100', describe: 'azure2019: minutes A:B of the day (the default: the 100 minutes whose three replays and calibration answer within ten minutes here)' })
     .option('arrivals', { choices: ['uniform', 'poisson'] as const, default: 'poisson' as const, describe: 'azure2019: arrivals within a minute' })
     .option('seed', { type: 'number', default: 1 })
     .option('mem-scale', { type: 'number', default: 0.1, describe: 'multiply functions\' memory by this' })

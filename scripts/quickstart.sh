@@ -4,7 +4,7 @@
 # image), then runs the main job end to end: the simulator's summary of the
 # bundled 10-function Azure Functions 2019 sample, then the validation
 # harness on it with its quick protocol, about ten minutes (calibrate on this
-# machine, replay two trace hours in three minutes on the real worker three times,
+# machine, replay 100 trace minutes in 150 s on the real worker three times,
 # simulate the same invocations, compare) with
 # its report in out/validate/report/ (report.html, report.pdf, PNGs).
 set -euo pipefail
