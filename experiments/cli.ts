@@ -388,7 +388,7 @@ await yargs(hideBin(process.argv))
     });
     mkdirSync(a.out, { recursive: true });
     await warnIfBusy(a.backend);
-    const { runGrid, cellLine } = await import('./grid.js');
+    const { runGrid, cellLine, firstTouchGapText } = await import('./grid.js');
     const g = await runGrid({
       makePlan: (ds) => plan({ ...(a as unknown as PlanArgs), durationScale: ds }), baseDurationScale: a.durationScale,
       policies, memory, loads, realRuns: a.realRuns, replicas: a.replicas, backend: a.backend, calibrateN: a.calibrateN,
@@ -398,6 +398,7 @@ await yargs(hideBin(process.argv))
     for (const r of g.rankings) say(`ranking ${r.load} ${r.memoryMb} MB: ${r.clearPairs ? `tau ${r.tau!.toFixed(2)} over ${r.clearPairs} clear pair(s), ${r.agree ? 'agrees' : 'DISAGREES'}` : 'no clear pair'}`);
     const t = g.totals;
     say(`inside the real spread: cold ${t.inside.coldPct}, p50 ${t.inside.p50}, p99 ${t.inside.p99} of ${t.cells} cells; tolerance met where it applies: cold ${t.toleranceMet.coldPct}/${t.toleranceApplies.coldPct}, p50 ${t.toleranceMet.p50}/${t.toleranceApplies.p50}, p99 ${t.toleranceMet.p99}/${t.toleranceApplies.p99}; rankings agree ${t.rankingsAgree}/${t.rankingsClear}; ${t.replaysFlaggedBusy} replays flagged busy; ${g.minutes} min`);
+    if (g.firstTouch) say(firstTouchGapText(g.firstTouch));
     say(`report: ${join(a.out, 'grid.html')} (grid.pdf, grid.json)`);
   })
   .command('validate', 'the main job: calibrate, replay on the real worker, simulate, compare (embedded default trace)', (y) => planOptions(y)

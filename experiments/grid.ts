@@ -16,11 +16,13 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OlError } from '../common/errors.js';
 import { makeRng } from '../common/rng.js';
+import { median } from '../common/stats.js';
 import { BUSY_SHARE_FLAG } from '../common/cpu-usage.js';
 import { lineChart } from '../reports/charts.js';
 import { writeHtml, writePdf, type ReportChart, type ReportDoc } from '../reports/document.js';
 import { modelFigures, type CostProfile } from '../sim/profile.js';
 import { calibrate } from './calibrate.js';
+import { readFirstTouch } from './first-touch.js';
 import { summarizeRun } from './figures.js';
 import { durationScaleFor, fmt, FIGURE_NAME, GRID_FIGURES, GRID_TOLERANCE, gridMemorySizes, judgeCell, parseMemorySizes, rankPolicies, type CellJudgement, type GridFigure, type Ranking, type RunFigures } from './grid-figures.js';
 import { planLoad, type Plan } from './plan.js';
@@ -68,7 +70,7 @@ export interface GridCellResult {
   durationScale: number;
   policy: string;
   memoryMb: number;
-  real: (RunFigures & { busyShare?: number; busyFlagged?: boolean; complete: boolean })[];
+  real: (RunFigures & { busyShare?: number; busyFlagged?: boolean; complete: boolean; touchMsPerMb?: number })[];
   sim: RunFigures[];
   judgement: CellJudgement;
 }
@@ -96,7 +98,42 @@ export interface GridResult {
     rankingsAgree: number;
     replaysFlaggedBusy: number;
   };
+  /**
+   * First touches of memory: the CPU per MB the synthetic lambda reported
+   * of its cold starts (each replay's median; their median and range)
+   * beside what the simulator charged (the profile's). The grid's misses
+   * follow the gap between them (docs/EXPERIMENTS.md); undefined when no
+   * replay reported any.
+   */
+  firstTouch?: FirstTouchGap;
   minutes: number;
+}
+
+export interface FirstTouchGap {
+  replays: number;
+  medianMsPerMb: number;
+  minMsPerMb: number;
+  maxMsPerMb: number;
+  /** What the simulator charged per MB (the profile's touchBusyMsPerMb; with --free-memory, its cheap and dear prices instead). */
+  chargedMsPerMb: number;
+  freeMemory?: { cheapMsPerMb: number; dearMsPerMb: number; cheapMb: number };
+}
+
+/** The replays' first-touch prices beside the charged one; undefined without any replay's. */
+export function firstTouchGap(perReplay: readonly (number | undefined)[], chargedMsPerMb: number, freeMemory?: FirstTouchGap['freeMemory']): FirstTouchGap | undefined {
+  const xs = perReplay.filter((x): x is number => x !== undefined).sort((a, b) => a - b);
+  if (!xs.length) return undefined;
+  const r3 = (x: number) => Math.round(x * 1000) / 1000;
+  return { replays: xs.length, medianMsPerMb: r3(median(xs)), minMsPerMb: xs[0]!, maxMsPerMb: xs[xs.length - 1]!, chargedMsPerMb: r3(chargedMsPerMb), ...(freeMemory ? { freeMemory } : {}) };
+}
+
+/** One line for the CLI and the report. */
+export function firstTouchGapText(t: FirstTouchGap): string {
+  const pct = Math.round((100 * (t.medianMsPerMb - t.chargedMsPerMb)) / Math.max(1e-9, t.chargedMsPerMb));
+  const charged = t.freeMemory
+    ? `the simulator charged ${t.freeMemory.cheapMsPerMb.toFixed(2)} in the first ${Math.round(t.freeMemory.cheapMb)} MB and in memory just freed, ${t.freeMemory.dearMsPerMb.toFixed(2)} beyond (--free-memory)`
+    : `the simulator charged ${t.chargedMsPerMb.toFixed(2)} (${pct >= 0 ? '+' : ''}${pct}% in the replays)`;
+  return `first touches of memory, the lambda's own CPU per MB: the replays' medians ${t.minMsPerMb.toFixed(2)}-${t.maxMsPerMb.toFixed(2)} (median ${t.medianMsPerMb.toFixed(2)} over ${t.replays} replays); ${charged}. A gap here moves every figure of the grid (docs/EXPERIMENTS.md)`;
 }
 
 /** A run's grid figures: cold starts as a share of its invocations, p50 and p99. */
@@ -288,8 +325,10 @@ export async function runGrid(o: GridOptions): Promise<GridResult> {
     await runSimReplicated({ plan: p, out: join(c.dir, 'sim'), policy: c.policy, memoryMb: c.memoryMb, cores: capacity, profile, profilePath, backend: o.backend, createOnCpu: true, freeMemory: o.freeMemory ?? false, cpuSlice: o.cpuSlice ?? false, responseWake: o.responseWake ?? false, replicas: o.replicas });
     const simDirs = o.replicas === 1 ? [join(c.dir, 'sim')] : Array.from({ length: o.replicas }, (_, i) => join(c.dir, 'sim', 'replicas', String(i)));
     const real = Array.from({ length: o.realRuns }, (_, r) => {
-      const { info, rows } = readRun(join(c.dir, 'real', String(r)));
-      return { ...figuresOf(rows), complete: info.complete, ...(info.busy ? { busyShare: Number(info.busy.during.share.toFixed(3)), busyFlagged: info.busy.flagged } : {}) };
+      const dir = join(c.dir, 'real', String(r));
+      const { info, rows } = readRun(dir);
+      const touch = readFirstTouch(dir, rows, info.functions);
+      return { ...figuresOf(rows), complete: info.complete, ...(info.busy ? { busyShare: Number(info.busy.during.share.toFixed(3)), busyFlagged: info.busy.flagged } : {}), ...(touch ? { touchMsPerMb: touch.medianMsPerMb } : {}) };
     });
     const sim = simDirs.map((d) => figuresOf(readRun(d).rows));
     results.push({ load: c.load, durationScale: c.durationScale, policy: c.policy, memoryMb: c.memoryMb, real, sim, judgement: judgeCell(real, sim) });
@@ -303,6 +342,8 @@ export async function runGrid(o: GridOptions): Promise<GridResult> {
   }
   const count = (pred: (j: CellJudgement, f: GridFigure) => boolean) => Object.fromEntries(GRID_FIGURES.map((f) => [f, results.filter((x) => pred(x.judgement, f)).length])) as Record<GridFigure, number>;
   const info0 = readRun(join(cells[0]!.dir, 'real', '0')).info;
+  const touchGap = firstTouchGap(results.flatMap((c) => c.real.map((x) => x.touchMsPerMb)), fig.touchBusyMsPerMb,
+    o.freeMemory && fig.freeMemory ? { cheapMsPerMb: fig.freeMemory.cheapMsPerMb, dearMsPerMb: fig.freeMemory.dearMsPerMb, cheapMb: fig.freeMemory.cheapMb } : undefined);
   const grid: GridResult = {
     tool: 'ol-exp grid',
     planSha256: Object.fromEntries([...plans].map(([k, p]) => [k, p.planSha256])),
@@ -323,6 +364,7 @@ export async function runGrid(o: GridOptions): Promise<GridResult> {
       rankingsAgree: rankings.filter((r) => r.clearPairs > 0 && r.agree).length,
       replaysFlaggedBusy: results.reduce((s, c) => s + c.real.filter((x) => x.busyFlagged).length, 0),
     },
+    ...(touchGap ? { firstTouch: touchGap } : {}),
     minutes: Number(((performance.now() - t0) / 60_000).toFixed(1)),
   };
   writeFileSync(join(o.out, 'grid.json'), JSON.stringify(grid, null, 2) + '\n');
@@ -375,6 +417,7 @@ export async function writeGridReport(out: string, g: GridResult): Promise<strin
       `Where the real replays agree with each other within the tolerance (cold starts ±${g.tolerance.coldPct}%, p50 ±${g.tolerance.p50}%, p99 ±${g.tolerance.p99}%), the simulator meets it in ${GRID_FIGURES.map((f) => `${FIGURE_NAME[f]} ${t.toleranceMet[f]} of ${t.toleranceApplies[f]}`).join(', ')}. ` +
       `Policy rankings by cold starts agree in ${t.rankingsAgree} of the ${t.rankingsClear} memory sizes where the real differences are clear. ` +
       (t.replaysFlaggedBusy ? `${t.replaysFlaggedBusy} replays were taken while other work used at least ${Math.round(BUSY_SHARE_FLAG * 100)}% of the cores (flagged below). ` : 'No replay was flagged for other work on the machine. ') +
+      (g.firstTouch ? `${firstTouchGapText(g.firstTouch)}. ` : '') +
       `The grid took ${g.minutes} minutes.`,
     sections: [
       {

@@ -4,12 +4,26 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { durationScaleFor, gridMemorySizes, judgeCell, parseMemorySizes, rankPolicies, type RunFigures } from '../../experiments/grid-figures.js';
-import { loadsBefore, runGrid } from '../../experiments/grid.js';
+import { firstTouchGap, firstTouchGapText, loadsBefore, runGrid } from '../../experiments/grid.js';
 import { buildPlan } from '../../experiments/plan.js';
 import { defaultProfilePath } from '../../sim/profile.js';
 import { SAMPLE10 } from '../helpers.js';
 
 const run = (coldPct: number, p50 = 10, p99 = 100): RunFigures => ({ coldPct, p50, p99 });
+
+describe('firstTouchGap', () => {
+  it('puts the replays\' touch prices (median and range, replays without one left out) beside the charged one', () => {
+    const g = firstTouchGap([3.6, undefined, 5.0, 4.32, 3.4], 2.88)!;
+    expect(g).toEqual({ replays: 4, medianMsPerMb: 3.96, minMsPerMb: 3.4, maxMsPerMb: 5.0, chargedMsPerMb: 2.88 });
+    // (3.96 - 2.88) / 2.88 = 37.5% -> 38%
+    expect(firstTouchGapText(g)).toContain('the replays\' medians 3.40-5.00 (median 3.96 over 4 replays); the simulator charged 2.88 (+38% in the replays)');
+  });
+  it('names the free-memory prices when those were charged, and is undefined without any replay\'s figure', () => {
+    const g = firstTouchGap([3.1], 2.88, { cheapMsPerMb: 2.81, dearMsPerMb: 4.39, cheapMb: 1680 })!;
+    expect(firstTouchGapText(g)).toContain('charged 2.81 in the first 1680 MB and in memory just freed, 4.39 beyond (--free-memory)');
+    expect(firstTouchGap([undefined, undefined], 2.88)).toBeUndefined();
+  });
+});
 
 describe('judgeCell', () => {
   it('is inside the real spread and within tolerance when the simulator sits among tight replays', () => {
