@@ -114,7 +114,7 @@ export interface FirstTouchGap {
   medianMsPerMb: number;
   minMsPerMb: number;
   maxMsPerMb: number;
-  /** What the simulator charged per MB (the profile's touchBusyMsPerMb; with --free-memory, its cheap and dear prices instead). */
+  /** The single price per MB the default model charges (the profile's touchBusyMsPerMb); under --free-memory `freeMemory` holds what was charged instead. */
   chargedMsPerMb: number;
   freeMemory?: { cheapMsPerMb: number; dearMsPerMb: number; cheapMb: number };
 }
