@@ -397,7 +397,7 @@ await yargs(hideBin(process.argv))
     for (const c of g.cells) say(`${c.load} ${c.memoryMb} MB ${c.policy}: ${cellLine(c)}`);
     for (const r of g.rankings) say(`ranking ${r.load} ${r.memoryMb} MB: ${r.clearPairs ? `tau ${r.tau!.toFixed(2)} over ${r.clearPairs} clear pair(s), ${r.agree ? 'agrees' : 'DISAGREES'}` : 'no clear pair'}`);
     const t = g.totals;
-    say(`inside the real spread: cold ${t.inside.coldPct}, p50 ${t.inside.p50}, p99 ${t.inside.p99} of ${t.cells} cells; tolerance met where it applies: cold ${t.toleranceMet.coldPct}/${t.toleranceApplies.coldPct}, p50 ${t.toleranceMet.p50}/${t.toleranceApplies.p50}, p99 ${t.toleranceMet.p99}/${t.toleranceApplies.p99}; rankings agree ${t.rankingsAgree}/${t.rankingsClear}; ${t.replaysFlaggedBusy} replays flagged busy; ${g.minutes} min`);
+    say(`inside the real spread: cold ${t.inside.coldPct}, p50 ${t.inside.p50}, p99 ${t.inside.p99} of ${t.cells} cells; two-mode cold ${t.twoMode.coldPct}, p50 ${t.twoMode.p50}, p99 ${t.twoMode.p99}, shares agreeing ${t.sharesAgree.coldPct}/${t.sharesAgree.p50}/${t.sharesAgree.p99}; judged by shares where two-mode, else inside: ${t.insideOrShares.coldPct}/${t.insideOrShares.p50}/${t.insideOrShares.p99}; tolerance met where it applies: cold ${t.toleranceMet.coldPct}/${t.toleranceApplies.coldPct}, p50 ${t.toleranceMet.p50}/${t.toleranceApplies.p50}, p99 ${t.toleranceMet.p99}/${t.toleranceApplies.p99}; rankings agree ${t.rankingsAgree}/${t.rankingsClear}; ${t.replaysFlaggedBusy} replays flagged busy; ${g.minutes} min`);
     if (g.firstTouch) say(firstTouchGapText(g.firstTouch));
     say(`report: ${join(a.out, 'grid.html')} (grid.pdf, grid.json)`);
   })

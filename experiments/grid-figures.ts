@@ -9,6 +9,7 @@
  */
 import { OlError } from '../common/errors.js';
 import { median } from '../common/stats.js';
+import { judgeModes, modesText, type ModeJudgement } from './modes.js';
 
 export type GridFigure = 'coldPct' | 'p50' | 'p99';
 export const GRID_FIGURES: GridFigure[] = ['coldPct', 'p50', 'p99'];
@@ -38,6 +39,12 @@ export interface FigureJudgement {
   /** The tolerance target applies only where the real replays agree within it. */
   toleranceApplies: boolean;
   toleranceMet: boolean;
+  /**
+   * When the runs fall into two modes (a bistable cell: experiments/modes.ts),
+   * how many real replays and replications landed in each: there the
+   * shares, not the medians, say whether the simulator agrees.
+   */
+  modes?: ModeJudgement;
 }
 
 export interface CellJudgement {
@@ -58,16 +65,22 @@ export function judgeCell(real: RunFigures[], sim: RunFigures[]): CellJudgement 
     const inside = s.median >= r.min && s.median <= r.max;
     const toleranceApplies = realSpreadPct <= GRID_TOLERANCE[f];
     const toleranceMet = Math.abs(errorPct) <= GRID_TOLERANCE[f];
-    figures[f] = { real: r, sim: s, errorPct, inside, realSpreadPct, toleranceApplies, toleranceMet };
+    const modes = judgeModes(real.map((x) => x[f]), sim.map((x) => x[f]), GRID_TOLERANCE[f]);
+    figures[f] = { real: r, sim: s, errorPct, inside, realSpreadPct, toleranceApplies, toleranceMet, ...(modes ? { modes } : {}) };
     const sign = `${errorPct >= 0 ? '+' : ''}${errorPct.toFixed(1)}%`;
     if (!inside) {
       const by = s.median > r.max ? pctOf(s.median, r.max) : pctOf(s.median, r.min);
-      misses.push(`${FIGURE_NAME[f]} outside the real spread by ${by >= 0 ? '+' : ''}${by.toFixed(1)}% (sim ${fmt(f, s.median)}, real ${fmt(f, r.min)}–${fmt(f, r.max)})`);
+      misses.push(`${FIGURE_NAME[f]} outside the real spread by ${by >= 0 ? '+' : ''}${by.toFixed(1)}% (sim ${fmt(f, s.median)}, real ${fmt(f, r.min)}–${fmt(f, r.max)})` +
+        (modes?.sharesAgree ? `, but in ${modesText(modes, (x) => fmt(f, x))}` : ''));
     }
+    if (modes && !modes.sharesAgree) misses.push(`${FIGURE_NAME[f]} in ${modesText(modes, (x) => fmt(f, x))}`);
     if (toleranceApplies && !toleranceMet) misses.push(`${FIGURE_NAME[f]} ${sign} against the real median, beyond ±${GRID_TOLERANCE[f]}%`);
   }
   return { figures, misses };
 }
+
+/** The figure's verdict: whether the real and simulated runs share their modes where it has two, else whether the median lies inside the real spread. */
+export const insideOrShares = (j: FigureJudgement): boolean => (j.modes ? j.modes.sharesAgree : j.inside);
 
 export function fmt(f: GridFigure, x: number): string {
   return f === 'coldPct' ? `${x.toFixed(1)}%` : `${x.toFixed(x < 10 ? 2 : 0)} ms`;

@@ -24,7 +24,7 @@ import { modelFigures, type CostProfile } from '../sim/profile.js';
 import { calibrate } from './calibrate.js';
 import { readFirstTouch } from './first-touch.js';
 import { summarizeRun } from './figures.js';
-import { durationScaleFor, fmt, FIGURE_NAME, GRID_FIGURES, GRID_TOLERANCE, gridMemorySizes, judgeCell, parseMemorySizes, rankPolicies, type CellJudgement, type GridFigure, type Ranking, type RunFigures } from './grid-figures.js';
+import { durationScaleFor, fmt, FIGURE_NAME, GRID_FIGURES, GRID_TOLERANCE, gridMemorySizes, insideOrShares, judgeCell, parseMemorySizes, rankPolicies, type CellJudgement, type GridFigure, type Ranking, type RunFigures } from './grid-figures.js';
 import { planLoad, type Plan } from './plan.js';
 import { checkFeasible, runReal } from './real.js';
 import { readRun, type InvocationRow, type RunInfo } from './run-files.js';
@@ -92,6 +92,11 @@ export interface GridResult {
   totals: {
     cells: number;
     inside: Record<GridFigure, number>;
+    /** Figures whose runs fall into two modes (experiments/modes.ts), and among them those whose real and simulated shares agree. */
+    twoMode: Record<GridFigure, number>;
+    sharesAgree: Record<GridFigure, number>;
+    /** Two-mode figures judged by their shares, the others by the median inside the real spread (grid-figures.ts insideOrShares). */
+    insideOrShares: Record<GridFigure, number>;
     toleranceApplies: Record<GridFigure, number>;
     toleranceMet: Record<GridFigure, number>;
     rankingsClear: number;
@@ -358,6 +363,9 @@ export async function runGrid(o: GridOptions): Promise<GridResult> {
     totals: {
       cells: results.length,
       inside: count((j, f) => j.figures[f].inside),
+      twoMode: count((j, f) => j.figures[f].modes !== undefined),
+      sharesAgree: count((j, f) => j.figures[f].modes?.sharesAgree === true),
+      insideOrShares: count((j, f) => insideOrShares(j.figures[f])),
       toleranceApplies: count((j, f) => j.figures[f].toleranceApplies),
       toleranceMet: count((j, f) => j.figures[f].toleranceApplies && j.figures[f].toleranceMet),
       rankingsClear: rankings.filter((r) => r.clearPairs > 0).length,
@@ -378,7 +386,8 @@ export function cellLine(c: GridCellResult): string {
   const part = (f: GridFigure) => {
     const x = j.figures[f];
     return `${FIGURE_NAME[f]} sim ${fmt(f, x.sim.median)} real ${fmt(f, x.real.min)}–${fmt(f, x.real.max)} ${x.inside ? 'inside' : 'OUTSIDE'}` +
-      (x.toleranceApplies ? `, ${x.errorPct >= 0 ? '+' : ''}${x.errorPct.toFixed(1)}% (±${GRID_TOLERANCE[f]}%: ${x.toleranceMet ? 'met' : 'NOT met'})` : `, target n/a (replays spread ±${x.realSpreadPct.toFixed(0)}%)`);
+      (x.toleranceApplies ? `, ${x.errorPct >= 0 ? '+' : ''}${x.errorPct.toFixed(1)}% (±${GRID_TOLERANCE[f]}%: ${x.toleranceMet ? 'met' : 'NOT met'})` : `, target n/a (replays spread ±${x.realSpreadPct.toFixed(0)}%)`) +
+      (x.modes ? `, two modes: real ${x.modes.realUpper}/${x.modes.realRuns} and sim ${x.modes.simUpper}/${x.modes.simRuns} in the upper (${x.modes.sharesAgree ? 'shares agree' : 'shares DIFFER'})` : '');
   };
   return GRID_FIGURES.map(part).join('; ');
 }
@@ -414,6 +423,7 @@ export async function writeGridReport(out: string, g: GridResult): Promise<strin
     summary:
       `${t.cells} cells (${[...new Set(g.cells.map((c) => c.policy))].join(', ')} × ${g.loads.map((l) => `${l.memorySizes.length} memory sizes at ${l.name} load`).join(' and ')}), each ${g.realRuns} real replays on fresh workers and ${g.replicas} simulator replications of the same plan. ` +
       `The simulator's median lies inside the real replays' min–max in ${per(t.inside)} of ${t.cells} cells. ` +
+      (GRID_FIGURES.some((f) => t.twoMode?.[f]) ? `Where the runs fall into two modes (the real replays or the replications landing in either of two regimes) the shares in each are compared instead (Fisher's exact test): two-mode ${per(t.twoMode)}, shares agreeing ${per(t.sharesAgree)}; so judged (shares where two-mode, else inside) ${per(t.insideOrShares)} of ${t.cells}. ` : '') +
       `Where the real replays agree with each other within the tolerance (cold starts ±${g.tolerance.coldPct}%, p50 ±${g.tolerance.p50}%, p99 ±${g.tolerance.p99}%), the simulator meets it in ${GRID_FIGURES.map((f) => `${FIGURE_NAME[f]} ${t.toleranceMet[f]} of ${t.toleranceApplies[f]}`).join(', ')}. ` +
       `Policy rankings by cold starts agree in ${t.rankingsAgree} of the ${t.rankingsClear} memory sizes where the real differences are clear. ` +
       (t.replaysFlaggedBusy ? `${t.replaysFlaggedBusy} replays were taken while other work used at least ${Math.round(BUSY_SHARE_FLAG * 100)}% of the cores (flagged below). ` : 'No replay was flagged for other work on the machine. ') +
