@@ -205,6 +205,11 @@ async function compare(realDir: string, simDir: string, out: string, spread?: im
     ...(runs && reps ? { errorIntervals: errorIntervals(runs.list, reps.list) } : {}),
     ...(protocol ? { protocol } : {}),
   };
+  if (runs && reps) {
+    const { figureModes } = await import('./modes.js');
+    const modes = figureModes(runs.list, reps.list, { coldStarts: a.targets.coldStartsPct, p50: a.targets.p50Pct, p99: a.targets.p99Pct });
+    if (Object.keys(modes).length) a.modes = modes;
+  }
   const busy = machineBusySummary(r.info, runs?.list, calibrations.map((p, i) => ({ label: `calibration ${i + 1}`, ...(p.extra?.busy ? { busy: p.extra.busy } : {}) })), BUSY_SHARE_FLAG);
   if (busy) a.machineBusy = busy;
   const { readFirstTouch, firstTouchText } = await import('./first-touch.js');
@@ -238,6 +243,10 @@ async function compare(realDir: string, simDir: string, out: string, spread?: im
     const iv = a.errorIntervals;
     say(`resampling the replays and replications (${iv.resamples} times): cold-start error ${intervalText(iv, 'coldStarts')}; p50 ${intervalText(iv, 'p50')}; p99 ${intervalText(iv, 'p99')}; all three in ${Math.round(iv.metShare.all * 100)}%`);
     say(`the real worker against itself (two independent resamples of its replays, under the same targets): ${selfText(iv)}`);
+  }
+  if (a.modes) {
+    const { modesText } = await import('./modes.js');
+    for (const [k, m] of Object.entries(a.modes)) say(`${k === 'coldStarts' ? 'cold starts' : k} in ${modesText(m, (x) => (k === 'coldStarts' ? String(x) : `${x.toFixed(2)} ms`))}: where the plan sits near a tipping point the shares say more than the medians`);
   }
   if (busy) say(`other work on the machine (share of its cores): ${[...busy.replays, ...busy.calibrations].map((x) => `${x.label} ${Math.round(x.share * 100)}%${x.flagged ? ' FLAGGED' : ''}`).join(', ')}`);
   if (a.firstTouch) say(firstTouchText(a.firstTouch));

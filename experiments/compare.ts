@@ -36,6 +36,12 @@ export interface Agreement {
   firstTouch?: import('./first-touch.js').FirstTouchSummary;
   /** A cluster run: figures per worker and the load's imbalance, real and simulated. */
   cluster?: ClusterAgreement;
+  /**
+   * Figures whose replays and replications fall into two modes (a plan
+   * near a tipping point: experiments/modes.ts), with the share of each
+   * side in the upper mode; there the shares say more than the medians.
+   */
+  modes?: Partial<Record<'coldStarts' | 'p50' | 'p99', import('./modes.js').ModeJudgement>>;
   /** validate's protocol: how many replays and calibrations stand behind these figures. */
   protocol?: { name: 'quick' | 'thorough' | 'custom'; realRuns: number; calibrations: number };
 }

@@ -66,6 +66,22 @@ export function judgeModes(real: readonly number[], sim: readonly number[], tolP
   return { lower: { min: lv[0]!, max: lv[lv.length - 1]! }, upper: { min: hv[0]!, max: hv[hv.length - 1]! }, realUpper, realRuns, simUpper, simRuns, pValue, sharesAgree: pValue >= SHARES_ALPHA };
 }
 
+export type RunFigureName = 'coldStarts' | 'p50' | 'p99';
+
+/**
+ * The two-mode figures among a comparison's replays and replications
+ * (validate: cold starts, p50, p99), each judged with its target's
+ * tolerance; an empty object when none splits.
+ */
+export function figureModes(real: readonly Record<RunFigureName, number>[], sim: readonly Record<RunFigureName, number>[], tolPct: Record<RunFigureName, number>): Partial<Record<RunFigureName, ModeJudgement>> {
+  const out: Partial<Record<RunFigureName, ModeJudgement>> = {};
+  for (const k of ['coldStarts', 'p50', 'p99'] as const) {
+    const m = judgeModes(real.map((x) => x[k]), sim.map((x) => x[k]), tolPct[k]);
+    if (m) out[k] = m;
+  }
+  return out;
+}
+
 /** ln(n!) for the small counts of a grid cell. */
 function lnFactorial(n: number): number {
   let s = 0;

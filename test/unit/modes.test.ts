@@ -1,6 +1,6 @@
 /** Two-mode grid cells judged by their shares (experiments/modes.ts), on hand-worked tables. */
 import { describe, expect, it } from 'vitest';
-import { fisherExact, judgeModes, modesText } from '../../experiments/modes.js';
+import { figureModes, fisherExact, judgeModes, modesText } from '../../experiments/modes.js';
 import { insideOrShares, judgeCell, type RunFigures } from '../../experiments/grid-figures.js';
 
 describe('fisherExact', () => {
@@ -76,5 +76,18 @@ describe('judgeCell with two modes', () => {
     expect(c.modes?.pValue).toBeCloseTo(12 / 364, 12);
     expect(insideOrShares(c)).toBe(false);
     expect(j.misses).toContain('cold starts % in two modes (20.0%–22.0% and 40.0%–41.0%): real 2 of 3 in the upper, sim 0 of 11; shares differ (Fisher p = 0.033)');
+  });
+});
+
+describe('figureModes (validate\'s replays and replications)', () => {
+  it('judges each figure with its own tolerance and leaves out those that do not split', () => {
+    const r = (coldStarts: number, p99: number) => ({ coldStarts, p50: 13, p99 });
+    // cold starts: 2 of 3 replays cascaded (93, 116), 4 of 11 replications did; p99 one group; p50 constant
+    const real = [r(46, 5000), r(93, 5100), r(116, 5200)];
+    const sim = [44, 45, 46, 47, 48, 45, 46, 95, 100, 110, 112].map((c) => r(c, 5050));
+    const m = figureModes(real, sim, { coldStarts: 5, p50: 10, p99: 25 });
+    expect(Object.keys(m)).toEqual(['coldStarts']);
+    expect(m.coldStarts).toMatchObject({ lower: { min: 44, max: 48 }, upper: { min: 93, max: 116 }, realUpper: 2, simUpper: 4, sharesAgree: true });
+    expect(figureModes(real.slice(0, 1), sim.slice(0, 2), { coldStarts: 5, p50: 10, p99: 25 })).toEqual({});
   });
 });
