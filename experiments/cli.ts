@@ -245,8 +245,8 @@ async function compare(realDir: string, simDir: string, out: string, spread?: im
     say(`the real worker against itself (two independent resamples of its replays, under the same targets): ${selfText(iv)}`);
   }
   if (a.modes) {
-    const { modesText } = await import('./modes.js');
-    for (const [k, m] of Object.entries(a.modes)) say(`${k === 'coldStarts' ? 'cold starts' : k} in ${modesText(m, (x) => (k === 'coldStarts' ? String(x) : `${x.toFixed(2)} ms`))}: where the plan sits near a tipping point the shares say more than the medians`);
+    const { figureModesText } = await import('./modes.js');
+    for (const line of figureModesText(a.modes)) say(`${line}: where the plan sits near a tipping point the shares say more than the medians`);
   }
   if (busy) say(`other work on the machine (share of its cores): ${[...busy.replays, ...busy.calibrations].map((x) => `${x.label} ${Math.round(x.share * 100)}%${x.flagged ? ' FLAGGED' : ''}`).join(', ')}`);
   if (a.firstTouch) say(firstTouchText(a.firstTouch));

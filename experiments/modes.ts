@@ -103,7 +103,7 @@ export function fisherExact(a: number, b: number, c: number, d: number): number 
   let sum = 0;
   for (let x = Math.max(0, c1 - r2); x <= Math.min(r1, c1); x++) {
     const q = p(x);
-    // a relative margin so that tables exactly as likely as the observed count despite rounding
+    // a relative margin, so that tables as likely as the observed one still count despite rounding
     if (q <= observed * (1 + 1e-9)) sum += q;
   }
   return Math.min(1, sum);
@@ -112,4 +112,12 @@ export function fisherExact(a: number, b: number, c: number, d: number): number 
 /** The mode judgement in words, for a cell's line and the report. */
 export function modesText(m: ModeJudgement, fmt: (x: number) => string): string {
   return `two modes (${fmt(m.lower.min)}–${fmt(m.lower.max)} and ${fmt(m.upper.min)}–${fmt(m.upper.max)}): real ${m.realUpper} of ${m.realRuns} in the upper, sim ${m.simUpper} of ${m.simRuns}; shares ${m.sharesAgree ? 'agree' : 'differ'} (Fisher p = ${m.pValue < 0.001 ? m.pValue.toExponential(1) : m.pValue.toFixed(3)})`;
+}
+
+/** A comparison's two-mode figures in words, one per figure (validate's CLI lines and report rows): latencies in ms, cold starts as counts. */
+export function figureModesText(modes: Partial<Record<RunFigureName, ModeJudgement>>): string[] {
+  return (['coldStarts', 'p50', 'p99'] as const).flatMap((k) => {
+    const m = modes[k];
+    return m ? [`${k === 'coldStarts' ? 'cold starts' : k} in ${modesText(m, (x) => (k === 'coldStarts' ? String(x) : `${x.toFixed(2)} ms`))}`] : [];
+  });
 }

@@ -5,7 +5,7 @@ import type { Agreement } from './compare.js';
 import type { RunInfo } from './run-files.js';
 import { rangeText } from './spread.js';
 import { intervalText, selfText } from './uncertainty.js';
-import { modesText } from './modes.js';
+import { figureModesText } from './modes.js';
 import { barChart, lineChart, type Series } from '../reports/charts.js';
 import { writeHtml, writePdf, type ReportChart, type ReportDoc } from '../reports/document.js';
 
@@ -127,8 +127,8 @@ export async function writeComparisonReport(
             ['chance in the errors', `resampling the real replays and the simulated replications ${a.errorIntervals.resamples} times, each time comparing the runs the harness would keep: cold starts ${intervalText(a.errorIntervals, 'coldStarts')}; p50 ${intervalText(a.errorIntervals, 'p50')}; p99 ${intervalText(a.errorIntervals, 'p99')}; all three targets met in ${Math.round(a.errorIntervals.metShare.all * 100)}% of resamples`] as [string, string],
             ['the real worker against itself', `two independent resamples of the real replays, each reduced to the run the harness keeps, compared under the same targets (a ceiling for any model): ${selfText(a.errorIntervals)} of ${a.errorIntervals.resamples} pairs`] as [string, string],
           ] : []),
-          ...Object.entries(a.modes ?? {}).map(([k, m]): [string, string] => [`two modes: ${k === 'coldStarts' ? 'cold starts' : k}`,
-            `the replays and replications fall into two groups, as a plan near a tipping point does (a burst that cascades or escapes; experiments/modes.ts), so the shares say more than the medians: ${modesText(m, (x) => (k === 'coldStarts' ? String(x) : `${f2(x)} ms`))}`]),
+          ...figureModesText(a.modes ?? {}).map((line): [string, string] => ['two modes',
+            `the replays and replications fall into two groups, as a plan near a tipping point does (a burst that cascades or escapes; experiments/modes.ts), so the shares say more than the medians: ${line}`]),
           ...(a.machineBusy ? [
             ['machine busy (other work)', `share of the ${a.machineBusy.cores || ''} cores used by processes that were not the experiment's, flagged from ${Math.round(a.machineBusy.flagShare * 100)}%: ` +
               [...a.machineBusy.replays, ...a.machineBusy.calibrations].map((x) => `${x.label} ${Math.round(x.share * 100)}%${x.flagged ? ' (FLAGGED)' : ''}`).join(', ')] as [string, string],

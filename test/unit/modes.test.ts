@@ -1,6 +1,6 @@
 /** Two-mode grid cells judged by their shares (experiments/modes.ts), on hand-worked tables. */
 import { describe, expect, it } from 'vitest';
-import { figureModes, fisherExact, judgeModes, modesText } from '../../experiments/modes.js';
+import { figureModes, figureModesText, fisherExact, judgeModes, modesText } from '../../experiments/modes.js';
 import { insideOrShares, judgeCell, type RunFigures } from '../../experiments/grid-figures.js';
 
 describe('fisherExact', () => {
@@ -88,6 +88,8 @@ describe('figureModes (validate\'s replays and replications)', () => {
     const m = figureModes(real, sim, { coldStarts: 5, p50: 10, p99: 25 });
     expect(Object.keys(m)).toEqual(['coldStarts']);
     expect(m.coldStarts).toMatchObject({ lower: { min: 44, max: 48 }, upper: { min: 93, max: 116 }, realUpper: 2, simUpper: 4, sharesAgree: true });
+    expect(figureModesText(m)).toHaveLength(1);
+    expect(figureModesText(m)[0]).toMatch(/^cold starts in two modes \(44–48 and 93–116\): real 2 of 3 in the upper, sim 4 of 11; shares agree/);
     expect(figureModes(real.slice(0, 1), sim.slice(0, 2), { coldStarts: 5, p50: 10, p99: 25 })).toEqual({});
   });
 });
