@@ -207,7 +207,7 @@ async function compare(realDir: string, simDir: string, out: string, spread?: im
   };
   if (runs && reps) {
     const { figureModes } = await import('./modes.js');
-    const modes = figureModes(runs.list, reps.list, { coldStarts: a.targets.coldStartsPct, p50: a.targets.p50Pct, p99: a.targets.p99Pct });
+    const modes = figureModes(runs.list, reps.list);
     if (Object.keys(modes).length) a.modes = modes;
   }
   const busy = machineBusySummary(r.info, runs?.list, calibrations.map((p, i) => ({ label: `calibration ${i + 1}`, ...(p.extra?.busy ? { busy: p.extra.busy } : {}) })), BUSY_SHARE_FLAG);

@@ -41,7 +41,7 @@ export interface Agreement {
    * near a tipping point: experiments/modes.ts), with the share of each
    * side in the upper mode; there the shares say more than the medians.
    */
-  modes?: Partial<Record<'coldStarts' | 'p50' | 'p99', import('./modes.js').ModeJudgement>>;
+  modes?: Partial<Record<import('./figures.js').TargetFigure, import('./modes.js').ModeJudgement>>;
   /** validate's protocol: how many replays and calibrations stand behind these figures. */
   protocol?: { name: 'quick' | 'thorough' | 'custom'; realRuns: number; calibrations: number };
 }

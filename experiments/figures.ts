@@ -10,8 +10,12 @@ import type { InvocationRow } from './run-files.js';
 /** The fidelity targets: cold starts within 5%, p50 within 10%, p99 within 25%. */
 export const TARGETS = { coldStartsPct: 5, p50Pct: 10, p99Pct: 25 };
 
+/** The figures the targets judge, in the order reports give them. */
+export type TargetFigure = 'coldStarts' | 'p50' | 'p99';
+export const TARGET_FIGURES: readonly TargetFigure[] = ['coldStarts', 'p50', 'p99'];
+
 /** Whether an error (percent) of one target figure is within its target. */
-export function targetMet(figure: 'coldStarts' | 'p50' | 'p99', errorPct: number): boolean {
+export function targetMet(figure: TargetFigure, errorPct: number): boolean {
   return Math.abs(errorPct) <= TARGETS[`${figure}Pct`];
 }
 

@@ -18,6 +18,7 @@
  * (real/simulated × lower/upper mode): they agree unless a split at least
  * as uneven would arise by chance less than 5% of the time.
  */
+import { TARGET_FIGURES, TARGETS, type TargetFigure } from './figures.js';
 
 export interface ModeJudgement {
   /** The lower mode's range and the upper's, over real and simulated runs together. */
@@ -66,17 +67,15 @@ export function judgeModes(real: readonly number[], sim: readonly number[], tolP
   return { lower: { min: lv[0]!, max: lv[lv.length - 1]! }, upper: { min: hv[0]!, max: hv[hv.length - 1]! }, realUpper, realRuns, simUpper, simRuns, pValue, sharesAgree: pValue >= SHARES_ALPHA };
 }
 
-export type RunFigureName = 'coldStarts' | 'p50' | 'p99';
-
 /**
  * The two-mode figures among a comparison's replays and replications
  * (validate: cold starts, p50, p99), each judged with its target's
- * tolerance; an empty object when none splits.
+ * tolerance (figures.ts TARGETS); an empty object when none splits.
  */
-export function figureModes(real: readonly Record<RunFigureName, number>[], sim: readonly Record<RunFigureName, number>[], tolPct: Record<RunFigureName, number>): Partial<Record<RunFigureName, ModeJudgement>> {
-  const out: Partial<Record<RunFigureName, ModeJudgement>> = {};
-  for (const k of ['coldStarts', 'p50', 'p99'] as const) {
-    const m = judgeModes(real.map((x) => x[k]), sim.map((x) => x[k]), tolPct[k]);
+export function figureModes(real: readonly Record<TargetFigure, number>[], sim: readonly Record<TargetFigure, number>[]): Partial<Record<TargetFigure, ModeJudgement>> {
+  const out: Partial<Record<TargetFigure, ModeJudgement>> = {};
+  for (const k of TARGET_FIGURES) {
+    const m = judgeModes(real.map((x) => x[k]), sim.map((x) => x[k]), TARGETS[`${k}Pct`]);
     if (m) out[k] = m;
   }
   return out;
@@ -115,8 +114,8 @@ export function modesText(m: ModeJudgement, fmt: (x: number) => string): string 
 }
 
 /** A comparison's two-mode figures in words, one per figure (validate's CLI lines and report rows): latencies in ms, cold starts as counts. */
-export function figureModesText(modes: Partial<Record<RunFigureName, ModeJudgement>>): string[] {
-  return (['coldStarts', 'p50', 'p99'] as const).flatMap((k) => {
+export function figureModesText(modes: Partial<Record<TargetFigure, ModeJudgement>>): string[] {
+  return TARGET_FIGURES.flatMap((k) => {
     const m = modes[k];
     return m ? [`${k === 'coldStarts' ? 'cold starts' : k} in ${modesText(m, (x) => (k === 'coldStarts' ? String(x) : `${x.toFixed(2)} ms`))}`] : [];
   });

@@ -17,7 +17,7 @@
  */
 import type { CostProfile } from '../sim/profile.js';
 import { percentile as pct } from '../common/stats.js';
-import type { Side } from './figures.js';
+import type { Side, TargetFigure } from './figures.js';
 
 export interface SpreadMember {
   label: string;
@@ -87,7 +87,7 @@ export function summarizeSpread(real: Side, members: { label: string; agreement:
 
 /** Min, median and max of each figure over several simulations, and whether the real run's lies within. */
 export function summarizeFigures(real: Side, members: SpreadSummary['members']): SpreadSummary {
-  const range = (k: 'coldStarts' | 'p50' | 'p99'): [number, number, number] => {
+  const range = (k: TargetFigure): [number, number, number] => {
     const v = members.map((m) => m[k]).sort((a, b) => a - b);
     return [v[0]!, v[Math.floor((v.length - 1) / 2)]!, v[v.length - 1]!];
   };

@@ -18,11 +18,9 @@
  */
 import { makeRng } from '../common/rng.js';
 import { percentile as pct } from '../common/stats.js';
-import { err, targetMet } from './figures.js';
+import { err, targetMet, TARGET_FIGURES as FIGURES, type TargetFigure as Figure } from './figures.js';
 import { medianRepeat, type RepeatFigures } from './repeats.js';
 
-type Figure = 'coldStarts' | 'p50' | 'p99';
-const FIGURES: Figure[] = ['coldStarts', 'p50', 'p99'];
 
 export interface ErrorIntervals {
   resamples: number;

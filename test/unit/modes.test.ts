@@ -80,16 +80,16 @@ describe('judgeCell with two modes', () => {
 });
 
 describe('figureModes (validate\'s replays and replications)', () => {
-  it('judges each figure with its own tolerance and leaves out those that do not split', () => {
+  it('judges each figure with its own target\'s tolerance (5, 10, 25%) and leaves out those that do not split', () => {
     const r = (coldStarts: number, p99: number) => ({ coldStarts, p50: 13, p99 });
     // cold starts: 2 of 3 replays cascaded (93, 116), 4 of 11 replications did; p99 one group; p50 constant
     const real = [r(46, 5000), r(93, 5100), r(116, 5200)];
     const sim = [44, 45, 46, 47, 48, 45, 46, 95, 100, 110, 112].map((c) => r(c, 5050));
-    const m = figureModes(real, sim, { coldStarts: 5, p50: 10, p99: 25 });
+    const m = figureModes(real, sim);
     expect(Object.keys(m)).toEqual(['coldStarts']);
     expect(m.coldStarts).toMatchObject({ lower: { min: 44, max: 48 }, upper: { min: 93, max: 116 }, realUpper: 2, simUpper: 4, sharesAgree: true });
     expect(figureModesText(m)).toHaveLength(1);
     expect(figureModesText(m)[0]).toMatch(/^cold starts in two modes \(44–48 and 93–116\): real 2 of 3 in the upper, sim 4 of 11; shares agree/);
-    expect(figureModes(real.slice(0, 1), sim.slice(0, 2), { coldStarts: 5, p50: 10, p99: 25 })).toEqual({});
+    expect(figureModes(real.slice(0, 1), sim.slice(0, 2))).toEqual({});
   });
 });
