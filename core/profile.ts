@@ -57,9 +57,13 @@ export interface CalibrationFigures {
   touchMsPerMbSamples?: number[];
   touchBusyMsPerMb?: number;
   touchCpuMsPerMbSamples?: number[];
+  /** The same samples by the point of the calibration they were taken at (touchBusyMsPerMb is the median of all of them). */
+  touchCpuPhases?: { at: string; msPerMb: number[]; median: number | null }[];
   touchTogether?: unknown;
-  /** First touches of memory as memory in use grows (experiments/memory-warmth.ts): used only with ol-exp sim --free-memory (ModelFigures.freeMemory). */
+  /** First touches of memory as memory in use grows (experiments/memory-warmth.ts): used with ol-exp sim --free-memory (ModelFigures.freeMemory). `validate` and `grid` put there the probes taken just before their replays. */
   memoryWarmth?: unknown;
+  /** The calibration's own memoryWarmth, where the replays' probes replaced it (reported only). */
+  memoryWarmthCalibrated?: unknown;
   /** Machine CPU nothing waits for, per warm call, per cold start and per pause with its unpause (SimConfig.callBackgroundCpuMs, coldBackgroundCpuMs, pauseBackgroundCpuMs). */
   backgroundCpu?: { callMs?: number; coldMs?: number; pauseMs?: number; measured?: unknown; note?: string };
   /** Other work on the machine while it calibrated (not the calibration's processes): cores on average, share of the cores, flagged at a large share. */

@@ -19,7 +19,10 @@
  * - memory touching: first calls of the synthetic lambda touching 0 and
  *   40 MB; the difference per MB is `extra.touchMsPerMb`, which `ol-exp sim`
  *   adds as first-call work (the harness's lambda touches its memory then);
- *   the CPU each touching handler reports of itself per MB is
+ *   the CPU each touching handler reports of itself per MB, one at a time
+ *   at the start and at four later points of the calibration (the worker
+ *   holding a hundred-odd sandboxes, paused ones, several hundred), is
+ *   `extra.touchCpuPhases`; the median of them all is
  *   `extra.touchBusyMsPerMb`, the CPU work the simulator charges for it;
  * - memory warmth: at the end, first touches of memory in a separate
  *   process as the memory it holds grows (`extra.memoryWarmth`: on a VM
@@ -216,6 +219,14 @@ async function timedNoopCalls(w: WorkerProcess, ops: number, warmupInto: number[
 }
 /** First calls touching memory at once, and how often that is measured. */
 const TOUCH_K = 4;
+/**
+ * First calls touching memory one at a time at each later point of the calibration (TOUCH_PHASES): a touch's
+ * price drifts by a third with what the machine freed lately and what it holds, so the charged figure is the
+ * median over the whole calibration, not a few seconds' snapshot at its start (docs/notebook/2026-12-07-touch-spread.md)
+ */
+const LATE_TOUCH_N = 5;
+/** The later points: on the first worker after its cold, warm and ready calls and at its end; on the paused worker; on the loaded one (sock). */
+const TOUCH_PHASES = ['afterCold', 'firstEnd', 'paused', 'loaded'] as const;
 const TOUCH_REPS = 3;
 /** Pause before each cold call that should find the zygote's spare ready, ms (it is cloned in ~30 ms). */
 const READY_GAP_MS = 200;
@@ -264,6 +275,7 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
   const uload = Array.from({ length: (loads.length + 1) * LOAD_REPS * CONC }, (_, i) => ({ name: `uload${i}`, src: NOOP, yaml: 'limits:\n  mem_mb: 32\n' }));
   // TOUCH_K first calls at once, touching TOUCH MB or none, TOUCH_REPS times each
   const ctouch = Array.from({ length: 2 * TOUCH_K * TOUCH_REPS }, (_, i) => ({ name: `ctouch${i}`, src: SYNTHETIC_LAMBDA, yaml: 'limits:\n  mem_mb: 128\n' }));
+  const lateTouch = (phase: number) => Array.from({ length: LATE_TOUCH_N }, (_, i) => ({ name: `tlate${phase}x${i}`, src: SYNTHETIC_LAMBDA, yaml: 'limits:\n  mem_mb: 128\n' }));
   // other work on the machine over the whole calibration, sampled each second
   const meter = new BusyMeter(experimentMatch(o.backend, [process.pid], group));
   const busy = { otherMs: 0, wallMs: 0, peakShare: 0 };
@@ -277,7 +289,7 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
   const busyTimer = setInterval(takeBusy, 1000).unref();
   // 1. cold, warm (lru keeps idle sandboxes unpaused)
   o.log(`cold and warm calls (${n} each) on a ${o.backend} worker`);
-  let w = await spawnWorker({ sandbox: o.backend, policy: 'lru', mem_pool_mb: 16_000, limits: { mem_mb: 64 } }, [...lambdas, ...burn, ...touch, ...conc, ...ready, ...ctouch, ...slicers]);
+  let w = await spawnWorker({ sandbox: o.backend, policy: 'lru', mem_pool_mb: 16_000, limits: { mem_mb: 64 } }, [...lambdas, ...burn, ...touch, ...conc, ...ready, ...ctouch, ...slicers, ...lateTouch(0), ...lateTouch(1)]);
   const concWall: number[] = [];
   const loadSpinning: number[] = [], loadWall: number[] = [];
   const ctouchWall: { touched: number; none: number }[] = [];
@@ -292,6 +304,16 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
   const noteTouchCpu = (text: string, into: number[]) => {
     const t = handlerTimes(text);
     if (t) into.push(t[0] / TOUCH);
+  };
+  // the same one at a time at TOUCH_PHASES[phase], READY_GAP_MS apart (each finds the zygote's spare ready)
+  const touchPhases: { at: string; msPerMb: number[] }[] = [];
+  const touchPhase = async (base: URL, phase: number) => {
+    const got: number[] = [];
+    for (let i = 0; i < LATE_TOUCH_N; i++) {
+      await sleep(READY_GAP_MS);
+      noteTouchCpu((await callText(base, `tlate${phase}x${i}`, JSON.stringify({ dur_ms: 0, touch_mb: TOUCH }))).text, got);
+    }
+    touchPhases.push({ at: TOUCH_PHASES[phase]!, msPerMb: got });
   };
   let idlePerMs = 0, cpuCall = 0, cpuCold = 0;
   // the same warm and unpaused calls' CPU as the experiment's own cgroup counts it (this process, the worker,
@@ -331,6 +353,8 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
       await sleep(READY_GAP_MS);
       coldReady.push(await call(w.base, `ready${i}`));
     }
+    touchPhases.push({ at: 'start', msPerMb: [...touchCpu] });
+    await touchPhase(w.base, 0);
     // the answer's way back after a handler that worked: warm calls of a handler working d ms, each
     // beside a no-op call, as far apart as the warm calls above; on a VM the worker's and the client's
     // cores sleep while the handler works, and wake slower the longer they slept (SimHooks.responseMs)
@@ -392,6 +416,7 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
         for (const r of Array.isArray(runs) ? runs : []) if (typeof r === 'number' && r > 0) sliceRuns.push(r);
       }
     }
+    await touchPhase(w.base, 1);
   } finally {
     await w.stop();
   }
@@ -412,7 +437,7 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
   // pause and its unpause cost the worker and the kernel (SimConfig.pauseBackgroundCpuMs)
   const nUnpaused = Math.max(n, WARM_CPU_CALLS);
   o.log(`calls that find their sandbox paused (${nUnpaused})`);
-  w = await spawnWorker({ sandbox: o.backend, policy: 'openlambda', mem_pool_mb: 16_000, limits: { mem_mb: 64 } }, [lambdas[0]!]);
+  w = await spawnWorker({ sandbox: o.backend, policy: 'openlambda', mem_pool_mb: 16_000, limits: { mem_mb: 64 } }, [lambdas[0]!, ...lateTouch(2)]);
   const unpaused: number[] = [];
   let cpuUnpaused = 0, unpausedBatches: number[] = [];
   try {
@@ -422,6 +447,7 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
     groupUnpaused.push(...u.groupBatches);
     cpuUnpaused = u.perOp;
     unpausedBatches = u.batches;
+    await touchPhase(w.base, 2);
   } finally {
     await w.stop();
   }
@@ -461,7 +487,7 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
   // short calls, each slot calling again as soon as its call returns, until the level's rounds are done
   if (loads.length) {
     o.log(`${CONC} creations at once beside 0, ${loads.join(' and ')} spinning handlers, ${LOAD_REPS} times each`);
-    w = await spawnWorker({ sandbox: o.backend, policy: 'lru', mem_pool_mb: 16_000, limits: { mem_mb: 64 } }, [...spinners, ...uload]);
+    w = await spawnWorker({ sandbox: o.backend, policy: 'lru', mem_pool_mb: 16_000, limits: { mem_mb: 64 } }, [...spinners, ...uload, ...lateTouch(3)]);
     try {
       for (let j = 0; j < spinners.length; j++) await call(w.base, `spin${j}`, JSON.stringify({ dur_ms: 1 }));
       let u = 0;
@@ -485,6 +511,7 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
           await Promise.allSettled(slots);
         }
       }
+      await touchPhase(w.base, 3);
     } finally {
       await w.stop();
     }
@@ -510,6 +537,8 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
   // a pause's CPU is about a millisecond: the machine's 10-ms ticks and other work blur it beyond use in 100
   // calls (measured: -0.25 to 4.4 ms where the group read 0.8-1.1), the cgroup does not; but docker's pauses run in
   // its daemon, which the group does not hold
+  const touchAll = touchPhases.flatMap((ph) => ph.msPerMb);
+  if (touchPhases.length) o.log(`  a first call's touch CPU, one at a time: ${touchPhases.map((ph) => `${ph.msPerMb.length ? round(median(ph.msPerMb)) : '-'} ms/MB ${ph.at}`).join(', ')}; charged: the median of all, ${touchAll.length ? round(median(touchAll)) : '-'}`);
   const pauseByGroup = o.backend === 'sock' && groupWarm.length > 0 && groupUnpaused.length > 0;
   const profile: CostProfile = {
     format: 'ol-lab-profile/1',
@@ -540,8 +569,10 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
       // user and system time, one at a time; what ol-exp sim charges as CPU work (in a replay the
       // wall time is longer: the cores are shared with the other first calls, which the simulator
       // models itself). TOUCH_K touching at once spend more each (touchTogether.cpuMsPerMb).
-      touchBusyMsPerMb: round(touchCpu.length ? median(touchCpu) : Math.max(0, (median(coldT) - median(cold0)) / TOUCH)),
-      touchCpuMsPerMbSamples: touchCpu.map(round),
+      // the median over every point of the calibration (touchCpuPhases)
+      touchBusyMsPerMb: round(touchAll.length ? median(touchAll) : Math.max(0, (median(coldT) - median(cold0)) / TOUCH)),
+      touchCpuMsPerMbSamples: touchAll.map(round),
+      touchCpuPhases: touchPhases.map((ph) => ({ at: ph.at, msPerMb: ph.msPerMb.map(round), median: ph.msPerMb.length ? round(median(ph.msPerMb)) : null })),
       // what a first touch costs as memory in use grows (experiments/memory-warmth.ts; used by ol-exp sim --free-memory)
       ...(warmth ? { memoryWarmth: warmth } : {}),
       touchTogether: { k: TOUCH_K, mb: TOUCH, wallMs: ctouchWall.map((x) => ({ none: round(x.none), touched: round(x.touched) })), cpuMsPerMb: touchCpuTogether.map(round) },

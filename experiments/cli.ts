@@ -154,7 +154,7 @@ async function sim(a: PlanArgs & ClusterArgs & { out: string; profile?: string; 
   const pr = profileFor(a.profile);
   const cores = coresFor(a.cores, pr.profile);
   const replicas = a.replicas ?? 1;
-  const got = await runSimReplicated({ plan: p, out: a.out, policy: a.policy, memoryMb: a.memory, cores, profile: pr.profile, backend: a.backend ?? 'sock', createOnCpu: a.createOnCpu ?? true, freeMemory: a.freeMemory ?? false, cpuSlice: a.cpuSlice ?? false, responseWake: a.responseWake ?? false, replicas, ...(pr.path ? { profilePath: pr.path } : {}),
+  const got = await runSimReplicated({ plan: p, out: a.out, policy: a.policy, memoryMb: a.memory, cores, profile: pr.profile, backend: a.backend ?? 'sock', createOnCpu: a.createOnCpu ?? true, freeMemory: a.freeMemory ?? true, cpuSlice: a.cpuSlice ?? false, responseWake: a.responseWake ?? false, replicas, ...(pr.path ? { profilePath: pr.path } : {}),
     ...(cluster ? { cluster: { ...cluster, ...(a.hopMs !== undefined ? { hopMs: a.hopMs } : {}), ownCores: a.ownCores ?? false } } : {}) });
   const which = replicas > 1
     ? `; the median of ${replicas} replications (cold starts ${[...got.replicas].map((r) => r.coldStarts).sort((x, y) => x - y).join(', ')}) is replication ${got.chosen}`
@@ -168,18 +168,18 @@ async function sim(a: PlanArgs & ClusterArgs & { out: string; profile?: string; 
  * alternatives (experiments/spread.ts), each into `<out>/<i>`, and
  * compares every one with the real run.
  */
-async function simulateSpread(p: Plan, a: PlanArgs & { backend: 'sock' | 'docker' }, profilePath: string, realDir: string, out: string): Promise<import('./spread.js').SpreadSummary | undefined> {
+async function simulateSpread(p: Plan, a: PlanArgs & { backend: 'sock' | 'docker'; freeMemory: boolean }, profilePath: string, realDir: string, out: string): Promise<import('./spread.js').SpreadSummary | undefined> {
   const { spreadMembers, summarizeSpread } = await import('./spread.js');
   const { readRun } = await import('./run-files.js');
   const { compareRuns } = await import('./compare.js');
   const { runSim } = await import('./sim.js');
-  const members = spreadMembers(loadProfile(profilePath));
+  const members = spreadMembers(loadProfile(profilePath), { freeMemory: a.freeMemory });
   if (members.length === 0) return undefined;
   const r = readRun(realDir);
   const done: { label: string; agreement: import('./compare.js').Agreement }[] = [];
   for (const [i, m] of members.entries()) {
     const dir = join(out, String(i));
-    await runSim({ plan: p, out: dir, policy: a.policy, memoryMb: a.memory, cores: m.cores, profile: m.profile, backend: a.backend, createOnCpu: true, profilePath });
+    await runSim({ plan: p, out: dir, policy: a.policy, memoryMb: a.memory, cores: m.cores, profile: m.profile, backend: a.backend, createOnCpu: true, freeMemory: a.freeMemory, profilePath });
     done.push({ label: m.label, agreement: compareRuns(r, readRun(dir)) });
   }
   return summarizeSpread(done[0]!.agreement.real, done);
@@ -318,7 +318,7 @@ await yargs(hideBin(process.argv))
     .option('cores', { type: 'string', describe: 'cores (default: the profile\'s effective cores, else this machine\'s)' })
     .option('backend', { choices: ['sock', 'docker'] as const, default: 'sock' as const, describe: 'the backend the real run used (docker sandboxes never fork from zygotes)' })
     .option('create-on-cpu', { type: 'boolean', default: true, describe: 'model sandbox creation (the profile\'s creation lanes at a time; none when it found as many lanes as cores) and destruction as CPU work shared with handlers (--no-create-on-cpu: fixed delays off the CPU)' })
-    .option('free-memory', { type: 'boolean', default: false, describe: 'price a first call\'s memory touching by the host\'s free memory where the profile measured it (extra.memoryWarmth: cheap in memory freed within a second, dear beyond; default: one figure, touchBusyMsPerMb)' })
+    .option('free-memory', { type: 'boolean', default: true, describe: 'price a first call\'s memory touching by the host\'s free memory where the profile measured it (extra.memoryWarmth: cheap in the headroom and in memory freed within a second, dear beyond); --no-free-memory: one figure, touchBusyMsPerMb. Profiles without a knee (bare metal) charge their one figure either way' })
     .option('cpu-slice', { type: 'boolean', default: false, describe: 'share the cores in time slices of the calibrated length (extra.cpuSliceMs: how long a handler keeps its core while others wait) instead of processor sharing' })
     .option('response-wake', { type: 'boolean', default: false, describe: 'add the calibrated extra time of the answer after a handler that worked (extra.responseWake) to each call\'s latency' })
     .option('replicas', { type: 'number', default: REPLICAS, describe: 'simulate this many times, differing only in the cost draws, and keep the median run (by cold starts; all listed in replicas.json)' }),
@@ -378,7 +378,7 @@ await yargs(hideBin(process.argv))
     .option('backend', { choices: ['sock', 'docker'] as const, default: 'sock' as const })
     .option('calibrate-n', { type: 'number', default: 30 })
     .option('profile', { type: 'string', describe: 'use this profile instead of calibrating first' })
-    .option('free-memory', { type: 'boolean', default: false, describe: 'simulate with first touches priced by the host\'s free memory (as ol-exp sim --free-memory)' })
+    .option('free-memory', { type: 'boolean', default: true, describe: 'simulate with first touches priced by the host\'s free memory, as measured just before each cell\'s replays (as ol-exp sim --free-memory; --no-free-memory: one figure)' })
     .option('cpu-slice', { type: 'boolean', default: false, describe: 'simulate with the cores shared in the calibrated time slices (as ol-exp sim --cpu-slice)' })
     .option('response-wake', { type: 'boolean', default: false, describe: 'simulate with the calibrated response wake (as ol-exp sim --response-wake)' })
     .option('out', { type: 'string', default: 'out/grid' }),
@@ -417,7 +417,8 @@ await yargs(hideBin(process.argv))
     .option('protocol', { choices: ['quick', 'thorough'] as const, default: 'quick' as const, describe: 'quick: 3 replays, 1 calibration (about ten minutes here); thorough: 5 replays, 3 calibrations' })
     .option('calibrations', { type: 'number', describe: 'calibrations, spread over the replays (the first before the first replay) and merged: the median of each figure, all samples (default: the protocol\'s)' })
     .option('real-runs', { type: 'number', describe: 'replays on the real worker, each on a fresh worker; the median one is compared (default: the protocol\'s)' })
-    .option('replicas', { type: 'number', default: REPLICAS, describe: 'simulator replications (other cost draws); the median one is compared' }),
+    .option('replicas', { type: 'number', default: REPLICAS, describe: 'simulator replications (other cost draws); the median one is compared' })
+    .option('free-memory', { type: 'boolean', default: true, describe: 'simulate with first touches priced by the host\'s free memory as measured just before the replays (as ol-exp sim --free-memory; --no-free-memory: the calibration\'s one figure)' }),
   async (a) => {
     const proto = PROTOCOLS[a.protocol];
     const custom = (a.calibrations !== undefined && a.calibrations !== proto.calibrations) || (a.realRuns !== undefined && a.realRuns !== proto.realRuns);
@@ -465,12 +466,17 @@ await yargs(hideBin(process.argv))
       },
     }, p);
     // a series stopped early has made fewer, never none (the first comes before the first replay)
-    writeFileSync(join(out, 'profile.json'), JSON.stringify(mergeCalibrations(profiles), null, 2) + '\n');
+    // the host's free memory as the replays met it: the probes taken just before each (experiments/memory-warmth.ts)
+    const { replayWarmths, withReplayWarmth, mergeWarmth } = await import('./memory-warmth.js');
+    const probes = replayWarmths(join(out, 'real'));
+    writeFileSync(join(out, 'profile.json'), JSON.stringify(withReplayWarmth(mergeCalibrations(profiles), probes), null, 2) + '\n');
     say(`    merged ${profiles.length} calibrations into ${join(out, 'profile.json')} (each in ${calDir})`);
+    const mw = mergeWarmth(probes);
+    if (mw) say(`    first touches just before the replays: ${mw.warmMsPerMb} ms/MB${mw.warmMb !== null ? ` for the first ${mw.warmMb} MB, then ${mw.coldMsPerMb}` : ''} (medians of ${probes.filter(Boolean).length} probes; what the simulator charges)`);
     say(`3/4 simulating the same invocations (${a.replicas} replications)`);
-    await sim({ ...(a as unknown as PlanArgs), out: join(out, 'sim'), profile: join(out, 'profile.json'), backend: a.backend as 'sock', replicas: a.replicas }, p);
-    say('    and again over the calibration\'s spread (each effective-cores sample × the quartiles of the memory-touching cost)');
-    const spread = await simulateSpread(p, { ...(a as unknown as PlanArgs), backend: a.backend as 'sock' }, join(out, 'profile.json'), join(out, 'real'), join(out, 'sim-spread'));
+    await sim({ ...(a as unknown as PlanArgs), out: join(out, 'sim'), profile: join(out, 'profile.json'), backend: a.backend as 'sock', replicas: a.replicas, freeMemory: a.freeMemory }, p);
+    say(`    and again over the calibration's spread (each effective-cores sample × ${a.freeMemory ? 'the probes\' quartiles of the cheap headroom' : 'the quartiles of the memory-touching cost'})`);
+    const spread = await simulateSpread(p, { ...(a as unknown as PlanArgs), backend: a.backend as 'sock', freeMemory: a.freeMemory }, join(out, 'profile.json'), join(out, 'real'), join(out, 'sim-spread'));
     say('4/4 comparing');
     await compare(join(out, 'real'), join(out, 'sim'), join(out, 'report'), spread, protocol, profiles);
     say(`open ${join(out, 'report', 'report.html')} (or report.pdf) to see how well the simulator predicts the real worker`);

@@ -23,6 +23,7 @@ import { writeHtml, writePdf, type ReportChart, type ReportDoc } from '../report
 import { modelFigures, type CostProfile } from '../sim/profile.js';
 import { calibrate } from './calibrate.js';
 import { readFirstTouch } from './first-touch.js';
+import { replayWarmths, withReplayWarmth } from './memory-warmth.js';
 import { summarizeRun } from './figures.js';
 import { durationScaleFor, fmt, FIGURE_NAME, GRID_FIGURES, GRID_TOLERANCE, gridMemorySizes, insideOrShares, judgeCell, parseMemorySizes, rankPolicies, type CellJudgement, type GridFigure, type Ranking, type RunFigures } from './grid-figures.js';
 import { planLoad, type Plan } from './plan.js';
@@ -46,7 +47,7 @@ export interface GridOptions {
   calibrateN: number;
   /** A profile to use instead of calibrating (its effective cores set the loads). */
   profilePath?: string;
-  /** Simulate with first touches priced by the host's free memory (ol-exp sim --free-memory). */
+  /** Simulate with first touches priced by the host's free memory, as each cell's replays' probes found it (ol-exp sim --free-memory). Default: on. */
   freeMemory?: boolean;
   /** Simulate with the cores shared in the calibrated time slices (ol-exp sim --cpu-slice). */
   cpuSlice?: boolean;
@@ -136,7 +137,7 @@ export function firstTouchGap(perReplay: readonly (number | undefined)[], charge
 export function firstTouchGapText(t: FirstTouchGap): string {
   const pct = Math.round((100 * (t.medianMsPerMb - t.chargedMsPerMb)) / Math.max(1e-9, t.chargedMsPerMb));
   const charged = t.freeMemory
-    ? `the simulator charged ${t.freeMemory.cheapMsPerMb.toFixed(2)} in the first ${Math.round(t.freeMemory.cheapMb)} MB and in memory just freed, ${t.freeMemory.dearMsPerMb.toFixed(2)} beyond (--free-memory)`
+    ? `the simulator charged ${t.freeMemory.cheapMsPerMb.toFixed(2)} in the first ${Math.round(t.freeMemory.cheapMb)} MB and in memory just freed, ${t.freeMemory.dearMsPerMb.toFixed(2)} beyond (--free-memory; medians over the cells, each priced as the probes before its replays found the machine)`
     : `the simulator charged ${t.chargedMsPerMb.toFixed(2)} (${pct >= 0 ? '+' : ''}${pct}% in the replays)`;
   return `first touches of memory, the lambda's own CPU per MB: the replays' medians ${t.minMsPerMb.toFixed(2)}-${t.maxMsPerMb.toFixed(2)} (median ${t.medianMsPerMb.toFixed(2)} over ${t.replays} replays); ${charged}. A gap here moves every figure of the grid (docs/EXPERIMENTS.md)`;
 }
@@ -263,7 +264,7 @@ export async function runGrid(o: GridOptions): Promise<GridResult> {
         log(`load ${l.name}: duration scale ${ds} (handlers ${planLoad(p).cpuCores.toFixed(2)} of ${capacity} cores); memory sizes ${sizes.join(', ')} MB, as chosen for this plan before (${sizesFile})`);
       } else if (sizes.length === 0) {
         const d = join(tmp, l.name);
-        await runSim({ plan: p, out: d, policy: 'lru', memoryMb: 1_000_000, cores: capacity, profile, backend: o.backend, createOnCpu: true, freeMemory: o.freeMemory ?? false, cpuSlice: o.cpuSlice ?? false, responseWake: o.responseWake ?? false });
+        await runSim({ plan: p, out: d, policy: 'lru', memoryMb: 1_000_000, cores: capacity, profile, backend: o.backend, createOnCpu: true, freeMemory: o.freeMemory ?? true, cpuSlice: o.cpuSlice ?? false, responseWake: o.responseWake ?? false });
         const peak = Math.max(0, ...readRun(d).memory.map((m) => m.mb));
         sizes = gridMemorySizes(peak, planLoad(p).maxMemMb);
         log(`load ${l.name}: duration scale ${ds} (handlers ${planLoad(p).cpuCores.toFixed(2)} of ${capacity} cores); the pool holds ${Math.round(peak)} MB when nothing is evicted: memory sizes ${sizes.join(', ')} MB`);
@@ -325,9 +326,15 @@ export async function runGrid(o: GridOptions): Promise<GridResult> {
   // 5. simulations
   log(`simulating each cell ${o.replicas} times`);
   const results: GridCellResult[] = [];
+  const cellWarmth: NonNullable<ReturnType<typeof modelFigures>['freeMemory']>[] = [];
   for (const c of cells) {
     const p = plans.get(c.load)!;
-    await runSimReplicated({ plan: p, out: join(c.dir, 'sim'), policy: c.policy, memoryMb: c.memoryMb, cores: capacity, profile, profilePath, backend: o.backend, createOnCpu: true, freeMemory: o.freeMemory ?? false, cpuSlice: o.cpuSlice ?? false, responseWake: o.responseWake ?? false, replicas: o.replicas });
+    // the host's free memory as this cell's replays met it: the probes taken just before each (under --free-memory)
+    const probes = Array.from({ length: o.realRuns }, (_, r) => replayWarmths(join(c.dir, 'real', String(r)))[0]);
+    const cellProfile = withReplayWarmth(profile, probes);
+    await runSimReplicated({ plan: p, out: join(c.dir, 'sim'), policy: c.policy, memoryMb: c.memoryMb, cores: capacity, profile: cellProfile, profilePath, backend: o.backend, createOnCpu: true, freeMemory: o.freeMemory ?? true, cpuSlice: o.cpuSlice ?? false, responseWake: o.responseWake ?? false, replicas: o.replicas });
+    const cellFm = modelFigures(cellProfile).freeMemory;
+    if (cellFm) cellWarmth.push(cellFm);
     const simDirs = o.replicas === 1 ? [join(c.dir, 'sim')] : Array.from({ length: o.replicas }, (_, i) => join(c.dir, 'sim', 'replicas', String(i)));
     const real = Array.from({ length: o.realRuns }, (_, r) => {
       const dir = join(c.dir, 'real', String(r));
@@ -347,8 +354,10 @@ export async function runGrid(o: GridOptions): Promise<GridResult> {
   }
   const count = (pred: (j: CellJudgement, f: GridFigure) => boolean) => Object.fromEntries(GRID_FIGURES.map((f) => [f, results.filter((x) => pred(x.judgement, f)).length])) as Record<GridFigure, number>;
   const info0 = readRun(join(cells[0]!.dir, 'real', '0')).info;
+  // under --free-memory, what the cells were charged: the medians over the cells' figures (each from its replays' probes, else the calibration's)
+  const mid = (k: 'cheapMsPerMb' | 'dearMsPerMb' | 'cheapMb') => Number(median(cellWarmth.map((x) => x[k])).toFixed(3));
   const touchGap = firstTouchGap(results.flatMap((c) => c.real.map((x) => x.touchMsPerMb)), fig.touchBusyMsPerMb,
-    o.freeMemory && fig.freeMemory ? { cheapMsPerMb: fig.freeMemory.cheapMsPerMb, dearMsPerMb: fig.freeMemory.dearMsPerMb, cheapMb: fig.freeMemory.cheapMb } : undefined);
+    (o.freeMemory ?? true) && cellWarmth.length ? { cheapMsPerMb: mid('cheapMsPerMb'), dearMsPerMb: mid('dearMsPerMb'), cheapMb: mid('cheapMb') } : undefined);
   const grid: GridResult = {
     tool: 'ol-exp grid',
     planSha256: Object.fromEntries([...plans].map(([k, p]) => [k, p.planSha256])),

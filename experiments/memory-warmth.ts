@@ -19,8 +19,11 @@
  * it touched: the CPU per MB of each step.
  */
 import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { freemem } from 'node:os';
+import { join } from 'node:path';
 import { median } from '../common/stats.js';
+import type { CostProfile } from '../sim/profile.js';
 
 export interface MemoryWarmth {
   stepMb: number;
@@ -33,6 +36,8 @@ export interface MemoryWarmth {
   /** The median of the steps from there on; null without a knee. */
   coldMsPerMb: number | null;
   note: string;
+  /** Merged measurements (mergeWarmth): each one's figures, in order. */
+  probes?: { warmMsPerMb: number; warmMb: number | null; coldMsPerMb: number | null }[];
 }
 
 /** A step costing this many times the warm figure is a cold one. */
@@ -60,9 +65,12 @@ export function analyseWarmth(samples: number[], stepMb: number): MemoryWarmth {
   };
 }
 
+/** Steps measured past the knee when the measurement stops there (`stopAfterKnee`): the dear figure is their median. */
+export const AFTER_KNEE = 8;
+
 const CHILD = `
 import sys, time
-step, top = int(sys.argv[1]), int(sys.argv[2])
+step, top, knee = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
 held, out = [], []
 for _ in range(top // step):
     c0 = time.process_time()
@@ -71,15 +79,86 @@ for _ in range(top // step):
         h[i] = 1
     out.append((time.process_time() - c0) * 1e3 / step)
     held.append(h)
+    # with a knee factor: done AFTER_KNEE steps past the first of three dear ones
+    if knee > 0 and len(out) >= 5:
+        warm = sorted(out[:5])[2]
+        dear = [x > knee * warm for x in out]
+        first = next((i for i in range(len(out) - 2) if dear[i] and dear[i + 1] and dear[i + 2]), -1)
+        if first >= 0 and len(out) >= first + ${AFTER_KNEE}:
+            break
 print(out)
 `;
 
-/** Measures this machine's first-touch costs (about 10 s at the defaults); undefined without python3. */
-export function measureMemoryWarmth(o: { maxMb?: number; stepMb?: number } = {}): MemoryWarmth | undefined {
+/**
+ * Measures this machine's first-touch costs (about 10 s at the defaults); undefined without python3.
+ * `stopAfterKnee`: stop AFTER_KNEE steps past the knee (a probe before each replay: a second or two
+ * where the knee is, and it frees what it touched long before the replay's first request).
+ */
+export function measureMemoryWarmth(o: { maxMb?: number; stepMb?: number; stopAfterKnee?: boolean } = {}): MemoryWarmth | undefined {
   const step = o.stepMb ?? 40;
   const max = Math.min(o.maxMb ?? 2400, Math.floor((freemem() / 2 ** 20) * 0.25));
-  const r = spawnSync('python3', ['-c', CHILD, String(step), String(max)], { encoding: 'utf8', maxBuffer: 1 << 20, timeout: 120_000 });
+  const r = spawnSync('python3', ['-c', CHILD, String(step), String(max), String(o.stopAfterKnee ? WARMTH_KNEE : 0)], { encoding: 'utf8', maxBuffer: 1 << 20, timeout: 120_000 });
   if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return undefined;
   if (r.status !== 0) throw new Error(`memory warmth: the measuring process failed (${r.error?.message ?? `exit ${r.status}`}): ${r.stderr.slice(0, 300)}`);
   return analyseWarmth(JSON.parse(r.stdout) as number[], step);
+}
+
+/**
+ * Several measurements as one (the probes before each replay of a series,
+ * or of a grid cell): the median of each figure. A knee counts where most
+ * measurements found one (its MB and dear figure: the medians over those);
+ * otherwise none. Undefined when none was measured.
+ */
+export function mergeWarmth(ws: readonly (MemoryWarmth | undefined)[]): MemoryWarmth | undefined {
+  const got = ws.filter((w): w is MemoryWarmth => w !== undefined);
+  if (got.length === 0) return undefined;
+  const r = (x: number) => Math.round(x * 1000) / 1000;
+  const kneed = got.filter((w) => w.warmMb !== null && w.coldMsPerMb !== null);
+  const knee = kneed.length * 2 > got.length;
+  return {
+    stepMb: got[0]!.stepMb,
+    samplesMsPerMb: got.flatMap((w) => w.samplesMsPerMb),
+    warmMsPerMb: r(median(got.map((w) => w.warmMsPerMb))),
+    warmMb: knee ? r(median(kneed.map((w) => w.warmMb!))) : null,
+    coldMsPerMb: knee ? r(median(kneed.map((w) => w.coldMsPerMb!))) : null,
+    note: `the medians of ${got.length} measurements (${kneed.length} with a knee): ${got[0]!.note}`,
+    probes: got.map((w) => ({ warmMsPerMb: w.warmMsPerMb, warmMb: w.warmMb, coldMsPerMb: w.coldMsPerMb })),
+  };
+}
+
+/** The probes in a real run's folder (run.json, or each replay's under runs/), in replay order; an entry per replay (undefined where none was taken). */
+export function replayWarmths(dir: string): (MemoryWarmth | undefined)[] {
+  const runs = join(dir, 'runs');
+  const files = existsSync(runs)
+    ? readdirSync(runs).filter((d) => /^\d+$/.test(d)).sort((a, b) => Number(a) - Number(b)).map((d) => join(runs, d, 'run.json'))
+    : [join(dir, 'run.json')];
+  return files.filter((f) => existsSync(f)).map((f) => {
+    let w: unknown;
+    try {
+      w = (JSON.parse(readFileSync(f, 'utf8')) as { memoryWarmth?: unknown }).memoryWarmth;
+    } catch (e) {
+      throw new Error(`${f}: not a run description (${(e as Error).message})`);
+    }
+    return isWarmth(w) ? w : undefined;
+  });
+}
+
+function isWarmth(w: unknown): w is MemoryWarmth {
+  if (typeof w !== 'object' || w === null) return false;
+  const x = w as Record<string, unknown>;
+  const num = (v: unknown) => typeof v === 'number' && Number.isFinite(v) && v >= 0;
+  return num(x.stepMb) && num(x.warmMsPerMb) && (x.warmMb === null || num(x.warmMb)) && (x.coldMsPerMb === null || num(x.coldMsPerMb)) && Array.isArray(x.samplesMsPerMb);
+}
+
+/**
+ * The profile with the probes taken just before the replays as its memoryWarmth (merged:
+ * mergeWarmth), the calibration's own kept as memoryWarmthCalibrated: the state of the host's
+ * free memory the replays met, rather than the one the calibration's end left. The profile as
+ * it is when no replay was probed.
+ */
+export function withReplayWarmth(p: CostProfile, ws: readonly (MemoryWarmth | undefined)[]): CostProfile {
+  const m = mergeWarmth(ws);
+  if (!m) return p;
+  const was = p.extra?.memoryWarmthCalibrated ?? p.extra?.memoryWarmth;
+  return { ...p, extra: { ...p.extra, memoryWarmth: { ...m, from: `probes before ${ws.filter(Boolean).length} replay(s)` }, ...(was !== undefined ? { memoryWarmthCalibrated: was } : {}) } };
 }

@@ -29,6 +29,7 @@ import { CLUSTER_INVOCATION_HEADER, CPU_HEADER, INVOCATION_HEADER, MEMORY_HEADER
 import { planLoad, type Plan } from './plan.js';
 import { runRepeated, type RepeatFigures } from './repeats.js';
 import { HANDLER_TIMES_HEADER, touchMb } from './first-touch.js';
+import { measureMemoryWarmth, type MemoryWarmth } from './memory-warmth.js';
 import { buildWheels, moduleOf } from './wheels.js';
 import { spawnFront, spawnWorker, writeLambdas, type FrontProcess, type LambdaFiles } from './worker-process.js';
 
@@ -90,6 +91,13 @@ export interface RealOptions {
   beforeReplay?: (r: number) => Promise<void>;
   /** Which of several replays of the plan this is (runRealRepeated); 0 or none: the only one. */
   repeat?: number;
+  /**
+   * Measure what first touches of memory cost just before the replay, before its worker starts
+   * (experiments/memory-warmth.ts, a second or two), into run.json's `memoryWarmth`: the state of the
+   * host's free memory the replay meets, which the simulator prices with --free-memory. Default: on
+   * when this command starts the worker(s).
+   */
+  warmthProbe?: boolean;
   /**
    * A cluster instead of one worker: `workers` local ol-workers of
    * `memoryMb` each behind `ol-boss up` (front boss) or `ol-boss haproxy`
@@ -263,6 +271,7 @@ async function replay(o: RealOptions, group: CpuGroup | undefined): Promise<bool
   mkdirSync(o.out, { recursive: true });
   let target: Target;
   let base: URL;
+  let warmth: MemoryWarmth | undefined;
   if (o.worker) {
     if (o.cluster) throw new OlError('OL_ERR_CONFIG', '--workers/--balancer start a cluster of their own; leave out --worker');
     if (p.packages) throw new OlError('OL_ERR_CONFIG', '--packages needs a worker this command starts (its package index is the wheels it builds); leave out --worker');
@@ -277,6 +286,7 @@ async function replay(o: RealOptions, group: CpuGroup | undefined): Promise<bool
     target = { base, statsBases: [base], pids: () => [], stop: async () => {} };
   } else {
     const pk = p.packages ? await preparePackages(p, o.out, log) : undefined;
+    if (o.warmthProbe ?? true) warmth = measureMemoryWarmth({ stopAfterKnee: true });
     if (o.cluster) {
       target = await startCluster(o, p, pk, log);
     } else {
@@ -306,6 +316,7 @@ async function replay(o: RealOptions, group: CpuGroup | undefined): Promise<bool
     machine: await machineInfo(), complete: false, invocations: p.n, functions: p.functions, notes: [...p.notes],
     ...(o.repeat ? { repeat: { index: o.repeat } } : {}),
     ...(o.cluster ? { cluster: clusterSettings(o.cluster) } : {}),
+    ...(warmth ? { memoryWarmth: warmth } : {}),
   };
   writeFileSync(join(o.out, 'run.json'), JSON.stringify(info, null, 2) + '\n');
   const inv = new CsvWriter(join(o.out, 'invocations.csv'), (o.cluster ? CLUSTER_INVOCATION_HEADER : INVOCATION_HEADER).split(','));

@@ -37,6 +37,8 @@ export interface RunInfo {
   /** sim: the calibrated response wake added to latencies (ol-exp sim --response-wake). */
   responseWake?: boolean;
   machine: unknown;
+  /** real: what first touches of memory cost just before the replay, before its worker started (experiments/memory-warmth.ts; RealOptions.warmthProbe). */
+  memoryWarmth?: import('./memory-warmth.js').MemoryWarmth;
   /** real: how busy other work kept the machine just before the replay and during it (common/cpu-usage.ts BusyMeter). */
   busy?: MachineBusy;
   complete: boolean;

@@ -39,8 +39,10 @@ export interface SimRunOptions {
   /**
    * Price a first call's touching by the host's free memory (sim/free-memory.ts)
    * where the profile measured it (extra.memoryWarmth with a knee); else one
-   * figure (touchBusyMsPerMb). Default: off (on a grid it did not improve
-   * the figures as a whole: docs/notebook/2026-12-04-memory-warmth.md).
+   * figure (touchBusyMsPerMb). Off unless asked for; the ol-exp commands
+   * ask for it by default, with the probes taken just before the replays
+   * where there are some (experiments/memory-warmth.ts withReplayWarmth;
+   * docs/notebook/2026-12-07-touch-spread.md).
    */
   freeMemory?: boolean;
   /**

@@ -15,7 +15,7 @@
  * to: docs/notebook/2026-12-04-touch-cpu.md). Profiles written before
  * those were recorded vary what they have.
  */
-import type { CostProfile } from '../sim/profile.js';
+import { modelFigures, type CostProfile } from '../sim/profile.js';
 import { percentile as pct } from '../common/stats.js';
 import type { Side, TargetFigure } from './figures.js';
 
@@ -34,11 +34,27 @@ function quartiles(xs: number[]): number[] {
   return [pct(s, 25), pct(s, 50), pct(s, 75)];
 }
 
-/** Profiles for the calibration's spread: one per (effective cores sample, touching quartile); [] if the profile records no spread. */
-export function spreadMembers(profile: CostProfile): SpreadMember[] {
+/**
+ * Profiles for the calibration's spread: one per (effective cores sample, touching quartile); [] if the profile
+ * records no spread. With `freeMemory` (the simulator pricing first touches by the host's free memory, where
+ * the profile found a knee) the touching dimension is instead the probes taken before the replays
+ * (extra.memoryWarmth.probes): those at the lower quartile, median and upper quartile of the cheap headroom.
+ */
+export function spreadMembers(profile: CostProfile, o: { freeMemory?: boolean } = {}): SpreadMember[] {
   const extra = profile.extra ?? {};
   const finite = (xs: number[] | undefined) => (xs ?? []).filter((t) => Number.isFinite(t) && t >= 0);
   const coresSamples = (extra.cpu?.effectiveCores ?? []).filter((c) => Number.isFinite(c) && c > 0);
+  if (o.freeMemory && modelFigures(profile).freeMemory) {
+    const w = extra.memoryWarmth as { probes?: { warmMsPerMb: number; warmMb: number | null; coldMsPerMb: number | null }[] };
+    const kneed = (w.probes ?? []).filter((x) => x.warmMb !== null && x.coldMsPerMb !== null).sort((a, b) => a.warmMb! - b.warmMb!);
+    const picks = kneed.length ? [...new Set([25, 50, 75].map((q) => kneed[Math.max(0, Math.ceil((q / 100) * kneed.length) - 1)]!))] : [undefined];
+    const cores = coresSamples.length ? [...new Set(coresSamples)] : [extra.cores ?? 1];
+    return cores.flatMap((c) => picks.map((x) => ({
+      label: x ? `cores ${c}, headroom ${x.warmMb} MB (${x.warmMsPerMb} then ${x.coldMsPerMb} ms/MB)` : `cores ${c}`,
+      cores: c, touchMsPerMb: extra.touchMsPerMb ?? 0,
+      profile: { ...profile, extra: { ...extra, cores: c, ...(x ? { memoryWarmth: { ...(extra.memoryWarmth as object), ...x } } : {}) } },
+    })));
+  }
   const touchSamples = finite(extra.touchMsPerMbSamples);
   const cpuSamples = finite(extra.touchCpuMsPerMbSamples);
   if (coresSamples.length === 0 && touchSamples.length === 0 && cpuSamples.length === 0) return [];

@@ -30,10 +30,17 @@ describe('ol-exp real, end to end (sock backend, needs root)', () => {
     expect(x.forkSandboxMs).toBeGreaterThan(0);
     expect(x.forkSandboxMs).toBeLessThan(med(samples('create')));
     // touching memory costs time and CPU: the CPU is what each touching handler reported of itself,
-    // one figure per call touching alone, and the charge is their median
+    // one figure per call touching alone, at the start and at four later points (5 calls each), and the
+    // charge is the median of them all
     expect(x.touchMsPerMb).toBeGreaterThan(0);
     const touchCpu = (p.extra as { touchCpuMsPerMbSamples: number[] }).touchCpuMsPerMbSamples;
-    expect(touchCpu).toHaveLength(5);
+    const phases = (p.extra as { touchCpuPhases: { at: string; msPerMb: number[]; median: number }[] }).touchCpuPhases;
+    expect(phases.map((ph) => ph.at)).toEqual(['start', 'afterCold', 'firstEnd', 'paused', 'loaded']);
+    for (const ph of phases) {
+      expect(ph.msPerMb).toHaveLength(5);
+      expect(ph.median).toBe(med(ph.msPerMb));
+    }
+    expect(touchCpu).toEqual(phases.flatMap((ph) => ph.msPerMb));
     for (const c of touchCpu) expect(c).toBeGreaterThan(0);
     expect(x.touchBusyMsPerMb).toBe(med(touchCpu));
     expect(x.touchTogether.wallMs).toHaveLength(3);
@@ -133,6 +140,13 @@ describe('ol-exp real, end to end (sock backend, needs root)', () => {
     expect((merged.extra as { cores: number }).cores).toBe(Math.round(((cores[0]! + cores[1]!) / 2) * 1000) / 1000);
     // the simulation used the merged profile, and the report is written
     expect(readRun(join(dir, 'v', 'sim')).info.profile).toMatchObject({ source: merged.source });
+    // what first touches cost was probed just before each replay; the simulation priced them so (--free-memory by default)
+    const probes = [0, 1].map((i) => readRun(join(dir, 'v', 'real', 'runs', String(i))).info.memoryWarmth!);
+    for (const w of probes) expect(w.warmMsPerMb).toBeGreaterThan(0);
+    expect((merged.extra as { memoryWarmth: { probes: unknown[] } }).memoryWarmth.probes).toEqual(probes.map((w) => ({ warmMsPerMb: w.warmMsPerMb, warmMb: w.warmMb, coldMsPerMb: w.coldMsPerMb })));
+    expect((merged.extra as { memoryWarmthCalibrated?: unknown }).memoryWarmthCalibrated).toBeDefined();
+    expect(readRun(join(dir, 'v', 'sim')).info.freeMemory).toBe(modelFigures(merged).freeMemory !== undefined);
+    expect(r.stdout).toMatch(/first touches just before the replays: \d+(\.\d+)? ms\/MB/);
     expect(existsSync(join(dir, 'v', 'report', 'report.html'))).toBe(true);
     expect(r.stdout).toMatch(/the real worker against itself/);
     // counts other than a protocol's make a custom one, said with the time it should take and named in the report

@@ -20,7 +20,7 @@ describe('firstTouchGap', () => {
   });
   it('names the free-memory prices when those were charged, and is undefined without any replay\'s figure', () => {
     const g = firstTouchGap([3.1], 2.88, { cheapMsPerMb: 2.81, dearMsPerMb: 4.39, cheapMb: 1680 })!;
-    expect(firstTouchGapText(g)).toContain('charged 2.81 in the first 1680 MB and in memory just freed, 4.39 beyond (--free-memory)');
+    expect(firstTouchGapText(g)).toContain('charged 2.81 in the first 1680 MB and in memory just freed, 4.39 beyond (--free-memory; medians over the cells');
     expect(firstTouchGap([undefined, undefined], 2.88)).toBeUndefined();
   });
 });

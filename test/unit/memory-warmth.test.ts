@@ -1,6 +1,11 @@
-/** Warm and cold first-touch figures from per-step costs (experiments/memory-warmth.ts), on made-up steps. */
+/** Warm and cold first-touch figures from per-step costs (experiments/memory-warmth.ts), on made-up steps; probes merged and put in profiles. */
 import { describe, expect, it } from 'vitest';
-import { analyseWarmth } from '../../experiments/memory-warmth.js';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { analyseWarmth, mergeWarmth, replayWarmths, withReplayWarmth } from '../../experiments/memory-warmth.js';
+import { spreadMembers } from '../../experiments/spread.js';
+import { constantProfile, modelFigures } from '../../sim/profile.js';
 
 describe('memory warmth', () => {
   it('finds where first touches turn dear and stay so, past a lone dear step', () => {
@@ -17,5 +22,66 @@ describe('memory warmth', () => {
     expect(w.warmMb).toBeNull();
     expect(w.coldMsPerMb).toBeNull();
     expect(() => analyseWarmth([], 40)).toThrow(/no steps/);
+  });
+});
+
+describe('probes before the replays', () => {
+  const probe = (warm: number, warmMb: number | null, cold: number | null) => ({ stepMb: 40, samplesMsPerMb: [warm, warm], warmMsPerMb: warm, warmMb, coldMsPerMb: cold, note: 'n' });
+
+  it('merges several as the median of each figure; a knee counts where most found one', () => {
+    const m = mergeWarmth([probe(0.7, 1280, 3.9), undefined, probe(0.6, 1200, 4.1), probe(0.8, 680, 4.5)])!;
+    expect(m.warmMsPerMb).toBe(0.7);
+    expect(m.warmMb).toBe(1200);
+    expect(m.coldMsPerMb).toBe(4.1);
+    expect(m.samplesMsPerMb).toHaveLength(6);
+    expect(m.probes).toEqual([{ warmMsPerMb: 0.7, warmMb: 1280, coldMsPerMb: 3.9 }, { warmMsPerMb: 0.6, warmMb: 1200, coldMsPerMb: 4.1 }, { warmMsPerMb: 0.8, warmMb: 680, coldMsPerMb: 4.5 }]);
+    // two of three without a knee: none (the medians of the knees found are not a majority's)
+    const n = mergeWarmth([probe(0.7, null, null), probe(0.9, 1000, 4), probe(0.8, null, null)])!;
+    expect([n.warmMsPerMb, n.warmMb, n.coldMsPerMb]).toEqual([0.8, null, null]);
+    expect(mergeWarmth([undefined, undefined])).toBeUndefined();
+  });
+
+  it('puts the merged probes in a profile, keeping the calibration\'s own apart; a profile without probes is left as it was', () => {
+    const base = constantProfile({ create: 10 });
+    const p = { ...base, extra: { cores: 2, memoryWarmth: probe(2.7, 680, 4.4) } };
+    const q = withReplayWarmth(p, [probe(0.7, 1280, 3.9), probe(0.6, 1300, 3.8), probe(0.65, 1200, 4.0)]);
+    expect(modelFigures(q).freeMemory).toEqual({ cheapMsPerMb: 0.65, dearMsPerMb: 3.9, cheapMb: 1280 });
+    expect(q.extra!.memoryWarmthCalibrated).toEqual(p.extra.memoryWarmth);
+    expect(modelFigures(p).freeMemory).toEqual({ cheapMsPerMb: 2.7, dearMsPerMb: 4.4, cheapMb: 680 }); // the original is left alone
+    // merged again (a re-judged grid): the calibration's stays the one kept
+    expect(withReplayWarmth(q, [probe(1, 900, 4)]).extra!.memoryWarmthCalibrated).toEqual(p.extra.memoryWarmth);
+    expect(withReplayWarmth(p, [undefined])).toBe(p);
+  });
+
+  it('reads the probes from a run folder: a single run, or each replay of a series in order', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ol-warmth-'));
+    try {
+      writeFileSync(join(dir, 'run.json'), JSON.stringify({ memoryWarmth: probe(0.7, 1280, 3.9) }));
+      expect(replayWarmths(dir).map((w) => w?.warmMb)).toEqual([1280]);
+      for (const [r, w] of [[10, probe(0.6, 1000, 4)], [2, probe(0.7, 1200, 4)], [0, undefined]] as const) {
+        mkdirSync(join(dir, 'runs', String(r)), { recursive: true });
+        writeFileSync(join(dir, 'runs', String(r), 'run.json'), JSON.stringify(w ? { memoryWarmth: w } : { kind: 'real' }));
+      }
+      expect(replayWarmths(dir).map((w) => w?.warmMb)).toEqual([undefined, 1200, 1000]);
+      writeFileSync(join(dir, 'runs', '2', 'run.json'), '{');
+      expect(() => replayWarmths(dir)).toThrow(/runs\/2\/run\.json: not a run description/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the simulator\'s spread under --free-memory: each cores sample × the probes at the quartiles of the headroom', () => {
+    const base = constantProfile({ create: 10 });
+    const w = mergeWarmth([probe(0.7, 1280, 3.9), probe(0.6, 1300, 3.8), probe(0.65, 700, 4.0), probe(0.8, 1100, 4.2)])!;
+    const p = { ...base, extra: { cores: 2, touchMsPerMb: 3, touchMsPerMbSamples: [2.9, 3, 3.1, 4.2], cpu: { effectiveCores: [1.9, 2] }, memoryWarmth: w } };
+    const ms = spreadMembers(p, { freeMemory: true });
+    // four probes by headroom: 700, 1100, 1280, 1300; nearest-rank quartiles 700, 1100, 1280
+    expect(ms.map((m) => [m.cores, modelFigures(m.profile).freeMemory!.cheapMb])).toEqual([[1.9, 700], [1.9, 1100], [1.9, 1280], [2, 700], [2, 1100], [2, 1280]]);
+    expect(modelFigures(ms[2]!.profile).freeMemory).toEqual({ cheapMsPerMb: 0.7, dearMsPerMb: 3.9, cheapMb: 1280 });
+    expect(ms[0]!.label).toBe('cores 1.9, headroom 700 MB (0.65 then 4 ms/MB)');
+    // without --free-memory, or with a profile whose probes found no knee, the touching quartiles as before
+    expect(spreadMembers(p).map((m) => m.touchMsPerMb)).toEqual([2.9, 3, 3.1, 2.9, 3, 3.1]);
+    const flat = { ...p, extra: { ...p.extra, memoryWarmth: mergeWarmth([probe(0.7, null, null)]) } };
+    expect(spreadMembers(flat, { freeMemory: true }).map((m) => m.touchMsPerMb)).toEqual([2.9, 3, 3.1, 2.9, 3, 3.1]);
   });
 });
