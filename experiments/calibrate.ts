@@ -533,7 +533,7 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
   // last, with the worker gone (it frees what it touched, which would be cheap to touch again for a while)
   o.log('first touches of memory as memory in use grows');
   const warmth = measureMemoryWarmth();
-  if (warmth?.coldMsPerMb != null) o.log(`  first touches cost ${warmth.warmMsPerMb} ms/MB for the first ${warmth.warmMb} MB, then ${warmth.coldMsPerMb}: the simulator charges one figure unless given --free-memory (docs/EXPERIMENTS.md)`);
+  if (warmth?.coldMsPerMb != null) o.log(`  first touches cost ${warmth.warmMsPerMb} ms/MB for the first ${warmth.warmMb} MB, then ${warmth.coldMsPerMb}: the simulator prices first touches by these (--free-memory, the default; validate and grid take them again just before each replay)`);
   // a pause's CPU is about a millisecond: the machine's 10-ms ticks and other work blur it beyond use in 100
   // calls (measured: -0.25 to 4.4 ms where the group read 0.8-1.1), the cgroup does not; but docker's pauses run in
   // its daemon, which the group does not hold

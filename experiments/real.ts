@@ -74,6 +74,14 @@ export function workerIndex(header: string, n: number): number | '' {
   return Number.isInteger(k) && k >= 0 && k < n ? k : '';
 }
 
+/**
+ * The pause before the probe of the host's free memory (RealOptions.warmthProbe), ms: on this project's
+ * machines 72% of 2.4 GB freed was cheap again at once, 10% after 1 s, none after 3 s
+ * (docs/notebook/2026-12-05-touch-headroom.md); a probe taken at once after a calibration read 2,280 MB
+ * cheap where the two after it read 1,320 and 1,360 (docs/notebook/2026-12-07-touch-spread.md).
+ */
+export const PROBE_SETTLE_MS = 3000;
+
 export interface RealOptions {
   plan: Plan;
   out: string;
@@ -286,7 +294,12 @@ async function replay(o: RealOptions, group: CpuGroup | undefined): Promise<bool
     target = { base, statsBases: [base], pids: () => [], stop: async () => {} };
   } else {
     const pk = p.packages ? await preparePackages(p, o.out, log) : undefined;
-    if (o.warmthProbe ?? true) warmth = measureMemoryWarmth({ stopAfterKnee: true });
+    if (o.warmthProbe ?? true) {
+      // memory freed a moment ago (the run before, a calibration) reads cheap for a second or two, until the host
+      // takes it back; the probe waits for that, as the replay's first requests come seconds later
+      await new Promise((r) => setTimeout(r, PROBE_SETTLE_MS));
+      warmth = measureMemoryWarmth({ stopAfterKnee: true });
+    }
     if (o.cluster) {
       target = await startCluster(o, p, pk, log);
     } else {
