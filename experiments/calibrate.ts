@@ -219,6 +219,7 @@ async function timedNoopCalls(w: WorkerProcess, ops: number, warmupInto: number[
 }
 /** First calls touching memory at once, and how often that is measured. */
 const TOUCH_K = 4;
+const TOUCH_REPS = 3;
 /**
  * First calls touching memory one at a time at each later point of the calibration (TOUCH_PHASES): a touch's
  * price drifts by a third with what the machine freed lately and what it holds, so the charged figure is the
@@ -227,7 +228,6 @@ const TOUCH_K = 4;
 const LATE_TOUCH_N = 5;
 /** The later points: on the first worker after its cold, warm and ready calls and at its end; on the paused worker; on the loaded one (sock). */
 const TOUCH_PHASES = ['afterCold', 'firstEnd', 'paused', 'loaded'] as const;
-const TOUCH_REPS = 3;
 /** Pause before each cold call that should find the zygote's spare ready, ms (it is cloned in ~30 ms). */
 const READY_GAP_MS = 200;
 /** Creations timed beside this many spinning handlers per core (at most the second figure: sandboxes the pool holds), LOAD_REPS rounds each (calibration step 5). */

@@ -145,13 +145,21 @@ async function real(a: PlanArgs & ClusterArgs & { out: string; backend: 'sock' |
   say(`${got.complete ? 'done' : 'stopped early'}${which}: ${a.out}`);
 }
 
-async function sim(a: PlanArgs & ClusterArgs & { out: string; profile?: string; cores?: string; backend?: 'sock' | 'docker'; createOnCpu?: boolean; freeMemory?: boolean; cpuSlice?: boolean; responseWake?: boolean; replicas?: number; hopMs?: number; ownCores?: boolean }, built?: Plan): Promise<void> {
+async function sim(a: PlanArgs & ClusterArgs & { out: string; profile?: string; cores?: string; backend?: 'sock' | 'docker'; createOnCpu?: boolean; freeMemory?: boolean; cpuSlice?: boolean; responseWake?: boolean; replicas?: number; hopMs?: number; ownCores?: boolean; warmthFrom?: string }, built?: Plan): Promise<void> {
   const cluster = await clusterOf(a);
   if (a.hopMs !== undefined && !cluster) throw new OlError('OL_ERR_CONFIG', '--hop-ms is a cluster\'s front-to-worker time: give --workers and --balancer too');
   if (a.hopMs !== undefined && !(Number.isFinite(a.hopMs) && a.hopMs >= 0)) throw new OlError('OL_ERR_CONFIG', `--hop-ms: a number of ms >= 0, got ${a.hopMs}`);
   const p = built ?? await plan(a);
   const { runSimReplicated } = await import('./sim.js');
   const pr = profileFor(a.profile);
+  if (a.warmthFrom !== undefined) {
+    // the host's free memory as a real run's replays met it: the probes taken just before each
+    const { replayWarmths, withReplayWarmth } = await import('./memory-warmth.js');
+    if (!existsSync(join(a.warmthFrom, 'run.json'))) throw new OlError('OL_ERR_CONFIG', `--warmth-from: ${a.warmthFrom} holds no run.json (give the folder of an ol-exp real run)`);
+    const probes = replayWarmths(a.warmthFrom);
+    if (!probes.some(Boolean)) throw new OlError('OL_ERR_CONFIG', `--warmth-from: no replay in ${a.warmthFrom} was probed (run.json memoryWarmth; replays made before the probe, or with --worker, have none)`);
+    pr.profile = withReplayWarmth(pr.profile, probes);
+  }
   const cores = coresFor(a.cores, pr.profile);
   const replicas = a.replicas ?? 1;
   const got = await runSimReplicated({ plan: p, out: a.out, policy: a.policy, memoryMb: a.memory, cores, profile: pr.profile, backend: a.backend ?? 'sock', createOnCpu: a.createOnCpu ?? true, freeMemory: a.freeMemory ?? true, cpuSlice: a.cpuSlice ?? false, responseWake: a.responseWake ?? false, replicas, ...(pr.path ? { profilePath: pr.path } : {}),
@@ -227,6 +235,7 @@ async function compare(realDir: string, simDir: string, out: string, spread?: im
       calibrations: calibrations.length > 0
         ? calibrations.map((p, i) => ({ label: `calibration ${i + 1}`, aloneMsPerMb: p.extra?.touchMsPerMb, busyMsPerMb: p.extra?.touchBusyMsPerMb }))
         : simProfileTouch(s.info.profile),
+      ...simFreeMemory(s.info),
     };
   }
   const files = await writeComparisonReport(out, a, r, s);
@@ -264,6 +273,15 @@ function simProfileTouch(profile: unknown): { label: string; aloneMsPerMb?: numb
   const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
   const alone = num(x?.touchMsPerMb), busy = num(x?.touchBusyMsPerMb);
   return alone === undefined && busy === undefined ? [] : [{ label: 'the simulated run\'s profile', aloneMsPerMb: alone, busyMsPerMb: busy }];
+}
+
+/** What a simulated run charged for first touches where it priced them by the host's free memory (run.json's freeMemory and profile), and from where. */
+function simFreeMemory(info: import('./run-files.js').RunInfo): { freeMemory?: NonNullable<import('./first-touch.js').FirstTouchSummary['freeMemory']> } {
+  const p = info.profile as CostProfile | undefined;
+  const fm = info.freeMemory && p ? modelFigures(p).freeMemory : undefined;
+  if (!fm) return {};
+  const from = (p!.extra?.memoryWarmth as { from?: unknown } | undefined)?.from;
+  return { freeMemory: { ...fm, from: typeof from === 'string' ? from : 'the calibration' } };
 }
 
 /** Watches the machine for 3 s before a long job and warns if other work is using a large share of it. */
@@ -315,6 +333,7 @@ await yargs(hideBin(process.argv))
     .option('own-cores', { type: 'boolean', default: false, describe: 'cluster: give each simulated worker --cores of its own (default: they share --cores, as ol-exp real\'s workers share this machine)' })
     .option('out', { type: 'string', default: 'out/sim' })
     .option('profile', { type: 'string', describe: 'cost profile (ol-exp calibrate); default: the bundled one' })
+    .option('warmth-from', { type: 'string', describe: 'price first touches by the probes an ol-exp real run took just before its replays (this folder\'s run.json or runs/*/run.json: memoryWarmth), in place of the profile\'s own' })
     .option('cores', { type: 'string', describe: 'cores (default: the profile\'s effective cores, else this machine\'s)' })
     .option('backend', { choices: ['sock', 'docker'] as const, default: 'sock' as const, describe: 'the backend the real run used (docker sandboxes never fork from zygotes)' })
     .option('create-on-cpu', { type: 'boolean', default: true, describe: 'model sandbox creation (the profile\'s creation lanes at a time; none when it found as many lanes as cores) and destruction as CPU work shared with handlers (--no-create-on-cpu: fixed delays off the CPU)' })
@@ -437,12 +456,12 @@ await yargs(hideBin(process.argv))
     rmSync(calDir, { recursive: true, force: true });
     mkdirSync(calDir, { recursive: true });
     const profiles: import('../sim/profile.js').CostProfile[] = [];
-    // what is left, from the times taken so far (a replay: the plan's span and a worker's start and stop)
+    // what is left, from the times taken so far (a replay: the plan's span, the free-memory probe before it, a worker's start and stop)
     const times = { calibration: [] as number[], replay: [] as number[] };
     const mean = (xs: number[], dflt: number) => (xs.length ? xs.reduce((x, y) => x + y, 0) / xs.length : dflt);
     let replaySpanS = 0, replayStart = 0;
     const left = (calibrationsLeft: number, replaysLeft: number) => {
-      const s = calibrationsLeft * mean(times.calibration, CALIBRATION_S) + replaysLeft * mean(times.replay, replaySpanS + 5) + 15;
+      const s = calibrationsLeft * mean(times.calibration, CALIBRATION_S) + replaysLeft * mean(times.replay, replaySpanS + 10) + 15;
       return s >= 90 ? `about ${Math.round(s / 60)} min left` : `about ${Math.round(s)} s left`;
     };
     const calibrateNow = async () => {

@@ -77,11 +77,20 @@ export interface FirstTouchSummary {
   replays: ({ label: string } & FirstTouch)[];
   /** Each calibration's touch CPU per MB, one first call alone and beside other first calls (what the simulator charges). */
   calibrations: { label: string; aloneMsPerMb?: number; busyMsPerMb?: number }[];
+  /** What the simulated run charged where it priced first touches by the host's free memory (--free-memory), and where those figures came from. */
+  freeMemory?: { cheapMsPerMb: number; dearMsPerMb: number; cheapMb: number; from: string };
+}
+
+/** What the simulator charged: the free-memory prices where it used them (the calibrations' one figure beside), else each calibration's figure. */
+export function chargedText(f: FirstTouchSummary): string {
+  const cals = f.calibrations.map((c) => `${c.label} ${c.busyMsPerMb?.toFixed(2) ?? '?'}${f.freeMemory ? '' : ' charged'} (${c.aloneMsPerMb?.toFixed(2) ?? '?'} alone)`).join(', ');
+  if (!f.freeMemory) return cals || 'no calibration given';
+  const m = f.freeMemory;
+  return `the simulator charged ${m.cheapMsPerMb.toFixed(2)} in the first ${Math.round(m.cheapMb)} MB and in memory just freed, ${m.dearMsPerMb.toFixed(2)} beyond (${m.from})${cals ? `; the one figure, not charged: ${cals}` : ''}`;
 }
 
 /** One line of text for the summary. */
 export function firstTouchText(f: FirstTouchSummary): string {
   const reps = f.replays.map((r) => `${r.label} ${r.medianMsPerMb.toFixed(2)} (${r.calls} cold starts)`).join(', ');
-  const cals = f.calibrations.map((c) => `${c.label} ${c.busyMsPerMb?.toFixed(2) ?? '?'} charged (${c.aloneMsPerMb?.toFixed(2) ?? '?'} alone)`).join(', ');
-  return `first touches of memory, the lambda's own CPU per MB (median over cold starts): ${reps || 'no replay reported any'}; ${cals || 'no calibration given'} (the price moves with the machine's memory state: compare validations whose figures are alike)`;
+  return `first touches of memory, the lambda's own CPU per MB (median over cold starts): ${reps || 'no replay reported any'}; ${chargedText(f)} (the price moves with the machine's memory state: compare validations whose figures are alike)`;
 }

@@ -31,6 +31,9 @@ import { checkFeasible, runReal } from './real.js';
 import { readRun, type InvocationRow, type RunInfo } from './run-files.js';
 import { runSim, runSimReplicated } from './sim.js';
 
+/** A replay's time beyond the plan's span, s: the free-memory probe before it (3 s settle, about 2 s probe), its worker's start and stop. */
+const REPLAY_OVERHEAD_S = 12;
+
 export interface GridOptions {
   /** Builds the plan at a duration scale (every other plan option fixed). */
   makePlan: (durationScale: number) => Promise<Plan>;
@@ -300,7 +303,7 @@ export async function runGrid(o: GridOptions): Promise<GridResult> {
   const spanS = Math.max(...[...plans.values()].map((p) => p.spanMs / 1000));
   const replays = cells.length * o.realRuns;
   const left0 = found.filter((x) => x.has !== x.want).length;
-  log(`${cells.length} cells × ${o.realRuns} replays of ${spanS.toFixed(0)} s = ${replays} replays${left0 < replays ? `, ${replays - left0} complete already` : ''} (about ${Math.round((left0 * (spanS + 7)) / 60)} min), then ${cells.length} × ${o.replicas} simulations`);
+  log(`${cells.length} cells × ${o.realRuns} replays of ${spanS.toFixed(0)} s = ${replays} replays${left0 < replays ? `, ${replays - left0} complete already` : ''} (about ${Math.round((left0 * (spanS + REPLAY_OVERHEAD_S)) / 60)} min), then ${cells.length} × ${o.replicas} simulations`);
 
   // 4. real replays, round by round, cells shuffled in each round
   let done = 0;
@@ -313,7 +316,7 @@ export async function runGrid(o: GridOptions): Promise<GridResult> {
       const dir = join(c.dir, 'real', String(r));
       done++;
       if (doneAlready(dir, p.planSha256)) continue;
-      const left = (replays - done + 1) * (replayTimes.length ? replayTimes.reduce((a, b) => a + b, 0) / replayTimes.length : spanS + 7);
+      const left = (replays - done + 1) * (replayTimes.length ? replayTimes.reduce((a, b) => a + b, 0) / replayTimes.length : spanS + REPLAY_OVERHEAD_S);
       log(`  replay ${done}/${replays}: ${c.id}, round ${r + 1} (about ${Math.round(left / 60)} min left)`);
       rmSync(dir, { recursive: true, force: true });
       const t = performance.now();

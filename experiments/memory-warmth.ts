@@ -43,14 +43,21 @@ export interface MemoryWarmth {
 /** A step costing this many times the warm figure is a cold one. */
 export const WARMTH_KNEE = 1.25;
 
-/** Warm and cold figures from per-step costs (ms/MB). */
+/** Steps after a knee whose median must be dear too (and, when the measurement stops at the knee, the steps it takes there): three noisy steps in a row are not a knee. */
+export const AFTER_KNEE = 8;
+
+/**
+ * Warm and cold figures from per-step costs (ms/MB). The knee: the first of three steps in a row above
+ * WARMTH_KNEE × warm whose next AFTER_KNEE steps (as many as there are) have a median above it too.
+ */
 export function analyseWarmth(samples: number[], stepMb: number): MemoryWarmth {
   if (samples.length === 0) throw new Error('memory warmth: no steps measured');
   const r = (x: number) => Math.round(x * 1000) / 1000;
   const warm = median(samples.slice(0, Math.min(5, samples.length)));
+  const dear = WARMTH_KNEE * warm;
   let knee = -1;
   for (let i = 0; i + 2 < samples.length; i++) {
-    if (samples[i]! > WARMTH_KNEE * warm && samples[i + 1]! > WARMTH_KNEE * warm && samples[i + 2]! > WARMTH_KNEE * warm) {
+    if (samples[i]! > dear && samples[i + 1]! > dear && samples[i + 2]! > dear && median(samples.slice(i, i + AFTER_KNEE)) > dear) {
       knee = i;
       break;
     }
@@ -61,16 +68,17 @@ export function analyseWarmth(samples: number[], stepMb: number): MemoryWarmth {
     warmMsPerMb: r(warm),
     warmMb: knee < 0 ? null : knee * stepMb,
     coldMsPerMb: knee < 0 ? null : r(median(samples.slice(knee))),
-    note: `CPU per MB of first touches (python3, one byte per 4 KiB page), ${stepMb} MB at a time, memory held as it grows; warm: the first steps; cold: from the first of three steps above ${WARMTH_KNEE} x warm`,
+    note: `CPU per MB of first touches (python3, one byte per 4 KiB page), ${stepMb} MB at a time, memory held as it grows; warm: the first steps; cold: from the first of three steps above ${WARMTH_KNEE} x warm whose next ${AFTER_KNEE} have a median above it too`,
   };
 }
-
-/** Steps measured past the knee when the measurement stops there (`stopAfterKnee`): the dear figure is their median. */
-export const AFTER_KNEE = 8;
 
 const CHILD = `
 import sys, time
 step, top, knee = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+def med(xs):
+    s = sorted(xs)
+    n = len(s)
+    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
 held, out = [], []
 for _ in range(top // step):
     c0 = time.process_time()
@@ -79,12 +87,11 @@ for _ in range(top // step):
         h[i] = 1
     out.append((time.process_time() - c0) * 1e3 / step)
     held.append(h)
-    # with a knee factor: done AFTER_KNEE steps past the first of three dear ones
-    if knee > 0 and len(out) >= 5:
-        warm = sorted(out[:5])[2]
-        dear = [x > knee * warm for x in out]
-        first = next((i for i in range(len(out) - 2) if dear[i] and dear[i + 1] and dear[i + 2]), -1)
-        if first >= 0 and len(out) >= first + ${AFTER_KNEE}:
+    # with a knee factor: done AFTER_KNEE steps past the knee as analyseWarmth finds it (three dear steps in a
+    # row whose AFTER_KNEE steps from there have a dear median); each step checks the one AFTER_KNEE back
+    if knee > 0 and len(out) >= ${AFTER_KNEE}:
+        i, dear = len(out) - ${AFTER_KNEE}, knee * med(out[:5])
+        if all(x > dear for x in out[i:i + 3]) and med(out[i:]) > dear:
             break
 print(out)
 `;
@@ -126,7 +133,7 @@ export function mergeWarmth(ws: readonly (MemoryWarmth | undefined)[]): MemoryWa
   };
 }
 
-/** The probes in a real run's folder (run.json, or each replay's under runs/), in replay order; an entry per replay (undefined where none was taken). */
+/** The probes in a real run's folder (run.json, or each replay's under runs/), in replay order, analysed from their steps; an entry per replay (undefined where none was taken). */
 export function replayWarmths(dir: string): (MemoryWarmth | undefined)[] {
   const runs = join(dir, 'runs');
   const files = existsSync(runs)
@@ -139,7 +146,8 @@ export function replayWarmths(dir: string): (MemoryWarmth | undefined)[] {
     } catch (e) {
       throw new Error(`${f}: not a run description (${(e as Error).message})`);
     }
-    return isWarmth(w) ? w : undefined;
+    // the figures again from the steps, by today's rule (a probe's figures are what the version that took it made of them)
+    return isWarmth(w) ? analyseWarmth(w.samplesMsPerMb, w.stepMb) : undefined;
   });
 }
 

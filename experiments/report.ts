@@ -6,6 +6,7 @@ import type { RunInfo } from './run-files.js';
 import { rangeText } from './spread.js';
 import { intervalText, selfText } from './uncertainty.js';
 import { figureModesText } from './modes.js';
+import { chargedText } from './first-touch.js';
 import { barChart, lineChart, type Series } from '../reports/charts.js';
 import { writeHtml, writePdf, type ReportChart, type ReportDoc } from '../reports/document.js';
 
@@ -135,11 +136,10 @@ export async function writeComparisonReport(
           ] : []),
           ...(a.firstTouch ? [
             ['first touches of memory', `the lambda's own CPU per MB on its first call (median over each replay's cold starts), which moves with the machine's memory state (compare validations whose figures are alike): ` +
-              a.firstTouch.replays.map((x) => `${x.label} ${x.medianMsPerMb.toFixed(2)} ms/MB (${x.calls})`).join(', ') +
-              (a.firstTouch.calibrations.length ? '; ' + a.firstTouch.calibrations.map((c) => `${c.label}: ${c.busyMsPerMb?.toFixed(2) ?? '?'} ms/MB charged, ${c.aloneMsPerMb?.toFixed(2) ?? '?'} alone`).join(', ') : '')] as [string, string],
+              a.firstTouch.replays.map((x) => `${x.label} ${x.medianMsPerMb.toFixed(2)} ms/MB (${x.calls})`).join(', ') + '; ' + chargedText(a.firstTouch)] as [string, string],
           ] : []),
           ...(a.simSpread ? [
-            ['over the calibration\'s spread', `${a.simSpread.members.length} simulations (each effective-cores sample × the quartiles of the memory-touching cost): cold starts ${rangeText(a.simSpread.coldStarts, 0)} (real ${a.real.coldStarts}: ${a.simSpread.realWithin.coldStarts ? 'within' : 'outside'}), p50 ${rangeText(a.simSpread.p50, 2)} ms (${a.simSpread.realWithin.p50 ? 'within' : 'outside'}), p99 ${rangeText(a.simSpread.p99, 0)} ms (${a.simSpread.realWithin.p99 ? 'within' : 'outside'})`] as [string, string],
+            ['over the calibration\'s spread', `${a.simSpread.members.length} simulations (each effective-cores sample × the quartiles of the memory-touching cost, or with first touches priced by the host's free memory the probes at the quartiles of their cheap headroom): cold starts ${rangeText(a.simSpread.coldStarts, 0)} (real ${a.real.coldStarts}: ${a.simSpread.realWithin.coldStarts ? 'within' : 'outside'}), p50 ${rangeText(a.simSpread.p50, 2)} ms (${a.simSpread.realWithin.p50 ? 'within' : 'outside'}), p99 ${rangeText(a.simSpread.p99, 0)} ms (${a.simSpread.realWithin.p99 ? 'within' : 'outside'})`] as [string, string],
             ...a.simSpread.members.map((m): [string, string] => [`  ${m.label}`, `cold starts ${m.coldStarts}, p50 ${f2(m.p50)} ms, p99 ${f2(m.p99)} ms`]),
           ] : []),
         ],

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { projectPath } from '../../common/paths.js';
 import { modelFigures } from '../../core/profile.js';
+import { analyseWarmth } from '../../experiments/memory-warmth.js';
 import { readRepeats } from '../../experiments/repeats.js';
 import { readRun } from '../../experiments/run-files.js';
 import { loadProfile } from '../../sim/profile.js';
@@ -143,7 +144,8 @@ describe('ol-exp real, end to end (sock backend, needs root)', () => {
     // what first touches cost was probed just before each replay; the simulation priced them so (--free-memory by default)
     const probes = [0, 1].map((i) => readRun(join(dir, 'v', 'real', 'runs', String(i))).info.memoryWarmth!);
     for (const w of probes) expect(w.warmMsPerMb).toBeGreaterThan(0);
-    expect((merged.extra as { memoryWarmth: { probes: unknown[] } }).memoryWarmth.probes).toEqual(probes.map((w) => ({ warmMsPerMb: w.warmMsPerMb, warmMb: w.warmMb, coldMsPerMb: w.coldMsPerMb })));
+    // (each read again from its steps)
+    expect((merged.extra as { memoryWarmth: { probes: unknown[] } }).memoryWarmth.probes).toEqual(probes.map((p) => analyseWarmth(p.samplesMsPerMb, p.stepMb)).map((w) => ({ warmMsPerMb: w.warmMsPerMb, warmMb: w.warmMb, coldMsPerMb: w.coldMsPerMb })));
     expect((merged.extra as { memoryWarmthCalibrated?: unknown }).memoryWarmthCalibrated).toBeDefined();
     expect(readRun(join(dir, 'v', 'sim')).info.freeMemory).toBe(modelFigures(merged).freeMemory !== undefined);
     expect(r.stdout).toMatch(/first touches just before the replays: \d+(\.\d+)? ms\/MB/);

@@ -44,5 +44,10 @@ describe('first touches in a replay', () => {
     const t = firstTouchText({ replays: [{ label: 'run 0', calls: 32, medianMsPerMb: 0.631 }], calibrations: [{ label: 'calibration 1', aloneMsPerMb: 0.497, busyMsPerMb: 0.763 }] });
     expect(t).toContain('run 0 0.63 (32 cold starts)');
     expect(t).toContain('calibration 1 0.76 charged (0.50 alone)');
+    // priced by the host's free memory: what was charged, from where; the calibration's one figure beside, not charged
+    const f = firstTouchText({ replays: [{ label: 'run 0', calls: 32, medianMsPerMb: 0.631 }], calibrations: [{ label: 'calibration 1', aloneMsPerMb: 0.497, busyMsPerMb: 0.763 }],
+      freeMemory: { cheapMsPerMb: 0.701, dearMsPerMb: 3.865, cheapMb: 1360, from: 'probes before 3 replay(s)' } });
+    expect(f).toContain('the simulator charged 0.70 in the first 1360 MB and in memory just freed, 3.87 beyond (probes before 3 replay(s)); the one figure, not charged: calibration 1 0.76 (0.50 alone)');
+    expect(f).not.toContain('0.76 charged');
   });
 });

@@ -1,11 +1,14 @@
 /** Warm and cold first-touch figures from per-step costs (experiments/memory-warmth.ts), on made-up steps; probes merged and put in profiles. */
 import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { analyseWarmth, mergeWarmth, replayWarmths, withReplayWarmth } from '../../experiments/memory-warmth.js';
 import { spreadMembers } from '../../experiments/spread.js';
-import { constantProfile, modelFigures } from '../../sim/profile.js';
+import { readRun } from '../../experiments/run-files.js';
+import { constantProfile, modelFigures, type CostProfile } from '../../sim/profile.js';
+import { projectPath } from '../../common/paths.js';
 
 describe('memory warmth', () => {
   it('finds where first touches turn dear and stay so, past a lone dear step', () => {
@@ -15,6 +18,15 @@ describe('memory warmth', () => {
     expect(w.warmMb).toBe(240);
     expect(w.coldMsPerMb).toBe(4.3);
     expect(w.samplesMsPerMb).toHaveLength(11);
+  });
+
+  it('three noisy steps in a row are not a knee: the steps after them must be dear too', () => {
+    const cheap = [0.65, 0.66, 0.64, 0.65, 0.66];
+    const w = analyseWarmth([...cheap, 0.9, 0.9, 0.9, 0.66, 0.65, 0.64, 0.66, 0.65, 0.66, 3.5, 3.6, 3.7, 3.9, 3.5, 3.6, 3.8, 3.7], 40);
+    expect(w.warmMb).toBe(560);
+    expect(w.coldMsPerMb).toBe(3.65);
+    // a probe stopped 8 steps past a noisy run (an older rule) has no knee at all
+    expect(analyseWarmth([...cheap, 0.9, 0.9, 0.9, 0.66, 0.65, 0.64, 0.66, 0.65], 40).warmMb).toBeNull();
   });
 
   it('no knee: every step alike (bare metal, or a warm set larger than measured)', () => {
@@ -27,6 +39,8 @@ describe('memory warmth', () => {
 
 describe('probes before the replays', () => {
   const probe = (warm: number, warmMb: number | null, cold: number | null) => ({ stepMb: 40, samplesMsPerMb: [warm, warm], warmMsPerMb: warm, warmMb, coldMsPerMb: cold, note: 'n' });
+  /** A probe as run.json holds it: its steps, cheap up to warmMb then 8 dear (its figures as an older rule made them: read again from the steps). */
+  const recorded = (warm: number, warmMb: number, cold: number) => ({ ...probe(warm, 0, 0), samplesMsPerMb: [...Array<number>(warmMb / 40).fill(warm), ...Array<number>(8).fill(cold)] });
 
   it('merges several as the median of each figure; a knee counts where most found one', () => {
     const m = mergeWarmth([probe(0.7, 1280, 3.9), undefined, probe(0.6, 1200, 4.1), probe(0.8, 680, 4.5)])!;
@@ -56,9 +70,9 @@ describe('probes before the replays', () => {
   it('reads the probes from a run folder: a single run, or each replay of a series in order', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ol-warmth-'));
     try {
-      writeFileSync(join(dir, 'run.json'), JSON.stringify({ memoryWarmth: probe(0.7, 1280, 3.9) }));
-      expect(replayWarmths(dir).map((w) => w?.warmMb)).toEqual([1280]);
-      for (const [r, w] of [[10, probe(0.6, 1000, 4)], [2, probe(0.7, 1200, 4)], [0, undefined]] as const) {
+      writeFileSync(join(dir, 'run.json'), JSON.stringify({ memoryWarmth: recorded(0.7, 1280, 3.9) }));
+      expect(replayWarmths(dir).map((w) => [w?.warmMb, w?.coldMsPerMb])).toEqual([[1280, 3.9]]);
+      for (const [r, w] of [[10, recorded(0.6, 1000, 4)], [2, recorded(0.7, 1200, 4)], [0, undefined]] as const) {
         mkdirSync(join(dir, 'runs', String(r)), { recursive: true });
         writeFileSync(join(dir, 'runs', String(r), 'run.json'), JSON.stringify(w ? { memoryWarmth: w } : { kind: 'real' }));
       }
@@ -84,4 +98,33 @@ describe('probes before the replays', () => {
     const flat = { ...p, extra: { ...p.extra, memoryWarmth: mergeWarmth([probe(0.7, null, null)]) } };
     expect(spreadMembers(flat, { freeMemory: true }).map((m) => m.touchMsPerMb)).toEqual([2.9, 3, 3.1, 2.9, 3, 3.1]);
   });
+});
+
+describe('ol-exp sim --warmth-from', () => {
+  it('prices first touches by a real run\'s probes, and names a folder without any', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ol-warmth-cli-'));
+    const cli = projectPath('dist', 'experiments', 'cli.js');
+    const args = ['sim', '--minutes', '1:5', '--time-scale', '60', '--policy', 'lru', '--memory', '2000'];
+    try {
+      const real = join(dir, 'real');
+      mkdirSync(real);
+      writeFileSync(join(real, 'run.json'), JSON.stringify({ kind: 'real' }));
+      const none = spawnSync(process.execPath, [cli, ...args, '--warmth-from', real, '--out', join(dir, 's0')], { encoding: 'utf8' });
+      expect(none.status).toBe(2);
+      expect(none.stderr).toMatch(/--warmth-from: no replay in .*real was probed/);
+      const nowhere = spawnSync(process.execPath, [cli, ...args, '--warmth-from', join(dir, 'nowhere'), '--out', join(dir, 's0')], { encoding: 'utf8' });
+      expect(nowhere.stderr).toMatch(/--warmth-from: .*nowhere holds no run\.json/);
+      const steps = [...Array<number>(32).fill(0.7), ...Array<number>(8).fill(3.9)];
+      writeFileSync(join(real, 'run.json'), JSON.stringify({ kind: 'real', memoryWarmth: { stepMb: 40, samplesMsPerMb: steps, warmMsPerMb: 0.7, warmMb: 1280, coldMsPerMb: 3.9, note: 'n' } }));
+      const r = spawnSync(process.execPath, [cli, ...args, '--warmth-from', real, '--out', join(dir, 's1')], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      const info = readRun(join(dir, 's1')).info;
+      expect(info.freeMemory).toBe(true);
+      const p = info.profile as CostProfile;
+      expect(modelFigures(p).freeMemory).toEqual({ cheapMsPerMb: 0.7, dearMsPerMb: 3.9, cheapMb: 1280 });
+      expect((p.extra!.memoryWarmth as { from: string }).from).toBe('probes before 1 replay(s)');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
