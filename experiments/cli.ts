@@ -486,12 +486,13 @@ await yargs(hideBin(process.argv))
     }, p);
     // a series stopped early has made fewer, never none (the first comes before the first replay)
     // the host's free memory as the replays met it: the probes taken just before each (experiments/memory-warmth.ts)
-    const { replayWarmths, withReplayWarmth, mergeWarmth } = await import('./memory-warmth.js');
+    const { replayWarmths, withReplayWarmth } = await import('./memory-warmth.js');
     const probes = replayWarmths(join(out, 'real'));
-    writeFileSync(join(out, 'profile.json'), JSON.stringify(withReplayWarmth(mergeCalibrations(profiles), probes), null, 2) + '\n');
+    const merged = mergeCalibrations(profiles), probed = withReplayWarmth(merged, probes);
+    writeFileSync(join(out, 'profile.json'), JSON.stringify(probed, null, 2) + '\n');
     say(`    merged ${profiles.length} calibrations into ${join(out, 'profile.json')} (each in ${calDir})`);
-    const mw = mergeWarmth(probes);
-    if (mw) say(`    first touches just before the replays: ${mw.warmMsPerMb} ms/MB${mw.warmMb !== null ? ` for the first ${mw.warmMb} MB, then ${mw.coldMsPerMb}` : ''} (medians of ${probes.filter(Boolean).length} probes; what the simulator charges)`);
+    const mw = probed === merged ? undefined : probed.extra?.memoryWarmth as import('./memory-warmth.js').MemoryWarmth;
+    if (mw) say(`    first touches just before the replays: ${mw.warmMsPerMb} ms/MB${mw.warmMb !== null ? ` for the first ${mw.warmMb} MB, then ${mw.coldMsPerMb}` : ''} (medians of ${probes.filter(Boolean).length} probes; ${a.freeMemory && mw.warmMb !== null ? 'what the simulator charges' : 'the simulator charges one figure'})`);
     say(`3/4 simulating the same invocations (${a.replicas} replications)`);
     await sim({ ...(a as unknown as PlanArgs), out: join(out, 'sim'), profile: join(out, 'profile.json'), backend: a.backend as 'sock', replicas: a.replicas, freeMemory: a.freeMemory }, p);
     say(`    and again over the calibration's spread (each effective-cores sample × ${a.freeMemory ? 'the probes\' quartiles of the cheap headroom' : 'the quartiles of the memory-touching cost'})`);
