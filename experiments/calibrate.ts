@@ -157,12 +157,14 @@ const IDLE_WINDOW_MS = 500;
  * machine a burst of someone else's work spoils a batch, not the figure
  * (one window over all the ops once read several times the quiet value).
  * Also returns the median idle rate, busy ms per ms. Given `group`, the
- * same per op as that cgroup counts it (less its own idle rate, taken in
- * the same windows), one figure per batch.
+ * same per op as that cgroup counts it (less its own idle rate: the median
+ * over the same windows), one figure per batch.
  */
 export async function cpuPerOp(ops: number, fn: (from: number, to: number) => Promise<void>, group?: CpuGroup, meter: CpuMeter = MACHINE_METER): Promise<{ perOp: number; idlePerMs: number; batches: number[]; groupBatches: number[] }> {
   const k = Math.max(1, Math.min(CPU_BATCHES, ops));
-  const per: number[] = [], idle: number[] = [], byGroup: number[] = [];
+  const per: number[] = [], idle: number[] = [];
+  // the group's own: its idle rate in each window, and each batch's usage, wall time and ops
+  const gIdle: number[] = [], gBatch: { used: number; wall: number; ops: number }[] = [];
   for (let b = 0; b < k; b++) {
     const from = Math.floor((b * ops) / k), to = Math.floor(((b + 1) * ops) / k);
     const g0 = group?.usageMs() ?? 0;
@@ -173,8 +175,14 @@ export async function cpuPerOp(ops: number, fn: (from: number, to: number) => Pr
     const g2 = group?.usageMs() ?? 0;
     idle.push(rate);
     per.push(Math.max(0, (busy - rate * wall) / (to - from)));
-    if (group) byGroup.push(Math.max(0, (g2 - g1 - ((g1 - g0) / i.wall) * wall) / (to - from)));
+    gIdle.push((g1 - g0) / i.wall);
+    gBatch.push({ used: g2 - g1, wall, ops: to - from });
   }
+  // the group holds only the experiment's processes, whose idle rate stays put while a worker is measured: the
+  // median of the windows, so a window that caught the worker's own background (a spare's clone, a cgroup refill
+  // after the cold calls) spoils no batch (one such window took a batch to 0 in CI)
+  const gRate = median(gIdle);
+  const byGroup = group ? gBatch.map((x) => Math.max(0, (x.used - gRate * x.wall) / x.ops)) : [];
   return { perOp: median(per), idlePerMs: median(idle), batches: per.map(round), groupBatches: byGroup };
 }
 

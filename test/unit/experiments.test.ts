@@ -284,6 +284,21 @@ describe('comparison', () => {
     expect(one).toEqual({ perOp: 7, idlePerMs: 0, batches: [7], groupBatches: [] });
   });
 
+  it('the group\'s CPU per call: each batch less the median of the group\'s idle windows, so a window that caught a burst spoils no batch', async () => {
+    // the group idles at 0.2 ms per ms, but the window before the third batch catches 1.0 (the worker's own background);
+    // each op is 3 ms of the group's CPU over 10 ms of wall
+    const windows = [0.2, 0.2, 1.0, 0.2, 0.2];
+    let used = 0, now = 0, batch = 0;
+    const meter = { busyMs: () => 0, nowMs: () => now, idle: async (ms: number) => { used += windows[batch]! * ms; now += ms; } };
+    const group = { usageMs: () => used } as unknown as Parameters<typeof cpuPerOp>[2];
+    const got = await cpuPerOp(10, async (from, to) => {
+      for (let i = from; i < to; i++) { used += 3 + 0.2 * 10; now += 10; }
+      batch++;
+    }, group, meter);
+    // each window's own rate would have taken the third batch to max(0, (10 - 1.0 * 20) / 2) = 0
+    expect(got.groupBatches.map((x) => Math.round(x * 1e9) / 1e9)).toEqual([3, 3, 3, 3, 3]);
+  });
+
   it('a truncated run file or an unknown function is a clear error', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ol-bad-'));
     await runSim({ plan: buildPlan(opts()), out: dir, policy: 'lru', memoryMb: 4096, cores: 2, profile: loadProfile() });
