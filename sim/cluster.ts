@@ -3,10 +3,11 @@
  * request with a core balancer (core/balancers/), the same objects the
  * boss runs. Each worker is a whole single-worker model (sim/simulator.ts)
  * with its own pool, cores, keep-alive policy, zygotes and random streams;
- * the front only routes. Per arrival, every worker is first brought to the
- * arrival's time (so the in-flight counts the balancer reads are exact, as
- * the boss's own books are), the balancer picks, and the request reaches
- * the chosen worker `hopMs` later. Free memory and warm sandboxes are read
+ * the front only routes. Per arrival, the in-flight counts the balancer
+ * reads are exact, as the boss's own books are: every worker whose count
+ * may have fallen since (one of its invocations may have ended: see
+ * Simulator.doneBound) is first brought to the arrival's time; the
+ * balancer picks, and the request reaches the chosen worker `hopMs` later. Free memory and warm sandboxes are read
  * from the workers only every `viewRefreshMs`, as the boss polls /stats.
  * A balancer that reads nothing of the workers (round-robin, random, the
  * hashes) needs none of that: its placements are kept and each worker is
@@ -264,10 +265,15 @@ export class ClusterSimulator {
     const ws = this.workers, views = this.#views, n = ws.length;
     const reads = balancerFactory(this.#balancer.name).reads ?? [];
     const readFree = reads.includes('freeMb'), readWarm = reads.includes('warm'), readLoad = reads.includes('inFlight');
-    // for balancers that read loads, workers ordered by their next event: only those with an event before an
-    // arrival are advanced to it (a worker with none has nothing to integrate but time, which its next advance
-    // does exactly); kept only for those balancers
+    // for balancers that read loads, workers ordered by the time their in-flight count may next fall: only those
+    // due before an arrival are brought to it (the others' counts are what they were; their other events, and the
+    // time between, run when they are next brought forward or fed, in the same order). Where something watches
+    // the workers' events as they happen across workers, or the workers share cores, each event is due.
     const heap = new WorkerHeap(n);
+    const bounded = readLoad && !this.#shared && !this.#watched;
+    if (bounded) for (const w of ws) w.listInFlight();
+    const due = bounded ? (w: Simulator) => w.doneBound() : (w: Simulator) => w.nextEventTime();
+    let lastAt = -Infinity;
     let first = true;
     let seq = 0;
     const onPlace = this.#onPlace;
@@ -283,9 +289,10 @@ export class ClusterSimulator {
           first = false;
           for (let k = 0; k < n; k++) {
             ws[k]!.advanceTo(at);
-            if (readLoad) heap.set(k, ws[k]!.nextEventTime());
+            if (readLoad) heap.set(k, due(ws[k]!));
           }
         }
+        lastAt = at;
         if (this.#shared) this.#lockstepBefore(at);
         // a balancer that reads no in-flight counts needs no worker brought to the arrival: each worker's
         // events depend on its own arrivals only, and it runs those due when it is next fed (or at the end)
@@ -295,7 +302,7 @@ export class ClusterSimulator {
           if (w.clock.now() <= at) w.advanceTo(at);
           this.#setLoad(k, w.inFlight);
           // an event due at the arrival's own time that runs after arrivals waits for the next one
-          const next = w.nextEventTime();
+          const next = due(w);
           heap.set(k, next <= at ? at + 1e-9 : next);
         }
         if ((readFree || readWarm) && at >= this.#nextRefresh) {
@@ -305,7 +312,7 @@ export class ClusterSimulator {
             if (w.clock.now() <= at) w.advanceTo(at);
             if (readFree) views[k]!.freeMb = w.freeMb;
             if (readWarm) views[k]!.warmByFn = w.warmCounts();
-            if (readLoad) heap.set(k, w.nextEventTime());
+            if (readLoad) heap.set(k, due(w));
           }
           this.#nextRefresh = at + this.#refresh;
         }
@@ -321,11 +328,14 @@ export class ClusterSimulator {
         const w = ws[k]!;
         w.feed(f, at + this.#hop, dur[i]!, mem[i]!, init[i]!);
         this.#setLoad(k, w.inFlight);
-        if (readLoad) heap.set(k, w.nextEventTime());
+        if (readLoad) heap.set(k, due(w));
       }
       onBatch?.();
     }
     buffer?.feed(ws);
+    // a front that reads loads read every worker at every arrival, the last one too: each worker's span (and the
+    // memory it integrates) runs to it at least, whenever the front last had to bring it forward
+    if (readLoad && !this.#shared) for (const w of ws) if (w.clock.now() < lastAt) w.advanceTo(lastAt);
     if (this.#shared) this.#lockstepToEnd();
     const results = ws.map((w) => w.finish());
     const total = addUp(results);

@@ -20,7 +20,7 @@ import type { SimConfig } from './config.js';
 import type { Cpu } from './cpu.js';
 import type { StartupModel } from './import-cache.js';
 import type { CostModel } from './profile.js';
-import type { Request } from './request.js';
+import { below, type Request } from './request.js';
 
 /** Priority of start-up and dispatch events at equal times (the simulator's order). */
 export const P_DISPATCH = 0;
@@ -103,7 +103,11 @@ export class CreationModel {
         this.#lanes[k] = at + coldStartMs;
       }
       this.#host.begin(req, destroyCost + wait + coldStartMs);
-    } else if (overCommitted) {
+      return;
+    }
+    // on the CPU: the destroys, then the creation's two parts at no more than a core each, then its handler
+    req.notBefore = below(now + destroyCost + coldStartMs + req.dur);
+    if (overCommitted) {
       // destroyOnCpu: as the worker, the new sandbox waits until dying sandboxes' memory is gone
       this.#memWaiters.push(req);
     } else {
@@ -164,6 +168,7 @@ export class CreationModel {
     if (next) this.#cpuStart(next);
     const dispatch = this.#costs.sample.warmDispatch(this.#rng);
     req.startupMs = now - req.beginAt + dispatch;
+    req.notBefore = below(now + dispatch + req.dur);
     if (dispatch > 0) this.#clock.schedule(now + dispatch, this.#host.execStart, req, P_DISPATCH);
     else this.#host.execStart(req);
   }

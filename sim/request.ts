@@ -33,6 +33,15 @@ export class Request {
   beginAt = 0;
   /** A cluster sharing one machine's cores (CpuShare): the worker whose job this is. */
   owner = 0;
+  /**
+   * A time before which this request cannot end (its completion is at or
+   * after it): arrival plus its handler's work at first, tightened as its
+   * start-up is scheduled. A cluster front that reads loads wakes a worker
+   * only when one of these is due (Simulator.doneBound).
+   */
+  notBefore: number;
+  /** Its place in the worker's list of requests in flight (Simulator.doneBound), -1 when not listed. */
+  liveIx = -1;
   constructor(
     readonly seq: number,
     readonly fnId: number,
@@ -40,6 +49,17 @@ export class Request {
     public dur: number,
     readonly mem: number,
     readonly init: number,
-  ) {}
+  ) {
+    this.notBefore = below(arrival + dur);
+  }
+}
+
+/**
+ * A little under `t`: a completion computed by the CPU model's running
+ * tags may come out a few rounding steps before the sum it equals in exact
+ * arithmetic, and a bound must never be above the completion.
+ */
+export function below(t: number): number {
+  return t - 1e-6 - Math.abs(t) * 1e-9;
 }
 

@@ -22,7 +22,7 @@ import { VirtualClock } from '../core/clock.js';
 import type { SimConfig } from './config.js';
 import { makeCpu, type Cpu } from './cpu.js';
 import { LatencyHistogram } from '../common/histogram.js';
-import { Request, SimSandbox } from './request.js';
+import { below, Request, SimSandbox } from './request.js';
 import type { FunctionStats, SimEvent, SimHooks, SimResult } from './results.js';
 import type { DestroyReason, Policy } from '../core/policy.js';
 import { Route, SandboxPool, type PoolDecision, type PoolEffects } from '../core/pool.js';
@@ -37,6 +37,8 @@ export type { FunctionStats, InvocationRecord, MemorySample, SimEvent, SimHooks,
 // P_DISPATCH = 0 (start-ups and dispatches, creation.ts), then arrivals, then housekeeping
 const P_ARRIVAL = 1;
 const P_HOUSEKEEPING = 2;
+/** doneBound scans at most this many requests in flight (beyond: the next event). */
+const DONE_SCAN_MAX = 64;
 
 export function newFnStats(): FunctionStats {
   return { invocations: 0, cold: 0, warm: 0, unpaused: 0, queued: 0, dropped: 0, latency: new LatencyHistogram(7) };
@@ -159,6 +161,8 @@ export class Simulator implements PoolEffects<SimSandbox> {
   readonly #fnStats: FunctionStats[];
   #busySandboxes = 0;
   #inFlight = 0;
+  /** The requests in flight that have a record (not those in the pool's queue), kept only once doneBound is asked for. */
+  #live: Request[] | undefined = undefined;
   #seq = 0;
   #lastT = 0;
   #nextSample = 0;
@@ -272,6 +276,37 @@ export class Simulator implements PoolEffects<SimSandbox> {
   /** Whether the run has started (its first advance). */
   get started(): boolean {
     return this.#started;
+  }
+
+  /**
+   * A time before which this worker's in-flight count cannot fall (no
+   * invocation of it can end earlier), Infinity when nothing is in flight.
+   * Every in-flight invocation ends at an event of this worker, so at or
+   * after nextEventTime(); and each request with a record ends at or after
+   * its `notBefore`. A cluster front that reads loads brings a worker to an
+   * arrival only when this is due, rather than at each of its events
+   * (dispatches, creations, expiries), which run when it is next brought
+   * forward, in the same order. Without listInFlight() before the run,
+   * nextEventTime().
+   */
+  doneBound(): number {
+    const next = this.nextEventTime();
+    const live = this.#live;
+    if (!live) return next;
+    // queued invocations have no record (they end after an event, so after `next`); a long list is not worth a scan
+    if (this.#pool.queue.size > 0 || live.length > DONE_SCAN_MAX) return next;
+    let b = Infinity;
+    for (let i = 0; i < live.length; i++) {
+      const x = live[i]!.notBefore;
+      if (x < b) b = x;
+    }
+    return b > next ? b : next;
+  }
+
+  /** Keeps the list of requests in flight that doneBound reads; called before the first invocation. */
+  listInFlight(): void {
+    if (this.#seq > 0) throw new OlError('OL_ERR_INVARIANT', 'the list of requests in flight starts before the first invocation');
+    this.#live ??= [];
   }
 
   /** Invocations arrived and neither finished nor dropped. */
@@ -434,11 +469,11 @@ export class Simulator implements PoolEffects<SimSandbox> {
     const route = pool.route(fnId, mem, now, seq);
     if (route === Route.Warm) {
       const sb = pool.taken!;
-      this.#startOn(new Request(seq, fnId, now, dur, mem, init), sb, pool.tookPaused ? (pool.regrown ? REGROWN : PAUSED) : 0, pool.evictions, sb.active === 1);
+      this.#startOn(this.#listed(new Request(seq, fnId, now, dur, mem, init)), sb, pool.tookPaused ? (pool.regrown ? REGROWN : PAUSED) : 0, pool.evictions, sb.active === 1);
       return;
     }
     if (route === Route.Cold) {
-      this.#startCold(new Request(seq, fnId, now, dur, mem, init), pool.evictions, pool.newId);
+      this.#startCold(this.#listed(new Request(seq, fnId, now, dur, mem, init)), pool.evictions, pool.newId);
       return;
     }
     if (this.config.queue === 'drop') {
@@ -514,7 +549,17 @@ export class Simulator implements PoolEffects<SimSandbox> {
   /** The invocation the pool just took from the queue, as a request. */
   #fromQueue(): Request {
     const o = this.#pool.out;
-    return new Request(o.seq, o.fn, o.cols[COL_ARRIVAL]!, o.cols[COL_DUR]!, o.mem, o.cols[COL_INIT]!);
+    return this.#listed(new Request(o.seq, o.fn, o.cols[COL_ARRIVAL]!, o.cols[COL_DUR]!, o.mem, o.cols[COL_INIT]!));
+  }
+
+  /** An invocation's record, listed as in flight when doneBound keeps a list. */
+  #listed(req: Request): Request {
+    const live = this.#live;
+    if (live) {
+      req.liveIx = live.length;
+      live.push(req);
+    }
+    return req;
   }
 
   /**
@@ -592,6 +637,8 @@ export class Simulator implements PoolEffects<SimSandbox> {
       startupMs += this.#costs.sample.warmDispatch(this.#costRng);
     }
     req.startupMs = startupMs;
+    // its handler starts then, and takes at least its work (never more than a core)
+    req.notBefore = below(now + startupMs + req.dur);
     if (startupMs > 0) this.clock.schedule(now + startupMs, this.#execStart, req, P_DISPATCH);
     else this.#execStart(req);
   }
@@ -614,6 +661,7 @@ export class Simulator implements PoolEffects<SimSandbox> {
       }
     }
     if (this.#log) this.#emit('exec', req.fnId, req.seq, sb.id);
+    req.notBefore = below(now + req.dur);
     this.#cpu.add(now, req.dur, req);
   };
 
@@ -629,6 +677,17 @@ export class Simulator implements PoolEffects<SimSandbox> {
     const response = this.#hooks.responseMs;
     const latency = now - req.arrival + this.#hopMs + (response ? response(now - req.execStart) : 0);
     this.#inFlight--;
+    const live = this.#live;
+    if (live && req.liveIx >= 0) {
+      // a front that trusted the bound would have read a wrong load
+      if (now < req.notBefore) throw new OlError('OL_ERR_INVARIANT', `invocation ${req.seq} ended at ${now} ms, before its bound ${req.notBefore} ms`);
+      const last = live.pop()!;
+      if (last !== req) {
+        live[req.liveIx] = last;
+        last.liveIx = req.liveIx;
+      }
+      req.liveIx = -1;
+    }
     this.#r.completed++;
     if (this.#latencyWorker < 0) this.#r.latency.record(latency);
     this.#fnTable.latency(req.fnId, latency, this.#latencyWorker);

@@ -233,6 +233,58 @@ describe('simulated cluster', () => {
     }
   });
 
+  it('a front that reads loads brings a worker forward only when one of its calls may have ended, and reads the same loads as one that brings it to every event', async () => {
+    const { ClusterSimulator } = await import('../../sim/cluster.js');
+    const { resolveSimConfig } = await import('../../sim/config.js');
+    const { compileProfile, loadProfile } = await import('../../sim/profile.js');
+    const { constantProfile } = await import('../../core/profile.js');
+    const sampled = compileProfile(loadProfile()), whole = compileProfile(constantProfile({ create: 5, destroy: 2 }));
+    const n = 12_000;
+    const cases = [
+      // one core each, queueing and evicting; a hop
+      { what: 'one core, wait', trace: { functions: 14, gapMs: 60, durMs: [20, 300] as [number, number] }, costs: sampled, hop: 0.4,
+        config: { policy: 'lru', memoryMb: 768, cores: 1, queue: 'wait' as const } },
+      // no contention, drops, sampled dispatches
+      { what: 'infinite cores, drop', trace: { functions: 30, gapMs: 8, durMs: [5, 200] as [number, number], skewed: true }, costs: sampled, hop: 0,
+        config: { policy: 'gdsf', memoryMb: 1024, cores: Infinity, queue: 'drop' as const } },
+      // creations on the CPU in two lanes, destroys on the CPU, whole milliseconds everywhere: ends that fall on arrivals
+      { what: 'creations and destroys on the CPU, whole ms', trace: { functions: 15, gapMs: 30, durMs: [10, 150] as [number, number], whole: true }, costs: whole, hop: 0,
+        config: { policy: 'lru', memoryMb: 768, cores: 2, queue: 'wait' as const, createOnCpu: true, createLanes: 2, destroyOnCpu: true, createCpuWeight: 2, createSandboxMs: 3 } },
+      // time slices, and a keep-alive whose expiries are timers
+      { what: 'time slices, ttl', trace: { functions: 12, gapMs: 50, durMs: [5, 80] as [number, number] }, costs: sampled, hop: 0.2,
+        config: { policy: 'ttl', memoryMb: 896, cores: 1, queue: 'wait' as const, cpuSliceMs: 4 } },
+    ];
+    for (const c of cases) {
+      const { batches, functions } = await busyTrace(17, `cluster-bound-${c.what}`, n, { ...c.trace, batch: 2048 });
+      const config = resolveSimConfig({ ...c.config, seed: 9 });
+      for (const balancer of ['least-loaded', 'ch-bl', 'p2c', 'hermod']) {
+        const run = (hooks: { onInvocation?: () => void }) => {
+          const placed: number[] = [];
+          const sim = new ClusterSimulator(config, c.costs, functions, {
+            balancer, workers: [0, 1, 2].map(() => ({ memoryMb: c.config.memoryMb, cores: c.config.cores })), hopMs: c.hop, viewRefreshMs: 100,
+            onPlace: (inv, w) => (placed[inv] = w),
+          }, hooks);
+          return { out: sim.run(batches), placed };
+        };
+        // a hook that watches every invocation makes the front bring each worker to each of its events, as before
+        const bounded = run({}), every = run({ onInvocation: () => {} });
+        const what = `${c.what}, ${balancer}`;
+        expect(bounded.placed, what).toEqual(every.placed);
+        const pick = (x: import('../../sim/results.js').SimResult) => [x.invocations, x.cold, x.warm, x.unpaused, x.queued, x.dropped, x.evictions, x.expirations,
+          x.queueWaitMsTotal, x.latency.count, x.latency.sum, x.latency.percentile(50), x.latency.percentile(99), x.endMs, x.peakUsedMb, x.cpuBusyCoreMs];
+        for (let w = 0; w < 3; w++) {
+          const a = bounded.out.workers[w]!, b = every.out.workers[w]!;
+          expect(pick(a), `${what}, worker ${w}`).toEqual(pick(b));
+          // memory in use is integrated over other steps: the same up to rounding
+          expect(Math.abs(a.memUsedMbMs - b.memUsedMbMs), `${what}, worker ${w}`).toBeLessThanOrEqual(1e-12 * b.memUsedMbMs);
+        }
+        expect(bounded.out.total.invocations, what).toBe(n);
+        expect(bounded.out.total.cold, what).toBeGreaterThan(50);
+        if (c.config.queue === 'wait') expect(bounded.out.total.queued, what).toBeGreaterThan(0);
+      }
+    }
+  });
+
   it("the front's running sums of the views (ch-bl's bound) equal the views at every placement, own cores or shared", async () => {
     const { ClusterSimulator } = await import('../../sim/cluster.js');
     const { resolveSimConfig } = await import('../../sim/config.js');
