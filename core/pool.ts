@@ -153,6 +153,9 @@ export class SandboxPool<S extends PooledSandbox> {
    * million small arrays this way instead (and their backing stores).
    */
   readonly #newest: (S | undefined)[] = [];
+  /** The functions whose list of available sandboxes is not empty, in no order, and where each is in it (-1: absent). */
+  readonly #listedFns: number[] = [];
+  readonly #listedAt: number[] = [];
   /** Per function: RETIRED, SINGLE_USE. */
   readonly #fnFlags: number[] = [];
   /** Whether any function has a flag (most pools never do: a release then reads no per-function table). */
@@ -194,6 +197,7 @@ export class SandboxPool<S extends PooledSandbox> {
   #ensureFn(fnId: number): void {
     while (this.#newest.length <= fnId) {
       this.#newest.push(undefined);
+      this.#listedAt.push(-1);
       this.#fnFlags.push(0);
     }
   }
@@ -628,17 +632,37 @@ export class SandboxPool<S extends PooledSandbox> {
   *available(): IterableIterator<S> {
     const list: S[] = [];
     for (const newest of this.#newest) {
-      for (let sb = newest; sb !== undefined; sb = sb.availPrev as S | undefined) list.push(sb);
+      if (newest === undefined) continue;
+      for (let sb: S | undefined = newest; sb !== undefined; sb = sb.availPrev as S | undefined) list.push(sb);
       // oldest first, as they became available
       for (let i = list.length - 1; i >= 0; i--) yield list[i]!;
       list.length = 0;
     }
   }
 
+  /**
+   * Idle or paused sandboxes per function, for the functions that have any
+   * (a cluster front's view of kept sandboxes): visits only the functions
+   * with a sandbox available, not every function the pool has seen.
+   */
+  idleCounts(): Map<number, number> {
+    const out = new Map<number, number>();
+    for (const fn of this.#listedFns) {
+      let c = 0;
+      for (let sb = this.#newest[fn]; sb !== undefined; sb = sb.availPrev as S | undefined) if (sb.state === 'idle' || sb.state === 'paused') c++;
+      if (c > 0) out.set(fn, c);
+    }
+    return out;
+  }
+
   /** Puts `sb` on its function's list as the newest (`take` serves the newest: the most recently idle). */
   #addAvailable(sb: S): void {
     const fn = sb.fnId;
     const top = this.#newest[fn];
+    if (top === undefined) {
+      this.#listedAt[fn] = this.#listedFns.length;
+      this.#listedFns.push(fn);
+    }
     sb.availPrev = top;
     sb.availNext = undefined;
     if (top !== undefined) top.availNext = sb;
@@ -655,7 +679,18 @@ export class SandboxPool<S extends PooledSandbox> {
     const prev = sb.availPrev, next = sb.availNext;
     if (prev !== undefined) prev.availNext = next;
     if (next !== undefined) next.availPrev = prev;
-    else this.#newest[sb.fnId] = prev as S | undefined;
+    else {
+      this.#newest[sb.fnId] = prev as S | undefined;
+      if (prev === undefined) {
+        // its function has none left: off the list of functions with some (the last one moved into its place)
+        const fns = this.#listedFns, at = this.#listedAt[sb.fnId]!, last = fns.pop()!;
+        if (last !== sb.fnId) {
+          fns[at] = last;
+          this.#listedAt[last] = at;
+        }
+        this.#listedAt[sb.fnId] = -1;
+      }
+    }
     sb.availPrev = undefined;
     sb.availNext = undefined;
     sb.listed = false;
@@ -672,6 +707,10 @@ export class SandboxPool<S extends PooledSandbox> {
     let idle = 0;
     for (const sb of this.available()) if (sb.state === 'idle' || sb.state === 'paused') idle += sb.footprint;
     if (Math.abs(idle - this.evictable) > 1e-6) throw new OlError('OL_ERR_INVARIANT', `idle memory books ${this.evictable} MB but idle sandboxes hold ${idle} MB`);
+    const withSome = this.#newest.reduce((n, sb) => n + (sb !== undefined ? 1 : 0), 0);
+    if (withSome !== this.#listedFns.length || this.#listedFns.some((fn, i) => this.#newest[fn] === undefined || this.#listedAt[fn] !== i)) {
+      throw new OlError('OL_ERR_INVARIANT', `the list of functions with sandboxes available (${this.#listedFns.length}) does not match their lists (${withSome})`);
+    }
     if (this.used < -1e-6) throw new OlError('OL_ERR_INVARIANT', `memory in use is negative (${this.used} MB)`);
     if (this.dying < -1e-6) throw new OlError('OL_ERR_INVARIANT', `dying memory is negative (${this.dying} MB)`);
   }

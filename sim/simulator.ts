@@ -321,9 +321,7 @@ export class Simulator implements PoolEffects<SimSandbox> {
 
   /** Idle or paused sandboxes per function id, now. */
   warmCounts(): Map<number, number> {
-    const out = new Map<number, number>();
-    for (const sb of this.#pool.available()) if (sb.state === 'idle' || sb.state === 'paused') out.set(sb.fnId, (out.get(sb.fnId) ?? 0) + 1);
-    return out;
+    return this.#pool.idleCounts();
   }
 
   /** Runs until every invocation is done; the result. */

@@ -108,3 +108,42 @@ describe('downsized paused memory (downsize_paused_mem)', () => {
     expect(sim.pool.used).toBe(120);
   });
 });
+
+describe("the pool's count of kept sandboxes per function (a cluster front's view)", () => {
+  it('equals a count over every available sandbox after each step of a random run', () => {
+    const rng = makeRng(21, 'idle-counts');
+    const pool = new SandboxPool<PoolSb>({ capacityMb: 900, policy: createPolicy('lru', { capacityMb: 900, rng: makeRng(1, 't') }), effects: { destroy: () => {}, pause: () => {}, scheduleExpiry: () => {}, schedulePrewarm: () => {}, evictZygote: () => {} } });
+    const busy: PoolSb[] = [];
+    let t = 0, seq = 0, warm = 0, evicted = 0;
+    const byScan = () => {
+      const m = new Map<number, number>();
+      for (const sb of pool.available()) if (sb.state === 'idle' || sb.state === 'paused') m.set(sb.fnId, (m.get(sb.fnId) ?? 0) + 1);
+      return m;
+    };
+    const sorted = (m: Map<number, number>) => [...m].sort((a, b) => a[0] - b[0]);
+    for (let step = 0; step < 4000; step++) {
+      t += 1;
+      if (busy.length > 0 && rng() < 0.5) {
+        const [sb] = busy.splice(Math.floor(rng() * busy.length), 1);
+        pool.release(sb!, t);
+      } else {
+        const fn = Math.floor(rng() * rng() * 30), mem = 50 * (1 + (fn % 4));
+        pool.invoked(fn, t);
+        const before = pool.counts.evictions;
+        const r = pool.route(fn, mem, t, seq++);
+        evicted += pool.counts.evictions - before;
+        if (r === Route.Warm) { busy.push(pool.taken!); warm++; }
+        else if (r === Route.Cold) {
+          const sb = new PoolSb(pool.newId, fn, mem, t);
+          pool.admit(sb, t);
+          busy.push(sb);
+        }
+      }
+      expect(sorted(pool.idleCounts()), `step ${step}`).toEqual(sorted(byScan()));
+    }
+    // the run took kept sandboxes and evicted some, so lists emptied and filled again
+    expect(warm).toBeGreaterThan(200);
+    expect(evicted).toBeGreaterThan(50);
+    pool.checkInvariants();
+  });
+});
