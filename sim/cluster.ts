@@ -84,14 +84,36 @@ export interface ClusterResult {
   spread: { fn: number; workers: number }[];
 }
 
+/**
+ * Placement name -> function id for the views' warm lookups, shared by all
+ * views: a pick asks every view about the same name in a row, so the last
+ * answer is kept.
+ */
+class NameIds {
+  readonly map = new Map<string, number>();
+  #name: string | undefined = undefined;
+  #id: number | undefined = undefined;
+  id(name: string): number | undefined {
+    if (name !== this.#name) {
+      this.#name = name;
+      this.#id = this.map.get(name);
+    }
+    return this.#id;
+  }
+  set(name: string, id: number): void {
+    this.map.set(name, id);
+    if (name === this.#name) this.#id = id;
+  }
+}
+
 class View implements WorkerView {
   healthy = true;
   inFlight = 0;
   freeMb = 0;
   warmByFn = new Map<number, number>();
-  constructor(readonly index: number, readonly names: Map<string, number>) {}
+  constructor(readonly index: number, readonly names: NameIds) {}
   warm(fn: string): number {
-    const id = this.names.get(fn);
+    const id = this.names.id(fn);
     return id === undefined ? 0 : this.warmByFn.get(id) ?? 0;
   }
 }
@@ -219,7 +241,7 @@ export class ClusterSimulator {
   readonly #given: string[] | undefined;
   readonly #functions: FunctionInfo[];
   /** Placement name → function id, for the views' warm lookups: filled as requests are placed. */
-  readonly #ids = new Map<string, number>();
+  readonly #ids = new NameIds();
   /** The views' sums, kept as the views change (every simulated worker is healthy). */
   readonly #totals: ViewTotals;
   readonly #checkTotals: boolean;
