@@ -7,8 +7,9 @@
  * reads are exact, as the boss's own books are: every worker whose count
  * may have fallen since (one of its invocations may have ended: see
  * Simulator.doneBound) is first brought to the arrival's time; the
- * balancer picks, and the request reaches the chosen worker `hopMs` later. Free memory and warm sandboxes are read
- * from the workers only every `viewRefreshMs`, as the boss polls /stats.
+ * balancer picks, and the request reaches the chosen worker `hopMs`
+ * later. Free memory and warm sandboxes are read from the workers only
+ * every `viewRefreshMs`, as the boss polls /stats.
  * A balancer that reads nothing of the workers (round-robin, random, the
  * hashes) needs none of that: its placements are kept and each worker is
  * fed its own in runs (ArrivalBuffer), which is the same run for every

@@ -161,7 +161,7 @@ export class Simulator implements PoolEffects<SimSandbox> {
   readonly #fnStats: FunctionStats[];
   #busySandboxes = 0;
   #inFlight = 0;
-  /** The requests in flight that have a record (not those in the pool's queue), kept only once doneBound is asked for. */
+  /** The requests in flight that have a record (not those in the pool's queue), kept only after listInFlight(). */
   #live: Request[] | undefined = undefined;
   #seq = 0;
   #lastT = 0;
