@@ -72,13 +72,28 @@ export function analyseWarmth(samples: number[], stepMb: number): MemoryWarmth {
   };
 }
 
-const CHILD = `
-import sys, time
-step, top, knee = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+/**
+ * The child's stop rule, in Python: true once the step AFTER_KNEE back is the knee analyseWarmth finds
+ * (three dear steps in a row whose AFTER_KNEE steps from there have a dear median), checked at every
+ * step. Exported for the parity test (test/unit/memory-warmth.test.ts), which feeds this text and
+ * analyseWarmth the same steps: the rule must stay one rule in two languages.
+ */
+export const CHILD_STOP_RULE = `
 def med(xs):
     s = sorted(xs)
     n = len(s)
     return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) / 2
+def past_knee(out, knee):
+    if len(out) < ${AFTER_KNEE}:
+        return False
+    i, dear = len(out) - ${AFTER_KNEE}, knee * med(out[:5])
+    return all(x > dear for x in out[i:i + 3]) and med(out[i:]) > dear
+`;
+
+const CHILD = `
+import sys, time
+step, top, knee = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+${CHILD_STOP_RULE}
 held, out = [], []
 for _ in range(top // step):
     c0 = time.process_time()
@@ -87,12 +102,8 @@ for _ in range(top // step):
         h[i] = 1
     out.append((time.process_time() - c0) * 1e3 / step)
     held.append(h)
-    # with a knee factor: done AFTER_KNEE steps past the knee as analyseWarmth finds it (three dear steps in a
-    # row whose AFTER_KNEE steps from there have a dear median); each step checks the one AFTER_KNEE back
-    if knee > 0 and len(out) >= ${AFTER_KNEE}:
-        i, dear = len(out) - ${AFTER_KNEE}, knee * med(out[:5])
-        if all(x > dear for x in out[i:i + 3]) and med(out[i:]) > dear:
-            break
+    if knee > 0 and past_knee(out, knee):
+        break
 print(out)
 `;
 

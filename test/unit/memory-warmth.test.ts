@@ -4,7 +4,8 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { analyseWarmth, mergeWarmth, replayWarmths, withReplayWarmth } from '../../experiments/memory-warmth.js';
+import { AFTER_KNEE, CHILD_STOP_RULE, WARMTH_KNEE, analyseWarmth, mergeWarmth, replayWarmths, withReplayWarmth } from '../../experiments/memory-warmth.js';
+import { makeRng } from '../../common/rng.js';
 import { spreadMembers } from '../../experiments/spread.js';
 import { readRun } from '../../experiments/run-files.js';
 import { constantProfile, modelFigures, type CostProfile } from '../../sim/profile.js';
@@ -34,6 +35,52 @@ describe('memory warmth', () => {
     expect(w.warmMb).toBeNull();
     expect(w.coldMsPerMb).toBeNull();
     expect(() => analyseWarmth([], 40)).toThrow(/no steps/);
+  });
+});
+
+describe('the probe\'s stop rule (Python, in its child) and analyseWarmth are one rule', () => {
+  /** The first step count at which the child's rule stops, for each sequence (null: it never does). */
+  function pythonStops(seqs: number[][]): (number | null)[] {
+    const driver = `${CHILD_STOP_RULE}
+import json, sys
+res = []
+for seq in json.load(sys.stdin):
+    res.append(next((n for n in range(1, len(seq) + 1) if past_knee(seq[:n], ${WARMTH_KNEE})), None))
+print(json.dumps(res))
+`;
+    const r = spawnSync('python3', ['-c', driver], { input: JSON.stringify(seqs), encoding: 'utf8', maxBuffer: 1 << 24 });
+    if (r.status !== 0) throw new Error(`python3 failed: ${r.stderr}`);
+    return JSON.parse(r.stdout) as (number | null)[];
+  }
+  /** Where the child must stop: the first n whose first n steps have their knee exactly AFTER_KNEE steps back. */
+  const nodeStop = (seq: number[]): number | null => {
+    for (let n = AFTER_KNEE; n <= seq.length; n++) if (analyseWarmth(seq.slice(0, n), 1).warmMb === n - AFTER_KNEE) return n;
+    return null;
+  };
+
+  it('stops exactly AFTER_KNEE steps past the knee analyseWarmth finds, on 4,000 made-up probes, with ties at the threshold', () => {
+    const rng = makeRng(7, 'warmth-parity');
+    // dyadic levels, so that steps exactly at WARMTH_KNEE x warm (2.5 over a warm 2, the usual warm
+    // median) occur: a strict comparison written as >= in one language fails here
+    const levels = [1.5, 2, 2, 2.5, 2.5, 3, 4];
+    const seqs: number[][] = [];
+    for (let k = 0; k < 3000; k++) {
+      const len = 5 + Math.floor(rng() * 40);
+      const turn = Math.floor(rng() * len);
+      const dearShare = rng();
+      seqs.push(Array.from({ length: len }, (_, i) => (i < 5 ? (rng() < 0.7 ? 2 : levels[Math.floor(rng() * levels.length)]!) : i >= turn && rng() < dearShare ? levels[3 + Math.floor(rng() * 4)]! : levels[Math.floor(rng() * levels.length)]!)));
+    }
+    // and measured-looking ones: noisy, warm medians that are not round
+    for (let k = 0; k < 1000; k++) {
+      const len = 8 + Math.floor(rng() * 50);
+      const turn = 3 + Math.floor(rng() * len);
+      seqs.push(Array.from({ length: len }, (_, i) => (i < turn ? 2.7 : 4.3) * (0.8 + 0.4 * rng())));
+    }
+    const py = pythonStops(seqs);
+    const node = seqs.map(nodeStop);
+    expect(node.filter((n) => n !== null).length).toBeGreaterThan(500);
+    expect(node.filter((n) => n === null).length).toBeGreaterThan(500);
+    for (let k = 0; k < seqs.length; k++) expect(py[k], JSON.stringify(seqs[k])).toBe(node[k]);
   });
 });
 
