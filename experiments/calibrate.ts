@@ -546,7 +546,9 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
   // calls (measured: -0.25 to 4.4 ms where the group read 0.8-1.1), the cgroup does not; but docker's pauses run in
   // its daemon, which the group does not hold
   const touchAll = touchPhases.flatMap((ph) => ph.msPerMb);
-  if (touchPhases.length) o.log(`  a first call's touch CPU, one at a time: ${touchPhases.map((ph) => `${ph.msPerMb.length ? round(median(ph.msPerMb)) : '-'} ms/MB ${ph.at}`).join(', ')}; charged: the median of all, ${touchAll.length ? round(median(touchAll)) : '-'}`);
+  // each phase's median, once: the log and the profile's touchCpuPhases print the same figure
+  const phaseMedians = touchPhases.map((ph) => ({ at: ph.at, msPerMb: ph.msPerMb.map(round), median: ph.msPerMb.length ? round(median(ph.msPerMb)) : null }));
+  if (touchPhases.length) o.log(`  a first call's touch CPU, one at a time: ${phaseMedians.map((ph) => `${ph.median ?? '-'} ms/MB ${ph.at}`).join(', ')}; charged: the median of all, ${touchAll.length ? round(median(touchAll)) : '-'}`);
   const pauseByGroup = o.backend === 'sock' && groupWarm.length > 0 && groupUnpaused.length > 0;
   const profile: CostProfile = {
     format: 'ol-lab-profile/1',
@@ -580,7 +582,7 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
       // the median over every point of the calibration (touchCpuPhases)
       touchBusyMsPerMb: round(touchAll.length ? median(touchAll) : Math.max(0, (median(coldT) - median(cold0)) / TOUCH)),
       touchCpuMsPerMbSamples: touchAll.map(round),
-      touchCpuPhases: touchPhases.map((ph) => ({ at: ph.at, msPerMb: ph.msPerMb.map(round), median: ph.msPerMb.length ? round(median(ph.msPerMb)) : null })),
+      touchCpuPhases: phaseMedians,
       // what a first touch costs as memory in use grows (experiments/memory-warmth.ts; used by ol-exp sim --free-memory)
       ...(warmth ? { memoryWarmth: warmth } : {}),
       touchTogether: { k: TOUCH_K, mb: TOUCH, wallMs: ctouchWall.map((x) => ({ none: round(x.none), touched: round(x.touched) })), cpuMsPerMb: touchCpuTogether.map(round) },
