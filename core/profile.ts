@@ -118,22 +118,7 @@ export interface ModelFigures {
    */
   createLoaded: { sandboxMs: number; waitMs: number } | undefined;
   touchMsPerMb: number;
-  /** The CPU per MB a first call's touching is charged (one figure), as first calls touching together pay it (touchTogether). */
   touchBusyMsPerMb: number;
-  /**
-   * First calls in a burst touch together, and together each pays more per
-   * MB than one alone or a bare process probing (on this project's virtual
-   * machines, +5-20% on days when touching is dear:
-   * docs/notebook/2026-12-07-touching-together.md). The calibration
-   * measures it (extra.touchTogether: its sandboxes touching TOUCH_K at
-   * once); `busyScale` is that median over its sandboxes' one-at-a-time
-   * samples (touchCpuMsPerMbSamples), `freeMemoryScale` over its own bare
-   * probe (memoryWarmthCalibrated, else memoryWarmth). Both are already
-   * applied: to touchBusyMsPerMb and to freeMemory's prices (the probes
-   * before a replay read a bare process alone). Undefined for profiles
-   * without the measurement: then the figures are charged as read.
-   */
-  touchTogether: { msPerMb: number; busyScale: number; freeMemoryScale: number } | undefined;
   callBackgroundCpuMs: number;
   coldBackgroundCpuMs: number;
   pauseBackgroundCpuMs: number;
@@ -163,7 +148,6 @@ export function modelFigures(p: CostProfile): ModelFigures {
   const lanes = num(x.createLanes, Infinity);
   const cores = typeof x.cores === 'number' && x.cores > 0 ? x.cores : undefined;
   const createLanes = Number.isFinite(lanes) && lanes >= 1 ? Math.round(lanes) : Infinity;
-  const together = touchTogetherFigures(x);
   return {
     cores,
     createLanes,
@@ -174,8 +158,7 @@ export function modelFigures(p: CostProfile): ModelFigures {
     forkSandboxMs: num(x.forkSandboxMs, 0),
     createLoaded: createLoadedFigures(x, cores),
     touchMsPerMb: touch,
-    touchBusyMsPerMb: num(x.touchBusyMsPerMb, touch) * (together?.busyScale ?? 1),
-    touchTogether: together,
+    touchBusyMsPerMb: num(x.touchBusyMsPerMb, touch),
     callBackgroundCpuMs: num(x.backgroundCpu?.callMs, 0),
     coldBackgroundCpuMs: num(x.backgroundCpu?.coldMs, 0),
     // profiles from before it was measured: a pause costs nothing
@@ -183,25 +166,9 @@ export function modelFigures(p: CostProfile): ModelFigures {
     hopMs: Math.max(0, num(x.hopMs, 0)),
     // profiles without it: fluid processor sharing
     cpuSliceMs: Math.max(0, num(x.cpuSliceMs, 0)),
-    freeMemory: scaled(freeMemoryFigures(x.memoryWarmth), together?.freeMemoryScale ?? 1),
+    freeMemory: freeMemoryFigures(x.memoryWarmth),
     responseMs: responseCurve(x.responseWake),
   };
-}
-
-/** ModelFigures.touchTogether from the calibration's figures (a ratio without its other side: 1); undefined without touchTogether. */
-function touchTogetherFigures(x: CalibrationFigures): ModelFigures['touchTogether'] {
-  const ok = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v > 0;
-  const tt = x.touchTogether as { cpuMsPerMb?: unknown } | undefined;
-  const together = Array.isArray(tt?.cpuMsPerMb) ? tt.cpuMsPerMb.filter(ok) : [];
-  const alone = (x.touchCpuMsPerMbSamples ?? []).filter(ok);
-  const probe = ((x.memoryWarmthCalibrated ?? x.memoryWarmth) as { warmMsPerMb?: unknown } | undefined)?.warmMsPerMb;
-  if (together.length === 0) return undefined;
-  const t = median(together);
-  return { msPerMb: t, busyScale: alone.length ? t / median(alone) : 1, freeMemoryScale: ok(probe) ? t / probe : 1 };
-}
-
-function scaled(fm: ModelFigures['freeMemory'], k: number): ModelFigures['freeMemory'] {
-  return fm && { ...fm, cheapMsPerMb: fm.cheapMsPerMb * k, dearMsPerMb: fm.dearMsPerMb * k };
 }
 
 /**

@@ -233,7 +233,7 @@ async function compare(realDir: string, simDir: string, out: string, spread?: im
       replays,
       // validate's calibrations; else the profile the simulated run was given
       calibrations: calibrations.length > 0
-        ? calibrations.map((p, i) => ({ label: `calibration ${i + 1}`, aloneMsPerMb: p.extra?.touchMsPerMb, busyMsPerMb: p.extra?.touchBusyMsPerMb === undefined ? undefined : modelFigures(p).touchBusyMsPerMb }))
+        ? calibrations.map((p, i) => ({ label: `calibration ${i + 1}`, aloneMsPerMb: p.extra?.touchMsPerMb, busyMsPerMb: p.extra?.touchBusyMsPerMb }))
         : simProfileTouch(s.info.profile),
       ...simFreeMemory(s.info),
     };
@@ -271,8 +271,7 @@ async function compare(realDir: string, simDir: string, out: string, spread?: im
 function simProfileTouch(profile: unknown): { label: string; aloneMsPerMb?: number; busyMsPerMb?: number }[] {
   const x = (profile as { extra?: { touchMsPerMb?: unknown; touchBusyMsPerMb?: unknown } } | undefined)?.extra;
   const num = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
-  // the one figure as charged: scaled to first calls touching together (ModelFigures.touchTogether)
-  const alone = num(x?.touchMsPerMb), busy = num(x?.touchBusyMsPerMb) === undefined ? undefined : modelFigures(profile as CostProfile).touchBusyMsPerMb;
+  const alone = num(x?.touchMsPerMb), busy = num(x?.touchBusyMsPerMb);
   return alone === undefined && busy === undefined ? [] : [{ label: 'the simulated run\'s profile', aloneMsPerMb: alone, busyMsPerMb: busy }];
 }
 
@@ -282,9 +281,7 @@ function simFreeMemory(info: import('./run-files.js').RunInfo): { freeMemory?: N
   const fm = info.freeMemory && p ? modelFigures(p).freeMemory : undefined;
   if (!fm) return {};
   const from = (p!.extra?.memoryWarmth as { from?: unknown } | undefined)?.from;
-  const tt = modelFigures(p!).touchTogether;
-  const scale = tt && tt.freeMemoryScale !== 1 ? `, × ${tt.freeMemoryScale.toFixed(3)}: the calibration's sandboxes touching together against its bare probe` : '';
-  return { freeMemory: { ...fm, from: `${typeof from === 'string' ? from : 'the calibration'}${scale}` } };
+  return { freeMemory: { ...fm, from: typeof from === 'string' ? from : 'the calibration' } };
 }
 
 /** Watches the machine for 3 s before a long job and warns if other work is using a large share of it. */

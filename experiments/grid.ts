@@ -126,16 +126,14 @@ export interface FirstTouchGap {
   /** The single price per MB the default model charges (the profile's touchBusyMsPerMb); under --free-memory `freeMemory` holds what was charged instead. */
   chargedMsPerMb: number;
   freeMemory?: { cheapMsPerMb: number; dearMsPerMb: number; cheapMb: number };
-  /** Both already scaled to first calls touching together, by these factors (ModelFigures.touchTogether). */
-  together?: { busyScale: number; freeMemoryScale: number };
 }
 
 /** The replays' first-touch prices beside the charged one; undefined without any replay's. */
-export function firstTouchGap(perReplay: readonly (number | undefined)[], chargedMsPerMb: number, freeMemory?: FirstTouchGap['freeMemory'], together?: FirstTouchGap['together']): FirstTouchGap | undefined {
+export function firstTouchGap(perReplay: readonly (number | undefined)[], chargedMsPerMb: number, freeMemory?: FirstTouchGap['freeMemory']): FirstTouchGap | undefined {
   const xs = perReplay.filter((x): x is number => x !== undefined).sort((a, b) => a - b);
   if (!xs.length) return undefined;
   const r3 = (x: number) => Math.round(x * 1000) / 1000;
-  return { replays: xs.length, medianMsPerMb: r3(median(xs)), minMsPerMb: xs[0]!, maxMsPerMb: xs[xs.length - 1]!, chargedMsPerMb: r3(chargedMsPerMb), ...(freeMemory ? { freeMemory } : {}), ...(together ? { together: { busyScale: r3(together.busyScale), freeMemoryScale: r3(together.freeMemoryScale) } } : {}) };
+  return { replays: xs.length, medianMsPerMb: r3(median(xs)), minMsPerMb: xs[0]!, maxMsPerMb: xs[xs.length - 1]!, chargedMsPerMb: r3(chargedMsPerMb), ...(freeMemory ? { freeMemory } : {}) };
 }
 
 /** One line for the CLI and the report. */
@@ -144,8 +142,7 @@ export function firstTouchGapText(t: FirstTouchGap): string {
   const charged = t.freeMemory
     ? `the simulator charged ${t.freeMemory.cheapMsPerMb.toFixed(2)} in the first ${Math.round(t.freeMemory.cheapMb)} MB and in memory just freed, ${t.freeMemory.dearMsPerMb.toFixed(2)} beyond (--free-memory; medians over the cells, each priced as the probes before its replays found the machine)`
     : `the simulator charged ${t.chargedMsPerMb.toFixed(2)} (${pct >= 0 ? '+' : ''}${pct}% in the replays)`;
-  const scaled = t.together ? ` Both prices as first calls touching together pay them: the probes' × ${t.together.freeMemoryScale.toFixed(3)}, the one figure × ${t.together.busyScale.toFixed(3)} (the calibration's sandboxes touching at once against its bare probe and its one-at-a-time calls).` : '';
-  return `first touches of memory, the lambda's own CPU per MB: the replays' medians ${t.minMsPerMb.toFixed(2)}-${t.maxMsPerMb.toFixed(2)} (median ${t.medianMsPerMb.toFixed(2)} over ${t.replays} replays); ${charged}.${scaled} A gap here moves every figure of the grid (docs/EXPERIMENTS.md)`;
+  return `first touches of memory, the lambda's own CPU per MB: the replays' medians ${t.minMsPerMb.toFixed(2)}-${t.maxMsPerMb.toFixed(2)} (median ${t.medianMsPerMb.toFixed(2)} over ${t.replays} replays); ${charged}. A gap here moves every figure of the grid (docs/EXPERIMENTS.md)`;
 }
 
 /** A run's grid figures: cold starts as a share of its invocations, p50 and p99. */
@@ -363,7 +360,7 @@ export async function runGrid(o: GridOptions): Promise<GridResult> {
   // under --free-memory, what the cells were charged: the medians over the cells' figures (each from its replays' probes, else the calibration's)
   const mid = (k: 'cheapMsPerMb' | 'dearMsPerMb' | 'cheapMb') => Number(median(cellWarmth.map((x) => x[k])).toFixed(3));
   const touchGap = firstTouchGap(results.flatMap((c) => c.real.map((x) => x.touchMsPerMb)), fig.touchBusyMsPerMb,
-    (o.freeMemory ?? true) && cellWarmth.length ? { cheapMsPerMb: mid('cheapMsPerMb'), dearMsPerMb: mid('dearMsPerMb'), cheapMb: mid('cheapMb') } : undefined, fig.touchTogether);
+    (o.freeMemory ?? true) && cellWarmth.length ? { cheapMsPerMb: mid('cheapMsPerMb'), dearMsPerMb: mid('dearMsPerMb'), cheapMb: mid('cheapMb') } : undefined);
   const grid: GridResult = {
     tool: 'ol-exp grid',
     planSha256: Object.fromEntries([...plans].map(([k, p]) => [k, p.planSha256])),

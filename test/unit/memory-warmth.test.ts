@@ -114,35 +114,6 @@ describe('probes before the replays', () => {
     expect(withReplayWarmth(p, [undefined])).toBe(p);
   });
 
-  it('charges first touches as first calls touching together pay them: the probes and the one figure, each by its own ratio', () => {
-    const base = constantProfile({ create: 10 });
-    // the calibration: one at a time 3.0 (median of its samples), four at once 3.3, its bare probe 2.75
-    const extra = { cores: 2, touchBusyMsPerMb: 3, touchCpuMsPerMbSamples: [2.9, 3, 3.1], touchTogether: { k: 4, mb: 40, cpuMsPerMb: [3.2, 3.3, 3.4, 3.3] }, memoryWarmth: probe(2.75, 1000, 4.4) };
-    const p = { ...base, extra };
-    const f = modelFigures(p);
-    expect(f.touchTogether!.msPerMb).toBe(3.3);
-    expect(f.touchTogether!.busyScale).toBeCloseTo(1.1, 12);
-    expect(f.touchTogether!.freeMemoryScale).toBeCloseTo(1.2, 12);
-    expect(f.touchBusyMsPerMb).toBeCloseTo(3.3, 12);
-    expect(f.freeMemory!.cheapMsPerMb).toBeCloseTo(3.3, 12);
-    expect(f.freeMemory!.dearMsPerMb).toBeCloseTo(5.28, 12);
-    expect(f.freeMemory!.cheapMb).toBe(1000);
-    // the probes before the replays replace the calibration's; the ratio stays the calibration's own
-    const q = modelFigures(withReplayWarmth(p, [probe(2.5, 2000, 4)]));
-    expect(q.freeMemory!.cheapMsPerMb).toBeCloseTo(3, 12);
-    expect(q.freeMemory!.dearMsPerMb).toBeCloseTo(4.8, 12);
-    // the spread's quartiles of the one figure keep their spread, each scaled
-    expect(spreadMembers(p).map((m) => modelFigures(m.profile).touchBusyMsPerMb).map((x) => Math.round(x * 1000) / 1000)).toEqual([3.19, 3.3, 3.41]);
-    // without the measurement (older profiles), or with only one side of a ratio, that side is charged as read
-    const { touchTogether: _, ...older } = extra;
-    expect(modelFigures({ ...base, extra: older }).touchBusyMsPerMb).toBe(3);
-    expect(modelFigures({ ...base, extra: older }).freeMemory!.cheapMsPerMb).toBe(2.75);
-    expect(modelFigures({ ...base, extra: older }).touchTogether).toBeUndefined();
-    const noProbe = modelFigures({ ...base, extra: { ...extra, memoryWarmth: undefined } });
-    expect(noProbe.touchTogether!.freeMemoryScale).toBe(1);
-    expect(noProbe.touchBusyMsPerMb).toBeCloseTo(3.3, 12);
-  });
-
   it('reads the probes from a run folder: a single run, or each replay of a series in order', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ol-warmth-'));
     try {
