@@ -283,6 +283,8 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
   const uload = Array.from({ length: (loads.length + 1) * LOAD_REPS * CONC }, (_, i) => ({ name: `uload${i}`, src: NOOP, yaml: 'limits:\n  mem_mb: 32\n' }));
   // TOUCH_K first calls at once, touching TOUCH MB or none, TOUCH_REPS times each
   const ctouch = Array.from({ length: 2 * TOUCH_K * TOUCH_REPS }, (_, i) => ({ name: `ctouch${i}`, src: SYNTHETIC_LAMBDA, yaml: 'limits:\n  mem_mb: 128\n' }));
+  // one first call alone right before and right after each round of TOUCH_K (touchTogether.rounds)
+  const cbracket = Array.from({ length: 2 * TOUCH_REPS }, (_, i) => ({ name: `cbracket${i}`, src: SYNTHETIC_LAMBDA, yaml: 'limits:\n  mem_mb: 128\n' }));
   const lateTouch = (phase: number) => Array.from({ length: LATE_TOUCH_N }, (_, i) => ({ name: `tlate${phase}x${i}`, src: SYNTHETIC_LAMBDA, yaml: 'limits:\n  mem_mb: 128\n' }));
   // other work on the machine over the whole calibration, sampled each second
   const meter = new BusyMeter(experimentMatch(o.backend, [process.pid], group));
@@ -297,7 +299,7 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
   const busyTimer = setInterval(takeBusy, 1000).unref();
   // 1. cold, warm (lru keeps idle sandboxes unpaused)
   o.log(`cold and warm calls (${n} each) on a ${o.backend} worker`);
-  let w = await spawnWorker({ sandbox: o.backend, policy: 'lru', mem_pool_mb: 16_000, limits: { mem_mb: 64 } }, [...lambdas, ...burn, ...touch, ...conc, ...ready, ...ctouch, ...slicers, ...lateTouch(0), ...lateTouch(1)]);
+  let w = await spawnWorker({ sandbox: o.backend, policy: 'lru', mem_pool_mb: 16_000, limits: { mem_mb: 64 } }, [...lambdas, ...burn, ...touch, ...conc, ...ready, ...ctouch, ...cbracket, ...slicers, ...lateTouch(0), ...lateTouch(1)]);
   const concWall: number[] = [];
   const loadSpinning: number[] = [], loadWall: number[] = [];
   const ctouchWall: { touched: number; none: number }[] = [];
@@ -309,6 +311,8 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
   const sliceRuns: number[] = [];
   // the CPU each touching handler reports it spent touching (its own user and system time), ms per MB
   const touchCpu: number[] = [], touchCpuTogether: number[] = [];
+  // per round of TOUCH_K at once: their touch CPU and that of the calls alone around it, ms per MB
+  const touchRounds: { together: number[]; alone: number[] }[] = [];
   const noteTouchCpu = (text: string, into: number[]) => {
     const t = handlerTimes(text);
     if (t) into.push(t[0] / TOUCH);
@@ -381,16 +385,31 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
     // the same, TOUCH_K first calls at once: page faults taken side by side cost more each
     o.log(`first calls touching 0 and ${TOUCH} MB, ${TOUCH_K} at once (${TOUCH_REPS} times each)`);
     let ct = 0;
-    const together = async (mb: number) => {
+    const together = async (mb: number, into: number[]) => {
       const t = performance.now();
       const got = await Promise.all(Array.from({ length: TOUCH_K }, () => callText(w.base, `ctouch${ct++}`, JSON.stringify({ dur_ms: 0, touch_mb: mb }))));
-      if (mb > 0) for (const g of got) noteTouchCpu(g.text, touchCpuTogether);
+      if (mb > 0) for (const g of got) noteTouchCpu(g.text, into);
       return performance.now() - t;
     };
+    // each round between two first calls alone: a touch's price moves by half as the calibration's sandboxes
+    // use up the machine's cheap memory, so the together figures alone say little of what touching together
+    // adds; the rounds say it in one memory state (reported only: docs/notebook/2026-12-07-touching-together.md)
+    const alone = async (i: number, into: number[]) => {
+      await sleep(READY_GAP_MS);
+      noteTouchCpu((await callText(w.base, `cbracket${i}`, JSON.stringify({ dur_ms: 0, touch_mb: TOUCH }))).text, into);
+    };
     for (let r = 0; r < TOUCH_REPS; r++) {
-      const none = await together(0);
-      ctouchWall.push({ none, touched: await together(TOUCH) });
+      const none = await together(0, []);
+      const rd = { together: [] as number[], alone: [] as number[] };
+      await alone(2 * r, rd.alone);
+      const touched = await together(TOUCH, rd.together);
+      await alone(2 * r + 1, rd.alone);
+      touchCpuTogether.push(...rd.together);
+      touchRounds.push({ together: rd.together.map(round), alone: rd.alone.map(round) });
+      ctouchWall.push({ none, touched });
     }
+    const ratios = touchRounds.filter((x) => x.together.length && x.alone.length).map((x) => round(median(x.together) / median(x.alone)));
+    if (ratios.length) o.log(`  touch CPU together against alone, round by round: ${ratios.join(', ')} (reported; the simulator charges first touches as read one at a time)`);
     // concurrent creations: how many proceed at once
     o.log(`${CONC} creations at once, 3 times`);
     for (let r = 0; r < 3; r++) {
@@ -585,7 +604,7 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
       touchCpuPhases: phaseMedians,
       // what a first touch costs as memory in use grows (experiments/memory-warmth.ts; used by ol-exp sim --free-memory)
       ...(warmth ? { memoryWarmth: warmth } : {}),
-      touchTogether: { k: TOUCH_K, mb: TOUCH, wallMs: ctouchWall.map((x) => ({ none: round(x.none), touched: round(x.touched) })), cpuMsPerMb: touchCpuTogether.map(round) },
+      touchTogether: { k: TOUCH_K, mb: TOUCH, wallMs: ctouchWall.map((x) => ({ none: round(x.none), touched: round(x.touched) })), cpuMsPerMb: touchCpuTogether.map(round), rounds: touchRounds },
       // each pair measured back to back: the spread `validate` simulates over (experiments/spread.ts)
       touchMsPerMbSamples: cold0.map((c0, i) => round(Math.max(0, (coldT[i]! - c0) / TOUCH))),
       cpu: { samples: cpu, effectiveCores: effective.map(round), note: 'k handlers each burning workMs of CPU at once; effective cores = k × work / wall' },
