@@ -192,7 +192,7 @@ class PyHeap {
    * goes back where it was: stopping the descent there gives the same list,
    * in a fraction of the steps where the pool is deep.
    */
-  #siftUp(p: number): void {
+  #siftUp(p: number, mark = true): void {
     const ids = this.id, pr = this.prio, pos = this.pos;
     const end = ids.length, start = p, id = ids[p]!, prio = pr[p]!;
     let child = 2 * p + 1;
@@ -207,7 +207,7 @@ class PyHeap {
       child = 2 * p + 1;
     }
     ids[p] = id; pr[p] = prio; pos[id] = p;
-    this.#markPath(p, start);
+    if (mark) this.#markPath(p, start);
   }
 
   push(id: number, prio: number): void {
@@ -407,16 +407,21 @@ class PyHeap {
     this.#nMaybe = 0;
     this.#all = false;
     if (all || nMaybe * 4 > half) {
-      // many positions may sift: Python's own loop, each position checked in place, is cheaper than sorting them
+      // many positions may sift: Python's own loop, each position checked in place, is cheaper than sorting them.
+      // Its sifts mark nothing: where any sifted, the next heapify checks every position again (#all), which
+      // visits every position the marks would have named (the check skips the others, as Python's sift would)
       for (let k = 0; k < nMaybe; k++) inMaybe[maybe[k]!] = 0;
       const prio = this.prio;
+      let sifted = false;
       for (let i = half - 1; i >= 0; i--) {
         const l = 2 * i + 1;
         let m = prio[l]!;
         if (l + 1 < n && prio[l + 1]! < m) m = prio[l + 1]!;
         if (prio[i]! < m) continue;
-        this.#siftUp(i);
+        this.#siftUp(i, false);
+        sifted = true;
       }
+      this.#all = sifted;
       return;
     }
     let len = 0;
