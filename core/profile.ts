@@ -52,6 +52,8 @@ export interface CalibrationFigures {
   /** `k` creations at once beside `spinning[i]` handlers spinning on the cores (0: none), one round each: `wallMs[i]` (ModelFigures.createLoaded). */
   createUnderLoad?: { k: number; spinning: number[]; wallMs: number[]; note?: string };
   forkReadySamples?: number[];
+  /** A sandbox's pause timed on the backend beside `spinning[i]` processes spinning on the cores (0: none): `pauseMs[i]` (ModelFigures.freeze). */
+  freezeUnderLoad?: { spinning: number[]; pauseMs: number[]; note?: string };
   /** A first call's cost of touching its memory, ms per MB: its latency (touchMsPerMb) and the CPU the touching handler spends (touchBusyMsPerMb). */
   touchMsPerMb?: number;
   touchMsPerMbSamples?: number[];
@@ -122,6 +124,12 @@ export interface ModelFigures {
   callBackgroundCpuMs: number;
   coldBackgroundCpuMs: number;
   pauseBackgroundCpuMs: number;
+  /**
+   * A pause's freeze as wall time, fitted from freezeUnderLoad: about
+   * `idleMs` + `loadMs` × (runnable jobs per core) (SimConfig.freezeMs,
+   * freezeLoadMs; ol-exp sim --freeze-wait); undefined without the figure.
+   */
+  freeze: { idleMs: number; loadMs: number } | undefined;
   /** A cluster front's hop, ms (0 when the profile has not measured one). */
   hopMs: number;
   /** The scheduler's time slice, ms (0: fluid processor sharing, for profiles without one). */
@@ -163,6 +171,7 @@ export function modelFigures(p: CostProfile): ModelFigures {
     coldBackgroundCpuMs: num(x.backgroundCpu?.coldMs, 0),
     // profiles from before it was measured: a pause costs nothing
     pauseBackgroundCpuMs: num(x.backgroundCpu?.pauseMs, 0),
+    freeze: freezeFigures(x.freezeUnderLoad, cores),
     hopMs: Math.max(0, num(x.hopMs, 0)),
     // profiles without it: fluid processor sharing
     cpuSliceMs: Math.max(0, num(x.cpuSliceMs, 0)),
@@ -202,6 +211,28 @@ export function createLoadedFigures(x: CalibrationFigures, cores: number | undef
   const intercept = my - slope * mx;
   const r3 = (v: number) => Math.round(v * 1000) / 1000;
   return { sandboxMs: r3(slope), waitMs: r3(Math.max(0, intercept - (idle - slope))) };
+}
+
+/**
+ * ModelFigures.freeze from the calibration: the median pause at each load,
+ * against x = spinning / cores, and the least-squares line through those
+ * points (slope at least 0; the idle figure at least 0). Needs two loads
+ * or more and the cores.
+ */
+export function freezeFigures(u: CalibrationFigures['freezeUnderLoad'], cores: number | undefined): ModelFigures['freeze'] {
+  if (!u || !(cores !== undefined && cores > 0) || !Array.isArray(u.spinning) || !Array.isArray(u.pauseMs) || u.spinning.length !== u.pauseMs.length) return undefined;
+  const byLoad = new Map<number, number[]>();
+  u.spinning.forEach((k, i) => {
+    const w = u.pauseMs[i];
+    if (Number.isInteger(k) && k >= 0 && typeof w === 'number' && Number.isFinite(w) && w >= 0) byLoad.set(k, [...(byLoad.get(k) ?? []), w]);
+  });
+  const pts = [...byLoad].map(([k, ws]) => [k / cores, median(ws)] as const);
+  if (pts.length < 2) return undefined;
+  const mx = pts.reduce((s, p) => s + p[0], 0) / pts.length, my = pts.reduce((s, p) => s + p[1], 0) / pts.length;
+  const sxx = pts.reduce((s, p) => s + (p[0] - mx) ** 2, 0), sxy = pts.reduce((s, p) => s + (p[0] - mx) * (p[1] - my), 0);
+  const slope = Math.max(0, sxy / sxx);
+  const r3 = (v: number) => Math.round(v * 1000) / 1000;
+  return { idleMs: r3(Math.max(0, my - slope * mx)), loadMs: r3(slope) };
 }
 
 /** The calibrated response-wake table as a function of the handler's time; undefined when absent or malformed. */

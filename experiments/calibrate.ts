@@ -15,7 +15,10 @@
  * - unpause: latency of a call that finds its sandbox paused (policy
  *   openlambda), minus the median warm call (both timed once the worker
  *   has answered WARMUP_CALLS calls);
- * - pause and destroy: timed on the sandbox backend directly;
+ * - pause and destroy: timed on the sandbox backend directly; on sock the
+ *   pause again beside 2 × and 8 × as many spinning processes as cores
+ *   (`extra.freezeUnderLoad`: a frozen task must get a core to stop, so the
+ *   freeze takes longer under load; `ol-exp sim --freeze-wait`);
  * - memory touching: first calls of the synthetic lambda touching 0 and
  *   40 MB; the difference per MB is `extra.touchMsPerMb`, which `ol-exp sim`
  *   adds as first-call work (the harness's lambda touches its memory then);
@@ -57,6 +60,7 @@
  *   CPU gives a job while others wait (SimConfig.cpuSliceMs; on Linux the
  *   fair scheduler's slice, rounded up to its tick).
  */
+import { spawn } from 'node:child_process';
 import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
@@ -244,6 +248,9 @@ const LOAD_REPS = 12;
 /** CPU of each spinning handler's call, ms; how long they spin before the first round, and the pause between rounds, ms. */
 const SPIN_CALL_MS = 50;
 const SPIN_SETTLE_MS = 300;
+/** Pauses timed at each load of step 4's second part, and the time between them, ms. */
+const FREEZE_REPS = 10;
+const FREEZE_GAP_MS = 20;
 const LOAD_GAP_MS = 100;
 const LOAD_SETTLE_MS = 2000;
 /** Handler work times the response wake is measured at, ms, and the rounds (about 8 s in all). */
@@ -483,6 +490,7 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
   const dir = mkdtempSync(join(tmpdir(), 'ol-calib-'));
   const code = mkdtempSync(join(tmpdir(), 'ol-calib-code-'));
   const pause: number[] = [], destroy: number[] = [];
+  const freezeSpinning: number[] = [], freezeMs: number[] = [];
   try {
     const c = { ...defaultConfig(dir), sandbox: o.backend };
     const pool = await makePoolFor(c);
@@ -498,6 +506,39 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
         t = performance.now();
         await sb.destroy('calibration');
         destroy.push(performance.now() - t);
+      }
+      // the pause again beside processes spinning on the cores (step 5's loads): a task must get a core to freeze,
+      // so under load the freeze takes a scheduler's wait, and a call that takes the sandbox meanwhile waits for it
+      // (docs/notebook/2026-12-07-comfortable-row.md)
+      if (loads.length) {
+        o.log(`pauses beside 0, ${loads.join(' and ')} spinning processes, ${FREEZE_REPS} each`);
+        const sb = await pool.create({ id: 'calibfreeze', lambda: 'calib', codeDir: code, env: {}, memoryMb: 64, pids: 32, cpuPercent: 100, tmpMb: 16 });
+        try {
+          for (const k of [0, ...loads]) {
+            const spin = Array.from({ length: k }, () => spawn('sh', ['-c', 'while :; do :; done'], { stdio: 'ignore' }));
+            try {
+              if (k > 0) await sleep(SPIN_SETTLE_MS);
+              for (let r = 0; r < FREEZE_REPS; r++) {
+                const t = performance.now();
+                await sb.pause();
+                freezeSpinning.push(k);
+                freezeMs.push(performance.now() - t);
+                await sb.unpause();
+                await sleep(FREEZE_GAP_MS);
+              }
+            } finally {
+              await Promise.all(spin.map((c) => new Promise<void>((done) => {
+                if (c.exitCode !== null || c.signalCode !== null) return done();
+                c.once('exit', () => done());
+                c.kill('SIGKILL');
+              })));
+            }
+          }
+        } finally {
+          await sb.destroy('calibration');
+        }
+        const med = (k: number) => round(median(freezeMs.filter((_, i) => freezeSpinning[i] === k)));
+        o.log(`  pause, median wall: ${[0, ...loads].map((k) => `${med(k)} ms beside ${k}`).join(', ')}`);
       }
     } finally {
       await pool.cleanup();
@@ -590,6 +631,7 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
       concurrentCreations: { k: CONC, wallMs: concWall.map(round) },
       // the same beside spinning handlers (one entry per round: its handlers, its wall time); modelFigures fits
       // the sandbox part's share and the wait for a core from it (ModelFigures.createLoaded)
+      ...(freezeMs.length ? { freezeUnderLoad: { spinning: freezeSpinning, pauseMs: freezeMs.map(round), note: 'one sandbox paused beside `spinning` processes spinning on the cores, wall ms' } } : {}),
       ...(loadWall.length ? { createUnderLoad: { k: CONC, spinning: loadSpinning, wallMs: loadWall.map(round), note: `${CONC} creations at once beside \`spinning\` handlers spinning on the cores, ms` } } : {}),
       // a fork's part after the sandbox joins its own cgroup, run at a handler's CPU weight (SimConfig.createSandboxMs)
       ...(fresh.length ? { forkSandboxMs: round(Math.max(0, median(coldReady) - warmMed)), forkReadySamples: coldReady.map((x) => round(Math.max(0, x - warmMed))) } : {}),

@@ -145,7 +145,7 @@ async function real(a: PlanArgs & ClusterArgs & { out: string; backend: 'sock' |
   say(`${got.complete ? 'done' : 'stopped early'}${which}: ${a.out}`);
 }
 
-async function sim(a: PlanArgs & ClusterArgs & { out: string; profile?: string; cores?: string; backend?: 'sock' | 'docker'; createOnCpu?: boolean; freeMemory?: boolean; cpuSlice?: boolean; responseWake?: boolean; replicas?: number; hopMs?: number; ownCores?: boolean; warmthFrom?: string }, built?: Plan): Promise<void> {
+async function sim(a: PlanArgs & ClusterArgs & { out: string; profile?: string; cores?: string; backend?: 'sock' | 'docker'; createOnCpu?: boolean; freeMemory?: boolean; cpuSlice?: boolean; responseWake?: boolean; freezeWait?: boolean; replicas?: number; hopMs?: number; ownCores?: boolean; warmthFrom?: string }, built?: Plan): Promise<void> {
   const cluster = await clusterOf(a);
   if (a.hopMs !== undefined && !cluster) throw new OlError('OL_ERR_CONFIG', '--hop-ms is a cluster\'s front-to-worker time: give --workers and --balancer too');
   if (a.hopMs !== undefined && !(Number.isFinite(a.hopMs) && a.hopMs >= 0)) throw new OlError('OL_ERR_CONFIG', `--hop-ms: a number of ms >= 0, got ${a.hopMs}`);
@@ -162,7 +162,7 @@ async function sim(a: PlanArgs & ClusterArgs & { out: string; profile?: string; 
   }
   const cores = coresFor(a.cores, pr.profile);
   const replicas = a.replicas ?? 1;
-  const got = await runSimReplicated({ plan: p, out: a.out, policy: a.policy, memoryMb: a.memory, cores, profile: pr.profile, backend: a.backend ?? 'sock', createOnCpu: a.createOnCpu ?? true, freeMemory: a.freeMemory ?? true, cpuSlice: a.cpuSlice ?? false, responseWake: a.responseWake ?? false, replicas, ...(pr.path ? { profilePath: pr.path } : {}),
+  const got = await runSimReplicated({ plan: p, out: a.out, policy: a.policy, memoryMb: a.memory, cores, profile: pr.profile, backend: a.backend ?? 'sock', createOnCpu: a.createOnCpu ?? true, freeMemory: a.freeMemory ?? true, cpuSlice: a.cpuSlice ?? false, responseWake: a.responseWake ?? false, freezeWait: a.freezeWait ?? false, replicas, ...(pr.path ? { profilePath: pr.path } : {}),
     ...(cluster ? { cluster: { ...cluster, ...(a.hopMs !== undefined ? { hopMs: a.hopMs } : {}), ownCores: a.ownCores ?? false } } : {}) });
   const which = replicas > 1
     ? `; the median of ${replicas} replications (cold starts ${[...got.replicas].map((r) => r.coldStarts).sort((x, y) => x - y).join(', ')}) is replication ${got.chosen}`
@@ -340,6 +340,7 @@ await yargs(hideBin(process.argv))
     .option('free-memory', { type: 'boolean', default: true, describe: 'price a first call\'s memory touching by the host\'s free memory where the profile measured it (extra.memoryWarmth: cheap in the headroom and in memory freed within a second, dear beyond); --no-free-memory: one figure, touchBusyMsPerMb. Profiles without a knee (bare metal) charge their one figure either way' })
     .option('cpu-slice', { type: 'boolean', default: false, describe: 'share the cores in time slices of the calibrated length (extra.cpuSliceMs: how long a handler keeps its core while others wait) instead of processor sharing' })
     .option('response-wake', { type: 'boolean', default: false, describe: 'add the calibrated extra time of the answer after a handler that worked (extra.responseWake) to each call\'s latency' })
+    .option('freeze-wait', { type: 'boolean', default: false, describe: 'a call that takes a sandbox still freezing from its pause waits for the rest of the freeze, longer the busier the cores (extra.freezeUnderLoad)' })
     .option('replicas', { type: 'number', default: REPLICAS, describe: 'simulate this many times, differing only in the cost draws, and keep the median run (by cold starts; all listed in replicas.json)' }),
   (a) => sim(a as never))
   .command('compare <real> <sim>', 'agreement figures and the report (PDF, HTML, PNG)', (y) => y
@@ -400,6 +401,7 @@ await yargs(hideBin(process.argv))
     .option('free-memory', { type: 'boolean', default: true, describe: 'simulate with first touches priced by the host\'s free memory, as measured just before each cell\'s replays (as ol-exp sim --free-memory; --no-free-memory: one figure)' })
     .option('cpu-slice', { type: 'boolean', default: false, describe: 'simulate with the cores shared in the calibrated time slices (as ol-exp sim --cpu-slice)' })
     .option('response-wake', { type: 'boolean', default: false, describe: 'simulate with the calibrated response wake (as ol-exp sim --response-wake)' })
+    .option('freeze-wait', { type: 'boolean', default: false, describe: 'simulate with the wait for a pause\'s freeze under load (as ol-exp sim --freeze-wait)' })
     .option('out', { type: 'string', default: 'out/grid' }),
   async (a) => {
     const policies = a.policies.split(',').map((x) => x.trim()).filter(Boolean);
@@ -420,7 +422,7 @@ await yargs(hideBin(process.argv))
     const g = await runGrid({
       makePlan: (ds) => plan({ ...(a as unknown as PlanArgs), durationScale: ds }), baseDurationScale: a.durationScale,
       policies, memory, loads, realRuns: a.realRuns, replicas: a.replicas, backend: a.backend, calibrateN: a.calibrateN,
-      ...(a.profile ? { profilePath: a.profile } : {}), freeMemory: a.freeMemory, cpuSlice: a.cpuSlice, responseWake: a.responseWake, out: a.out, log: say,
+      ...(a.profile ? { profilePath: a.profile } : {}), freeMemory: a.freeMemory, cpuSlice: a.cpuSlice, responseWake: a.responseWake, freezeWait: a.freezeWait, out: a.out, log: say,
     });
     for (const c of g.cells) say(`${c.load} ${c.memoryMb} MB ${c.policy}: ${cellLine(c)}`);
     for (const r of g.rankings) say(`ranking ${r.load} ${r.memoryMb} MB: ${r.clearPairs ? `tau ${r.tau!.toFixed(2)} over ${r.clearPairs} clear pair(s), ${r.agree ? 'agrees' : 'DISAGREES'}` : 'no clear pair'}`);

@@ -56,6 +56,8 @@ export interface GridOptions {
   cpuSlice?: boolean;
   /** Simulate with the calibrated response wake (ol-exp sim --response-wake). */
   responseWake?: boolean;
+  /** Simulate with the wait for a pause's freeze under load (ol-exp sim --freeze-wait). */
+  freezeWait?: boolean;
   out: string;
   log: (s: string) => void;
 }
@@ -267,7 +269,7 @@ export async function runGrid(o: GridOptions): Promise<GridResult> {
         log(`load ${l.name}: duration scale ${ds} (handlers ${planLoad(p).cpuCores.toFixed(2)} of ${capacity} cores); memory sizes ${sizes.join(', ')} MB, as chosen for this plan before (${sizesFile})`);
       } else if (sizes.length === 0) {
         const d = join(tmp, l.name);
-        await runSim({ plan: p, out: d, policy: 'lru', memoryMb: 1_000_000, cores: capacity, profile, backend: o.backend, createOnCpu: true, freeMemory: o.freeMemory ?? true, cpuSlice: o.cpuSlice ?? false, responseWake: o.responseWake ?? false });
+        await runSim({ plan: p, out: d, policy: 'lru', memoryMb: 1_000_000, cores: capacity, profile, backend: o.backend, createOnCpu: true, freeMemory: o.freeMemory ?? true, cpuSlice: o.cpuSlice ?? false, responseWake: o.responseWake ?? false, freezeWait: o.freezeWait ?? false });
         const peak = Math.max(0, ...readRun(d).memory.map((m) => m.mb));
         sizes = gridMemorySizes(peak, planLoad(p).maxMemMb);
         log(`load ${l.name}: duration scale ${ds} (handlers ${planLoad(p).cpuCores.toFixed(2)} of ${capacity} cores); the pool holds ${Math.round(peak)} MB when nothing is evicted: memory sizes ${sizes.join(', ')} MB`);
@@ -335,7 +337,7 @@ export async function runGrid(o: GridOptions): Promise<GridResult> {
     // the host's free memory as this cell's replays met it: the probes taken just before each (under --free-memory)
     const probes = Array.from({ length: o.realRuns }, (_, r) => replayWarmths(join(c.dir, 'real', String(r)))[0]);
     const cellProfile = withReplayWarmth(profile, probes);
-    await runSimReplicated({ plan: p, out: join(c.dir, 'sim'), policy: c.policy, memoryMb: c.memoryMb, cores: capacity, profile: cellProfile, profilePath, backend: o.backend, createOnCpu: true, freeMemory: o.freeMemory ?? true, cpuSlice: o.cpuSlice ?? false, responseWake: o.responseWake ?? false, replicas: o.replicas });
+    await runSimReplicated({ plan: p, out: join(c.dir, 'sim'), policy: c.policy, memoryMb: c.memoryMb, cores: capacity, profile: cellProfile, profilePath, backend: o.backend, createOnCpu: true, freeMemory: o.freeMemory ?? true, cpuSlice: o.cpuSlice ?? false, responseWake: o.responseWake ?? false, freezeWait: o.freezeWait ?? false, replicas: o.replicas });
     const cellFm = modelFigures(cellProfile).freeMemory;
     if (cellFm) cellWarmth.push(cellFm);
     const simDirs = o.replicas === 1 ? [join(c.dir, 'sim')] : Array.from({ length: o.replicas }, (_, i) => join(c.dir, 'sim', 'replicas', String(i)));

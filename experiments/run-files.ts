@@ -34,6 +34,8 @@ export interface RunInfo {
   freeMemory?: boolean;
   /** sim: the time slice the cores were shared in, ms (ol-exp sim --cpu-slice); 0: processor sharing. */
   cpuSliceMs?: number;
+  /** sim: the freeze a call waited for (ol-exp sim --freeze-wait), ms idle and per runnable job per core; absent: none. */
+  freezeWait?: { idleMs: number; loadMs: number };
   /** sim: the calibrated response wake added to latencies (ol-exp sim --response-wake). */
   responseWake?: boolean;
   machine: unknown;

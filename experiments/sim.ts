@@ -53,6 +53,14 @@ export interface SimRunOptions {
    */
   cpuSlice?: boolean;
   /**
+   * A call that takes a sandbox whose pause is still freezing waits for the
+   * rest of the freeze, whose length grows with the jobs per core
+   * (extra.freezeUnderLoad, ModelFigures.freeze; SimConfig.freezeMs).
+   * Default: off until a grid judges it
+   * (docs/notebook/2026-12-07-comfortable-row.md).
+   */
+  freezeWait?: boolean;
+  /**
    * Add the calibrated answer's way back after a handler that worked
    * (extra.responseWake, SimHooks.responseMs) to each call's latency.
    * Default: off (of two grids, it helped the p50s of one and hurt the
@@ -131,6 +139,7 @@ export async function runSim(o: SimRunOptions): Promise<void> {
   const inv = new CsvWriter(join(o.out, 'invocations.csv'), (cl ? CLUSTER_INVOCATION_HEADER : INVOCATION_HEADER).split(','));
   const fig = modelFigures(o.profile);
   if (o.responseWake && !fig.responseMs) throw new OlError('OL_ERR_CONFIG', `response wake: the profile ${o.profilePath ?? o.profile.name} has not measured it (extra.responseWake); calibrate again with ol-exp calibrate`);
+  if (o.freezeWait && !fig.freeze) throw new OlError('OL_ERR_CONFIG', `freeze wait: the profile ${o.profilePath ?? o.profile.name} has not timed pauses under load (extra.freezeUnderLoad); calibrate again with ol-exp calibrate`);
   if (o.cpuSlice && !(fig.cpuSliceMs > 0)) throw new OlError('OL_ERR_CONFIG', `cpu slice: the profile ${o.profilePath ?? o.profile.name} has no measured time slice (extra.cpuSliceMs); calibrate again with ol-exp calibrate`);
   const zygotes = o.backend !== 'docker' && (p.options.importCache ?? true);
   const seed = replicaSeed(p.options.seed, o.replica ?? 0);
@@ -152,6 +161,7 @@ export async function runSim(o: SimRunOptions): Promise<void> {
     // CPU the worker spends that no request waits for
     callBackgroundCpuMs: fig.callBackgroundCpuMs, coldBackgroundCpuMs: fig.coldBackgroundCpuMs, pauseBackgroundCpuMs: fig.pauseBackgroundCpuMs,
     cpuSliceMs: o.cpuSlice ? fig.cpuSliceMs : 0,
+    freezeMs: o.freezeWait ? fig.freeze!.idleMs : 0, freezeLoadMs: o.freezeWait ? fig.freeze!.loadMs : 0,
   });
   const costs = compileProfile(o.profile);
   const importMs = new Map((p.packages?.catalog ?? []).map((c) => [c.name, c.importMs]));
@@ -221,7 +231,7 @@ export async function runSim(o: SimRunOptions): Promise<void> {
     tool: 'ol-exp', kind: 'sim', olLabVersion: olLabVersion(), planSha256: p.planSha256, traceSha256: p.traceSha256,
     trace: p.options.trace, plan: { ...p.options }, seed: p.options.seed, policy: o.policy, memoryMb: o.memoryMb,
     ...(o.replica ? { repeat: { index: o.replica, seed: replicaSeed(p.options.seed, o.replica) } } : {}),
-    cores: o.cores === Infinity ? 'infinite' : o.cores, createOnCpu: o.createOnCpu ?? false, destroyOnCpu: o.createOnCpu ?? false, freeMemory: fm !== undefined, cpuSliceMs: config.cpuSliceMs, responseWake: Boolean(o.responseWake), profile: { path: o.profilePath ?? null, ...o.profile },
+    cores: o.cores === Infinity ? 'infinite' : o.cores, createOnCpu: o.createOnCpu ?? false, destroyOnCpu: o.createOnCpu ?? false, freeMemory: fm !== undefined, cpuSliceMs: config.cpuSliceMs, ...(o.freezeWait ? { freezeWait: { idleMs: config.freezeMs, loadMs: config.freezeLoadMs } } : {}), responseWake: Boolean(o.responseWake), profile: { path: o.profilePath ?? null, ...o.profile },
     machine: await machineInfo(), complete: true, invocations: p.n, functions: p.functions, notes: [...p.notes],
     ...(cl ? { cluster: { ...cl, ...(o.cluster!.ownCores ? {} : { sharedCores: o.cores === Infinity ? 'infinite' : o.cores }) } } : {}),
   };

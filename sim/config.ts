@@ -101,6 +101,16 @@ export interface SimConfig {
    */
   cpuSliceMs: number;
   /**
+   * A pause's freeze, wall ms: it ends `freezeMs` + `freezeLoadMs` × (CPU
+   * jobs running / cores) after the sandbox goes paused, and a call that
+   * takes the sandbox before then waits for the rest before its unpause
+   * (the worker chains the unpause behind the pause in flight; a frozen
+   * task must get a core to stop, so under load the freeze takes a
+   * scheduler's wait). 0 and 0: no wait (profiles without the figure).
+   */
+  freezeMs: number;
+  freezeLoadMs: number;
+  /**
    * How much a cold start that does not fit evicts (core/pool.ts): the
    * shortfall (ol-lab's rule) or the new sandbox's full size (FaasCache-sim's).
    */
@@ -132,6 +142,8 @@ export const simDefaults: SimConfig = {
   createSandboxMs: 0,
   createBusyWaitMs: 0,
   cpuSliceMs: 0,
+  freezeMs: 0,
+  freezeLoadMs: 0,
   evictTo: 'shortfall',
   flushOnFail: false,
   zeroCosts: false,
@@ -158,6 +170,8 @@ export function resolveSimConfig(given: Partial<SimConfig>): SimConfig {
   if (!(c.createBusyWaitMs >= 0 && Number.isFinite(c.createBusyWaitMs))) badConfig('create-busy-wait-ms', `must be a number of ms >= 0, got ${c.createBusyWaitMs}`);
   if (c.createBusyWaitMs > 0 && !c.createOnCpu) badConfig('create-busy-wait-ms', 'needs create-on-cpu: only creations run as CPU jobs wait for a core');
   if (!(c.cpuSliceMs >= 0 && Number.isFinite(c.cpuSliceMs))) badConfig('cpu-slice-ms', `must be a number of ms >= 0, got ${c.cpuSliceMs}`);
+  if (!(c.freezeMs >= 0 && Number.isFinite(c.freezeMs))) badConfig('freeze-ms', `must be a number of ms >= 0, got ${c.freezeMs}`);
+  if (!(c.freezeLoadMs >= 0 && Number.isFinite(c.freezeLoadMs))) badConfig('freeze-load-ms', `must be a number of ms >= 0, got ${c.freezeLoadMs}`);
   if (c.evictTo !== 'shortfall' && c.evictTo !== 'full') badConfig('evict-to', `must be shortfall or full, got ${JSON.stringify(c.evictTo)}`);
   if (typeof c.flushOnFail !== 'boolean') badConfig('flush-on-fail', `must be true or false, got ${JSON.stringify(c.flushOnFail)}`);
   if (typeof c.zeroCosts !== 'boolean') badConfig('zero-costs', `must be true or false, got ${JSON.stringify(c.zeroCosts)}`);

@@ -8,6 +8,8 @@ import type { StartKind } from './results.js';
 export class SimSandbox extends PooledSandbox {
   /** Its first call has started (and touched its memory). */
   touched = false;
+  /** When its last pause's freeze ends (SimConfig.freezeMs): a call taking it earlier waits until then. */
+  frozenAt = -Infinity;
 }
 
 /**

@@ -572,7 +572,8 @@ export class Simulator implements PoolEffects<SimSandbox> {
     if (fromIdle) this.#busySandboxes++;
     if (paused !== 0) {
       req.kind = 'unpaused';
-      delay += this.#costs.sample.unpause(this.#costRng);
+      // the unpause waits for the pause's freeze still in flight
+      delay += Math.max(0, sb.frozenAt - this.clock.now()) + this.#costs.sample.unpause(this.#costRng);
       if (paused === REGROWN) {
         delay += this.#creation.destroyCost(evictions);
         this.#notePeak();
@@ -727,7 +728,14 @@ export class Simulator implements PoolEffects<SimSandbox> {
 
   pause(sb: SimSandbox): void {
     // off the request path: the freeze, and the thaw when the sandbox is next taken, as CPU nothing waits for
-    this.#background(sb.fnId, this.clock.now(), this.config.pauseBackgroundCpuMs);
+    const now = this.clock.now();
+    this.#background(sb.fnId, now, this.config.pauseBackgroundCpuMs);
+    // the freeze's wall time, longer the more jobs wait for the cores (a next call waits for what is left of it)
+    const c = this.config;
+    if (c.freezeMs > 0 || c.freezeLoadMs > 0) {
+      const perCore = c.cores === Infinity ? 0 : this.#cpu.running / c.cores;
+      sb.frozenAt = now + c.freezeMs + c.freezeLoadMs * perCore;
+    }
   }
 
   scheduleExpiry(sb: SimSandbox, at: number): void {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { removeUnlessMounted } from '../../common/fs.js';
-import { modelFigures, type CostProfile } from '../../core/profile.js';
+import { freezeFigures, modelFigures, type CostProfile } from '../../core/profile.js';
 import { buildPlan } from '../../experiments/plan.js';
 import { runSim } from '../../experiments/sim.js';
 import { constantProfile } from '../../sim/profile.js';
@@ -51,5 +51,41 @@ describe('a pause\'s CPU', () => {
     // lru pauses nothing: the figure changes nothing
     const lru0 = await busy('lru-0', 'lru', 0), lru5 = await busy('lru-5', 'lru', 5);
     expect(lru5.total).toBeCloseTo(lru0.total, 6);
+  });
+});
+
+describe('a pause\'s freeze under load', () => {
+  it('is fitted from the calibration\'s pauses beside spinning processes: idle figure and slope per runnable process per core', () => {
+    // cores 2: medians 2 (beside 0), 12 (beside 4: 2 per core), 42 (beside 16: 8 per core), on the line 2 + 5x
+    expect(freezeFigures({ spinning: [0, 0, 0, 4, 4, 4, 16, 16, 16], pauseMs: [1, 2, 9, 12, 11, 30, 42, 40, 50] }, 2)).toEqual({ idleMs: 2, loadMs: 5 });
+    // a slope below 0 is none; the idle figure is not below 0
+    expect(freezeFigures({ spinning: [0, 4], pauseMs: [3, 2] }, 2)).toEqual({ idleMs: 2.5, loadMs: 0 });
+    expect(freezeFigures({ spinning: [0, 4], pauseMs: [0, 20] }, 2)).toEqual({ idleMs: 0, loadMs: 10 });
+    // one load, no cores, malformed or absent: no figure
+    expect(freezeFigures({ spinning: [0, 0], pauseMs: [1, 2] }, 2)).toBeUndefined();
+    expect(freezeFigures({ spinning: [0, 4], pauseMs: [1, 2] }, undefined)).toBeUndefined();
+    expect(freezeFigures({ spinning: [0, 4], pauseMs: [1] }, 2)).toBeUndefined();
+    expect(freezeFigures(undefined, 2)).toBeUndefined();
+    expect(modelFigures({ ...profile(), extra: { cores: 2, freezeUnderLoad: { spinning: [0, 4], pauseMs: [2, 12] } } }).freeze).toEqual({ idleMs: 2, loadMs: 5 });
+  });
+
+  it('is asked for by ol-exp sim --freeze-wait, which refuses a profile that has not timed it', async () => {
+    const p = buildPlan({ trace: `azure2019:${SAMPLE10}`, traceOptions: { arrivals: 'poisson', minutes: [1, 3] }, timeScale: 40, durationScale: 0.01, seed: 2, minMemMb: 64, memScale: 0.1 });
+    await expect(runSim({ plan: p, out: join(dir, 'fw-none'), policy: 'openlambda', memoryMb: 6144, cores: 2, profile: profile(), createOnCpu: true, freezeWait: true }))
+      .rejects.toThrow(/freeze wait: the profile .* has not timed pauses under load \(extra.freezeUnderLoad\)/);
+    const withFreeze: CostProfile = { ...profile(), extra: { cores: 2, freezeUnderLoad: { spinning: [0, 4], pauseMs: [2, 12] } } };
+    const lat = async (name: string, freezeWait: boolean) => {
+      const out = join(dir, name);
+      await runSim({ plan: p, out, policy: 'openlambda', memoryMb: 6144, cores: 2, profile: withFreeze, createOnCpu: true, freezeWait });
+      const run = JSON.parse(readFileSync(join(out, 'run.json'), 'utf8')) as { freezeWait?: unknown };
+      const rows = readFileSync(join(out, 'invocations.csv'), 'utf8').trim().split('\n').slice(1);
+      return { run, total: rows.reduce((s, l) => s + Number(l.split(',')[5]), 0), n: rows.length };
+    };
+    const off = await lat('fw-off', false), on = await lat('fw-on', true);
+    expect(on.n).toBe(off.n);
+    expect(off.run.freezeWait).toBeUndefined();
+    expect(on.run.freezeWait).toEqual({ idleMs: 2, loadMs: 5 });
+    // calls that find their sandbox still freezing wait: the latencies only grow
+    expect(on.total).toBeGreaterThan(off.total);
   });
 });

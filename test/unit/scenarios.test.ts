@@ -182,6 +182,25 @@ describe('hand-worked scenarios', () => {
     expect(() => runRows([], { pauseBackgroundCpuMs: Number.NaN })).toThrow(/pause-background-cpu: must be a number of ms >= 0, got NaN/);
   });
 
+  it('a call that takes a sandbox still freezing waits for the rest of the freeze, longer the busier the cores', () => {
+    // openlambda pauses a's sandbox when a #0 ends at 110 (create 10, handler 100). Idle cores: the freeze
+    // ends at 110 + 4; a #1 at 111 waits 3, unpauses (2) and runs 50 ms from 116 to 166 (without: 113-163)
+    const rows = [{ t: 0, fn: 'a', dur: 100, mem: 10 }, { t: 111, fn: 'a', dur: 50, mem: 10 }];
+    const freeze = { freezeMs: 4, freezeLoadMs: 6 };
+    const idle = runRows(rows, { policy: 'openlambda', memoryMb: 1000, cores: 2, ...freeze }, costs);
+    expect(idle.text.filter((l) => l.includes('exec') || l.includes('done'))).toEqual(['10 exec a #0 sb0', '110 done a #0 sb0', '116 exec a #1 sb0', '166 done a #1 sb0']);
+    const none = runRows(rows, { policy: 'openlambda', memoryMb: 1000, cores: 2 }, costs);
+    expect(none.text).toContain('113 exec a #1 sb0');
+    // b keeps one of the two cores busy until 1010: the freeze then takes 4 + 6 x 1/2 = 7, so a #1 waits 6 (exec at 119)
+    const busy = runRows([...rows.slice(0, 1), { t: 0, fn: 'b', dur: 1000, mem: 10 }, rows[1]!], { policy: 'openlambda', memoryMb: 1000, cores: 2, ...freeze }, costs);
+    expect(busy.text).toContain('119 exec a #2 sb0');
+    expect(busy.text).toContain('169 done a #2 sb0');
+    // a sandbox taken after its freeze ended waits for nothing more; lru pauses nothing
+    expect(runRows([rows[0]!, { t: 200, fn: 'a', dur: 50, mem: 10 }], { policy: 'openlambda', memoryMb: 1000, cores: 2, ...freeze }, costs).text).toContain('202 exec a #1 sb0');
+    expect(runRows(rows, { policy: 'lru', memoryMb: 1000, cores: 2, ...freeze }, costs).text).toContain('111 exec a #1 sb0');
+    expect(() => runRows([], { freezeLoadMs: -1 })).toThrow(/freeze-load-ms: must be a number of ms >= 0, got -1/);
+  });
+
   it('with destroyOnCpu an eviction\'s destroy is CPU work the new sandbox waits for', () => {
     // 1 core. c's create (10) runs 95-105 alone... until b at 100 evicts idle a: the 1 ms destroy
     // shares the core with c's create and ends at 102 (c's create has 4 left); b's create (10)
