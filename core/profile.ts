@@ -204,11 +204,10 @@ export function createLoadedFigures(x: CalibrationFigures, cores: number | undef
   if (idleWalls.length === 0) return undefined;
   const pts = [...byLoad].filter(([k]) => k > 0).map(([k, ws]) => [(k + 1) / cores, median(ws) / u.k] as const);
   if (pts.length < 2) return undefined;
-  const mx = pts.reduce((s, p) => s + p[0], 0) / pts.length, my = pts.reduce((s, p) => s + p[1], 0) / pts.length;
-  const sxx = pts.reduce((s, p) => s + (p[0] - mx) ** 2, 0), sxy = pts.reduce((s, p) => s + (p[0] - mx) * (p[1] - my), 0);
   const idle = median(idleWalls) / u.k;
-  const slope = Math.min(idle, Math.max(0, sxy / sxx));
-  const intercept = my - slope * mx;
+  const line = fitLine(pts);
+  const slope = Math.min(idle, Math.max(0, line.slope));
+  const intercept = line.meanY - slope * line.meanX;
   const r3 = (v: number) => Math.round(v * 1000) / 1000;
   return { sandboxMs: r3(slope), waitMs: r3(Math.max(0, intercept - (idle - slope))) };
 }
@@ -228,11 +227,17 @@ export function freezeFigures(u: CalibrationFigures['freezeUnderLoad'], cores: n
   });
   const pts = [...byLoad].map(([k, ws]) => [k / cores, median(ws)] as const);
   if (pts.length < 2) return undefined;
-  const mx = pts.reduce((s, p) => s + p[0], 0) / pts.length, my = pts.reduce((s, p) => s + p[1], 0) / pts.length;
-  const sxx = pts.reduce((s, p) => s + (p[0] - mx) ** 2, 0), sxy = pts.reduce((s, p) => s + (p[0] - mx) * (p[1] - my), 0);
-  const slope = Math.max(0, sxy / sxx);
+  const line = fitLine(pts);
+  const slope = Math.max(0, line.slope);
   const r3 = (v: number) => Math.round(v * 1000) / 1000;
-  return { idleMs: r3(Math.max(0, my - slope * mx)), loadMs: r3(slope) };
+  return { idleMs: r3(Math.max(0, line.meanY - slope * line.meanX)), loadMs: r3(slope) };
+}
+
+/** The least-squares slope through points with at least two distinct x, and the points' means (the line passes through them). */
+function fitLine(pts: readonly (readonly [number, number])[]): { slope: number; meanX: number; meanY: number } {
+  const meanX = pts.reduce((s, p) => s + p[0], 0) / pts.length, meanY = pts.reduce((s, p) => s + p[1], 0) / pts.length;
+  const sxx = pts.reduce((s, p) => s + (p[0] - meanX) ** 2, 0), sxy = pts.reduce((s, p) => s + (p[0] - meanX) * (p[1] - meanY), 0);
+  return { slope: sxy / sxx, meanX, meanY };
 }
 
 /** The calibrated response-wake table as a function of the handler's time; undefined when absent or malformed. */
