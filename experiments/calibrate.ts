@@ -631,8 +631,10 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
       concurrentCreations: { k: CONC, wallMs: concWall.map(round) },
       // the same beside spinning handlers (one entry per round: its handlers, its wall time); modelFigures fits
       // the sandbox part's share and the wait for a core from it (ModelFigures.createLoaded)
-      ...(freezeMs.length ? { freezeUnderLoad: { spinning: freezeSpinning, pauseMs: freezeMs.map(round), note: 'one sandbox paused beside `spinning` processes spinning on the cores, wall ms' } } : {}),
       ...(loadWall.length ? { createUnderLoad: { k: CONC, spinning: loadSpinning, wallMs: loadWall.map(round), note: `${CONC} creations at once beside \`spinning\` handlers spinning on the cores, ms` } } : {}),
+      // a pause beside processes spinning on the cores (one entry per pause); modelFigures fits the freeze's growth
+      // with the load from it (ModelFigures.freeze; ol-exp sim --freeze-wait)
+      ...(freezeMs.length ? { freezeUnderLoad: { spinning: freezeSpinning, pauseMs: freezeMs.map(round), note: 'one sandbox paused beside `spinning` processes spinning on the cores, wall ms' } } : {}),
       // a fork's part after the sandbox joins its own cgroup, run at a handler's CPU weight (SimConfig.createSandboxMs)
       ...(fresh.length ? { forkSandboxMs: round(Math.max(0, median(coldReady) - warmMed)), forkReadySamples: coldReady.map((x) => round(Math.max(0, x - warmMed))) } : {}),
       touchMsPerMb: round(Math.max(0, (median(coldT) - median(cold0)) / TOUCH)),

@@ -56,8 +56,8 @@ export interface SimRunOptions {
    * A call that takes a sandbox whose pause is still freezing waits for the
    * rest of the freeze, whose length grows with the jobs per core
    * (extra.freezeUnderLoad, ModelFigures.freeze; SimConfig.freezeMs).
-   * Default: off until a grid judges it
-   * (docs/notebook/2026-12-07-comfortable-row.md).
+   * Default: off (a whole grid moved by no more than noise with it:
+   * docs/notebook/2026-12-07-comfortable-row.md).
    */
   freezeWait?: boolean;
   /**
