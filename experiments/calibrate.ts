@@ -75,7 +75,7 @@ import { defaultConfig } from '../worker/config.js';
 import { makePoolFor } from '../worker/pools.js';
 import type { CalibrationFigures, CostProfile } from '../sim/profile.js';
 import { handlerTimes, SYNTHETIC_LAMBDA } from './real.js';
-import { spawnWorker, type WorkerProcess } from './worker-process.js';
+import { spawnWorker, stopOnSignal, type WorkerProcess } from './worker-process.js';
 import { median, percentileOf } from '../common/stats.js';
 
 /** A lambda that returns its event: the calls that time what the worker (or a front) adds around a handler. */
@@ -494,6 +494,15 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
   try {
     const c = { ...defaultConfig(dir), sandbox: o.backend };
     const pool = await makePoolFor(c);
+    const closePool = async () => {
+      await pool.cleanup();
+      await pool.close?.(); // its (now empty) root cgroup too
+    };
+    // a SIGTERM or SIGHUP to the harness meanwhile destroys these sandboxes too, as it stops the workers
+    const unhookPool = stopOnSignal(async () => {
+      await closePool();
+      for (const d of [dir, code]) removeUnlessMounted(d);
+    });
     try {
       writeFileSync(join(code, 'f.py'), NOOP);
       chmodSync(code, 0o755); // the sandbox user must read it
@@ -516,6 +525,13 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
         try {
           for (const k of [0, ...loads]) {
             const spin = Array.from({ length: k }, () => spawn('sh', ['-c', 'while :; do :; done'], { stdio: 'ignore' }));
+            const stopSpin = () => Promise.all(spin.map((c) => new Promise<void>((done) => {
+              if (c.exitCode !== null || c.signalCode !== null) return done();
+              c.once('exit', () => done());
+              c.kill('SIGKILL');
+            }))).then(() => undefined);
+            // a SIGTERM or SIGHUP to the harness meanwhile ends them too, as it stops the workers
+            const unhook = stopOnSignal(stopSpin);
             try {
               if (k > 0) await sleep(SPIN_SETTLE_MS);
               for (let r = 0; r < FREEZE_REPS; r++) {
@@ -527,11 +543,8 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
                 await sleep(FREEZE_GAP_MS);
               }
             } finally {
-              await Promise.all(spin.map((c) => new Promise<void>((done) => {
-                if (c.exitCode !== null || c.signalCode !== null) return done();
-                c.once('exit', () => done());
-                c.kill('SIGKILL');
-              })));
+              unhook();
+              await stopSpin();
             }
           }
         } finally {
@@ -541,8 +554,8 @@ async function measure(o: { backend: 'sock' | 'docker'; n: number; out: string; 
         o.log(`  pause, median wall: ${[0, ...loads].map((k) => `${med(k)} ms beside ${k}`).join(', ')}`);
       }
     } finally {
-      await pool.cleanup();
-      await pool.close?.(); // its (now empty) root cgroup too
+      unhookPool();
+      await closePool();
     }
   } finally {
     for (const d of [dir, code]) if (!removeUnlessMounted(d)) o.log(`sandboxes left mounts under ${d}; the folder is kept`);

@@ -70,6 +70,18 @@ function hookSignals(): void {
   onSignal('SIGHUP', 129);
 }
 
+/**
+ * Registers `stop` with the workers' own: a SIGTERM or SIGHUP to the harness
+ * runs it before the harness exits (for other processes a step starts, such
+ * as calibrate's spinning loops). Returns its removal, for when the step has
+ * stopped them itself.
+ */
+export function stopOnSignal(stop: () => Promise<void>): () => void {
+  hookSignals();
+  live.add(stop);
+  return () => { live.delete(stop); };
+}
+
 export async function spawnWorker(over: Omit<Partial<WorkerConfig>, 'limits'> & { limits?: Partial<SandboxLimits> }, lambdas: LambdaFiles[]): Promise<WorkerProcess> {
   hookSignals();
   const dir = mkdtempSync(join(tmpdir(), 'ol-exp-worker-'));
